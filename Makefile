@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both set up what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/smartcam-runtime.json
+SYSTEM_STAMP := node_modules/.smartcam-system
+
+.PHONY: help venv system build test lint demo bench clean
+
+help:
+	@echo "make demo   - run the pipeline end to end on the local Greengrass runtime"
+	@echo "make test   - lint and the full test suite (installs what it needs)"
+	@echo "make build  - build every component like 'gdk component build' into components/*/greengrass-build"
+	@echo "make bench  - benchmarks; results go to docs/"
+
+# The dev venv is built by the same script that builds the runtime venv on a device.
+$(VENV_STAMP): requirements-dev.txt components/Runtime/requirements.txt components/Runtime/bootstrap_venv.py
+	$(PYTHON) components/Runtime/bootstrap_venv.py --venv $(VENV) --requirements requirements-dev.txt --shared-code components/Runtime -- --quiet
+
+venv: $(VENV_STAMP)
+
+$(SYSTEM_STAMP): package.json package-lock.json scripts/setup-system
+	scripts/setup-system
+	touch $@
+
+system: $(SYSTEM_STAMP)
+
+build: venv
+	$(PY) scripts/build_components.py
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m bandit -q -c pyproject.toml -r components scripts model_packaging
+
+test: venv system lint
+	$(PY) -m pytest
+
+demo: venv system build
+	$(PY) scripts/demo.py
+
+bench: venv system build
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf components/*/greengrass-build components/*/zip-build .local-greengrass .pytest_cache .coverage

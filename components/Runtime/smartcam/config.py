@@ -1,0 +1,103 @@
+"""Typed component configuration with live updates.
+
+A component declares its configuration as a :class:`ComponentConfig` subclass with snake_case
+fields; the recipe's DefaultConfiguration uses the camelCase names (``scoreThreshold``).
+:class:`LiveConfig` reads the whole configuration over IPC, validates it, and re-reads it on every
+SubscribeToConfigurationUpdate event. An invalid update is refused with a logged reason and the
+previous configuration stays in force, so an operator's mistake never stops a running component.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+from smartcam.ipc import Ipc
+
+log = logging.getLogger(__name__)
+
+# Keys the nucleus or the recipe put in every component's configuration that are not settings.
+RESERVED_KEYS = frozenset({"accessControl"})
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot be used; ``str()`` names every offending key."""
+
+
+class ComponentConfig(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, allow_inf_nan=False
+    )
+
+
+C = TypeVar("C", bound=ComponentConfig)
+
+
+def validate_config(model: type[C], raw: dict[str, Any]) -> C:
+    settings = {k: v for k, v in raw.items() if k not in RESERVED_KEYS}
+    try:
+        return model.model_validate(settings)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'/'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid {model.__name__}: {problems}") from None
+
+
+class LiveConfig(Generic[C]):
+    """The component's current configuration, kept up to date from IPC.
+
+    ``current`` is None while the configuration is unusable (reported through ``on_error``); a
+    component waits in :meth:`wait_until_valid` for a deployment that fixes it instead of crash
+    looping into BROKEN.
+    """
+
+    def __init__(self, ipc: Ipc, model: type[C], on_error: Callable[[ConfigError], None] | None = None) -> None:
+        self._ipc = ipc
+        self._model = model
+        self._on_error = on_error or (lambda exc: log.error("%s", exc))
+        self._listeners: list[Callable[[C, C], None]] = []
+        self._lock = threading.Lock()
+        self._valid = threading.Event()
+        self._current: C | None = None
+        ipc.on_configuration_update(self._reload)
+        self._reload([])
+
+    @property
+    def current(self) -> C:
+        if self._current is None:
+            raise ConfigError("no valid configuration yet")
+        return self._current
+
+    def on_change(self, listener: Callable[[C, C], None]) -> None:
+        """``listener(old, new)`` runs after every accepted change."""
+        self._listeners.append(listener)
+
+    def wait_until_valid(self, stop: threading.Event) -> bool:
+        while not stop.is_set():
+            if self._valid.wait(0.2):
+                return True
+        return False
+
+    def _reload(self, key_path: list[str]) -> None:
+        try:
+            new = validate_config(self._model, self._ipc.get_configuration())
+        except ConfigError as exc:
+            where = "/" + "/".join(key_path)
+            if self._current is not None:
+                log.error("configuration update at %s refused, the previous one stays: %s", where, exc)
+            self._on_error(exc)
+            return
+        with self._lock:
+            old, self._current = self._current, new
+        self._valid.set()
+        if old is None or new == old:
+            return
+        log.info("configuration updated at /%s", "/".join(key_path))
+        for listener in self._listeners:
+            listener(old, new)

@@ -1,0 +1,138 @@
+"""Greengrass IPC, used through one small class.
+
+Components never build the awsiotsdk client themselves: their ``main.py`` builds a
+``GreengrassCoreIPCClientV2`` and hands it to :class:`Ipc`. Tests hand in a mock instead. Handlers
+run on the client's executor; an exception in a handler is logged and the subscription stays open,
+so nothing a peer sends can stop a component.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, Literal
+
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import (
+    QOS,
+    ConfigurationUpdateEvents,
+    IoTCoreMessage,
+    JsonMessage,
+    PublishMessage,
+    ReceiveMode,
+    ReportedLifecycleState,
+    SubscriptionResponseMessage,
+)
+
+from smartcam.contracts import Contract
+
+log = logging.getLogger(__name__)
+
+LocalHandler = Callable[[str, Any], None]  # (topic, JSON object or bytes)
+IoTHandler = Callable[[str, bytes], None]  # (topic, payload)
+
+
+class Ipc:
+    def __init__(self, client: GreengrassCoreIPCClientV2) -> None:
+        self._client = client
+        self._operations: list[Any] = []
+
+    # local pub/sub -------------------------------------------------------------------------
+    def publish(self, topic: str, message: Contract | dict[str, Any]) -> None:
+        body = message.to_message() if isinstance(message, Contract) else message
+        self._client.publish_to_topic(
+            topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=body))
+        )
+
+    def subscribe(self, topic: str, handler: LocalHandler, *, from_others_only: bool = False) -> None:
+        def on_event(event: SubscriptionResponseMessage) -> None:
+            if event.json_message is not None:
+                context = event.json_message.context
+                payload: Any = event.json_message.message
+            elif event.binary_message is not None:
+                context = event.binary_message.context
+                payload = event.binary_message.message or b""
+            else:
+                log.warning("empty message on %s ignored", topic)
+                return
+            self._call(handler, context.topic if context and context.topic else topic, payload)
+
+        mode = ReceiveMode.RECEIVE_MESSAGES_FROM_OTHERS if from_others_only else ReceiveMode.RECEIVE_ALL_MESSAGES
+        _, operation = self._client.subscribe_to_topic(
+            topic=topic,
+            receive_mode=mode,
+            on_stream_event=on_event,
+            on_stream_error=self._keep_stream_open(topic),
+        )
+        self._operations.append(operation)
+
+    # IoT Core ------------------------------------------------------------------------------
+    def publish_iot(self, topic: str, payload: Contract | dict[str, Any] | bytes, *, qos: Literal[0, 1] = 1) -> None:
+        if isinstance(payload, Contract):
+            data = payload.to_bytes()
+        elif isinstance(payload, dict):
+            data = json.dumps(payload, separators=(",", ":")).encode()
+        else:
+            data = payload
+        self._client.publish_to_iot_core(
+            topic_name=topic, qos=QOS.AT_LEAST_ONCE if qos else QOS.AT_MOST_ONCE, payload=data
+        )
+
+    def subscribe_iot(self, topic: str, handler: IoTHandler, *, qos: Literal[0, 1] = 1) -> None:
+        def on_event(event: IoTCoreMessage) -> None:
+            message = event.message
+            if message is None:
+                return
+            self._call(handler, message.topic_name or topic, message.payload or b"")
+
+        _, operation = self._client.subscribe_to_iot_core(
+            topic_name=topic,
+            qos=QOS.AT_LEAST_ONCE if qos else QOS.AT_MOST_ONCE,
+            on_stream_event=on_event,
+            on_stream_error=self._keep_stream_open(topic),
+        )
+        self._operations.append(operation)
+
+    # configuration and state ---------------------------------------------------------------
+    def get_configuration(self) -> dict[str, Any]:
+        response = self._client.get_configuration(key_path=[])
+        return dict(response.value or {})
+
+    def on_configuration_update(self, callback: Callable[[list[str]], None]) -> None:
+        def on_event(event: ConfigurationUpdateEvents) -> None:
+            update = event.configuration_update_event
+            self._call(callback, list(update.key_path or []) if update else [])
+
+        _, operation = self._client.subscribe_to_configuration_update(
+            key_path=[], on_stream_event=on_event, on_stream_error=self._keep_stream_open("configuration")
+        )
+        self._operations.append(operation)
+
+    def report_state(self, state: Literal["RUNNING", "ERRORED"]) -> None:
+        self._client.update_state(state=getattr(ReportedLifecycleState, state))
+
+    def close(self) -> None:
+        for operation in self._operations:
+            try:
+                operation.close()
+            except Exception:
+                log.debug("closing a stream failed", exc_info=True)
+        self._operations.clear()
+        self._client.close()
+
+    # helpers -------------------------------------------------------------------------------
+    @staticmethod
+    def _call(handler: Callable[..., None], *args: Any) -> None:
+        try:
+            handler(*args)
+        except Exception:
+            log.exception("handler %s failed", getattr(handler, "__name__", handler))
+
+    @staticmethod
+    def _keep_stream_open(what: str) -> Callable[[Exception], bool]:
+        def on_error(error: Exception) -> bool:
+            log.error("stream error on %s: %s", what, error)
+            return False  # keep the stream open
+
+        return on_error

@@ -1,0 +1,34 @@
+"""Every topic the pipeline uses, in one place. Local topics are Greengrass IPC pub/sub; the
+``iot_*`` helpers build IoT Core topics scoped to one thing, which the IoT policy allows per thing."""
+
+FRAMES = "smartcam/frames"
+DETECTIONS = "smartcam/detections"
+LOCAL_CAPTURE_COMMANDS = "smartcam/capture/commands"
+LOCAL_CAPTURE_STATUS = "smartcam/capture/status"
+
+
+def health(component_name: str) -> str:
+    return f"smartcam/health/{component_name}"
+
+
+FLEET_CAPTURE_COMMANDS = "smartcam/fleet/capture"
+
+
+def iot_capture_commands(thing_name: str) -> str:
+    return f"smartcam/{thing_name}/capture"
+
+
+def iot_capture_status(thing_name: str) -> str:
+    return f"smartcam/{thing_name}/capture/status"
+
+
+def iot_detection_summary(thing_name: str) -> str:
+    return f"smartcam/{thing_name}/detections"
+
+
+def iot_writer_reports(thing_name: str) -> str:
+    return f"smartcam/{thing_name}/writer"
+
+
+def iot_component_status(thing_name: str, component: str) -> str:
+    return f"smartcam/{thing_name}/status/{component}"
