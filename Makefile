@@ -1,5 +1,7 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both set up what they need.
 SHELL := /bin/bash
+# Compiled bytecode in a component folder would ship in its GDK zip and make builds differ.
+export PYTHONDONTWRITEBYTECODE := 1
 .DEFAULT_GOAL := help
 PYTHON ?= python3
 VENV := .venv

@@ -1,26 +1,114 @@
-"""smartcam.CameraIngest: placeholder until the camera ingest issue lands."""
+"""smartcam.CameraIngest: capture on command, frames into the ring, references on smartcam/frames.
+
+Commands arrive on IoT Core (this device's topic and the fleet topic) and on local pub/sub; each is
+validated against the configuration and answered on the status topics (see camera_ingest.status).
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from typing import Any
 
+from camera_ingest.cameras import CameraDispatcher, SourceFactory
+from camera_ingest.commands import Rejected, validate
 from camera_ingest.settings import CameraIngestConfig
+from camera_ingest.sources import open_source
+from camera_ingest.status import StatusReporter
 from smartcam import topics
 from smartcam.config import LiveConfig
-from smartcam.contracts import Health
+from smartcam.contracts import FrameRef, Health
+from smartcam.device import thing_name
 from smartcam.ipc import Ipc
+
+log = logging.getLogger(__name__)
+
+COMPONENT_NAME = "smartcam.CameraIngest"
 
 
 class CameraIngestApp:
-    def __init__(self, ipc: Ipc, config: LiveConfig[CameraIngestConfig]) -> None:
+    def __init__(
+        self,
+        ipc: Ipc,
+        config: LiveConfig[CameraIngestConfig],
+        *,
+        source_factory: SourceFactory = open_source,
+        thing: str | None = None,
+    ) -> None:
         self._ipc = ipc
         self._config = config
+        self.thing = thing or thing_name()
+        self.status = StatusReporter(ipc, self.thing)
+        self.dispatcher = CameraDispatcher(lambda: config.current, self.status, self._publish_frame, source_factory)
+        self._stop = threading.Event()
+        self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
+        self._health_errors_seen = 0
 
     def start(self) -> None:
-        self._ipc.publish(
-            topics.health("smartcam.CameraIngest"),
-            Health(component="smartcam.CameraIngest", state="ok", at=time.time()),
-        )
+        self._ipc.subscribe_iot(topics.iot_capture_commands(self.thing), self.on_command)
+        self._ipc.subscribe_iot(topics.FLEET_CAPTURE_COMMANDS, self.on_command)
+        self._ipc.subscribe(topics.LOCAL_CAPTURE_COMMANDS, self.on_command)
+        self._health_thread.start()
+        log.info("cameras: %s; frames in %s", ", ".join(c.id for c in self._config.current.cameras),
+                 self._config.current.frame_root_path)
 
     def stop(self) -> None:
-        pass
+        self._stop.set()
+        self.dispatcher.stop_all("component stopping")
+        if self._health_thread.is_alive():
+            self._health_thread.join(5)
+
+    def on_command(self, topic: str, payload: Any) -> None:
+        """Handler for every command topic. Never raises: every command gets a status reply."""
+        try:
+            request = validate(payload, self._config.current)
+        except Rejected as rejection:
+            self.status.send(
+                "rejected", request_id=rejection.request_id, camera_id=rejection.camera_id, reason=rejection.reason
+            )
+            return
+        except Exception as exc:
+            log.exception("command on %s could not be validated", topic)
+            self.status.send("rejected", reason=f"internal error validating the command: {type(exc).__name__}")
+            return
+        log.info("command %s %s on %s from %s", request.request_id, request.action, request.camera_id, topic)
+        try:
+            self.dispatcher.handle(request)
+        except Exception as exc:
+            log.exception("command %s failed", request.request_id)
+            self.status.send(
+                "error", request_id=request.request_id, camera_id=request.camera_id,
+                reason=f"internal error: {type(exc).__name__}: {exc}",
+            )
+
+    def health(self) -> Health:
+        counters = dict(self.dispatcher.counters)
+        counters.update({f"status_{state}": n for state, n in self.status.counts.items()})
+        errors = self.status.counts["error"]
+        degraded = errors > self._health_errors_seen
+        self._health_errors_seen = errors
+        running = self.dispatcher.running()
+        detail = f"capturing: {', '.join(f'{c} ({r})' for c, r in running.items())}" if running else "idle"
+        if degraded and self.status.last_error:
+            detail = f"{detail}; last error: {self.status.last_error}"
+        return Health(
+            component=COMPONENT_NAME,
+            state="degraded" if degraded else "ok",
+            detail=detail[:1024],
+            counters={k[:64]: max(0, int(v)) for k, v in list(counters.items())[:64]},
+            at=time.time(),
+        )
+
+    # internals ----------------------------------------------------------------------------
+    def _publish_frame(self, ref: FrameRef) -> None:
+        self._ipc.publish(topics.FRAMES, ref)
+
+    def _health_loop(self) -> None:
+        while True:
+            try:
+                self._ipc.publish(topics.health(COMPONENT_NAME), self.health())
+            except Exception as exc:  # noqa: BLE001 - health is best effort
+                log.warning("health not published: %s", exc)
+            if self._stop.wait(self._config.current.health_interval_s):
+                return

@@ -1,26 +1,71 @@
-"""smartcam.DynamoWriter: placeholder until the DynamoWriter issue lands."""
+"""smartcam.DynamoWriter: detections -> durable SQLite spool -> DynamoDB, exactly once per key."""
 
 from __future__ import annotations
 
-import time
+import logging
+import os
+from pathlib import Path
 
+from dynamo_writer.dynamo import make_client
+from dynamo_writer.receiver import Receiver
+from dynamo_writer.reports import Reporter
+from dynamo_writer.sender import ClientFactory, Sender
 from dynamo_writer.settings import DynamoWriterConfig
+from dynamo_writer.spool import Spool
+from dynamo_writer.stats import Counters
 from smartcam import topics
 from smartcam.config import LiveConfig
-from smartcam.contracts import Health
+from smartcam.device import thing_name
 from smartcam.ipc import Ipc
+
+log = logging.getLogger(__name__)
+
+SPOOL_ENV = "SMARTCAM_SPOOL_PATH"
+
+
+def spool_path_from_env() -> Path:
+    value = os.environ.get(SPOOL_ENV, "")
+    if not value or not os.path.isabs(value):
+        raise RuntimeError(f"{SPOOL_ENV} must be an absolute path (the recipe sets {{work:path}}/spool.sqlite3)")
+    return Path(value)
 
 
 class DynamoWriterApp:
-    def __init__(self, ipc: Ipc, config: LiveConfig[DynamoWriterConfig]) -> None:
+    def __init__(
+        self,
+        ipc: Ipc,
+        config: LiveConfig[DynamoWriterConfig],
+        *,
+        client_factory: ClientFactory = make_client,
+    ) -> None:
         self._ipc = ipc
         self._config = config
+        self.thing = thing_name()
+        self.counters = Counters()
+        self.spool = Spool(spool_path_from_env())
+        settings = lambda: config.current  # noqa: E731 - always the live configuration
+        self.reporter = Reporter(ipc, self.thing, self.spool, self.counters,
+                                 settings=settings, sender_state=self._sender_state)
+        self.sender = Sender(self.spool, settings, self.counters, client_factory=client_factory,
+                             on_written=self.reporter.record)
+        self.receiver = Receiver(self.spool, settings, self.counters, self.thing, self._on_spooled)
 
     def start(self) -> None:
-        self._ipc.publish(
-            topics.health("smartcam.DynamoWriter"),
-            Health(component="smartcam.DynamoWriter", state="ok", at=time.time()),
-        )
+        depth, size = self.spool.depth()
+        log.info("spool %s holds %d items (%d bytes) from before", self.spool.path, depth, size)
+        self.sender.start()
+        self._ipc.subscribe(topics.DETECTIONS, self.receiver.on_message)
+        self.reporter.start()
 
     def stop(self) -> None:
-        pass
+        self.receiver.closed = True
+        self.reporter.stop()
+        self.sender.stop()
+        self.spool.close()
+
+    def _on_spooled(self, depth: int) -> None:
+        if depth >= self._config.current.batch_size:
+            self.sender.wake()
+
+    def _sender_state(self) -> tuple[int, str | None]:
+        return self.sender.consecutive_failures, self.sender.last_error

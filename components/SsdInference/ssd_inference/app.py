@@ -1,26 +1,311 @@
-"""smartcam.SsdInference: placeholder until the SsdInference issue lands."""
+"""smartcam.SsdInference: frame references in, detections out.
+
+Threads: the IPC executor parses frame messages and hands them to :class:`PendingFrames` (never
+blocks); one worker thread owns the model and does everything else (read, preprocess, infer,
+postprocess, publish, backend reloads, health), so the runtime is never used concurrently.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
 
 from smartcam import topics
 from smartcam.config import LiveConfig
-from smartcam.contracts import Health
+from smartcam.contracts import ContractError, Detection, Detections, FrameRef, Health, ModelInfo, StageLatency, parse
+from smartcam.device import thing_name
+from smartcam.frames import FrameError as RingFrameError
+from smartcam.frames import FrameExpired, FrameOutsideRoot, read_frame, resolve_frame_root
 from smartcam.ipc import Ipc
+from ssd_inference.annotate import write_annotated
+from ssd_inference.backends import BackendError
+from ssd_inference.backends.registry import BackendFactory
+from ssd_inference.decoders import DecoderError, Selection
+from ssd_inference.engine import Engine, EngineError, PreparedModel, model_dir_from_env
+from ssd_inference.pending import PendingFrames
+from ssd_inference.preprocessing import FrameError, decode_image
 from ssd_inference.settings import SsdInferenceConfig
+from ssd_inference.status import State, StatusReporter
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "smartcam.SsdInference"
+MODEL_RETRY_S = 30.0  # an unusable model folder is re-checked this often
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000.0, 3)
 
 
 class SsdInferenceApp:
-    def __init__(self, ipc: Ipc, config: LiveConfig[SsdInferenceConfig]) -> None:
+    def __init__(
+        self,
+        ipc: Ipc,
+        config: LiveConfig[SsdInferenceConfig],
+        *,
+        model_dir: str | Path | None = None,
+        backend_factories: dict[str, BackendFactory] | None = None,
+    ) -> None:
         self._ipc = ipc
         self._config = config
+        self._thing = thing_name()
+        self._model_dir = Path(model_dir) if model_dir is not None else None
+        self._factories = backend_factories
+        self._status = StatusReporter(ipc, self._thing, COMPONENT)
+        self._pending = PendingFrames()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._model: PreparedModel | None = None
+        self._engine: Engine | None = None
+        self._model_problem: str | None = None
+        self._next_model_retry = 0.0
+        self._next_health = 0.0
+        self.counters: Counter[str] = Counter()
+        self._apply_config(config.current)
+        config.on_change(self._on_config_change)
 
+    # lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
-        self._ipc.publish(
-            topics.health("smartcam.SsdInference"),
-            Health(component="smartcam.SsdInference", state="ok", at=time.time()),
-        )
+        # The model is loaded here so RUNNING means "serving"; an unusable model does not raise
+        # (that would exit the process and crash-loop): the worker reports ERRORED instead.
+        self._load_model()
+        self._ipc.subscribe(topics.FRAMES, self._on_frame_message)
+        self._worker = threading.Thread(target=self._run, name="ssd-inference", daemon=True)
+        self._worker.start()
 
     def stop(self) -> None:
-        pass
+        self._stop.set()
+        self._pending.wake()
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+        if self._engine is not None:
+            self._engine.close()
+
+    @property
+    def engine(self) -> Engine | None:
+        return self._engine
+
+    # IPC side ---------------------------------------------------------------------------------
+    def _on_frame_message(self, topic: str, payload: Any) -> None:
+        self.counters["frames_received"] += 1
+        try:
+            frame = parse(FrameRef, payload)
+        except ContractError as exc:
+            self.counters["messages_invalid"] += 1
+            self._status.report("invalid_message", f"frame message on {topic} refused: {exc}")
+            return
+        before = self._pending.dropped
+        self._pending.put(frame)
+        if self._pending.dropped != before:
+            log.debug("inference behind: %d frames dropped so far", self._pending.dropped)
+
+    def _on_config_change(self, old: SsdInferenceConfig, new: SsdInferenceConfig) -> None:
+        self._apply_config(new)
+        if (old.backend, old.threads) != (new.backend, new.threads):
+            self._reload.set()
+            self._pending.wake()
+
+    def _apply_config(self, config: SsdInferenceConfig) -> None:
+        self._pending.configure(config.drop_policy.pending_per_camera, config.drop_policy.max_cameras)
+        self._status.min_interval_s = config.status_min_interval_s
+
+    # worker -----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        # The first health tick re-asserts ERRORED when the model is unusable; waiting a moment
+        # puts it after the RUNNING that run_component reports once start() has returned.
+        self._stop.wait(0.5)
+        while not self._stop.is_set():
+            try:
+                self._tick()
+            except Exception:  # the worker must survive anything a frame or a runtime throws
+                log.exception("inference worker: unexpected error; continuing with the next frame")
+                self.counters["internal_errors"] += 1
+                self._stop.wait(0.1)
+
+    def _tick(self) -> None:
+        if self._reload.is_set():
+            self._reload.clear()
+            self._reload_backend()
+        now = time.monotonic()
+        if self._engine is None and now >= self._next_model_retry and self._load_model():
+            self._ipc.report_state("RUNNING")
+        if now >= self._next_health:
+            self._publish_health()
+        frame = self._pending.get(timeout=max(0.05, min(self._next_health - time.monotonic(), 1.0)))
+        if frame is not None:
+            self._handle(frame)
+
+    def _load_model(self) -> bool:
+        config = self._config.current
+        self._next_model_retry = time.monotonic() + MODEL_RETRY_S
+        try:
+            self._model = self._model or PreparedModel.load(self._model_dir or model_dir_from_env())
+            self._engine = Engine.start(self._model, config.backend, config.threads, self._factories)
+        except EngineError as exc:
+            self._model = None
+            self._model_problem = str(exc)
+            self._status.report("model_unusable", str(exc), "errored")
+            return False
+        self._model_problem = None
+        for warning in self._engine.warnings:
+            self._status.report("backend_fallback", f"{warning}; serving with {self._engine.backend_name}")
+        bundle = self._model.bundle
+        log.info(
+            "model %s %s ready on %s (%d threads)", bundle.name, bundle.version, self._engine.backend_name,
+            config.threads,
+        )
+        return True
+
+    def _reload_backend(self) -> None:
+        config = self._config.current
+        if self._model is None or self._engine is None:
+            return  # loading from scratch applies the new settings anyway
+        try:
+            engine = Engine.start(self._model, config.backend, config.threads, self._factories, fall_back=False)
+        except EngineError as exc:
+            self._status.report(
+                "backend_reload_failed", f"{exc}; still serving with {self._engine.backend_name}"
+            )
+            return
+        old, self._engine = self._engine, engine
+        old.close()
+        self.counters["backend_reloads"] += 1
+        log.info("backend reloaded: %s with %d threads", engine.backend_name, config.threads)
+
+    def _handle(self, frame: FrameRef) -> None:
+        engine = self._engine
+        if engine is None:
+            self.counters["frames_refused"] += 1
+            detail = f"frame {frame.frame_id} not served: {self._model_problem}"
+            self._status.report("model_unusable", detail, "errored")
+            return
+        config = self._config.current
+        t0 = time.perf_counter()
+        try:
+            data = read_frame(frame, resolve_frame_root(config.frame_root))
+            t1 = time.perf_counter()
+            rgb = decode_image(data, (frame.width, frame.height))
+            tensor = engine.preprocess(rgb)
+            t2 = time.perf_counter()
+            outputs = engine.infer(tensor)
+            t3 = time.perf_counter()
+            detections = engine.postprocess(outputs, self._selection(config, engine))
+            t4 = time.perf_counter()
+        except FrameExpired as exc:
+            self._refuse("frame_expired", str(exc))
+            return
+        except FrameOutsideRoot as exc:
+            self._refuse("frame_refused", str(exc))
+            return
+        except (RingFrameError, FrameError) as exc:
+            self._refuse("bad_frame", f"frame {frame.frame_id}: {exc}")
+            return
+        except OSError as exc:
+            self._refuse("unreadable_frame", f"frame {frame.frame_id}: {frame.path}: {exc}")
+            return
+        except (BackendError, DecoderError) as exc:
+            self._refuse("inference_failed", f"frame {frame.frame_id}: {exc}")
+            return
+        latency = StageLatency(read_ms=_ms(t0, t1), preprocess_ms=_ms(t1, t2), infer_ms=_ms(t2, t3),
+                               postprocess_ms=_ms(t3, t4))
+        self._publish(frame, detections, engine, latency, config)
+        self.counters["frames_inferred"] += 1
+        if config.annotated_output.enabled:
+            self._annotate(rgb, detections, frame, config)
+
+    def _refuse(self, kind: str, detail: str) -> None:
+        self.counters[kind] += 1
+        self._status.report(kind, detail)
+
+    def _selection(self, config: SsdInferenceConfig, engine: Engine) -> Selection:
+        return Selection(
+            score_threshold=config.score_threshold,
+            nms_iou_threshold=config.nms_iou_threshold,
+            max_detections=config.max_detections,
+            allowed_class_ids=engine.model.class_ids(config.class_allow_list),
+            min_box_area=config.min_box_area,
+        )
+
+    # output -----------------------------------------------------------------------------------
+    def _publish(
+        self, frame: FrameRef, detections: list[Detection], engine: Engine, latency: StageLatency,
+        config: SsdInferenceConfig,
+    ) -> None:
+        bundle = engine.model.bundle
+        message = Detections(
+            frame=frame,
+            detections=detections,
+            model=ModelInfo(name=bundle.name, version=bundle.version, backend=engine.backend_name),
+            latency=latency,
+            inferred_at=time.time(),
+        )
+        try:
+            self._ipc.publish(topics.DETECTIONS, message)
+            self.counters["detections_published"] += 1
+        except Exception:
+            log.exception("publishing detections of frame %s failed", frame.frame_id)
+            self.counters["publish_errors"] += 1
+        summary_cfg = config.iot_summary
+        if summary_cfg.enabled and (detections or summary_cfg.include_empty):
+            try:
+                self._ipc.publish_iot(
+                    topics.iot_detection_summary(self._thing), summary(message, summary_cfg.max_boxes), qos=0
+                )
+            except Exception:
+                log.exception("sending the detection summary of frame %s to IoT Core failed", frame.frame_id)
+                self.counters["publish_errors"] += 1
+
+    def _annotate(self, rgb: Any, detections: list[Detection], frame: FrameRef, config: SsdInferenceConfig) -> None:
+        out = config.annotated_output
+        try:
+            write_annotated(rgb, detections, Path(out.dir), frame, keep=out.keep_per_camera)
+        except OSError as exc:
+            self._refuse("annotated_output_failed", f"{out.dir}: {exc}")
+
+    def _publish_health(self) -> None:
+        config = self._config.current
+        self._next_health = time.monotonic() + config.health_interval_s
+        self.counters["frames_dropped"] = self._pending.dropped
+        state: State
+        if self._engine is None:
+            state, detail = "errored", f"model unusable: {self._model_problem}"
+            self._ipc.report_state("ERRORED")  # re-asserted: nothing can be served
+        else:
+            bundle = self._engine.model.bundle
+            chosen = config.backend in ("auto", self._engine.backend_name)
+            state = "ok" if chosen else "degraded"
+            detail = f"{bundle.name} {bundle.version} on {self._engine.backend_name}" + (
+                "" if chosen else f" (configured: {config.backend})"
+            )
+        try:
+            self._ipc.publish(
+                topics.health(COMPONENT),
+                Health(component=COMPONENT, state=state, detail=detail, counters=dict(self.counters), at=time.time()),
+            )
+        except Exception:
+            log.exception("publishing health failed")
+
+
+def summary(message: Detections, max_boxes: int) -> dict[str, Any]:
+    """The compact form for IoT Core: counts per label and the best boxes, rounded."""
+    labels = Counter(d.label for d in message.detections)
+    return {
+        "schema": "smartcam.detection-summary/1",
+        "frame_id": message.frame.frame_id,
+        "camera_id": message.frame.camera_id,
+        "captured_at": round(message.frame.captured_at, 3),
+        "model": f"{message.model.name}@{message.model.version}",
+        "backend": message.model.backend,
+        "count": len(message.detections),
+        "labels": dict(labels),
+        "boxes": [
+            [d.label, round(d.score, 3), *(round(v, 4) for v in (d.box.x1, d.box.y1, d.box.x2, d.box.y2))]
+            for d in message.detections[:max_boxes]
+        ],
+        "infer_ms": message.latency.infer_ms,
+    }

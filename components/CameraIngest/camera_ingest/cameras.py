@@ -1,0 +1,145 @@
+"""Runs commands against the configured cameras: at most one session per camera at a time.
+
+A command for a camera that is already capturing is REJECTED with the running request's id (no
+queue: an operator sees at once that the camera is busy and can send ``stop``). ``stop`` ends the
+camera's running session, which then reports its own ``finished`` with the frames it captured.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from camera_ingest.commands import CaptureRequest
+from camera_ingest.session import CaptureSession
+from camera_ingest.settings import CameraIngestConfig, CameraSettings
+from camera_ingest.sources import FrameSource, open_source
+from camera_ingest.status import StatusReporter
+from smartcam.contracts import FrameRef
+from smartcam.frames import FrameRing, FrameRingError
+
+log = logging.getLogger(__name__)
+
+SourceFactory = Callable[[CameraSettings], FrameSource]
+
+
+class CameraDispatcher:
+    def __init__(
+        self,
+        config: Callable[[], CameraIngestConfig],
+        status: StatusReporter,
+        publish_frame: Callable[[FrameRef], None],
+        source_factory: SourceFactory = open_source,
+    ) -> None:
+        self._config = config
+        self._status = status
+        self._publish_frame = publish_frame
+        self._source_factory = source_factory
+        self._lock = threading.Lock()
+        self._sessions: dict[str, CaptureSession] = {}
+        self._rings: dict[str, tuple[tuple[Path, int, int], FrameRing]] = {}
+        self._stopping = False
+        self.counters: Counter[str] = Counter()
+
+    def handle(self, request: CaptureRequest) -> None:
+        if request.action == "stop":
+            self._stop_camera(request)
+        else:
+            self._start_session(request)
+
+    def running(self) -> dict[str, str]:
+        """camera id -> request id of its running session."""
+        with self._lock:
+            return {camera: s.request.request_id for camera, s in self._sessions.items()}
+
+    def stop_all(self, reason: str, timeout_s: float = 10.0) -> None:
+        with self._lock:
+            self._stopping = True
+            sessions = list(self._sessions.values())
+        for session in sessions:
+            session.stop(reason)
+        for session in sessions:
+            if not session.join(timeout_s):
+                log.warning("capture %s did not stop within %g s", session.request.request_id, timeout_s)
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """For tests and shutdown: wait until no session runs."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+        return all(session.join(timeout_s) for session in sessions)
+
+    # internals ----------------------------------------------------------------------------
+    def _stop_camera(self, request: CaptureRequest) -> None:
+        with self._lock:
+            session = self._sessions.get(request.camera_id)
+        if session is None:
+            self._reply(request, "rejected", f"camera {request.camera_id} has no capture running")
+            return
+        self._reply(request, "accepted")
+        session.stop(f"stopped by request {request.request_id}")
+        self._reply(request, "finished", f"stopping capture {session.request.request_id} on {request.camera_id}")
+
+    def _start_session(self, request: CaptureRequest) -> None:
+        config = self._config()
+        with self._lock:
+            if self._stopping:
+                self._reply(request, "rejected", "component is stopping")
+                return
+            busy = self._sessions.get(request.camera_id)
+            if busy is not None:
+                self._reply(
+                    request,
+                    "rejected",
+                    f"camera {request.camera_id} is busy with request {busy.request.request_id} "
+                    f"({busy.request.action}); send stop first",
+                )
+                return
+            try:
+                ring = self._ring(config, request.camera)
+            except (FrameRingError, OSError) as exc:
+                self._reply(request, "error", f"frame ring unusable: {exc}")
+                return
+            session = CaptureSession(
+                request,
+                self._source_factory(request.camera),
+                ring,
+                self._status,
+                self._publish_frame,
+                reconnect=config.reconnect,
+                progress_interval_s=config.progress_interval_s,
+                on_done=self._finished,
+            )
+            self._sessions[request.camera_id] = session
+            self._reply(request, "accepted")
+            session.start()
+
+    def _finished(self, session: CaptureSession) -> None:
+        with self._lock:
+            if self._sessions.get(session.request.camera_id) is session:
+                del self._sessions[session.request.camera_id]
+            self.counters["frames_captured"] += session.stats.frames
+            self.counters["frames_skipped"] += session.stats.skipped
+            self.counters["reconnects"] += session.stats.reconnects
+            self.counters["frame_publish_failures"] += session.stats.publish_failures
+            self.counters["sessions_" + (session.outcome[0] if session.outcome else "error")] += 1
+
+    def _ring(self, config: CameraIngestConfig, camera: CameraSettings) -> FrameRing:
+        key = (config.frame_root_path, config.ring.frames, config.ring.max_bytes)
+        cached = self._rings.get(camera.id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        ring = FrameRing(key[0], camera.id, capacity=key[1], max_bytes=key[2])
+        self._rings[camera.id] = (key, ring)
+        return ring
+
+    def _reply(self, request: CaptureRequest, state: str, reason: str | None = None) -> None:
+        self._status.send(
+            state,  # type: ignore[arg-type]
+            request_id=request.request_id,
+            camera_id=request.camera_id,
+            reason=reason,
+            frames_requested=request.frames,
+        )

@@ -1,0 +1,83 @@
+"""The DynamoDB client and the table's definition (the same one as infrastructure/dynamodb.yaml).
+
+Region comes from configuration, else AWS_REGION (else AWS_DEFAULT_REGION); credentials from whatever boto3 finds, on a device
+the token exchange service (AWS_CONTAINER_CREDENTIALS_FULL_URI + AWS_CONTAINER_AUTHORIZATION_TOKEN);
+the endpoint only from AWS_ENDPOINT_URL_DYNAMODB, read by boto3 itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from dynamo_writer.settings import DynamoWriterConfig
+
+log = logging.getLogger(__name__)
+
+# Every DynamoDB action the writer performs in production; the IAM policy grants exactly these
+# (tests/writer/test_writer_cloudformation.py checks both the template and the calls made).
+ACTIONS_USED = ("dynamodb:BatchWriteItem",)
+
+LABEL_INDEX = "byLabel"
+TTL_ATTRIBUTE = "expiresAt"
+
+TABLE_DEFINITION: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": "device", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+        {"AttributeName": "label", "AttributeType": "S"},
+        {"AttributeName": "labelSk", "AttributeType": "S"},
+    ],
+    "KeySchema": [
+        {"AttributeName": "device", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": LABEL_INDEX,
+            "KeySchema": [
+                {"AttributeName": "label", "KeyType": "HASH"},
+                {"AttributeName": "labelSk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+
+def make_client(config: DynamoWriterConfig) -> Any:
+    """A fresh client (fresh credential chain): retries are ours, botocore only tries twice."""
+    session = boto3.session.Session()
+    return session.client(
+        "dynamodb",
+        # The nucleus sets AWS_REGION; botocore itself only reads AWS_DEFAULT_REGION.
+        region_name=config.region or os.environ.get("AWS_REGION") or None,
+        config=Config(
+            retries={"mode": "standard", "total_max_attempts": 2},
+            connect_timeout=config.request_timeout_s,
+            read_timeout=config.request_timeout_s,
+            tcp_keepalive=True,
+        ),
+    )
+
+
+def create_table_if_missing(client: Any, table_name: str) -> bool:
+    """Local/dev runtime only (createTableIfMissing): create the table and enable TTL."""
+    try:
+        client.create_table(TableName=table_name, **TABLE_DEFINITION)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceInUseException":
+            return False
+        raise
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    client.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
+    log.info("created table %s", table_name)
+    return True

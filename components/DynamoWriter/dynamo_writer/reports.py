@@ -1,0 +1,118 @@
+"""Write confirmations and spool depth to IoT Core, health to local pub/sub, every reportIntervalS."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from dynamo_writer.settings import DynamoWriterConfig
+from dynamo_writer.spool import Spool, SpooledItem
+from dynamo_writer.stats import Counters
+from smartcam import topics
+from smartcam.contracts import Health
+from smartcam.ipc import Ipc
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "smartcam.DynamoWriter"
+REPORT_SCHEMA = "smartcam.writer-report/1"
+MAX_CONFIRMATIONS_PER_REPORT = 200  # keeps a report far below IoT Core's 128 KB
+
+
+class Reporter:
+    def __init__(
+        self,
+        ipc: Ipc,
+        thing: str,
+        spool: Spool,
+        counters: Counters,
+        *,
+        settings: Callable[[], DynamoWriterConfig],
+        sender_state: Callable[[], tuple[int, str | None]],  # (consecutive failures, last error)
+    ) -> None:
+        self._ipc = ipc
+        self._thing = thing
+        self._spool = spool
+        self._counters = counters
+        self._settings = settings
+        self._sender_state = sender_state
+        self._lock = threading.Lock()
+        self._confirmed: deque[str] = deque(maxlen=MAX_CONFIRMATIONS_PER_REPORT)
+        self._confirmed_since_report = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def record(self, written: list[SpooledItem]) -> None:
+        with self._lock:
+            self._confirmed.extend(row.item["sk"]["S"] for row in written)
+            self._confirmed_since_report += len(written)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="writer-reports", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        while True:
+            self.report_now()
+            if self._stop.wait(self._settings().report_interval_s):
+                return
+
+    def report_now(self) -> None:
+        try:
+            report, health = self.build()
+        except Exception:
+            log.exception("building the writer report failed")
+            return
+        for what, publish in (
+            ("IoT Core report", lambda: self._ipc.publish_iot(topics.iot_writer_reports(self._thing), report)),
+            ("health", lambda: self._ipc.publish(topics.health(COMPONENT), health)),
+        ):
+            try:
+                publish()
+            except Exception:  # offline or IPC trouble: the next report carries the counters
+                self._counters.add("reportErrors")
+                log.warning("publishing the %s failed", what, exc_info=True)
+
+    def build(self) -> tuple[dict[str, Any], Health]:
+        cfg = self._settings()
+        items, size = self._spool.depth()
+        oldest = self._spool.oldest_age_s()
+        failures, last_error = self._sender_state()
+        counters = self._counters.snapshot()
+        with self._lock:
+            confirmed = list(self._confirmed)
+            since = self._confirmed_since_report
+            self._confirmed.clear()
+            self._confirmed_since_report = 0
+        report = {
+            "schema": REPORT_SCHEMA,
+            "thing": self._thing,
+            "table": cfg.table_name,
+            "at": time.time(),
+            "written": since,
+            "confirmed": confirmed,
+            "confirmedOmitted": since - len(confirmed),
+            "spool": {"items": items, "bytes": size, "oldestAgeS": oldest,
+                      "maxItems": cfg.max_spool_items, "maxBytes": cfg.max_spool_bytes},
+            "counters": counters,
+            "lastError": last_error,
+        }
+        full = max(items / cfg.max_spool_items, size / cfg.max_spool_bytes)
+        degraded = failures > 0 or full >= 0.9 or counters.get("itemsRejected", 0) > 0
+        detail = f"spool {items} items, {size} bytes ({full:.0%} full)"
+        if last_error:
+            detail += f"; last error: {last_error}"
+        health = Health(
+            component=COMPONENT, state="degraded" if degraded else "ok", detail=detail[:1024],
+            counters={k[:64]: v for k, v in sorted(counters.items())[:64]}, at=time.time(),
+        )
+        return report, health

@@ -1,0 +1,214 @@
+"""The sender thread: drains the spool into DynamoDB with BatchWriteItem.
+
+An item leaves the spool only after DynamoDB accepted it (the batch succeeded and the item is not
+in UnprocessedItems). A crash between DynamoDB's acceptance and the spool's delete sends the item
+again later: harmless, because its key is deterministic and PutItem replaces the same item.
+Throttling, UnprocessedItems, network and credential errors are retried forever with exponential
+backoff and jitter; an item DynamoDB refuses with ValidationException is isolated (sent alone) and
+then moved to the spool's ``rejected`` table, counted, so one bad item cannot block the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dynamo_writer.backoff import Backoff
+from dynamo_writer.dynamo import create_table_if_missing, make_client
+from dynamo_writer.items import spool_key
+from dynamo_writer.settings import DynamoWriterConfig
+from dynamo_writer.spool import Spool, SpooledItem
+from dynamo_writer.stats import Counters
+
+log = logging.getLogger(__name__)
+
+THROTTLE_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "LimitExceededException",
+})
+CREDENTIAL_CODES = frozenset({
+    "UnrecognizedClientException", "ExpiredTokenException", "InvalidSignatureException",
+    "AccessDeniedException", "MissingAuthenticationTokenException", "IncompleteSignature",
+})
+
+ClientFactory = Callable[[DynamoWriterConfig], Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    written: list[SpooledItem]
+    retry: bool  # back off before the next attempt
+
+
+class Sender:
+    def __init__(
+        self,
+        spool: Spool,
+        settings: Callable[[], DynamoWriterConfig],
+        counters: Counters,
+        *,
+        client_factory: ClientFactory = make_client,
+        on_written: Callable[[list[SpooledItem]], None] | None = None,
+    ) -> None:
+        self._spool = spool
+        self._settings = settings
+        self._counters = counters
+        self._client_factory = client_factory
+        self._on_written = on_written or (lambda _items: None)
+        self._client: Any = None
+        self._client_settings: tuple[Any, ...] | None = None
+        self._tables_ready: set[str] = set()
+        self._isolate_until_seq = 0  # after a ValidationException: send one item at a time
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        cfg = settings()
+        self._backoff = Backoff(cfg.backoff_base_s, cfg.backoff_max_s)
+        self.consecutive_failures = 0
+        self.last_error: str | None = None
+
+    # lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="dynamo-sender", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wake(self) -> None:
+        """New items are in the spool; a full batch may be ready."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                delay = self.step()
+            except Exception:  # never let the sender thread die: nothing leaves the spool unsent
+                log.exception("sender step failed")
+                self._counters.add("senderErrors")
+                delay = self._backoff.next_delay()
+            if isinstance(delay, _Idle):
+                self._wake.wait(delay)
+                self._wake.clear()
+            elif delay > 0:
+                self._stop.wait(delay)
+
+    # one step -----------------------------------------------------------------------------
+    def step(self, *, force: bool = False) -> float:
+        """Send at most one batch; return how long to wait before the next step (0 = go on)."""
+        cfg = self._settings()
+        self._backoff.base_s, self._backoff.max_s = cfg.backoff_base_s, cfg.backoff_max_s
+        rows = self._spool.peek(cfg.batch_size)
+        if not rows:
+            return _idle(cfg.flush_interval_s)
+        if rows[0].seq <= self._isolate_until_seq:
+            rows = rows[:1]
+        elif len(rows) < cfg.batch_size and not force:
+            age = time.time() - rows[0].enqueued_at
+            if age < cfg.flush_interval_s:
+                return _idle(cfg.flush_interval_s - age)
+        outcome = self.send(rows, cfg)
+        if outcome.retry:
+            return self._backoff.next_delay()
+        self._backoff.reset()
+        return 0.0
+
+    def send(self, rows: list[SpooledItem], cfg: DynamoWriterConfig) -> Outcome:
+        rows = _distinct(rows)
+        request = {cfg.table_name: [{"PutRequest": {"Item": r.item}} for r in rows]}
+        try:
+            client = self._client_for(cfg)
+            response = client.batch_write_item(RequestItems=request)
+        except ClientError as exc:
+            return self._failed_call(exc, rows)
+        except BotoCoreError as exc:  # network, timeouts, credentials endpoint, region
+            self._drop_client()
+            return self._failure("networkErrors", f"{type(exc).__name__}: {exc}")
+        unprocessed = response.get("UnprocessedItems", {}).get(cfg.table_name, [])
+        pending = {spool_key(r["PutRequest"]["Item"]) for r in unprocessed if "PutRequest" in r}
+        accepted = [r for r in rows if r.key not in pending]
+        self._spool.ack(r.seq for r in accepted)
+        self._counters.add("itemsWritten", len(accepted))
+        self._counters.add("batchesWritten")
+        if accepted:
+            self._on_written(accepted)
+        if pending:
+            self._counters.add("unprocessedRetries", len(pending))
+            self.last_error = f"{len(pending)} UnprocessedItems"
+            self.consecutive_failures += 1
+            return Outcome(accepted, retry=True)
+        self.consecutive_failures = 0
+        self.last_error = None
+        return Outcome(accepted, retry=False)
+
+    def _failed_call(self, exc: ClientError, rows: list[SpooledItem]) -> Outcome:
+        code = exc.response.get("Error", {}).get("Code", "")
+        message = exc.response.get("Error", {}).get("Message", "")
+        if code == "ValidationException":
+            if len(rows) > 1:
+                self._isolate_until_seq = rows[-1].seq
+                log.warning("batch refused (%s), sending its %d items one by one", message, len(rows))
+                return Outcome([], retry=False)
+            log.error("item %s refused by DynamoDB, moved to the rejected table: %s", rows[0].key, message)
+            self._spool.reject(rows[0], f"{code}: {message}")
+            self._counters.add("itemsRejected")
+            return Outcome([], retry=False)
+        if code in THROTTLE_CODES:
+            return self._failure("throttled", f"{code}: {message}")
+        if code in CREDENTIAL_CODES:
+            self._drop_client()
+            return self._failure("credentialErrors", f"{code}: {message}")
+        return self._failure("serviceErrors", f"{code}: {message}")
+
+    def _failure(self, counter: str, reason: str) -> Outcome:
+        self._counters.add(counter)
+        self.consecutive_failures += 1
+        if reason != self.last_error:
+            log.warning("write failed, items stay spooled and are retried: %s", reason)
+        self.last_error = reason
+        return Outcome([], retry=True)
+
+    def _client_for(self, cfg: DynamoWriterConfig) -> Any:
+        wanted = (cfg.region, cfg.request_timeout_s)
+        if self._client is None or wanted != self._client_settings:
+            client = self._client_factory(cfg)
+            if cfg.create_table_if_missing and cfg.table_name not in self._tables_ready:
+                create_table_if_missing(client, cfg.table_name)
+                self._tables_ready.add(cfg.table_name)
+            self._client, self._client_settings = client, wanted
+        return self._client
+
+    def _drop_client(self) -> None:
+        # A fresh client re-reads the credentials chain (the token exchange service may be back).
+        self._client = None
+
+
+class _Idle(float):
+    """A wait that new items may cut short (as opposed to a backoff, which they may not)."""
+
+
+def _idle(seconds: float) -> float:
+    return _Idle(max(seconds, 0.001))
+
+
+def _distinct(rows: list[SpooledItem]) -> list[SpooledItem]:
+    # The spool's UNIQUE key already guarantees this; DynamoDB rejects a whole batch that has the
+    # same key twice, so the invariant is enforced here too rather than trusted.
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        if row.key not in seen:
+            seen.add(row.key)
+            out.append(row)
+    return out

@@ -1,0 +1,194 @@
+"""The durable spool: an SQLite database in WAL mode, the writer's only source of truth.
+
+A detection counts as received once its transaction is committed here (synchronous=FULL, so a
+commit survives a power cut too). Items leave the spool only when DynamoDB has accepted them
+(:meth:`Spool.ack`). The ``key`` column is the DynamoDB primary key, UNIQUE: a frame spooled twice
+is one row, and a batch read from the spool never holds the same key twice. Depth counters live
+in the database (kept by triggers) so every process that opens the file sees the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from dynamo_writer.items import SpoolItem
+
+OverflowPolicy = Literal["refuseNewest", "dropOldest"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spool (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    item TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    enqueued_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS depth (
+    id INTEGER PRIMARY KEY CHECK (id = 1), items INTEGER NOT NULL, bytes INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO depth (id, items, bytes) SELECT 1, COUNT(*), COALESCE(SUM(bytes), 0) FROM spool;
+CREATE TRIGGER IF NOT EXISTS spool_in AFTER INSERT ON spool BEGIN
+    UPDATE depth SET items = items + 1, bytes = bytes + NEW.bytes WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS spool_out AFTER DELETE ON spool BEGIN
+    UPDATE depth SET items = items - 1, bytes = bytes - OLD.bytes WHERE id = 1;
+END;
+CREATE TABLE IF NOT EXISTS rejected (
+    key TEXT PRIMARY KEY, item TEXT NOT NULL, reason TEXT NOT NULL, rejected_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class SpooledItem:
+    seq: int
+    key: str
+    item: dict[str, Any]
+    enqueued_at: float
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What :meth:`Spool.put` did with one message's items."""
+
+    accepted: int = 0  # newly committed
+    duplicates: int = 0  # already spooled (same key)
+    refused: int = 0  # spool full under refuseNewest, or disk full
+    dropped: int = 0  # oldest items removed under dropOldest
+    disk_full: bool = False
+
+
+class SpoolFullError(Exception):
+    pass
+
+
+class Spool:
+    def __init__(self, path: Path, *, max_page_count: int | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection per Spool, shared by the receiving and the sending thread under a lock:
+        # SQLite serializes writers anyway, and one connection keeps the WAL checkpoints simple.
+        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock:
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise RuntimeError(f"spool {self.path} cannot use WAL mode (got {mode})")
+            self._db.execute("PRAGMA synchronous=FULL")
+            if max_page_count is not None:  # tests simulate a full disk with it
+                self._db.execute(f"PRAGMA max_page_count={int(max_page_count)}")
+            self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+
+    # receiving side -----------------------------------------------------------------------
+    def put(self, items: Sequence[SpoolItem], *, max_items: int, max_bytes: int,
+            policy: OverflowPolicy) -> Admission:
+        """Commit one message's items in one transaction; all or nothing under refuseNewest."""
+        if not items:
+            return Admission()
+        with self._lock:
+            try:
+                return self._put(items, max_items, max_bytes, policy)
+            except sqlite3.OperationalError as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if "full" in str(exc).lower():
+                    return Admission(refused=len(items), disk_full=True)
+                raise
+
+    def _put(self, items: Sequence[SpoolItem], max_items: int, max_bytes: int,
+             policy: OverflowPolicy) -> Admission:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        keys = [i.key for i in items]
+        known = {row[0] for row in db.execute(
+            f"SELECT key FROM spool WHERE key IN ({','.join('?' * len(keys))})", keys)}  # noqa: S608
+        fresh: dict[str, SpoolItem] = {}
+        for item in items:
+            if item.key not in known:
+                fresh.setdefault(item.key, item)
+        duplicates = len(items) - len(fresh)
+        need_items = len(fresh)
+        need_bytes = sum(i.size for i in fresh.values())
+        depth_items, depth_bytes = db.execute("SELECT items, bytes FROM depth WHERE id = 1").fetchone()
+        over = depth_items + need_items > max_items or depth_bytes + need_bytes > max_bytes
+        dropped = 0
+        if (over and policy == "refuseNewest") or need_items > max_items or need_bytes > max_bytes:
+            db.execute("ROLLBACK")
+            return Admission(duplicates=duplicates, refused=need_items)
+        if over:
+            dropped = self._drop_oldest(depth_items + need_items - max_items, depth_bytes + need_bytes - max_bytes)
+        now = time.time()
+        db.executemany(
+            "INSERT INTO spool (key, item, bytes, enqueued_at) VALUES (?, ?, ?, ?)",
+            [(i.key, json.dumps(i.item, separators=(",", ":")), i.size, now) for i in fresh.values()],
+        )
+        db.execute("COMMIT")
+        return Admission(accepted=need_items, duplicates=duplicates, dropped=dropped)
+
+    def _drop_oldest(self, excess_items: int, excess_bytes: int) -> int:
+        dropped, freed = 0, 0
+        for seq, size in self._db.execute("SELECT seq, bytes FROM spool ORDER BY seq").fetchall():
+            if dropped >= excess_items and freed >= excess_bytes:
+                break
+            self._db.execute("DELETE FROM spool WHERE seq = ?", (seq,))
+            dropped += 1
+            freed += size
+        return dropped
+
+    # sending side -------------------------------------------------------------------------
+    def peek(self, limit: int) -> list[SpooledItem]:
+        """The oldest ``limit`` items, distinct keys by construction."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, key, item, enqueued_at FROM spool ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        return [SpooledItem(seq, key, json.loads(item), at) for seq, key, item, at in rows]
+
+    def ack(self, seqs: Iterable[int]) -> int:
+        """Remove items DynamoDB accepted."""
+        seqs = list(seqs)
+        if not seqs:
+            return 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            cur = self._db.executemany("DELETE FROM spool WHERE seq = ?", [(s,) for s in seqs])
+            self._db.execute("COMMIT")
+            return cur.rowcount
+
+    def reject(self, entry: SpooledItem, reason: str) -> None:
+        """Move an item DynamoDB refuses for good (ValidationException) aside, never silently lost."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT OR REPLACE INTO rejected (key, item, reason, rejected_at) VALUES (?, ?, ?, ?)",
+                (entry.key, json.dumps(entry.item), reason[:1024], time.time()),
+            )
+            self._db.execute("DELETE FROM spool WHERE seq = ?", (entry.seq,))
+            self._db.execute("COMMIT")
+
+    # inspection ---------------------------------------------------------------------------
+    def depth(self) -> tuple[int, int]:
+        """(items, bytes) waiting to be written."""
+        with self._lock:
+            items, size = self._db.execute("SELECT items, bytes FROM depth WHERE id = 1").fetchone()
+        return int(items), int(size)
+
+    def oldest_age_s(self) -> float | None:
+        with self._lock:
+            row = self._db.execute("SELECT enqueued_at FROM spool ORDER BY seq LIMIT 1").fetchone()
+        return None if row is None else max(0.0, time.time() - row[0])
+
+    def rejected_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM rejected").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,274 @@
+"""The frame ring: how frames travel from camera ingest to inference by reference.
+
+IPC messages are capped at 128 KB on a device, so a frame never rides in a message. The writer
+(camera ingest) puts each JPEG into ``<root>/<camera id>/<sequence>-<frame id>.jpg`` and publishes a
+:class:`~smartcam.contracts.FrameRef`; readers call :func:`read_frame`.
+
+Guarantees:
+- Every frame gets a file name that is never reused (the sequence goes on across restarts and the
+  frame id carries a random per-ring token), and files are written to a temporary name and renamed
+  into place, so a reader sees a whole JPEG or nothing.
+- The ring deletes its oldest files beyond ``capacity`` frames or ``max_bytes`` bytes, so disk use
+  is bounded. A reader that comes too late gets :class:`FrameExpired`, never a different image.
+- Folders are 0750 and files 0640: readable by the pipeline's user and group only.
+
+Default root (:data:`DEFAULT_FRAME_ROOT`): ``/dev/shm/smartcam-frames`` when ``/dev/shm`` is a
+writable tmpfs (frames never touch the SD card or disk), else ``<system temp dir>/smartcam-frames``.
+The fallback is deliberately NOT a component's work folder: the writer and the readers are
+different components with different work folders, and both must find the same root without any
+configuration. Components accept ``frameRoot: "auto"`` for this default (see
+:func:`resolve_frame_root`).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import secrets
+import stat
+import tempfile
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from smartcam.contracts import FrameRef
+
+log = logging.getLogger(__name__)
+
+DIR_MODE = 0o750
+FILE_MODE = 0o640
+AUTO = "auto"
+# Shared and world-writable: ensure_private_dir refuses a folder there that is not our own.
+_SHM = Path("/dev/shm")  # noqa: S108  # nosec B108
+_FRAME_NAME = re.compile(r"^(?P<sequence>\d{12})-(?P<frame_id>[A-Za-z0-9][A-Za-z0-9_.:-]*)\.jpg$")
+_TMPFS_MAGIC = "tmpfs"
+
+
+class FrameError(Exception):
+    """A frame reference that cannot be served; ``str()`` says why."""
+
+
+class FrameExpired(FrameError):
+    """The frame was already recycled out of the ring (the reader came too late)."""
+
+
+class FrameOutsideRoot(FrameError, ValueError):
+    """The reference points outside the frame root (or is not a ring file): refused."""
+
+
+class FrameRingError(RuntimeError):
+    """The ring's folder cannot be used safely (wrong owner, a symlink, not a folder)."""
+
+
+def _is_writable_tmpfs(path: Path) -> bool:
+    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+        return False
+    try:
+        with open("/proc/mounts", encoding="utf-8") as mounts:
+            return any(
+                len(fields) >= 3 and fields[1] == str(path) and fields[2] == _TMPFS_MAGIC
+                for fields in (line.split() for line in mounts)
+            )
+    except OSError:
+        return False
+
+
+def default_frame_root() -> Path:
+    if _is_writable_tmpfs(_SHM):
+        return _SHM / "smartcam-frames"
+    return Path(tempfile.gettempdir()) / "smartcam-frames"
+
+
+DEFAULT_FRAME_ROOT: Path = default_frame_root()
+
+
+def resolve_frame_root(value: str | Path | None) -> Path:
+    """``None``, ``""`` or ``"auto"`` mean :data:`DEFAULT_FRAME_ROOT`; anything else must be absolute."""
+    if value is None or str(value).strip() in ("", AUTO):
+        return DEFAULT_FRAME_ROOT
+    path = Path(value)
+    if not path.is_absolute():
+        raise ValueError(f"frame root {str(value)!r} must be an absolute path or 'auto'")
+    return path
+
+
+def frame_file_name(sequence: int, frame_id: str) -> str:
+    return f"{sequence:012d}-{frame_id}.jpg"
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) and make sure it is OUR folder with mode 0750.
+
+    The default root lives in the world-writable /dev/shm: refuse a symlink or a folder someone
+    else created there, instead of writing frames into it.
+    """
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise FrameRingError(f"frame folder {path} is not a plain folder (symlink or file): refusing to use it")
+    if info.st_uid != os.geteuid():
+        raise FrameRingError(
+            f"frame folder {path} belongs to uid {info.st_uid}, not to this user (uid {os.geteuid()}): "
+            "refusing to use it; remove it or configure another frameRoot"
+        )
+    if stat.S_IMODE(info.st_mode) != DIR_MODE:
+        os.chmod(path, DIR_MODE)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    path: Path
+    size: int
+
+
+class FrameRing:
+    """Bounded ring of JPEG files for one camera. Thread-safe; one writer per camera folder."""
+
+    def __init__(
+        self, root: Path, camera_id: str, capacity: int, max_bytes: int | None = None
+    ) -> None:
+        if capacity < 1:
+            raise ValueError("ring capacity must be at least one frame")
+        if max_bytes is not None and max_bytes < 1:
+            raise ValueError("ring max_bytes must be positive")
+        self.root = Path(root)
+        self.camera_id = camera_id
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.directory = self.root / camera_id
+        self._token = secrets.token_hex(4)
+        self._lock = threading.Lock()
+        self._entries: deque[_Entry] = deque()
+        self._bytes = 0
+        self.recycled = 0
+        ensure_private_dir(self.root)
+        ensure_private_dir(self.directory)
+        self._sequence = self._adopt_existing()
+        self._trim()
+
+    # public -------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def total_bytes(self) -> int:
+        return self._bytes
+
+    @property
+    def next_sequence(self) -> int:
+        return self._sequence
+
+    def write(
+        self,
+        jpeg: bytes,
+        *,
+        width: int,
+        height: int,
+        captured_at: float,
+        captured_monotonic_ns: int,
+        request_id: str | None = None,
+    ) -> FrameRef:
+        """Store one JPEG and return its reference. Raises OSError (e.g. ENOSPC) when it cannot be
+        written; the ring stays consistent and nothing half-written is left behind."""
+        with self._lock:
+            sequence = self._sequence
+            frame_id = f"{self.camera_id}-{self._token}-{sequence}"
+            path = self.directory / frame_file_name(sequence, frame_id)
+            _write_atomically(path, jpeg)
+            self._sequence += 1
+            self._entries.append(_Entry(path, len(jpeg)))
+            self._bytes += len(jpeg)
+            self._trim()
+        return FrameRef(
+            frame_id=frame_id,
+            camera_id=self.camera_id,
+            path=str(path),
+            sequence=sequence,
+            captured_at=captured_at,
+            captured_monotonic_ns=captured_monotonic_ns,
+            width=width,
+            height=height,
+            request_id=request_id,
+        )
+
+    # internals ----------------------------------------------------------------------------
+    def _adopt_existing(self) -> int:
+        """Count files a previous run left (tmpfs outlives a component restart) so the bounds hold,
+        and continue the sequence after them so no name is ever reused."""
+        found: list[tuple[int, _Entry]] = []
+        for child in self.directory.iterdir():
+            if child.name.startswith(".tmp-"):
+                child.unlink(missing_ok=True)  # a write interrupted by a crash
+                continue
+            match = _FRAME_NAME.match(child.name)
+            if match and child.is_file():
+                found.append((int(match["sequence"]), _Entry(child, child.stat().st_size)))
+        found.sort(key=lambda item: item[0])
+        for _, entry in found:
+            self._entries.append(entry)
+            self._bytes += entry.size
+        return found[-1][0] + 1 if found else 0
+
+    def _trim(self) -> None:
+        # Keep at least the newest frame even if it alone exceeds max_bytes.
+        while len(self._entries) > 1 and (
+            len(self._entries) > self.capacity or (self.max_bytes is not None and self._bytes > self.max_bytes)
+        ):
+            oldest = self._entries.popleft()
+            self._bytes -= oldest.size
+            self.recycled += 1
+            try:
+                oldest.path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("could not delete recycled frame %s: %s", oldest.path, exc)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+    try:
+        try:
+            os.fchmod(fd, FILE_MODE)  # the umask may have removed the group's read bit
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_frame(ref: FrameRef, root: Path | str) -> bytes:
+    """The JPEG bytes of ``ref``. Raises FrameOutsideRoot for a path that is not a ring file of
+    ``ref`` under ``root``, and FrameExpired when the frame has been recycled."""
+    root_real = os.path.realpath(root)
+    path_real = os.path.realpath(ref.path)
+    if os.path.commonpath([root_real, path_real]) != root_real:
+        raise FrameOutsideRoot(f"frame {ref.frame_id}: path {ref.path} is outside the frame root {root}")
+    expected = Path(root_real) / ref.camera_id / frame_file_name(ref.sequence, ref.frame_id)
+    if Path(path_real) != expected:
+        raise FrameOutsideRoot(
+            f"frame {ref.frame_id}: path {ref.path} is not the ring file of this frame (expected {expected})"
+        )
+    try:
+        fd = os.open(path_real, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise FrameExpired(
+            f"frame {ref.frame_id} expired: {ref.path} was recycled from the ring "
+            "(the reader is slower than the ring's capacity allows)"
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FrameOutsideRoot(f"frame {ref.frame_id}: {ref.path} is a symlink; refused") from None
+        raise
+    # Once open, the data stays readable even if the writer recycles the file meanwhile.
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()

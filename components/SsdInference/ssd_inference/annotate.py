@@ -1,0 +1,53 @@
+"""Optional annotated JPEGs: the frame with its detections drawn, a bounded number per camera."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from smartcam.contracts import Detection, FrameRef
+
+_COLOR = (0, 200, 255)  # BGR
+
+
+def draw(rgb: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+    """A BGR copy of ``rgb`` with boxes and labels drawn."""
+    image = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    height, width = image.shape[:2]
+    thickness = max(1, round(min(height, width) / 300))
+    for det in detections:
+        p1 = (round(det.box.x1 * width), round(det.box.y1 * height))
+        p2 = (round(det.box.x2 * width), round(det.box.y2 * height))
+        cv2.rectangle(image, p1, p2, _COLOR, thickness)
+        cv2.putText(
+            image, f"{det.label} {det.score:.2f}", (p1[0], max(p1[1] - 4, 12)),
+            cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, _COLOR, thickness,
+        )
+    return image
+
+
+def write_annotated(
+    rgb: np.ndarray, detections: Sequence[Detection], folder: Path, frame: FrameRef, *, keep: int
+) -> Path:
+    """Write ``<folder>/<camera>/<frame>.jpg`` atomically and delete the oldest beyond ``keep``."""
+    camera_id, frame_id = frame.camera_id, frame.frame_id
+    camera_dir = folder / camera_id
+    camera_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    ok, encoded = cv2.imencode(".jpg", draw(rgb, detections), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise OSError("JPEG encoding of the annotated frame failed")
+    target = camera_dir / f"{frame_id}.jpg"
+    tmp = camera_dir / f".tmp-{frame_id}.jpg"
+    tmp.write_bytes(encoded.tobytes())
+    os.replace(tmp, target)
+    existing = sorted(
+        (p for p in camera_dir.iterdir() if p.suffix == ".jpg" and not p.name.startswith(".tmp-")),
+        key=lambda p: p.stat().st_mtime_ns,
+    )
+    for old in existing[: max(len(existing) - keep, 0)]:
+        old.unlink(missing_ok=True)
+    return target

@@ -1,0 +1,65 @@
+"""DLR 1.6 running a SageMaker Neo (TVM graph runtime) artifact: .so + .json + .params (+ .meta)."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+
+import numpy as np
+
+from ssd_inference.backends.base import BackendError, map_outputs
+from ssd_inference.backends.dlr_privacy import PhoneHomeError, ensure_phone_home_disabled
+from ssd_inference.model_bundle import ModelBundle
+
+log = logging.getLogger(__name__)
+
+
+class DlrBackend:
+    name = "dlr"
+
+    def __init__(self, bundle: ModelBundle, threads: int) -> None:
+        runtime = bundle.runtime(self.name)
+        try:
+            ensure_phone_home_disabled()
+        except PhoneHomeError as exc:
+            raise BackendError(f"dlr: {exc}") from exc
+        # TVM sizes its thread pool from this when the first model runs in the process.
+        os.environ["TVM_NUM_THREADS"] = str(threads)
+        try:
+            import dlr  # deliberately late: see dlr_privacy
+        except ImportError as exc:
+            raise BackendError(f"dlr: runtime not importable: {exc}") from exc
+        folder = bundle.path(runtime.path)
+        try:
+            self._model = dlr.DLRModel(str(folder), dev_type="cpu")
+        except Exception as exc:  # DLR raises bare Exception/DLRError for every load failure
+            raise BackendError(f"dlr: cannot load {folder}: {exc}") from exc
+        names = self._model.get_input_names()
+        self._input_name = runtime.input_name or bundle.input.name or (names[0] if names else "input")
+        if names and self._input_name not in names:
+            raise BackendError(f"dlr: model has no input {self._input_name!r} (has {', '.join(names)})")
+        self._output_names = list(self._model.get_output_names() or [])
+        self._mapping = runtime.outputs
+        self.threads = threads
+        self._set_threads(threads)
+
+    def _set_threads(self, threads: int) -> None:
+        # DLR 1.6's C API has SetDLRNumThreads; the Python wrapper does not expose it.
+        impl = getattr(self._model, "_impl", None)
+        lib = getattr(impl, "_lib", None)
+        setter = getattr(lib, "SetDLRNumThreads", None)
+        if setter is None:
+            return
+        if setter(ctypes.byref(impl.handle), ctypes.c_int(threads)) != 0:
+            log.warning("dlr: SetDLRNumThreads(%d) failed; TVM_NUM_THREADS applies", threads)
+
+    def run(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        try:
+            raw = self._model.run({self._input_name: tensor})
+        except Exception as exc:
+            raise BackendError(f"dlr: inference failed: {exc}") from exc
+        return map_outputs(self.name, raw, self._output_names, self._mapping)
+
+    def close(self) -> None:
+        self._model = None

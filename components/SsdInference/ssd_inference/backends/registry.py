@@ -1,0 +1,58 @@
+"""Backend names -> implementations, and what ``auto`` means on this machine."""
+
+from __future__ import annotations
+
+import importlib.util
+import platform
+from collections.abc import Callable
+
+from ssd_inference.backends.base import Backend, BackendError
+from ssd_inference.backends.dlr_backend import DlrBackend
+from ssd_inference.backends.dlr_privacy import dlr_installed
+from ssd_inference.backends.litert_backend import LiteRtBackend
+from ssd_inference.backends.onnxruntime_backend import OnnxRuntimeBackend
+from ssd_inference.model_bundle import ModelBundle
+
+BackendFactory = Callable[[ModelBundle, int], Backend]
+
+BACKENDS: dict[str, BackendFactory] = {
+    "dlr": DlrBackend,
+    "onnxruntime": OnnxRuntimeBackend,
+    "litert": LiteRtBackend,
+}
+_MODULES = {"onnxruntime": "onnxruntime", "litert": "ai_edge_litert"}
+
+
+def _installed(name: str) -> bool:
+    if name == "dlr":
+        # PyPI's DLR wheels carry the runtime library only for x86_64.
+        return platform.machine() in ("x86_64", "AMD64") and dlr_installed()
+    return importlib.util.find_spec(_MODULES[name]) is not None
+
+
+def available_backends(bundle: ModelBundle, factories: dict[str, BackendFactory] | None = None) -> list[str]:
+    """Backends installed here that the model has an export for, in order of preference."""
+    if factories is not None:  # injected (tests): whatever was given
+        return [name for name in factories if name in bundle.manifest.runtimes]
+    return [name for name in BACKENDS if name in bundle.manifest.runtimes and _installed(name)]
+
+
+def resolve_backend(
+    choice: str, bundle: ModelBundle, factories: dict[str, BackendFactory] | None = None
+) -> list[str]:
+    """Backends to try, in order: the chosen one first, then the others this machine can run."""
+    ordered = available_backends(bundle, factories)
+    if choice == "auto":
+        return ordered
+    if choice not in (factories or BACKENDS):
+        raise BackendError(f"unknown backend {choice!r}; known: auto, {', '.join(factories or BACKENDS)}")
+    return [choice, *(name for name in ordered if name != choice)]
+
+
+def load_backend(
+    name: str, bundle: ModelBundle, threads: int, factories: dict[str, BackendFactory] | None = None
+) -> Backend:
+    factory = (factories or BACKENDS).get(name)
+    if factory is None:
+        raise BackendError(f"unknown backend {name!r}")
+    return factory(bundle, threads)

@@ -1,0 +1,121 @@
+"""One usable model: verified bundle + decoder + preprocessing + a loaded backend."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from smartcam.contracts import Detection
+from ssd_inference.backends import Backend, BackendError, load_backend, resolve_backend
+from ssd_inference.backends.registry import BackendFactory
+from ssd_inference.decoders import Decoder, DecoderError, Selection, build_decoder, foreground_labels, select
+from ssd_inference.decoders import to_detections as name_detections
+from ssd_inference.model_bundle import ModelBundle, ModelError, load_model_bundle
+from ssd_inference.preprocessing import Preprocessor
+
+log = logging.getLogger(__name__)
+
+MODEL_DIR_ENV = "SMARTCAM_MODEL_DIR"
+
+
+class EngineError(RuntimeError):
+    """Nothing can be served with this model (folder, decoder or every backend unusable)."""
+
+
+def model_dir_from_env() -> Path:
+    value = os.environ.get(MODEL_DIR_ENV, "")
+    if not value:
+        raise EngineError(f"{MODEL_DIR_ENV} is not set: the recipe points it at smartcam.SsdModelStore's model")
+    return Path(value)
+
+
+@dataclass(frozen=True)
+class PreparedModel:
+    """Everything about the model except the runtime: checked once, reused across backend reloads."""
+
+    bundle: ModelBundle
+    decoder: Decoder
+    labels: tuple[str, ...]
+    preprocess: Preprocessor
+
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike[str]) -> PreparedModel:
+        try:
+            bundle = load_model_bundle(model_dir)
+            spec = bundle.decoder
+            decoder = build_decoder(spec.type, spec.params, bundle.anchors, (bundle.input.height, bundle.input.width))
+            preprocess = Preprocessor(bundle.input)
+        except (ModelError, DecoderError, ValueError) as exc:
+            raise EngineError(str(exc)) from exc
+        labels = foreground_labels(spec.type, spec.params, bundle.labels)
+        return cls(bundle, decoder, labels, preprocess)
+
+    def class_ids(self, names: Iterable[str]) -> frozenset[int] | None:
+        """Class ids of an allow-list; None (every class) for an empty list. Unknown names match nothing."""
+        wanted = set(names)
+        if not wanted:
+            return None
+        return frozenset(i for i, label in enumerate(self.labels) if label in wanted)
+
+
+@dataclass
+class Engine:
+    model: PreparedModel
+    backend: Backend
+    warnings: list[str] = field(default_factory=list)  # e.g. the chosen backend failed, another serves
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    @classmethod
+    def start(
+        cls,
+        model: PreparedModel,
+        choice: str,
+        threads: int,
+        factories: dict[str, BackendFactory] | None = None,
+        *,
+        fall_back: bool = True,
+    ) -> Engine:
+        """Load ``choice`` (``auto``: the best backend here); if it fails and ``fall_back``, the next
+        one that works. EngineError when none does."""
+        try:
+            candidates = resolve_backend(choice, model.bundle, factories)
+        except BackendError as exc:
+            raise EngineError(str(exc)) from exc
+        if not fall_back:
+            candidates = candidates[:1]
+        if not candidates:
+            raise EngineError(
+                f"no backend can run model {model.bundle.name}: it has {', '.join(model.bundle.manifest.runtimes)}, "
+                "none installed here"
+            )
+        failures: list[str] = []
+        for name in candidates:
+            try:
+                backend = load_backend(name, model.bundle, threads, factories)
+            except (BackendError, ModelError) as exc:
+                log.error("backend %s unusable: %s", name, exc)
+                failures.append(str(exc))
+                continue
+            return cls(model, backend, failures)
+        raise EngineError("no backend could load the model: " + "; ".join(failures))
+
+    def preprocess(self, rgb: np.ndarray) -> np.ndarray:
+        return self.model.preprocess(rgb)
+
+    def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        return self.backend.run(tensor)
+
+    def postprocess(self, outputs: dict[str, np.ndarray], selection: Selection) -> list[Detection]:
+        candidates = self.model.decoder.decode(outputs, selection.score_threshold)
+        return name_detections(select(candidates, selection), self.model.labels)
+
+    def close(self) -> None:
+        self.backend.close()

@@ -1,0 +1,137 @@
+"""`make model`: the reproducible offline pipeline from the upstream frozen graph to the model store folder.
+
+Runs in model_packaging/.venv-build (see setup_build_venv.py), from the repository root:
+    python -m model_packaging.build_model [--target "llvm -mtriple=... -mcpu=..."]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess  # nosec B404
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from model_packaging import model_card as card
+from model_packaging import tf_export
+from model_packaging.metadata import sample_metadata, sample_runtimes
+from model_packaging.model_json import write_model_json
+from model_packaging.preprocess import load_rgb_resized, normalize
+from model_packaging.reference_decoder import decode
+from model_packaging.sample_images import fetch_sample_images
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO / "components" / "SsdModelStore" / "model"
+DEFAULT_TESTDATA = REPO / "tests" / "model"
+EXPECTED_FILE = "expected_detections.json"
+MIN_SCORE = 0.3
+HHB_TVM = "hhb-tvm 3.2.3 (TVM 0.16 Relay, LLVM 17), graph runtime, plain module export"
+
+
+def build_model_folder(upstream: object, staging: Path, scratch: Path, target: str) -> float:
+    """Writes labels, anchors, TFLite, ONNX, the DLR artifact and model.json into `staging`; returns compile s."""
+    staging.mkdir(parents=True)
+    cut = tf_export.cut_graph(upstream)
+    cut_file = scratch / "cut_graph.pb"
+    cut_file.write_bytes(cut.SerializeToString())
+    (staging / "labels.txt").write_text("\n".join(card.LABELS) + "\n", encoding="utf-8")
+    np.save(staging / "anchors.npy", tf_export.anchors_yxhw(upstream))
+    tf_export.export_tflite(cut_file, staging / "model.tflite")
+    tf_export.export_onnx(cut, staging / "model.onnx")
+    # A separate process: TVM's bundled LLVM and TensorFlow's do not mix in one process.
+    completed = subprocess.run(  # nosec B603
+        [sys.executable, "-m", "model_packaging.tvm_compile", str(staging / "model.tflite"), str(staging / "dlr"),
+         "--target", target],
+        check=True, capture_output=True, text=True, cwd=REPO,
+    )
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    write_model_json(staging, sample_metadata(sample_runtimes(target, HHB_TVM)))
+    return float(report["compile_seconds"])
+
+
+def record_expected_detections(upstream: object, model_dir: Path, testdata: Path, scratch: Path) -> dict:
+    """Reference detections from the UNTOUCHED upstream graph (its own TF decode + NMS) on each image,
+    cross-checked against the cut graph + anchors + numpy decoder before they are written."""
+    provenance = fetch_sample_images(testdata / "images", scratch / "wheels")
+    anchors = np.load(model_dir / "anchors.npy")
+    cut = tf_export.cut_graph(upstream)
+    images = {}
+    for name, origin in provenance.items():
+        rgb = load_rgb_resized(testdata / "images" / name)
+        expected = tf_export.upstream_detections(upstream, rgb, MIN_SCORE)
+        boxes, logits = tf_export.cut_graph_outputs(cut, normalize(rgb))
+        ours = decode(boxes, logits, anchors, list(card.LABELS), score_threshold=MIN_SCORE)
+        if len(ours) != len(expected):
+            raise SystemExit(
+                f"{name}: the cut graph + numpy decoder found {len(ours)} detections, upstream {len(expected)}"
+            )
+        images[name] = {**origin, "detections": expected}
+    document = {
+        "about": (
+            "Expected detections of the packaged model on real photos from wheels: computed once by "
+            "model_packaging/build_model.py from the untouched upstream TF graph (its own box decoding and NMS, "
+            f"score >= {MIN_SCORE}) on the image converted to RGB and resized (PIL bilinear) to 300x300. "
+            "Boxes are normalized [x1, y1, x2, y2]."
+        ),
+        "model": {"name": card.NAME, "version": card.VERSION},
+        "min_score": MIN_SCORE,
+        "nms_iou_threshold": 0.6,
+        "images": images,
+    }
+    (testdata / EXPECTED_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return document
+
+
+def _replace_folder(staging: Path, out: Path) -> None:
+    previous = out.with_name(out.name + ".previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if out.exists():
+        out.rename(previous)
+    shutil.copytree(staging, out)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _reexec_with_fixed_hash_seed() -> None:
+    """tf2onnx and TVM iterate sets/dicts while writing; a fixed hash seed makes rebuilds byte-identical."""
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, "-m", "model_packaging.build_model", *sys.argv[1:]])  # noqa: S606  # nosec B606
+
+
+def main() -> None:
+    _reexec_with_fixed_hash_seed()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", default=card.DEFAULT_TARGET, help="TVM target of the DLR artifact")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="model folder to (re)write")
+    parser.add_argument("--testdata", type=Path, default=DEFAULT_TESTDATA, help="where images + expected JSON go")
+    parser.add_argument("--skip-expected", action="store_true", help="do not refresh the test images/expectations")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    upstream = tf_export.load_graph_def(tf_export.upstream_graph_path())
+    with tempfile.TemporaryDirectory(prefix="smartcam-model-") as tmp:
+        scratch = Path(tmp)
+        staging = scratch / "model"
+        compile_seconds = build_model_folder(upstream, staging, scratch, args.target)
+        if not args.skip_expected:
+            record_expected_detections(upstream, staging, args.testdata, scratch)
+        _replace_folder(staging, args.out)
+    sizes = {path.relative_to(args.out).as_posix(): path.stat().st_size for path in sorted(args.out.rglob("*"))
+             if path.is_file()}
+    print(json.dumps({
+        "model_folder": str(args.out),
+        "target": args.target,
+        "compile_seconds": compile_seconds,
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "total_mb": round(sum(sizes.values()) / 1e6, 2),
+        "files": sizes,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

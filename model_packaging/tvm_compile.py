@@ -1,0 +1,68 @@
+"""Compile the TFLite export with hhb-tvm (TVM 0.16 Relay) into the SageMaker Neo / DLR 1.6 layout.
+
+Runs in the build venv, in its own process (TVM's LLVM and TensorFlow's do not share a process well):
+    python -m model_packaging.tvm_compile MODEL.tflite OUT_DIR [--target TARGET]
+Writes OUT_DIR/model.so, model.json, model.params and model.meta (output names, read by DLR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import tflite
+import tvm
+from tvm import relay
+
+from model_packaging import model_card as card
+
+LIBRARY = "model.so"
+GRAPH = "model.json"
+PARAMS = "model.params"
+META = "model.meta"
+
+
+def compile_tflite(tflite_file: Path, out_dir: Path, target: str) -> dict:
+    model = tflite.Model.GetRootAsModel(tflite_file.read_bytes(), 0)
+    shape = (1, card.INPUT_SIZE, card.INPUT_SIZE, 3)
+    module, params = relay.frontend.from_tflite(
+        model, shape_dict={card.INPUT_TENSOR: shape}, dtype_dict={card.INPUT_TENSOR: "float32"}
+    )
+    started = time.perf_counter()
+    with tvm.transform.PassContext(opt_level=3):
+        factory = relay.build(module, target=tvm.target.Target(target), params=params)
+    seconds = time.perf_counter() - started
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Export the plain module, not the GraphExecutorFactory: DLR 1.6 cannot load the factory.
+    factory.get_lib().export_library(str(out_dir / LIBRARY))
+    (out_dir / GRAPH).write_text(factory.get_graph_json(), encoding="utf-8")
+    params_by_name = factory.get_params()
+    ordered = {name: params_by_name[name] for name in sorted(params_by_name)}
+    (out_dir / PARAMS).write_bytes(relay.save_param_dict(ordered))
+    meta = {
+        "Model": {
+            "Inputs": [{"name": card.INPUT_TENSOR, "shape": list(shape), "dtype": "float32"}],
+            "Outputs": [
+                {"name": card.BOX_ENCODINGS, "dtype": "float32"},
+                {"name": card.CLASS_PREDICTIONS, "dtype": "float32"},
+            ],
+        },
+        "Compiler": {"name": "hhb-tvm", "tvm_version": tvm.__version__, "target": target},
+    }
+    (out_dir / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return {"compile_seconds": round(seconds, 1), "tvm_version": tvm.__version__, "target": target}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tflite_file", type=Path)
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--target", default=card.DEFAULT_TARGET)
+    args = parser.parse_args()
+    print(json.dumps(compile_tflite(args.tflite_file, args.out_dir, args.target)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Greengrass IPC server on a Unix socket, served by an asyncio loop on a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import stat
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from local_greengrass.ipc_connection import IpcConnection
+from local_greengrass.ipc_operations import Operations
+from local_greengrass.pubsub import LocalPubSub
+
+if TYPE_CHECKING:
+    from local_greengrass.config_store import ConfigStore
+    from local_greengrass.iot_bridge import IoTCoreBridge
+
+log = logging.getLogger(__name__)
+
+SOCKET_MODE = 0o600
+
+
+class IpcServer:
+    def __init__(
+        self,
+        socket_path: Path,
+        config: ConfigStore,
+        iot: IoTCoreBridge | None = None,
+        on_state: Callable[[str, str], None] = lambda component, state: None,
+        *,
+        thing_name: str | None = None,
+        socket_mode: int = SOCKET_MODE,
+    ) -> None:
+        self.socket_path = Path(socket_path)
+        self.config = config
+        self.pubsub = LocalPubSub()
+        self.operations = Operations(config, self.pubsub, iot, on_state, thing_name)
+        self._socket_mode = socket_mode
+        self._lock = threading.Lock()
+        self._tokens: dict[str, str] = {}  # token -> component
+        self._connections: set[IpcConnection] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.AbstractServer | None = None
+
+    # components --------------------------------------------------------------------------------
+    def add_component(self, name: str) -> str:
+        """A new SVCUID for ``name``; an earlier token of the same component stops working."""
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            for old in [t for t, component in self._tokens.items() if component == name]:
+                del self._tokens[old]
+            self._tokens[token] = name
+        return token
+
+    def remove_component(self, name: str) -> None:
+        with self._lock:
+            for old in [t for t, component in self._tokens.items() if component == name]:
+                del self._tokens[old]
+        self._call_on_loop(lambda: [c.close() for c in list(self._connections) if c.component == name])
+
+    def authenticate(self, token: str) -> str | None:
+        with self._lock:
+            return self._tokens.get(token)
+
+    def connected_components(self) -> list[str]:
+        return sorted({c.component for c in list(self._connections) if c.component})
+
+    # connection bookkeeping (event loop thread) -----------------------------------------------
+    def connection_opened(self, connection: IpcConnection) -> None:
+        self._connections.add(connection)
+
+    def connection_closed(self, connection: IpcConnection) -> None:
+        self._connections.discard(connection)
+
+    # lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("IpcServer already started")
+        self._prepare_socket_path()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                self._server = loop.run_until_complete(
+                    loop.create_unix_server(lambda: IpcConnection(self, loop), path=str(self.socket_path), backlog=128)
+                )
+                os.chmod(self.socket_path, self._socket_mode)
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="ipc-server", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            raise failure[0]
+        log.info("IPC server listening on %s", self.socket_path)
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        self._thread = None
+        self._loop = None
+        self.operations.shutdown()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self._connections):
+            connection.close()
+        for _ in range(3):  # let connection_lost run and release subscriptions
+            await asyncio.sleep(0)
+
+    # helpers -------------------------------------------------------------------------------------
+    def _call_on_loop(self, action: Callable[[], object]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(action)
+
+    def _prepare_socket_path(self) -> None:
+        parent = self.socket_path.parent
+        if not parent.exists():
+            parent.mkdir(mode=0o700, parents=True)
+        mode = parent.stat().st_mode
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise PermissionError(f"{parent} is writable by others; the IPC socket needs a private directory")
+        if self.socket_path.exists() or self.socket_path.is_symlink():
+            if not stat.S_ISSOCK(self.socket_path.lstat().st_mode):
+                raise FileExistsError(f"{self.socket_path} exists and is not a socket")
+            if self._socket_in_use():
+                raise OSError(f"another server is listening on {self.socket_path}")
+            self.socket_path.unlink()
+
+    def _socket_in_use(self) -> bool:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(self.socket_path))
+        except OSError:
+            return False
+        finally:
+            probe.close()
+        return True

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Publish every component of the repo to AWS IoT Greengrass, like `gdk component publish` per folder.
+
+Idempotent: components whose recipe and artifacts did not change since their latest published version
+are not bumped. Examples:
+  scripts/publish.py --build                   # build all, then publish what changed
+  scripts/publish.py --write-versions recipes/dev.json --write-versions recipes/prod.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from fleet.aws import Aws, FleetError
+from fleet.build import build_all
+from fleet.components import REPO_ROOT, discover_projects, load_built
+from fleet.documents import write_versions
+from fleet.publishing import Publisher, publish_all
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", action="store_true", help="build every component first (GDK CLI if installed)")
+    parser.add_argument("--region", help="AWS region (default: the gdk-config.json publish region)")
+    parser.add_argument("--profile", help="AWS profile")
+    parser.add_argument("--bucket", help="artifact bucket name used verbatim (default <prefix>-<region>-<account>)")
+    parser.add_argument("--only", action="append", default=[], metavar="COMPONENT", help="publish only these")
+    parser.add_argument("--no-wait", action="store_true", help="do not wait for each version to be DEPLOYABLE")
+    parser.add_argument("--write-versions", action="append", default=[], type=Path, metavar="DOCUMENT",
+                        help="set the published versions in this deployment document")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parse_args(argv)
+    try:
+        if args.build:
+            print(f"built with {build_all(args.root)}")
+        projects = [p for p in discover_projects(args.root) if not args.only or p.name in args.only]
+        regions = {p.region for p in projects if p.region}
+        if not args.region and len(regions) > 1:
+            raise FleetError(f"the components publish to several regions {sorted(regions)}: pass --region")
+        aws = Aws.connect(region=args.region or next(iter(regions), None), profile=args.profile)
+        aws.require_credentials()
+        built = [load_built(project) for project in projects]
+        results = publish_all(Publisher(aws, bucket=args.bucket, wait=not args.no_wait), built)
+        versions = {result.name: result.version for result in results}
+        for document in args.write_versions:
+            write_versions(document, versions)
+    except FleetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps({r.name: {"version": r.version, "action": r.action, "uploaded": r.uploaded} for r in results},
+                     indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Shared helpers of the writer tests (imported by name: tests/writer is on sys.path under pytest)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from dynamo_writer.dynamo import create_table_if_missing
+from dynamo_writer.settings import DynamoWriterConfig
+from smartcam.contracts import Detections
+
+DEVICE = "test-thing-1"
+# Recent: DynamoDB Local really deletes items whose TTL (capture time + retention) has passed.
+BASE_TIME = float(int(time.time()))
+
+
+def detections(frame_id: str = "f1", captured_at: float = BASE_TIME, labels: tuple[str, ...] = ("person",),
+               camera_id: str = "cam1", sequence: int = 1) -> Detections:
+    return Detections.model_validate({
+        "frame": {"frame_id": frame_id, "camera_id": camera_id, "path": f"/run/frames/{frame_id}.jpg",
+                  "sequence": sequence, "captured_at": captured_at, "captured_monotonic_ns": 1,
+                  "width": 640, "height": 480},
+        "detections": [{"label": label, "class_id": i, "score": 0.5 + 0.01 * i,
+                        "box": {"x1": 0.1, "y1": 0.1, "x2": 0.2 + 0.01 * i, "y2": 0.3}}
+                       for i, label in enumerate(labels)],
+        "model": {"name": "ssd", "version": "1", "backend": "onnxruntime"},
+        "latency": {"read_ms": 1, "preprocess_ms": 1, "infer_ms": 10, "postprocess_ms": 1},
+        "inferred_at": captured_at + 0.05,
+    })
+
+
+def frames(count: int, prefix: str = "f") -> list[Detections]:
+    return [detections(f"{prefix}{i:06d}", BASE_TIME + i * 0.1, sequence=i) for i in range(count)]
+
+
+def config(**over: Any) -> DynamoWriterConfig:
+    base: dict[str, Any] = {"tableName": "t", "flushIntervalS": 0.05, "backoffBaseS": 0.01,
+                            "backoffMaxS": 0.2, "requestTimeoutS": 5}
+    base.update(over)
+    return DynamoWriterConfig.model_validate(base)
+
+
+def unique_table() -> str:
+    return f"writer-{uuid.uuid4().hex[:12]}"
+
+
+def create_table(client: Any, name: str) -> None:
+    create_table_if_missing(client, name)
+
+
+def scan_all(client: Any, table: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = client.scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 120.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class RecordingClient:
+    """Wraps a real client: records every BatchWriteItem and checks the batch has no duplicate keys,
+    which real DynamoDB would refuse as a whole. Subclasses inject faults."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[list[str]] = []
+        self.violations: list[str] = []
+
+    def batch_write_item(self, **kwargs: Any) -> dict[str, Any]:
+        (table, requests), = kwargs["RequestItems"].items()
+        keys = [(r["PutRequest"]["Item"]["device"]["S"], r["PutRequest"]["Item"]["sk"]["S"]) for r in requests]
+        if len(keys) != len(set(keys)) or not 1 <= len(keys) <= 25:
+            self.violations.append(f"bad batch: {keys}")
+        self.calls.append([sk for _, sk in keys])
+        return self.forward(table, requests)
+
+    def forward(self, table: str, requests: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.inner.batch_write_item(RequestItems={table: requests})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
