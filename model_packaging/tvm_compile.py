@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import struct
 import time
 from pathlib import Path
 
+import numpy as np
 import tflite
 import tvm
 from tvm import relay
@@ -22,6 +24,29 @@ LIBRARY = "model.so"
 GRAPH = "model.json"
 PARAMS = "model.params"
 META = "model.meta"
+_NDARRAY_LIST_MAGIC = 0xF7E58D4F05049CB7
+_NDARRAY_MAGIC = 0xDD5E40F096B4A13F
+# numpy dtype -> DLPack (type code, bits): 0 int, 1 uint, 2 float
+_DTYPES = {"f4": (2, 32), "f8": (2, 64), "f2": (2, 16), "i4": (0, 32), "i8": (0, 64), "i1": (0, 8), "u1": (1, 8)}
+
+
+def serialize_params(params: dict[str, np.ndarray]) -> bytes:
+    """TVM's NDArray-list format (what relay.save_param_dict writes and DLR reads), names sorted:
+    relay.save_param_dict goes through a tvm Map whose order changes from run to run."""
+    out = bytearray(struct.pack("<QQQ", _NDARRAY_LIST_MAGIC, 0, len(params)))
+    for name in sorted(params):
+        encoded = name.encode()
+        out += struct.pack("<Q", len(encoded)) + encoded
+    out += struct.pack("<Q", len(params))
+    for name in sorted(params):
+        array = np.ascontiguousarray(params[name])
+        code, bits = _DTYPES[array.dtype.str.lstrip("<=|")]
+        out += struct.pack("<QQiii", _NDARRAY_MAGIC, 0, 1, 0, array.ndim)  # kDLCPU, device 0
+        out += struct.pack("<BBH", code, bits, 1)
+        out += struct.pack(f"<{array.ndim}q", *array.shape)
+        data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+        out += struct.pack("<q", len(data)) + data
+    return bytes(out)
 
 
 def compile_tflite(tflite_file: Path, out_dir: Path, target: str) -> dict:
@@ -38,9 +63,8 @@ def compile_tflite(tflite_file: Path, out_dir: Path, target: str) -> dict:
     # Export the plain module, not the GraphExecutorFactory: DLR 1.6 cannot load the factory.
     factory.get_lib().export_library(str(out_dir / LIBRARY))
     (out_dir / GRAPH).write_text(factory.get_graph_json(), encoding="utf-8")
-    params_by_name = factory.get_params()
-    ordered = {name: params_by_name[name] for name in sorted(params_by_name)}
-    (out_dir / PARAMS).write_bytes(relay.save_param_dict(ordered))
+    params = {name: value.numpy() for name, value in factory.get_params().items()}
+    (out_dir / PARAMS).write_bytes(serialize_params(params))
     meta = {
         "Model": {
             "Inputs": [{"name": card.INPUT_TENSOR, "shape": list(shape), "dtype": "float32"}],

@@ -18,12 +18,13 @@ real awsiotsdk client (--publish ipc, the default), or is only JSON-encoded (--p
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
 import shutil
 import statistics
-import subprocess
+import subprocess  # nosec B404
 import sys
 import tempfile
 import time
@@ -144,7 +145,7 @@ def sustained(video: Path, frame_root: Path, seconds: float, publish: Callable[[
     session.run()  # on this thread: the session is the only work of the process
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     stamps = session.stats.timestamps_ns
-    gaps = [(b - a) / 1e6 for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [(b - a) / 1e6 for a, b in itertools.pairwise(stamps)]
     return {
         "requested_fps": TARGET_FPS,
         "seconds": seconds,
@@ -199,9 +200,9 @@ def run(frames: int, seconds: float, publish: str) -> dict[str, Any]:
             from local_greengrass.ipc_server import IpcServer
 
             config = ConfigStore()
-            config.set_component(COMPONENT, {"accessControl": {"aws.greengrass.ipc.pubsub": {
-                f"{COMPONENT}:bench": {"operations": ["aws.greengrass#PublishToTopic"], "resources": ["smartcam/frames"]}
-            }}})
+            policy = {"operations": ["aws.greengrass#PublishToTopic"], "resources": ["smartcam/frames"]}
+            access = {"aws.greengrass.ipc.pubsub": {f"{COMPONENT}:bench": policy}}
+            config.set_component(COMPONENT, {"accessControl": access})
             server = IpcServer(work / "ipc.sock", config)
             server.start()
             env["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"] = str(server.socket_path)
@@ -210,7 +211,8 @@ def run(frames: int, seconds: float, publish: str) -> dict[str, Any]:
         for width, height in RESOLUTIONS:
             video = work / f"bench-{width}x{height}.avi"
             make_video(video, (width, height), count=max(60, min(frames, 300)))
-            output = subprocess.run(
+            # Fixed argv: this script and paths it made itself.
+            output = subprocess.run(  # nosec B603
                 [sys.executable, __file__, "--role", "child", "--video", str(video), "--frame-root", str(frame_root),
                  "--frames", str(frames), "--seconds", str(seconds), "--publish", publish],
                 env=env, capture_output=True, text=True, timeout=600, check=False,

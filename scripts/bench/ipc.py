@@ -51,7 +51,8 @@ def _client() -> Any:
 def _json_publish(client: Any, topic: str, message: dict[str, Any]) -> concurrent.futures.Future:
     from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage
 
-    return client.publish_to_topic_async(topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=message)))
+    message_shape = PublishMessage(json_message=JsonMessage(message=message))
+    return client.publish_to_topic_async(topic=topic, publish_message=message_shape)
 
 
 def _say(**fields: Any) -> None:
@@ -160,7 +161,7 @@ class Worker:
 
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def run(round_trips: int, messages: int, warmup: int) -> dict[str, Any]:
@@ -203,7 +204,9 @@ def run(round_trips: int, messages: int, warmup: int) -> dict[str, Any]:
         "command": "make bench  (or: .venv/bin/python scripts/bench/ipc.py)",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "client": f"awsiotsdk {metadata.version('awsiotsdk')} GreengrassCoreIPCClientV2, awscrt {metadata.version('awscrt')}",
+        "client": (
+            f"awsiotsdk {metadata.version('awsiotsdk')} GreengrassCoreIPCClientV2, awscrt {metadata.version('awscrt')}"
+        ),
         "message": small_message(0),
         "round_trip": {
             "count": len(samples),

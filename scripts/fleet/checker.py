@@ -42,9 +42,9 @@ def check_request(operation: OperationModel, params: Mapping[str, Any]) -> list[
     problems: list[str] = []
     if operation.input_shape is not None:
         _check(operation.input_shape, params, operation.name, problems)
-    extra = _SEMANTIC_CHECKS.get((operation.service_model.service_name, operation.name))
-    if extra is not None and not problems:
-        extra(params, problems)
+    semantic_check = _SEMANTIC_CHECKS.get((operation.service_model.service_name, operation.name))
+    if semantic_check is not None and not problems:
+        semantic_check(params, problems)
     return problems
 
 

@@ -58,7 +58,7 @@ class History:
         self.folder.mkdir(parents=True, exist_ok=True)
         entry = {"deploymentId": deployment_id, "at": datetime.now(UTC).isoformat(), "request": request}
         with self._file(request["targetArn"]).open("a", encoding="utf-8") as stream:
-            stream.write(json.dumps(entry, sort_keys=True) + "\n")
+            stream.write(json.dumps(entry) + "\n")
 
     def entries(self, target_arn: str) -> list[dict[str, Any]]:
         path = self._file(target_arn)

@@ -36,8 +36,8 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     last = 0
     for match in _TOKEN.finditer(pattern):
         parts.append(re.escape(pattern[last : match.start()]))
-        token = match.group()
-        parts.append(".*" if token == "*" else re.escape(_LITERAL_ESCAPES[token]))
+        piece = match.group()
+        parts.append(".*" if piece == "*" else re.escape(_LITERAL_ESCAPES[piece]))
         last = match.end()
     parts.append(re.escape(pattern[last:]))
     return re.compile("".join(parts), re.DOTALL)
@@ -61,7 +61,7 @@ def mqtt_filter_matches(topic_filter: str, topic: str) -> bool:
     return len(filter_levels) == len(topic_levels)
 
 
-def resource_matches(service: str, pattern: str, resource: str, thing_name: str | None = None) -> bool:
+def resource_matches(service: str, pattern: str, resource: str, *, thing_name: str | None = None) -> bool:
     if thing_name is not None:
         pattern = pattern.replace("${iot:thingName}", thing_name)
     if pattern == resource or glob_matches(pattern, resource):
@@ -76,6 +76,7 @@ def is_authorized(
     service: str,
     operation: str,
     resource: str,
+    *,
     thing_name: str | None = None,
 ) -> bool:
     if not isinstance(access_control, Mapping):
@@ -92,7 +93,7 @@ def is_authorized(
             continue
         if operation not in operations and "*" not in operations:
             continue
-        if any(isinstance(p, str) and resource_matches(service, p, resource, thing_name) for p in resources):
+        if any(isinstance(p, str) and resource_matches(service, p, resource, thing_name=thing_name) for p in resources):
             return True
     return False
 
@@ -103,8 +104,9 @@ def check(
     service: str,
     operation: str,
     resource: str,
+    *,
     thing_name: str | None = None,
 ) -> None:
     """Raise :class:`AuthorizationError` with the nucleus's message unless allowed."""
-    if not is_authorized(access_control, service, operation, resource, thing_name):
+    if not is_authorized(access_control, service, operation, resource, thing_name=thing_name):
         raise AuthorizationError(principal, service, operation, resource)

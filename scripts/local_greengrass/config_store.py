@@ -106,17 +106,19 @@ class ConfigStore:
         with self._lock:
             root = self._configs.setdefault(component, {})
             stamps = self._timestamps.setdefault(component, {})
-            self._merge_into(root, tuple(key_path), value, timestamp_ms, stamps, changed)
+            self._merge_into(root, tuple(key_path), value, timestamp_ms=timestamp_ms, stamps=stamps, changed=changed)
             if changed:
                 self._bump(component)
         self._notify(component, changed)
 
     def _merge_into(
-        self, root: dict, path: _Path, value: Any, timestamp_ms: int, stamps: dict[_Path, int], changed: list[_Path]
+        self, root: dict, path: _Path, value: Any, *, timestamp_ms: int, stamps: dict[_Path, int], changed: list[_Path]
     ) -> None:
         if isinstance(value, dict) and value:
             for key, child in value.items():
-                self._merge_into(root, (*path, str(key)), child, timestamp_ms, stamps, changed)
+                self._merge_into(
+                    root, (*path, str(key)), child, timestamp_ms=timestamp_ms, stamps=stamps, changed=changed
+                )
             return
         if not path:
             return

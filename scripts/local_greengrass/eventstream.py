@@ -147,6 +147,32 @@ def encode_frame(encoded_headers: bytes, payload: bytes = b"") -> bytes:
     return head + _U32.pack(zlib.crc32(head))
 
 
+def _need(pos: int, count: int, end: int) -> None:
+    if pos + count > end:
+        raise ProtocolError("header runs past the end of the header block")
+
+
+def _decode_value(kind: HeaderType, data: bytes, pos: int, end: int) -> tuple[Any, int]:
+    """The value of a header of type ``kind`` starting at ``pos``, and the position after it."""
+    if kind is HeaderType.TRUE or kind is HeaderType.FALSE:
+        return kind is HeaderType.TRUE, pos
+    if kind in _INT_FORMATS:
+        fmt = _INT_FORMATS[kind]
+        _need(pos, fmt.size, end)
+        return fmt.unpack_from(data, pos)[0], pos + fmt.size
+    if kind is HeaderType.UUID:
+        _need(pos, 16, end)
+        return uuid.UUID(bytes=data[pos : pos + 16]), pos + 16
+    _need(pos, 2, end)
+    length = _U16.unpack_from(data, pos)[0]
+    if length > MAX_HEADER_VALUE_LENGTH:
+        raise ProtocolError(f"header value longer than {MAX_HEADER_VALUE_LENGTH} bytes")
+    pos += 2
+    _need(pos, length, end)
+    raw = data[pos : pos + length]
+    return (raw.decode() if kind is HeaderType.STRING else raw), pos + length
+
+
 def _decode_headers(data: bytes) -> tuple[Header, ...]:
     headers: list[Header] = []
     pos, end = 0, len(data)
@@ -156,46 +182,19 @@ def _decode_headers(data: bytes) -> tuple[Header, ...]:
             if name_length == 0 or name_length > MAX_HEADER_NAME_LENGTH:
                 raise ProtocolError(f"invalid header name length {name_length}")
             name_end = pos + 1 + name_length
-            if name_end >= end:
-                raise ProtocolError("header runs past the end of the header block")
+            _need(name_end, 1, end)
             name = data[pos + 1 : name_end].decode()
             type_byte = data[name_end]
             pos = name_end + 1
-            if type_byte == HeaderType.INT32:
-                if pos + 4 > end:
-                    raise ProtocolError("header runs past the end of the header block")
+            if type_byte == HeaderType.INT32:  # the hot path
+                _need(pos, 4, end)
                 headers.append(Header(name, HeaderType.INT32, _INT32.unpack_from(data, pos)[0]))
                 pos += 4
                 continue
             if type_byte > HeaderType.UUID:
                 raise ProtocolError(f"unknown header value type {type_byte}")
             kind = HeaderType(type_byte)
-            value: Any
-            if kind is HeaderType.TRUE or kind is HeaderType.FALSE:
-                value = kind is HeaderType.TRUE
-            elif kind in _INT_FORMATS:
-                fmt = _INT_FORMATS[kind]
-                if pos + fmt.size > end:
-                    raise ProtocolError("header runs past the end of the header block")
-                value = fmt.unpack_from(data, pos)[0]
-                pos += fmt.size
-            elif kind is HeaderType.BYTES or kind is HeaderType.STRING:
-                if pos + 2 > end:
-                    raise ProtocolError("header runs past the end of the header block")
-                length = _U16.unpack_from(data, pos)[0]
-                if length > MAX_HEADER_VALUE_LENGTH:
-                    raise ProtocolError(f"header {name!r} value longer than {MAX_HEADER_VALUE_LENGTH} bytes")
-                pos += 2
-                if pos + length > end:
-                    raise ProtocolError("header runs past the end of the header block")
-                raw = data[pos : pos + length]
-                pos += length
-                value = raw.decode() if kind is HeaderType.STRING else raw
-            else:
-                if pos + 16 > end:
-                    raise ProtocolError("header runs past the end of the header block")
-                value = uuid.UUID(bytes=data[pos : pos + 16])
-                pos += 16
+            value, pos = _decode_value(kind, data, pos, end)
             headers.append(Header(name, kind, value))
     except UnicodeDecodeError as exc:
         raise ProtocolError("header name or string value is not UTF-8") from exc

@@ -14,6 +14,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from awscrt import mqtt5
+from awscrt.exceptions import AwsCrtError
 from awsiot import mqtt5_client_builder
 
 from local_greengrass.authorization import mqtt_filter_matches
@@ -30,8 +31,13 @@ class IoTCoreError(RuntimeError):
     pass
 
 
+def _log_unsubscribe_failure(future: Future) -> None:
+    if future.exception() is not None:
+        log.warning("unsubscribe failed: %s", future.exception())
+
+
 class IoTCoreBridge:
-    def __init__(self, host: str, port: int, ca: Path, cert: Path, key: Path, client_id: str) -> None:
+    def __init__(self, host: str, port: int, ca: Path, cert: Path, key: Path, client_id: str) -> None:  # noqa: PLR0917
         self.host = host
         self.port = port
         self.client_id = client_id
@@ -113,7 +119,7 @@ class IoTCoreBridge:
         def unsubscribe() -> None:
             if self._remove(topic_filter, subscription_id) and self._client is not None:
                 future = self._client.unsubscribe(mqtt5.UnsubscribePacket(topic_filters=[topic_filter]))
-                future.add_done_callback(lambda f: f.exception() and log.warning("unsubscribe failed: %s", f.exception()))
+                future.add_done_callback(_log_unsubscribe_failure)
 
         return unsubscribe
 
@@ -137,7 +143,8 @@ class IoTCoreBridge:
 
     @staticmethod
     def _subscribe_on_broker(client: mqtt5.Client, topic_filter: str, qos: int) -> None:
-        packet = mqtt5.SubscribePacket(subscriptions=[mqtt5.Subscription(topic_filter=topic_filter, qos=mqtt5.QoS(qos))])
+        subscription = mqtt5.Subscription(topic_filter=topic_filter, qos=mqtt5.QoS(qos))
+        packet = mqtt5.SubscribePacket(subscriptions=[subscription])
         suback = client.subscribe(packet).result(OPERATION_TIMEOUT_SECONDS)
         codes = suback.reason_codes or []
         if not codes or codes[0] not in _GRANTED:
@@ -177,7 +184,7 @@ class IoTCoreBridge:
                 return
             try:
                 self._subscribe_on_broker(client, topic_filter, qos)
-            except Exception as exc:
+            except (AwsCrtError, IoTCoreError, TimeoutError) as exc:
                 log.warning("resubscribing %s after reconnect failed: %s", topic_filter, exc)
 
     def _on_connection_failure(self, data: mqtt5.LifecycleConnectFailureData) -> None:

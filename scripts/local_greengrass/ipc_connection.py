@@ -3,10 +3,11 @@
 Any protocol violation (bad framing, CRC, size, missing RPC headers, unknown message type, a message
 out of place) gets a PROTOCOL_ERROR message and closes THIS connection only.
 
-Slow subscribers: stream events are dropped (with a rate-limited warning and a drop counter) while
-the connection's unsent bytes exceed ``MAX_PENDING_EVENT_BYTES``; responses are never dropped. A
-publisher is therefore never blocked by a subscriber that cannot keep up, and a stuck subscriber
-costs at most that much memory plus one burst of responses.
+Slow readers: stream events are dropped (with a rate-limited warning and a drop counter) while the
+connection's unsent bytes exceed the server's ``max_pending_event_bytes`` (default 8 MiB); responses
+are never dropped. A publisher is therefore never blocked by a subscriber that cannot keep up. A
+client that sends requests but does not read the responses is throttled instead: above twice that
+limit the server stops reading its socket until the backlog drains, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from local_greengrass.eventstream import Decoder, ProtocolError
+from local_greengrass.eventstream import Decoder, Header, ProtocolError
 from local_greengrass.ipc_rpc import (
     FLAG_CONNECTION_ACCEPTED,
     FLAG_TERMINATE_STREAM,
@@ -36,7 +37,6 @@ from local_greengrass.ipc_rpc import (
     rpc_frame,
     service_error,
 )
-from local_greengrass.eventstream import Header
 
 if TYPE_CHECKING:
     from local_greengrass.ipc_server import IpcServer
@@ -156,7 +156,16 @@ class IpcConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        transport.set_write_buffer_limits(high=2 * self.server.max_pending_event_bytes)
         self.server.connection_opened(self)
+
+    def pause_writing(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         if self._state in ("rejected", "closed"):
@@ -173,8 +182,8 @@ class IpcConnection(asyncio.Protocol):
         self._state = "closed"
         for stream in list(self._streams.values()):
             stream.close()
-        for task in list(self._tasks):
-            task.cancel()
+        # Pending operations (e.g. a broker subscription in flight) finish on their own: they see the
+        # stream closed and release what they acquired.
         self.server.connection_closed(self)
 
     # sending ---------------------------------------------------------------------------------
@@ -185,7 +194,7 @@ class IpcConnection(asyncio.Protocol):
     def send_event(self, frame: bytes) -> None:
         if self.transport is None or self.transport.is_closing():
             return
-        if self.transport.get_write_buffer_size() > MAX_PENDING_EVENT_BYTES:
+        if self.transport.get_write_buffer_size() > self.server.max_pending_event_bytes:
             self._dropped_events += 1
             now = time.monotonic()
             if now - self._last_drop_warning > 1.0:

@@ -82,6 +82,7 @@ class Operations:
         self._access_cache: dict[str, tuple[int, Any]] = {}
         # One thread keeps a component's UpdateState calls in the order they were sent.
         self._state_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipc-state")
+        self._iot_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ipc-iot")
         self._handlers: dict[str, Handler] = {
             f"{SERVICE}#PublishToTopic": self.publish_to_topic,
             f"{SERVICE}#SubscribeToTopic": self.subscribe_to_topic,
@@ -98,6 +99,7 @@ class Operations:
 
     def shutdown(self) -> None:
         self._state_executor.shutdown(wait=False, cancel_futures=True)
+        self._iot_executor.shutdown(wait=False, cancel_futures=True)
 
     def _access_control(self, component: str) -> Any:
         """The component's current accessControl; cached until its configuration changes (redeploys apply)."""
@@ -116,7 +118,12 @@ class Operations:
         access_control = self._access_control(stream.component)
         try:
             authorization.check(
-                stream.component, access_control, service, f"{SERVICE}#{stream.operation}", resource, self._thing_name
+                stream.component,
+                access_control,
+                service,
+                f"{SERVICE}#{stream.operation}",
+                resource,
+                thing_name=self._thing_name,
             )
         except authorization.AuthorizationError as exc:
             raise IpcError("UnauthorizedError", str(exc)) from exc
@@ -180,7 +187,8 @@ class Operations:
 
         async def publish() -> None:
             try:
-                await asyncio.get_running_loop().run_in_executor(None, bridge.publish, topic, payload, qos)
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._iot_executor, bridge.publish, topic, payload, qos)
             except IpcError:
                 raise
             except Exception as exc:
@@ -203,7 +211,7 @@ class Operations:
         async def subscribe() -> None:
             try:
                 unsubscribe = await asyncio.get_running_loop().run_in_executor(
-                    None, bridge.subscribe, topic_filter, qos, on_message
+                    self._iot_executor, bridge.subscribe, topic_filter, qos, on_message
                 )
             except Exception as exc:
                 raise service_error(f"Subscribe to IoT Core topic {topic_filter} failed: {exc}") from exc

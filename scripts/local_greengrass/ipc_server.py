@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from local_greengrass.ipc_connection import IpcConnection
+from local_greengrass.ipc_connection import MAX_PENDING_EVENT_BYTES, IpcConnection
 from local_greengrass.ipc_operations import Operations
 from local_greengrass.pubsub import LocalPubSub
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SOCKET_MODE = 0o600
+MAX_SOCKET_PATH_BYTES = 107  # sun_path is 108 bytes with the terminating NUL
 
 
 class IpcServer:
@@ -37,12 +38,14 @@ class IpcServer:
         *,
         thing_name: str | None = None,
         socket_mode: int = SOCKET_MODE,
+        max_pending_event_bytes: int = MAX_PENDING_EVENT_BYTES,
     ) -> None:
         self.socket_path = Path(socket_path)
         self.config = config
         self.pubsub = LocalPubSub()
         self.operations = Operations(config, self.pubsub, iot, on_state, thing_name)
         self._socket_mode = socket_mode
+        self.max_pending_event_bytes = max_pending_event_bytes
         self._lock = threading.Lock()
         self._tokens: dict[str, str] = {}  # token -> component
         self._connections: set[IpcConnection] = set()
@@ -73,6 +76,14 @@ class IpcServer:
     def connected_components(self) -> list[str]:
         return sorted({c.component for c in list(self._connections) if c.component})
 
+    def dropped_events(self) -> dict[str, int]:
+        """Stream events dropped per connected component because it did not read its socket."""
+        counts: dict[str, int] = {}
+        for connection in list(self._connections):
+            if connection.component and connection.dropped_events:
+                counts[connection.component] = counts.get(connection.component, 0) + connection.dropped_events
+        return counts
+
     # connection bookkeeping (event loop thread) -----------------------------------------------
     def connection_opened(self, connection: IpcConnection) -> None:
         self._connections.add(connection)
@@ -86,7 +97,7 @@ class IpcServer:
             raise RuntimeError("IpcServer already started")
         self._prepare_socket_path()
         ready = threading.Event()
-        failure: list[BaseException] = []
+        failure: list[Exception] = []
 
         def run() -> None:
             loop = asyncio.new_event_loop()
@@ -96,7 +107,7 @@ class IpcServer:
                     loop.create_unix_server(lambda: IpcConnection(self, loop), path=str(self.socket_path), backlog=128)
                 )
                 os.chmod(self.socket_path, self._socket_mode)
-            except BaseException as exc:
+            except Exception as exc:  # noqa: BLE001 - handed to start() and re-raised there
                 failure.append(exc)
                 ready.set()
                 loop.close()
@@ -149,6 +160,8 @@ class IpcServer:
             loop.call_soon_threadsafe(action)
 
     def _prepare_socket_path(self) -> None:
+        if len(os.fsencode(self.socket_path)) > MAX_SOCKET_PATH_BYTES:
+            raise ValueError(f"{self.socket_path} is too long for a Unix socket path ({MAX_SOCKET_PATH_BYTES} bytes)")
         parent = self.socket_path.parent
         if not parent.exists():
             parent.mkdir(mode=0o700, parents=True)

@@ -125,10 +125,11 @@ class Mosquitto:
                     "log_type notice",
                     "connection_messages true",
                     *([f"user {user}"] if user else []),
-                    "max_qos 1",
                     "max_packet_size 132000",
                     f"acl_file {self._acl_path}",
                     f"listener {self.port} {self.host}",
+                    # Listener-scoped: before any `listener` line it would open a default listener on 1883.
+                    "max_qos 1",
                     f"cafile {self.ca_path}",
                     f"certfile {self._server_cert}",
                     f"keyfile {self._server_key}",

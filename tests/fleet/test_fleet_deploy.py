@@ -11,11 +11,11 @@ from typing import Any
 import deploy
 import pytest
 from botocore.stub import ANY
-from conftest import ACCOUNT, REGION, RecordingAws, write_project
 from fleet.aws import FleetError
 from fleet.components import REPO_ROOT
 from fleet.deployments import Deployer, History
 from fleet.documents import load_document, validated_request
+from fleet_support import ACCOUNT, REGION, RecordingAws, write_project
 
 FOLDERS = ("Runtime", "SsdModelStore", "CameraIngest", "SsdInference", "DynamoWriter")
 GROUP = "smartcam-test"
@@ -126,6 +126,8 @@ BAD_DOCUMENTS = {
         {"configurationUpdate": {"merge": "[1]"}}), "merge: must be a JSON object"),
     "wrong ARN shape": (lambda d: d.update({"targetArn": "arn:aws:iot:eu-west-1:1234:group/smartcam"}),
                         "targetArn"),
+    "account not 12 digits": (lambda d: d.update({"targetArn": "arn:aws:iot:eu-west-1:1234:thinggroup/smartcam"}),
+                              "has the wrong shape"),
     "wrong failure policy": (lambda d: d["deploymentPolicies"].update({"failureHandlingPolicy": "ROLLBACKK"}),
                              "ROLLBACKK"),
     "abort threshold above 100": (lambda d: d["iotJobConfiguration"]["abortConfig"]["criteriaList"][0].update(
@@ -233,3 +235,27 @@ def test_the_repo_documents_are_valid_create_deployment_requests(name):
     job = document["iotJobConfiguration"]
     assert job["jobExecutionsRolloutConfig"]["exponentialRate"]["incrementFactor"] > 1
     assert job["abortConfig"]["criteriaList"] and job["timeoutConfig"]["inProgressTimeoutInMinutes"] > 0
+
+
+def test_status_and_rollback_commands(aws, fleet_repo, dev_document, monkeypatch, capsys):
+    make_group(aws, ["cam-a"])
+    monkeypatch.setattr(deploy.Aws, "connect", classmethod(lambda cls, **_: aws))
+    common = ["--root", str(fleet_repo), "--history", str(fleet_repo / "history")]
+    aws.stub.add_response("list_deployments", {"deployments": [{"deploymentId": "d-9", "targetArn": GROUP_ARN}]},
+                          {"targetArn": GROUP_ARN, "historyFilter": "LATEST_ONLY"})
+    expect_report(aws, "d-9", {"cam-a": ("FAILED", "boom")})
+
+    assert deploy.main([*common, "status", "--thing-group", GROUP]) == 1
+    assert "cam-a" in capsys.readouterr().out
+
+    history = History(fleet_repo / "history")
+    history.record("d-8", retargeted(dev_document))
+    history.record("d-9", {**retargeted(dev_document), "deploymentName": "broken"})
+    expect_published(aws, dev_document)
+    expect_create(aws, retargeted(dev_document), "d-10")
+
+    status = deploy.main([*common, "rollback", "--thing-group", GROUP, "--from-history", "--no-wait"])
+
+    assert status == 0
+    aws.stub.assert_no_pending_responses()
+    assert history.entries(GROUP_ARN)[-1]["deploymentId"] == "d-10"

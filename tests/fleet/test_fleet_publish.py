@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from botocore.stub import ANY
-from conftest import ACCOUNT, REGION, RecordingAws, write_project
 from fleet.aws import FleetError
 from fleet.checker import RequestRejected
 from fleet.components import discover_projects, load_built
 from fleet.publishing import Publisher, next_patch, publish_all
+from fleet_support import ACCOUNT, REGION, RecordingAws, write_project
 
 BUCKET = f"smartcam-test-{REGION}-{ACCOUNT}"
 
@@ -227,3 +227,26 @@ def test_missing_credentials_fail_before_any_call(aws, repo, monkeypatch):
         run_publish(aws, repo)
 
     assert aws.calls == []
+
+
+def test_the_publish_command_writes_the_published_versions_into_a_deployment_document(aws, repo, monkeypatch,
+                                                                                     tmp_path, capsys):
+    import publish
+
+    document = tmp_path / "dev.json"
+    document.write_text(json.dumps({"targetArn": "arn:aws:iot:eu-west-1:000000000000:thinggroup/g", "components": {
+        "smartcam.Runtime": {"componentVersion": "0.0.1"}, "aws.greengrass.Nucleus": {"componentVersion": "2.14.3"}}}))
+    expect_versions(aws, "smartcam.Runtime", ["1.0.4"])
+    expect_get(aws, "smartcam.Runtime", "1.0.4", b'{"RecipeFormatVersion": "2020-01-25", "Manifests": []}')
+    expect_create(aws, "smartcam.Runtime", "1.0.5")
+    expect_versions(aws, "smartcam.CameraIngest", [])
+    expect_create(aws, "smartcam.CameraIngest", "1.0.0")
+    monkeypatch.setattr(publish.Aws, "connect", classmethod(lambda cls, **_: aws))
+
+    status = publish.main(["--root", str(repo), "--write-versions", str(document)])
+
+    assert status == 0, capsys.readouterr().err
+    written = json.loads(document.read_text())["components"]
+    assert written == {"smartcam.Runtime": {"componentVersion": "1.0.5"},
+                       "aws.greengrass.Nucleus": {"componentVersion": "2.14.3"}}
+    assert json.loads(capsys.readouterr().out)["smartcam.CameraIngest"]["action"] == "published"

@@ -1,15 +1,15 @@
 """smartcam.SsdInference with a mocked Greengrass IPC client: frames in, detections out."""
 
+import importlib.util
 import json
 import threading
 import time
 
 import pytest
-from inference_support import THING, FakeBackend, FakeGreengrass, fake_factories, jpeg_bytes, write_model_dir
+from inference_support import REPO, THING, FakeBackend, FakeGreengrass, fake_factories, jpeg_bytes, write_model_dir
 
-import main as inference_main
 from smartcam.config import LiveConfig
-from smartcam.contracts import Detections, FrameRef, Health, parse
+from smartcam.contracts import Detections, Health, parse
 from smartcam.frames import FrameRing
 from smartcam.ipc import Ipc
 from ssd_inference.app import SsdInferenceApp
@@ -65,7 +65,8 @@ def test_frame_in_detections_out(env):
         assert [(d.label, round(d.score, 2)) for d in message.detections] == [("person", 0.9), ("dog", 0.6)]
         box = message.detections[0].box
         assert (box.x1, box.y1, box.x2, box.y2) == pytest.approx(FakeBackend.PERSON_BOX, abs=1e-4)
-        assert (message.model.name, message.model.version, message.model.backend) == ("test-ssd", "0.1.0", "onnxruntime")
+        model = message.model
+        assert (model.name, model.version, model.backend) == ("test-ssd", "0.1.0", "onnxruntime")
         assert message.latency.read_ms >= 0 and message.latency.infer_ms >= 0
         gg.wait_for(lambda: gg.on_iot(SUMMARY))
         summary = gg.on_iot(SUMMARY)[0]
@@ -213,13 +214,22 @@ def test_annotated_frames_are_written_and_bounded(env):
         for frame in frames:
             gg.send_frame(frame)
             detections_for(gg, frame)
-        gg.wait_for(lambda: (out / "cam1" / f"{frames[-1].frame_id}.jpg").is_file())
+        gg.wait_for((out / "cam1" / f"{frames[-1].frame_id}.jpg").is_file)
         assert sorted(p.name for p in (out / "cam1").iterdir()) == sorted(f"{f.frame_id}.jpg" for f in frames[1:])
     finally:
         app.stop()
 
 
+def load_inference_main():
+    # Every component has a main.py; load this one by path.
+    spec = importlib.util.spec_from_file_location("ssd_inference_main", REPO / "components/SsdInference/main.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_main_runs_the_component_and_reports_running(env, monkeypatch):
+    inference_main = load_inference_main()
     gg, ring, tmp = env
     model = write_model_dir(tmp / "model", runtimes=RUNTIMES)
     monkeypatch.setenv("SMARTCAM_MODEL_DIR", str(model))

@@ -3,11 +3,13 @@ import io
 import cv2
 import numpy as np
 import pytest
-from inference_support import jpeg_bytes
+from inference_support import REPO, jpeg_bytes
 from PIL import Image
 
 from ssd_inference.model_bundle import InputSpec
-from ssd_inference.preprocessing import FrameError, Preprocessor, decode_image
+from ssd_inference.preprocessing import FrameError, Preprocessor, decode_image, image_size
+
+IMAGES = REPO / "tests" / "model" / "images"
 
 SPEC = InputSpec(shape=[1, 300, 300, 3], layout="NHWC", dtype="float32", color="RGB",
                  normalization={"mean": [127.5] * 3, "std": [127.5] * 3})
@@ -75,3 +77,21 @@ def test_gray_with_alpha_png_becomes_rgb():
     Image.new("LA", (30, 20), (200, 128)).save(buffer, format="PNG")
     rgb = decode_image(buffer.getvalue(), (30, 20))
     assert rgb.shape == (20, 30, 3) and rgb[0, 0].tolist() == [200, 200, 200]
+
+
+def test_header_size_of_jpeg_and_png_without_decoding():
+    assert image_size(jpeg_bytes(161, 97)) == (161, 97)
+    assert image_size(jpeg_bytes(33, 20, ext=".png")) == (33, 20)
+    assert image_size(b"\xff\xd8\xff\xe0\x00\x10JFIF") is None
+
+
+def test_large_jpeg_is_decoded_at_reduced_scale_but_not_below_the_model_input():
+    photo = cv2.resize(cv2.imread(str(IMAGES / "grace_hopper.jpg")), (1280, 720))
+    data = cv2.imencode(".jpg", photo)[1].tobytes()
+    reduced = decode_image(data, (1280, 720), (300, 300))
+    assert reduced.shape == (360, 640, 3)
+    full = decode_image(data, (1280, 720))
+    assert full.shape == (720, 1280, 3)
+    same_view = cv2.resize(full, (640, 360), interpolation=cv2.INTER_AREA)
+    assert np.abs(same_view.astype(int) - reduced.astype(int)).mean() < 4
+    assert decode_image(jpeg_bytes(640, 480), None, (300, 300)).shape == (480, 640, 3)

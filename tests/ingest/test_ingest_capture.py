@@ -283,3 +283,38 @@ def test_recipe_default_configuration_is_valid_and_captures_the_samples(tmp_path
         assert {(r.width, r.height) for r in ipc.frames()} == {(640, 480)}
     finally:
         app.stop()
+
+
+def test_a_configuration_update_applies_to_the_next_command(started, folder, frame_root, tmp_path):
+    from awsiot.greengrasscoreipc.model import ConfigurationUpdateEvent, ConfigurationUpdateEvents
+
+    configuration = config_dict(frame_root, folder)
+    _, ipc = started(configuration)
+    ipc.send_iot(COMMANDS, command(action="snapshot", camera_id="porch", request_id="before"))
+    assert ipc.wait_for_terminal("before").state == "rejected"
+    video = make_video(tmp_path / "porch.avi", count=4, size=(96, 72), fps=60)
+    ipc.configuration = {**configuration, "cameras": [
+        *configuration["cameras"], {"id": "porch", "source": {"type": "file", "path": str(video)}}]}
+    for handler in ipc.config_handlers:
+        handler(ConfigurationUpdateEvents(configuration_update_event=ConfigurationUpdateEvent(
+            component_name="smartcam.CameraIngest", key_path=["cameras"])))
+    ipc.send_iot(COMMANDS, command(action="snapshot", camera_id="porch", request_id="after"))
+    assert ipc.wait_for_terminal("after").state == "finished"
+    # An invalid update is refused and the previous configuration stays in force.
+    ipc.configuration = {**configuration, "cameras": [{"id": "x", "source": {"type": "v4l2", "device": "/etc/passwd"}}]}
+    for handler in ipc.config_handlers:
+        handler(ConfigurationUpdateEvents(configuration_update_event=ConfigurationUpdateEvent(
+            component_name="smartcam.CameraIngest", key_path=["cameras"])))
+    ipc.send_iot(COMMANDS, command(action="snapshot", camera_id="porch", request_id="still"))
+    assert ipc.wait_for_terminal("still").state == "finished"
+
+
+def test_long_captures_report_progress(started, folder, frame_root):
+    _, ipc = started(config_dict(frame_root, folder, progressIntervalS=0.05))
+    ipc.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=20, fps=60, request_id="prog"))
+    final = ipc.wait_for_terminal("prog")
+    progress = [s for s in ipc.statuses() if s.request_id == "prog" and s.state == "progress"]
+    assert progress and final.frames_captured == 20
+    counts = [s.frames_captured for s in progress]
+    assert counts == sorted(counts) and all(0 < c <= 20 for c in counts)
+    assert all(s.frames_requested == 20 for s in progress)

@@ -64,7 +64,8 @@ class ClientProcess:
         try:
             line = self._replies.get(timeout=timeout)
         except queue.Empty:
-            raise AssertionError(f"no reply to {op} within {timeout}s; stderr: {''.join(self._stderr)[-3000:]}") from None
+            stderr = "".join(self._stderr)[-3000:]
+            raise AssertionError(f"no reply to {op} within {timeout}s; stderr: {stderr}") from None
         if line is None:
             raise AssertionError(f"client exited during {op}; stderr: {''.join(self._stderr)[-3000:]}")
         return json.loads(line)

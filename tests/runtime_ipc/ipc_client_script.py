@@ -20,18 +20,18 @@ from typing import Any
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import BinaryMessage, JsonMessage, PublishMessage
 
-_client: GreengrassCoreIPCClientV2 | None = None
+_state: dict[str, GreengrassCoreIPCClientV2] = {}
 _events: dict[str, list[Any]] = {}
 _lock = threading.Lock()
 _operations: dict[str, Any] = {}
 
 
 def client() -> GreengrassCoreIPCClientV2:
-    global _client
-    if _client is None:
+    if "client" not in _state:
         # One worker: events are handled in the order they arrive.
-        _client = GreengrassCoreIPCClientV2(executor=concurrent.futures.ThreadPoolExecutor(max_workers=1))
-    return _client
+        executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        _state["client"] = GreengrassCoreIPCClientV2(executor=executor)
+    return _state["client"]
 
 
 def collect(name: str, value: Any) -> None:
@@ -101,7 +101,7 @@ def run(command: dict[str, Any]) -> Any:
     if op == "update_config":
         client().update_configuration(
             key_path=command.get("key_path", []),
-            timestamp=datetime.datetime.fromtimestamp(command.get("timestamp", time.time()), datetime.timezone.utc),
+            timestamp=datetime.datetime.fromtimestamp(command.get("timestamp", time.time()), datetime.UTC),
             value_to_merge=command["value"],
         )
         return None
@@ -150,8 +150,8 @@ def main() -> None:
         except Exception as exc:  # report every failure to the test
             reply = {"ok": False, "error": type(exc).__name__, "message": getattr(exc, "message", None) or str(exc)}
         print(json.dumps(reply), flush=True)
-    if _client is not None:
-        _client.close()
+    if "client" in _state:
+        _state["client"].close()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from collections.abc import Iterator
@@ -55,7 +56,8 @@ class MqttClient:
         assert connected.wait(TIMEOUT), "MQTT client could not connect to mosquitto"
 
     def subscribe(self, topic_filter: str) -> None:
-        packet = mqtt5.SubscribePacket(subscriptions=[mqtt5.Subscription(topic_filter=topic_filter, qos=mqtt5.QoS.AT_LEAST_ONCE)])
+        subscription = mqtt5.Subscription(topic_filter=topic_filter, qos=mqtt5.QoS.AT_LEAST_ONCE)
+        packet = mqtt5.SubscribePacket(subscriptions=[subscription])
         self.client.subscribe(packet).result(TIMEOUT)
 
     def publish(self, topic: str, payload: bytes) -> mqtt5.PubackPacket:
@@ -92,18 +94,19 @@ def mqtt_access(*resources: str) -> dict:
 
 
 def test_subscribe_to_iot_core_receives_mqtt_messages(server, config, spawn_client, operator):
-    config.set_component("Capture", {"accessControl": mqtt_access("smartcam/${iot:thingName}/capture", "smartcam/fleet/#")})
+    access = mqtt_access("smartcam/${iot:thingName}/capture", "smartcam/fleet/#")
+    config.set_component("Capture", {"accessControl": access})
     component = spawn_client(server.add_component("Capture"))
     component.ok("subscribe_iot", topic=f"smartcam/{THING}/capture", name="own")
     component.ok("subscribe_iot", topic="smartcam/fleet/#", name="fleet")
 
     for n in range(3):
-        puback = operator.publish(f"smartcam/{THING}/capture", b'{"n": %d}' % n)
+        puback = operator.publish(f"smartcam/{THING}/capture", json.dumps({"n": n}).encode())
         assert puback.reason_code in (mqtt5.PubackReasonCode.SUCCESS, mqtt5.PubackReasonCode.NO_MATCHING_SUBSCRIBERS)
     operator.publish("smartcam/fleet/capture", b'{"fleet": true}')
 
     own = component.ok("wait_events", name="own", count=3, timeout=TIMEOUT)
-    assert own == [{"topic": f"smartcam/{THING}/capture", "payload": '{"n": %d}' % n} for n in range(3)]
+    assert own == [{"topic": f"smartcam/{THING}/capture", "payload": json.dumps({"n": n})} for n in range(3)]
     fleet = component.ok("wait_events", name="fleet", count=1, timeout=TIMEOUT)
     assert fleet == [{"topic": "smartcam/fleet/capture", "payload": '{"fleet": true}'}]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 import zlib
@@ -117,7 +118,8 @@ def test_update_state_reaches_on_state(server, config, spawn_client, states):
 
 
 def test_access_control_denials_use_the_nucleus_text(server, config, spawn_client):
-    config.set_component("Narrow", {"accessControl": pubsub_access("allowed/topic", operations=("aws.greengrass#PublishToTopic",))})
+    access = pubsub_access("allowed/topic", operations=("aws.greengrass#PublishToTopic",))
+    config.set_component("Narrow", {"accessControl": access})
     narrow = spawn_client(server.add_component("Narrow"))
     narrow.ok("publish", topic="allowed/topic", message={"ok": True})
 
@@ -235,7 +237,8 @@ def test_client_vanishing_mid_stream_does_not_disturb_others(server, config, spa
     steady.ok("subscribe", topic="mid/stream")
 
     raw = _raw_connection(server.socket_path)
-    connect = encode_message([*_rpc_headers(4), Header.string(":version", "0.1.0")], b'{"authToken": "%s"}' % token.encode())
+    hello = json.dumps({"authToken": token}).encode()
+    connect = encode_message([*_rpc_headers(4), Header.string(":version", "0.1.0")], hello)
     raw.sendall(connect)
     ack = raw.recv(65536)
     assert len(ack) >= 16
@@ -251,3 +254,48 @@ def test_client_vanishing_mid_stream_does_not_disturb_others(server, config, spa
     for seq in range(5):
         steady.ok("publish", topic="mid/stream", message={"seq": seq})
     assert [e["json"]["seq"] for e in steady.ok("wait_events", name="mid/stream", count=5)] == list(range(5))
+
+
+def _authenticated_raw_connection(server, component: str) -> socket.socket:
+    raw = _raw_connection(server.socket_path)
+    hello = json.dumps({"authToken": server.add_component(component)}).encode()
+    raw.sendall(encode_message([*_rpc_headers(4), Header.string(":version", "0.1.0")], hello))
+    ack = decode_message(raw.recv(65536))
+    assert ack.header(":message-type").value == 5
+    assert ack.header(":message-flags").value == 1
+    return raw
+
+
+def test_socket_is_private_and_ping_is_answered(server, config):
+    assert server.socket_path.stat().st_mode & 0o777 == 0o600
+    config.set_component("Pinger", {})
+    raw = _authenticated_raw_connection(server, "Pinger")
+    raw.sendall(encode_message(_rpc_headers(2), b"hello"))
+    pong = decode_message(raw.recv(65536))
+    raw.close()
+    assert pong.header(":message-type").value == 3
+    assert pong.payload == b"hello"
+
+
+def test_a_subscriber_that_never_reads_does_not_block_publishers(server, config, spawn_client):
+    server.max_pending_event_bytes = 64 * 1024
+    config.set_component("Slow", {"accessControl": pubsub_access("*")})
+    config.set_component("Busy", {"accessControl": pubsub_access("*")})
+    slow = _authenticated_raw_connection(server, "Slow")
+    subscribe = encode_message(
+        [*_rpc_headers(0, stream_id=1), Header.string("operation", "aws.greengrass#SubscribeToTopic"),
+         Header.string(":content-type", "application/json")],
+        b'{"topic": "flood"}',
+    )
+    slow.sendall(subscribe)  # ...and never reads again
+
+    busy = spawn_client(server.add_component("Busy"))
+    busy.ok("subscribe", topic="busy/after")
+    big = "x" * 50_000
+    for _ in range(100):  # 5 MB towards a reader that takes nothing
+        busy.ok("publish", topic="flood", binary=big)
+    busy.ok("publish", topic="busy/after", message={"still": "flowing"})
+
+    assert busy.ok("wait_events", name="busy/after", count=1)[0]["json"] == {"still": "flowing"}
+    assert server.dropped_events().get("Slow", 0) > 0
+    slow.close()

@@ -4,7 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import write_component
+from lg_components import write_component
+
 from local_greengrass.deployment import (
     DeploymentError,
     apply_defaults,
@@ -147,7 +148,8 @@ def test_version_mismatch_and_unsatisfied_requirement(catalog) -> None:
                                  "test.App": {"componentVersion": "1.0.0"}}), "dev.json")
     plan = plan_deployment(parsed, catalog, {})
     assert "version mismatch: dev.json deploys test.Base 2.0.0, but the built recipe" in plan.errors["test.Base"]
-    assert "test.App needs test.Base >=1.0.0 <2.0.0, but the document deploys test.Base 2.0.0" in plan.errors["test.App"]
+    assert ("test.App needs test.Base >=1.0.0 <2.0.0, but the document deploys test.Base 2.0.0"
+            in plan.errors["test.App"])
 
 
 def test_specs_interpolate_lifecycle_and_configuration_only_when_the_nucleus_says_so(catalog, tmp_path: Path) -> None:

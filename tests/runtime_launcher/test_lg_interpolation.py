@@ -1,12 +1,12 @@
 """Recipe variables, including the nucleus's rule that cross-component ones need a DIRECT dependency."""
 
 import pytest
+
 from local_greengrass.interpolation import ComponentView, InterpolationError, Interpolator, resolve_pointer
 
 VIEWS = {
-    "smartcam.Runtime": ComponentView("smartcam.Runtime", "/gg/packages/artifacts/smartcam.Runtime/1.0.0",
-                                      "/gg/packages/artifacts-unarchived/smartcam.Runtime/1.0.0", "/gg/work/smartcam.Runtime",
-                                      {"python": "3.11"}),
+    "smartcam.Runtime": ComponentView("smartcam.Runtime", "/gg/a/runtime", "/gg/u/runtime",
+                                      "/gg/work/smartcam.Runtime", {"python": "3.11"}),
     "smartcam.CameraIngest": ComponentView(
         "smartcam.CameraIngest", "/gg/a/ingest", "/gg/u/ingest", "/gg/work/smartcam.CameraIngest",
         {"frameRate": 5, "enabled": True, "source": {"kind": "folder", "path": "/x"}, "a/b": "slash", "list": [1, 2]}),
@@ -40,7 +40,7 @@ def test_unknown_placeholders_are_left_as_written() -> None:
 
 def test_cross_component_for_a_direct_dependency() -> None:
     assert ingest("{smartcam.Runtime:work:path}/venv/bin/python") == "/gg/work/smartcam.Runtime/venv/bin/python"
-    assert ingest("{smartcam.Runtime:artifacts:decompressedPath}") == "/gg/packages/artifacts-unarchived/smartcam.Runtime/1.0.0"
+    assert ingest("{smartcam.Runtime:artifacts:decompressedPath}") == "/gg/u/runtime"
     assert ingest("{smartcam.Runtime:configuration:/python}") == "3.11"
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from local_greengrass.recipes import RecipeError, current_platform, load_recipe, platform_matches, scan_built
 
 LINUX_AMD64 = {"os": "linux", "architecture": "amd64"}
@@ -68,7 +69,8 @@ def test_keys_are_case_insensitive_but_configuration_and_setenv_keep_case(tmp_pa
         "componentconfiguration": {"DEFAULTCONFIGURATION": {"frameRate": 5, "Nested": {"keepMe": True}}},
         "ComponentDependencies": {"smartcam.Runtime": {"versionrequirement": "^1.0.0", "DEPENDENCYTYPE": "soft"}},
         "MANIFESTS": [{"PLATFORM": {"OS": "linux"},
-                       "ARTIFACTS": [{"uri": "s3://b/x/y/Thing.zip", "UNARCHIVE": "zip", "permission": {"READ": "all"}}],
+                       "ARTIFACTS": [{"uri": "s3://b/x/y/Thing.zip", "UNARCHIVE": "zip",
+                                      "permission": {"READ": "all"}}],
                        "LIFECYCLE": {"SETENV": {"My_Var": "1"}, "INSTALL": {"SCRIPT": "true", "TIMEOUT": 5}}}],
     })
     recipe = load_recipe(path)

@@ -1,6 +1,7 @@
 """npm-style VersionRequirement ranges, as recipes use them."""
 
 import pytest
+
 from local_greengrass.versions import VersionError, parse_version, satisfies
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from camera_ingest.settings import CameraIngestConfig, CameraSettings
-from smartcam.contracts import CaptureCommand, ContractError, parse
+from smartcam.contracts import MAX_MESSAGE_BYTES, CaptureCommand, ContractError, parse
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
@@ -123,6 +123,8 @@ def _bounded_amount(
 def _ids_for_reply(payload: Any) -> tuple[str | None, str | None]:
     """The request and camera ids of a command we may reject, when they can be read safely."""
     if isinstance(payload, bytes | bytearray | str):
+        if len(payload) > MAX_MESSAGE_BYTES:
+            return None, None
         try:
             payload = json.loads(payload)
         except (ValueError, UnicodeDecodeError, RecursionError):

@@ -189,7 +189,7 @@ class SsdInferenceApp:
         try:
             data = read_frame(frame, resolve_frame_root(config.frame_root))
             t1 = time.perf_counter()
-            rgb = decode_image(data, (frame.width, frame.height))
+            rgb = decode_image(data, (frame.width, frame.height), engine.model.input_size)
             tensor = engine.preprocess(rgb)
             t2 = time.perf_counter()
             outputs = engine.infer(tensor)

@@ -55,6 +55,11 @@ class PreparedModel:
         labels = foreground_labels(spec.type, spec.params, bundle.labels)
         return cls(bundle, decoder, labels, preprocess)
 
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(width, height) of the model input."""
+        return self.bundle.input.width, self.bundle.input.height
+
     def class_ids(self, names: Iterable[str]) -> frozenset[int] | None:
         """Class ids of an allow-list; None (every class) for an empty list. Unknown names match nothing."""
         wanted = set(names)

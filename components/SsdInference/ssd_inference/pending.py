@@ -18,6 +18,7 @@ class PendingFrames:
         self._queues: OrderedDict[str, deque[FrameRef]] = OrderedDict()
         self._depth = depth
         self._max_cameras = max_cameras
+        self._woken = False
         self.dropped = 0
 
     def configure(self, depth: int, max_cameras: int) -> None:
@@ -44,7 +45,9 @@ class PendingFrames:
     def get(self, timeout: float) -> FrameRef | None:
         """The oldest waiting frame of the next camera in turn, or None after ``timeout`` seconds."""
         with self._lock:
-            if not self._queues and not self._lock.wait_for(lambda: bool(self._queues), timeout):
+            self._lock.wait_for(lambda: bool(self._queues) or self._woken, timeout)
+            self._woken = False
+            if not self._queues:
                 return None
             camera, queue = next(iter(self._queues.items()))
             frame = queue.popleft()
@@ -54,7 +57,9 @@ class PendingFrames:
             return frame
 
     def wake(self) -> None:
+        """Make a waiting ``get`` return now (with None if nothing is pending)."""
         with self._lock:
+            self._woken = True
             self._lock.notify_all()
 
     def __len__(self) -> int:

@@ -34,7 +34,15 @@ def available_backends(bundle: ModelBundle, factories: dict[str, BackendFactory]
     """Backends installed here that the model has an export for, in order of preference."""
     if factories is not None:  # injected (tests): whatever was given
         return [name for name in factories if name in bundle.manifest.runtimes]
-    return [name for name in BACKENDS if name in bundle.manifest.runtimes and _installed(name)]
+    return [name for name in _preference(bundle) if name in bundle.manifest.runtimes and _installed(name)]
+
+
+def _preference(bundle: ModelBundle) -> list[str]:
+    """model.json may order runtimes per machine (``runtime_preference``); ours fill in the rest."""
+    preference = getattr(bundle.manifest, "runtime_preference", None) or {}
+    listed = preference.get(platform.machine(), []) if isinstance(preference, dict) else []
+    ordered = [name for name in listed if name in BACKENDS]
+    return ordered + [name for name in BACKENDS if name not in ordered]
 
 
 def resolve_backend(

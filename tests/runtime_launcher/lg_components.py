@@ -5,11 +5,9 @@ from __future__ import annotations
 import sys
 import textwrap
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -57,14 +55,3 @@ def write_component(
         recipe["ComponentConfiguration"] = {"DefaultConfiguration": configuration}
     (build / "recipes" / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
     return components_dir / folder
-
-
-@pytest.fixture
-def make_component(tmp_path: Path) -> Callable[..., Path]:
-    components = tmp_path / "components"
-    components.mkdir(exist_ok=True)
-
-    def make(name: str, **kwargs: Any) -> Path:
-        return write_component(components, name, **kwargs)
-
-    return make

@@ -1,0 +1,279 @@
+"""Cloud path: compile a model with a real SageMaker Neo compilation job and package its output as a
+model store folder (the same model.json writer as the offline `make model`).
+
+    python -m model_packaging.neo_compile --preset ssdlite-tflite --role-arn arn:aws:iam::123456789012:role/Neo \
+        --bucket my-bucket --target-device ml_c5 --out build/neo-model
+    python -m model_packaging.neo_compile --preset sagemaker-ssd-mxnet --model-s3-uri s3://b/ssd/model.tar.gz \
+        --labels labels.txt --role-arn ... --bucket my-bucket --target-device jetson_nano --out build/neo-ssd
+
+Needs AWS credentials with sagemaker:CreateCompilationJob/DescribeCompilationJob, s3 Get/Put on the bucket,
+and iam:PassRole for the role that Neo assumes. Runs in the dev venv (boto3 only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model_packaging import model_card as card
+from model_packaging.metadata import RAW_OUTPUTS, runtime_entry
+from model_packaging.model_json import MODEL_JSON, load_model_json, write_model_json
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_FOLDER = REPO / "components" / "SsdModelStore" / "model"
+DONE_STATES = {"COMPLETED", "FAILED", "STOPPED"}
+# Neo target devices of Linux edge/cloud CPUs -> the machine architecture the device reports.
+# Others are accepted as given and recorded with architecture "unknown".
+DEVICE_ARCHITECTURES = {
+    "ml_c4": "x86_64", "ml_c5": "x86_64", "ml_m4": "x86_64", "ml_m5": "x86_64", "deeplens": "x86_64",
+    "ml_c6g": "aarch64", "ml_m6g": "aarch64",
+    "jetson_tx1": "aarch64", "jetson_tx2": "aarch64", "jetson_nano": "aarch64", "jetson_xavier": "aarch64",
+    "rasp4b": "aarch64", "imx8qm": "aarch64", "imx8mplus": "aarch64", "rk3399": "aarch64",
+    "rasp3b": "armv7l", "rk3288": "armv7l",
+}
+
+
+class NeoCompilationError(RuntimeError):
+    """The compilation job failed, stopped, timed out, or produced no usable artifact."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    framework: str  # SageMaker InputConfig.Framework
+    data_input_config: dict  # input name -> shape, as Neo wants it
+    local_model_file: str | None  # file of the base folder uploaded as the Neo input (None: --model-s3-uri)
+    framework_version: str | None = None
+    metadata: dict = field(default_factory=dict)  # model.json fields when there is no base folder
+
+
+PRESETS = {
+    # The sample model: its TFLite export goes to Neo, the result replaces dlr/ of the sample folder.
+    "ssdlite-tflite": Preset("TFLITE", {card.INPUT_TENSOR: [1, card.INPUT_SIZE, card.INPUT_SIZE, 3]}, "model.tflite"),
+    "ssdlite-onnx": Preset("ONNX", {card.INPUT_TENSOR: [1, card.INPUT_SIZE, card.INPUT_SIZE, 3]}, "model.onnx"),
+    # SageMaker's built-in Object Detection algorithm (MXNet SSD): its model.tar.gz from a training job.
+    "sagemaker-ssd-mxnet": Preset(
+        "MXNET", {"data": [1, 3, 512, 512]}, None, framework_version="1.8",
+        metadata={
+            "framework": "mxnet",
+            "input": {
+                "name": "data", "shape": [1, 3, 512, 512], "layout": "NCHW", "dtype": "float32", "color": "RGB",
+                "normalization": {"mean": [123.68, 116.779, 103.939], "std": [58.393, 57.12, 57.375]},
+            },
+            "decoder": {
+                "type": "sagemaker_mxnet_ssd",
+                "params": {
+                    "output": 0,
+                    "row_format": ["class_id", "score", "x1", "y1", "x2", "y2"],
+                    "coordinates": "normalized to the input",
+                    "invalid_class_id": -1,
+                    "nms_in_graph": True,
+                },
+            },
+        },
+    ),
+}
+
+
+@dataclass(frozen=True)
+class S3Uri:
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Uri:
+        if not uri.startswith("s3://") or "/" not in uri[5:]:
+            raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
+        bucket, key = uri[5:].split("/", 1)
+        return cls(bucket, key)
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def upload_model(s3: object, model_file: Path, destination: S3Uri) -> S3Uri:
+    """Neo reads a model.tar.gz: pack the single model file and put it at `destination`."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        archive.add(model_file, arcname=model_file.name)
+    s3.put_object(Bucket=destination.bucket, Key=destination.key, Body=buffer.getvalue())
+    return destination
+
+
+def start_compilation(
+    sagemaker: object, *, job_name: str, role_arn: str, model_uri: S3Uri, preset: Preset, output_uri: S3Uri,
+    target_device: str, max_runtime_seconds: int = 900,
+) -> str:
+    input_config = {
+        "S3Uri": str(model_uri),
+        "DataInputConfig": json.dumps(preset.data_input_config),
+        "Framework": preset.framework,
+    }
+    if preset.framework_version:
+        input_config["FrameworkVersion"] = preset.framework_version
+    response = sagemaker.create_compilation_job(
+        CompilationJobName=job_name,
+        RoleArn=role_arn,
+        InputConfig=input_config,
+        OutputConfig={"S3OutputLocation": str(output_uri), "TargetDevice": target_device},
+        StoppingCondition={"MaxRuntimeInSeconds": max_runtime_seconds},
+    )
+    return response["CompilationJobArn"]
+
+
+def wait_for_compilation(
+    sagemaker: object, job_name: str, *, poll_seconds: float = 30.0, timeout_seconds: float = 3600.0,
+    sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+) -> dict:
+    """Polls DescribeCompilationJob (SageMaker has no waiter for it) until the job is done."""
+    deadline = clock() + timeout_seconds
+    while True:
+        job = sagemaker.describe_compilation_job(CompilationJobName=job_name)
+        status = job["CompilationJobStatus"]
+        if status == "COMPLETED":
+            return job
+        if status in DONE_STATES:
+            raise NeoCompilationError(f"compilation job {job_name} {status}: {job.get('FailureReason') or 'no reason'}")
+        if clock() >= deadline:
+            raise NeoCompilationError(f"compilation job {job_name} still {status} after {timeout_seconds:.0f} s")
+        sleep(poll_seconds)
+
+
+def download_artifacts(s3: object, artifact_uri: S3Uri, destination: Path) -> list[str]:
+    """Fetches Neo's output tar.gz and unpacks it (regular files only, no paths outside `destination`)."""
+    body = s3.get_object(Bucket=artifact_uri.bucket, Key=artifact_uri.key)["Body"].read()
+    destination.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:*") as archive:
+        members = [member for member in archive.getmembers() if member.isfile()]
+        archive.extractall(destination, members=members, filter="data")
+    names = sorted(path.relative_to(destination).as_posix() for path in destination.rglob("*") if path.is_file())
+    if not any(name.endswith(".so") for name in names) or not any(name.endswith(".params") for name in names):
+        raise NeoCompilationError(f"{artifact_uri} holds no compiled .so/.params (got {names})")
+    return names
+
+
+def neo_runtime_entry(job: dict, target_device: str, input_name: str, preset: Preset) -> dict:
+    architecture = DEVICE_ARCHITECTURES.get(target_device, "unknown")
+    outputs = {"detections": 0} if preset.framework == "MXNET" else dict(RAW_OUTPUTS)
+    entry = runtime_entry(
+        "dlr", [architecture], target=f"sagemaker-neo:{target_device}",
+        compiler=f"SageMaker Neo compilation job {job['CompilationJobArn']}",
+        layout="SageMaker Neo output (TVM graph runtime: compiled .so/.json/.params/.meta) for DLR",
+    )
+    entry.update(input_name=input_name, outputs=outputs, output_names=list(outputs))
+    return entry
+
+
+def package_neo_output(
+    neo_dir: Path, out: Path, *, job: dict, target_device: str, preset: Preset, base_folder: Path | None,
+    labels_file: Path | None = None, name: str | None = None, version: str | None = None,
+) -> dict:
+    """Builds the model folder: the base folder's files (exports, anchors, labels) plus Neo's output as dlr/."""
+    with tempfile.TemporaryDirectory(prefix="smartcam-neo-") as tmp:
+        staging = Path(tmp) / "model"
+        if base_folder is not None:
+            base = load_model_json(base_folder)
+            shutil.copytree(base_folder, staging, ignore=shutil.ignore_patterns(MODEL_JSON))
+            shutil.rmtree(staging / "dlr", ignore_errors=True)
+            metadata = {key: value for key, value in base.items() if key != "files"}
+        else:
+            if labels_file is None:
+                raise ValueError("--labels is required without a base model folder")
+            staging.mkdir(parents=True)
+            metadata = {
+                "schema": card.SCHEMA, "name": name or "sagemaker-builtin-ssd", "version": version or "1.0.0",
+                "notes": "SageMaker built-in Object Detection (MXNet SSD) model compiled by SageMaker Neo.",
+                "labels_file": "labels.txt", **preset.metadata,
+            }
+        if labels_file is not None:
+            shutil.copyfile(labels_file, staging / "labels.txt")
+        shutil.copytree(neo_dir, staging / "dlr")
+        runtimes = dict(metadata.get("runtimes", {}))
+        runtimes["dlr"] = neo_runtime_entry(job, target_device, metadata["input"]["name"], preset)
+        metadata["runtimes"] = runtimes
+        metadata["labels"] = (staging / metadata["labels_file"]).read_text(encoding="utf-8").splitlines()
+        metadata["runtime_preference"] = _preference(runtimes)
+        metadata["neo"] = {
+            "compilation_job": job["CompilationJobName"], "arn": job["CompilationJobArn"],
+            "target_device": target_device, "framework": preset.framework,
+        }
+        if name:
+            metadata["name"] = name
+        if version:
+            metadata["version"] = version
+        document = write_model_json(staging, metadata)
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(staging, out)
+    return document
+
+
+def _preference(runtimes: dict) -> dict:
+    order = ["dlr", "onnxruntime", "litert"]
+    return {
+        arch: [name for name in order if name in runtimes and arch in runtimes[name]["platforms"]]
+        for arch in ("x86_64", "aarch64")
+    }
+
+
+def compile_and_package(sagemaker: object, s3: object, args: argparse.Namespace, sleep: Callable = time.sleep) -> dict:
+    preset = PRESETS[args.preset]
+    job_name = args.job_name or f"smartcam-{args.preset}-{args.target_device}-{int(time.time())}".replace("_", "-")
+    prefix = f"{args.prefix.strip('/')}/{job_name}"
+    base_folder = args.base_folder if preset.local_model_file else None
+    if args.model_s3_uri:
+        model_uri = S3Uri.parse(args.model_s3_uri)
+    elif base_folder is not None and preset.local_model_file:
+        input_uri = S3Uri(args.bucket, f"{prefix}/input/model.tar.gz")
+        model_uri = upload_model(s3, base_folder / preset.local_model_file, input_uri)
+    else:
+        raise ValueError(f"preset {args.preset} needs --model-s3-uri")
+    start_compilation(
+        sagemaker, job_name=job_name, role_arn=args.role_arn, model_uri=model_uri, preset=preset,
+        output_uri=S3Uri(args.bucket, f"{prefix}/output"), target_device=args.target_device,
+    )
+    job = wait_for_compilation(sagemaker, job_name, poll_seconds=args.poll_seconds, sleep=sleep)
+    with tempfile.TemporaryDirectory(prefix="smartcam-neo-out-") as tmp:
+        download_artifacts(s3, S3Uri.parse(job["ModelArtifacts"]["S3ModelArtifacts"]), Path(tmp))
+        return package_neo_output(
+            Path(tmp), args.out, job=job, target_device=args.target_device, preset=preset, base_folder=base_folder,
+            labels_file=args.labels, name=args.name, version=args.version,
+        )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="ssdlite-tflite")
+    parser.add_argument("--target-device", required=True, help="Neo TargetDevice, e.g. ml_c5, jetson_nano, rasp4b")
+    parser.add_argument("--role-arn", required=True, help="IAM role SageMaker Neo assumes (reads/writes the bucket)")
+    parser.add_argument("--bucket", required=True, help="S3 bucket for the Neo input and output")
+    parser.add_argument("--prefix", default="smartcam/neo", help="key prefix in the bucket")
+    parser.add_argument("--model-s3-uri", help="model.tar.gz already in S3 (required for sagemaker-ssd-mxnet)")
+    parser.add_argument("--base-folder", type=Path, default=SAMPLE_FOLDER, help="packaged folder to start from")
+    parser.add_argument("--labels", type=Path, help="labels.txt, one class per line (MXNet preset)")
+    parser.add_argument("--name", help="model name in model.json")
+    parser.add_argument("--version", help="model version in model.json")
+    parser.add_argument("--job-name", help="compilation job name (default: derived, unique per second)")
+    parser.add_argument("--poll-seconds", type=float, default=30.0)
+    parser.add_argument("--region", help="AWS region (default: the SDK's configuration)")
+    parser.add_argument("--out", type=Path, required=True, help="model folder to write")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import boto3
+
+    args = parse_args(argv)
+    session = boto3.Session(region_name=args.region)
+    document = compile_and_package(session.client("sagemaker"), session.client("s3"), args)
+    print(json.dumps({"model_folder": str(args.out), "files": document["files"], "neo": document["neo"]}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+import threading
+import time
+
+from smartcam.contracts import FrameRef
+from ssd_inference.pending import PendingFrames
+
+
+def frame(camera, seq):
+    return FrameRef(frame_id=f"{camera}-{seq}", camera_id=camera, path=f"/f/{camera}/{seq}.jpg", sequence=seq,
+                    captured_at=time.time(), captured_monotonic_ns=seq, width=8, height=8)
+
+
+def test_only_the_newest_frame_per_camera_is_kept():
+    pending = PendingFrames(depth=1)
+    for seq in range(1000):
+        pending.put(frame("a", seq))
+    assert len(pending) == 1 and pending.dropped == 999
+    assert pending.get(0).sequence == 999
+    assert pending.get(0) is None
+
+
+def test_cameras_take_turns_and_depth_is_configurable():
+    pending = PendingFrames(depth=2)
+    for seq in range(3):
+        pending.put(frame("a", seq))
+    pending.put(frame("b", 0))
+    assert [(f.camera_id, f.sequence) for f in iter(lambda: pending.get(0), None)] == [("a", 1), ("b", 0), ("a", 2)]
+    assert pending.dropped == 1
+    pending.put(frame("a", 5))
+    pending.put(frame("a", 6))
+    pending.configure(depth=1, max_cameras=64)
+    assert pending.dropped == 2 and pending.get(0).sequence == 6
+
+
+def test_camera_count_is_bounded():
+    pending = PendingFrames(depth=1, max_cameras=3)
+    for cam in range(10):
+        pending.put(frame(f"c{cam}", 0))
+    assert len(pending) == 3 and pending.dropped == 7
+    assert {pending.get(0).camera_id for _ in range(3)} == {"c7", "c8", "c9"}
+
+
+def test_wake_returns_a_waiting_get():
+    pending = PendingFrames()
+    results = []
+    waiter = threading.Thread(target=lambda: results.append(pending.get(10_000)))
+    waiter.start()
+    while not results:
+        pending.wake()
+        waiter.join(0.05)
+    waiter.join(60)
+    assert results == [None] and not waiter.is_alive()

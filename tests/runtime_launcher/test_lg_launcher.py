@@ -1,0 +1,172 @@
+"""The launcher with real `sh` processes and a fake host (no IPC): order, restarts, BROKEN, redeploys, stop."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from lg_components import write_component
+
+from local_greengrass.deployment import parse_document, plan_deployment
+from local_greengrass.launcher import BROKEN, FINISHED, RUNNING, Launcher, RestartPolicy
+from local_greengrass.paths import RuntimePaths
+from local_greengrass.recipes import scan_built
+from local_greengrass.specs import LaunchSpec, build_specs
+
+WAIT = 60.0
+
+
+class FakeHost:
+    def __init__(self) -> None:
+        self.configured: list[tuple[str, dict]] = []
+        self.retired: list[str] = []
+        self.pids: list[int] = []
+
+    def environment(self, spec: LaunchSpec) -> dict[str, str]:
+        return {"PATH": os.environ["PATH"], "SVCUID": f"token-{spec.name}"}
+
+    def configure(self, name: str, configuration: dict) -> None:
+        self.configured.append((name, configuration))
+
+    def retire(self, name: str) -> None:
+        self.retired.append(name)
+
+    def spawned(self, pid: int) -> None:
+        self.pids.append(pid)
+
+
+class Rig:
+    def __init__(self, tmp_path: Path) -> None:
+        self.components = tmp_path / "components"
+        self.paths = RuntimePaths(tmp_path / "root")
+        self.paths.create()
+        self.host = FakeHost()
+        self.launcher = Launcher(self.paths, self.host, RestartPolicy(max_failures=3, backoff_seconds=0.1))
+
+    def deploy(self, components: dict) -> dict:
+        document = parse_document({"components": components}, "test.json")
+        plan = plan_deployment(document, scan_built(self.components), {})
+        specs, errors = build_specs(plan, self.paths, "cam-1")
+        return self.launcher.deploy(specs, errors, {n: c.version for n, c in document.components.items()})
+
+    def state(self, name: str) -> str | None:
+        runner = self.launcher.runner(name)
+        return runner.state if runner else None
+
+    def wait_state(self, name: str, *states: str) -> None:
+        with self.launcher.changed:
+            assert self.launcher.changed.wait_for(lambda: self.state(name) in states, WAIT), \
+                f"{name} is {self.state(name)}, not {states}; log: {self.log(name)}"
+
+    def log(self, name: str) -> str:
+        path = self.paths.log(name)
+        return path.read_text() if path.exists() else ""
+
+
+@pytest.fixture
+def rig(tmp_path: Path):
+    rig = Rig(tmp_path)
+    yield rig
+    rig.launcher.stop_all()
+
+
+V1 = {"componentVersion": "1.0.0"}
+
+
+def test_dependencies_first_then_install_only_finishes_and_run_exits_zero_finishes(rig: Rig) -> None:
+    write_component(rig.components, "test.Base", lifecycle={"Install": "sleep 0.5; echo ready > {work:path}/ready"})
+    # Fails (and would end BROKEN) if it started before test.Base FINISHED.
+    write_component(rig.components, "test.App", dependencies={"test.Base": "^1.0.0"},
+                    lifecycle={"Run": "test -f {test.Base:work:path}/ready && echo app ran"})
+    rig.deploy({"test.App": V1, "test.Base": V1})
+    rig.wait_state("test.App", FINISHED, BROKEN)
+    assert rig.state("test.Base") == FINISHED
+    assert rig.state("test.App") == FINISHED
+    assert "app ran" in rig.log("test.App")
+    assert oct(rig.paths.work("test.App").stat().st_mode & 0o777) == "0o700"
+
+
+def test_crash_loop_ends_broken_and_others_keep_running(rig: Rig) -> None:
+    write_component(rig.components, "test.Crash", lifecycle={"Run": "echo crashing; exit 3"})
+    write_component(rig.components, "test.Steady", lifecycle={"Startup": "true"})
+    rig.deploy({"test.Crash": V1, "test.Steady": V1})
+    rig.wait_state("test.Crash", BROKEN)
+    runner = rig.launcher.runner("test.Crash")
+    assert "run exited with 3" in runner.error and "3 failures" in runner.error
+    assert rig.log("test.Crash").splitlines().count("crashing") == 3
+    assert rig.state("test.Steady") == RUNNING
+
+
+def test_install_timeout_skipif_and_setenv(rig: Rig) -> None:
+    write_component(rig.components, "test.Slow", lifecycle={"Install": {"Script": "sleep 30", "Timeout": 0.5}})
+    write_component(rig.components, "test.Skip", lifecycle={
+        "Setenv": {"GREETING": "hello from {iot:thingName}"},
+        "Install": {"Script": "exit 1", "Skipif": "onpath sh"},
+        "Run": {"Script": "echo $GREETING $STEP_VAR", "Setenv": {"STEP_VAR": "step"}}})
+    rig.deploy({"test.Slow": V1, "test.Skip": V1})
+    rig.wait_state("test.Slow", BROKEN)
+    rig.wait_state("test.Skip", FINISHED)
+    assert "install timed out after 0.5 s" in rig.log("test.Slow")
+    assert "hello from cam-1 step" in rig.log("test.Skip")
+
+
+def test_components_report_running_and_stop_ends_the_whole_group(rig: Rig) -> None:
+    # The shell starts a grandchild; stopping must end both.
+    write_component(rig.components, "test.Tree", lifecycle={"Run": "sleep 300 & sleep 301; wait"})
+    rig.deploy({"test.Tree": V1})
+    rig.wait_state("test.Tree", "STARTING")
+    rig.launcher.report_state("test.Tree", "RUNNING")
+    rig.wait_state("test.Tree", RUNNING)
+    deadline = time.monotonic() + WAIT
+    while not rig.host.pids and time.monotonic() < deadline:
+        time.sleep(0.05)
+    group = rig.host.pids[-1]
+    while len([p for p in psutil.process_iter() if _pgid(p) == group]) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len([p for p in psutil.process_iter() if _pgid(p) == group]) >= 3
+    rig.launcher.stop_all()
+    assert [p for p in psutil.process_iter() if _pgid(p) == group and p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def _pgid(process: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+
+
+def test_redeploy_restarts_changed_and_hard_dependents_but_only_reconfigures_the_rest(rig: Rig) -> None:
+    write_component(rig.components, "test.Base", lifecycle={"Startup": "true"}, configuration={"n": 1})
+    write_component(rig.components, "test.App", dependencies={"test.Base": "^1.0.0"}, lifecycle={"Startup": "true"})
+    write_component(rig.components, "test.Other", lifecycle={"Startup": "true"}, configuration={"x": 1})
+    rig.deploy({"test.Base": V1, "test.App": V1, "test.Other": V1})
+    for name in ("test.Base", "test.App", "test.Other"):
+        rig.wait_state(name, RUNNING)
+    other = rig.launcher.runner("test.Other")
+    write_component(rig.components, "test.Base", lifecycle={"Startup": "echo v2"}, configuration={"n": 1})
+    result = rig.deploy({"test.Base": V1, "test.App": V1,
+                         "test.Other": {"componentVersion": "1.0.0", "configurationUpdate": {"merge": '{"x": 2}'}}})
+    assert result["restarted"] == ["test.Base", "test.App"]
+    assert result["reconfigured"] == ["test.Other"]
+    assert rig.launcher.runner("test.Other") is other
+    assert ("test.Other", {"x": 2}) in rig.host.configured
+    rig.wait_state("test.App", RUNNING)
+    result = rig.deploy({"test.Base": V1, "test.App": V1})
+    assert result["removed"] == ["test.Other"] and rig.host.retired == ["test.Other"]
+    assert rig.launcher.runner("test.Other") is None
+
+
+def test_invalid_components_are_reported_and_a_running_one_is_left_alone(rig: Rig) -> None:
+    write_component(rig.components, "test.Keep", lifecycle={"Startup": "true"})
+    rig.deploy({"test.Keep": V1})
+    rig.wait_state("test.Keep", RUNNING)
+    keep = rig.launcher.runner("test.Keep")
+    result = rig.deploy({"test.Keep": {"componentVersion": "1.0.0", "configurationUpdate": {"merge": "{bad"}},
+                         "test.Ghost": V1})
+    assert result["errors"] == ["test.Ghost", "test.Keep"]
+    assert rig.launcher.runner("test.Keep") is keep and keep.state == RUNNING
+    rows = {row["component"]: row for row in rig.launcher.snapshot()}
+    assert rows["test.Ghost"]["state"] == BROKEN and "no built recipe" in rows["test.Ghost"]["error"]

@@ -1,0 +1,300 @@
+"""The whole local runtime through its CLI: tiny components built in tmp, the real awsiotsdk client in them.
+
+One runtime serves the whole module (start-up includes DynamoDB Local's JVM); the last test takes it
+down and checks that nothing is left.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from lg_components import PYTHON, REPO_ROOT, write_component
+
+from local_greengrass.paths import RuntimePaths
+from local_greengrass.processes import marked_processes
+
+pytestmark = pytest.mark.integration
+
+CLI = str(REPO_ROOT / "scripts" / "local-greengrass")
+WAIT = 120.0
+THING = "lg-test-thing"
+
+PINGER = """
+import json, pathlib, time
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage, ReportedLifecycleState
+
+client = GreengrassCoreIPCClientV2()
+topic = client.get_configuration(key_path=["topic"]).value["topic"]
+client.update_state(state=ReportedLifecycleState.RUNNING)
+pathlib.Path("running").write_text("yes")  # the work folder: test.Dependent's install checks it
+n = 0
+while True:
+    client.publish_to_topic(topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message={"n": n})))
+    n += 1
+    time.sleep(0.2)
+"""
+
+CONFIGURED = """
+import json, os, threading
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import ReportedLifecycleState
+
+client = GreengrassCoreIPCClientV2()
+print("pid", os.getpid(), flush=True)
+print("config", json.dumps(client.get_configuration().value, sort_keys=True), flush=True)
+
+def on_update(event):
+    value = client.get_configuration().value
+    print("config-update", json.dumps(value, sort_keys=True), flush=True)
+
+def on_outside(event):
+    print("outside-said", json.dumps(event.json_message.message), flush=True)
+
+client.subscribe_to_configuration_update(on_stream_event=on_update)
+client.subscribe_to_topic(topic="test/outside", on_stream_event=on_outside)
+client.update_state(state=ReportedLifecycleState.RUNNING)
+threading.Event().wait()
+"""
+
+DEPENDENT = """
+import os, threading
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import ReportedLifecycleState
+
+print("pinger-topic", os.environ["PINGER_TOPIC"], "model", os.environ["PINGER_FILES"], flush=True)
+GreengrassCoreIPCClientV2().update_state(state=ReportedLifecycleState.RUNNING)
+threading.Event().wait()
+"""
+
+CREDS = """
+import os, threading
+import boto3
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import ReportedLifecycleState
+
+dynamodb = boto3.client("dynamodb")  # endpoint, region and credentials: all from the runtime's environment
+dynamodb.create_table(TableName="lg-test", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                      AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                      BillingMode="PAY_PER_REQUEST")
+print("tables", dynamodb.list_tables()["TableNames"], "via", os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
+      flush=True)
+GreengrassCoreIPCClientV2().update_state(state=ReportedLifecycleState.RUNNING)
+threading.Event().wait()
+"""
+
+OUTSIDE = """
+import sys, threading
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage
+
+client = GreengrassCoreIPCClientV2()
+got = threading.Event()
+client.subscribe_to_topic(topic="test/ping", on_stream_event=lambda event: got.set())
+if not got.wait(60):
+    sys.exit("no message from test.Pinger")
+client.publish_to_topic(topic="test/outside",
+                        publish_message=PublishMessage(json_message=JsonMessage(message={"hello": "outside"})))
+client.close()
+print("outside done")
+"""
+
+
+def run_cli(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, "--root", str(root), *args], capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+def build(components: Path) -> None:
+    run = PYTHON + " -u {artifacts:decompressedPath}/%s/main.py"
+    write_component(components, "test.Pinger", files={"Pinger/main.py": PINGER}, lifecycle={"Run": run % "Pinger"},
+                    configuration={"topic": "test/ping", "accessControl": {"aws.greengrass.ipc.pubsub": {
+                        "test.Pinger:pubsub:1": {"operations": ["aws.greengrass#PublishToTopic"],
+                                                 "resources": ["test/ping"]}}}},
+                    permission={"Read": "ALL"})
+    write_component(components, "test.Configured", files={"Configured/main.py": CONFIGURED},
+                    lifecycle={"Run": run % "Configured"},
+                    configuration={"greeting": "hello {iot:thingName}", "accessControl": {"aws.greengrass.ipc.pubsub": {
+                        "test.Configured:pubsub:1": {"operations": ["aws.greengrass#SubscribeToTopic"],
+                                                     "resources": ["test/outside", "test/ping"]},
+                        "test.Configured:pubsub:2": {"operations": ["aws.greengrass#PublishToTopic"],
+                                                     "resources": ["test/outside"]}}}})
+    write_component(components, "test.Dependent", files={"Dependent/main.py": DEPENDENT},
+                    dependencies={"test.Pinger": "^1.0.0"},
+                    lifecycle={"Setenv": {"PINGER_TOPIC": "{test.Pinger:configuration:/topic}",
+                                          "PINGER_FILES": "{test.Pinger:artifacts:decompressedPath}"},
+                               "Install": "test -f {test.Pinger:work:path}/running",
+                               "Run": run % "Dependent"})
+    write_component(components, "test.Creds", files={"Creds/main.py": CREDS},
+                    dependencies={"aws.greengrass.TokenExchangeService": "^2.0.0"}, lifecycle={"Run": run % "Creds"})
+    write_component(components, "test.Crasher", lifecycle={"Run": "echo crashing; exit 3"})
+    write_component(components, "test.Orphan", dependencies={"test.Missing": "^1.0.0"}, lifecycle={"Run": "true"})
+    write_component(components, "test.Mismatch", lifecycle={"Run": "true"})
+    broken = components / "BadRecipe" / "greengrass-build" / "recipes"
+    broken.mkdir(parents=True)
+    (broken / "recipe.yaml").write_text("ComponentName: test.BadRecipe\nManifests: [unclosed\n")
+
+
+def document(extra_merge: dict | None = None) -> dict:
+    configured: dict = {"componentVersion": "1.0.0"}
+    if extra_merge:
+        configured["configurationUpdate"] = {"merge": json.dumps(extra_merge)}
+    return {
+        "targetArn": f"arn:aws:iot:eu-west-1:000000000000:thing/{THING}",
+        "components": {
+            "aws.greengrass.Nucleus": {"componentVersion": "2.14.3", "configurationUpdate": {
+                "merge": json.dumps({"interpolateComponentConfiguration": True})}},
+            "aws.greengrass.TokenExchangeService": {"componentVersion": "2.0.3"},
+            "test.Pinger": {"componentVersion": "1.0.0"},
+            "test.Configured": configured,
+            "test.Dependent": {"componentVersion": "1.0.0"},
+            "test.Creds": {"componentVersion": "1.0.0"},
+            "test.Crasher": {"componentVersion": "1.0.0"},
+            "test.Orphan": {"componentVersion": "1.0.0"},
+            "test.Mismatch": {"componentVersion": "2.0.0"},
+            "test.BadRecipe": {"componentVersion": "1.0.0"},
+        },
+    }
+
+
+class Runtime:
+    def __init__(self, root: Path, components: Path) -> None:
+        self.root, self.components = root, components
+        self.paths = RuntimePaths(root)
+
+    def status(self) -> dict[str, dict]:
+        result = run_cli(self.root, "status", "--json")
+        assert result.returncode == 0, result.stderr
+        return {row["component"]: row for row in json.loads(result.stdout)["components"]}
+
+    def wait_for(self, condition, what: str) -> None:
+        deadline = time.monotonic() + WAIT
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}; status: {self.status()}"
+            time.sleep(0.3)
+
+    def log(self, component: str) -> str:
+        result = run_cli(self.root, "logs", component)
+        return result.stdout
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory):
+    base = tmp_path_factory.mktemp("lgrt")
+    components, root = base / "components", base / "root"
+    build(components)
+    doc_path = base / "dev.json"
+    doc_path.write_text(json.dumps(document()))
+    up = subprocess.run([CLI, "up", str(doc_path), "--root", str(root), "--components-dir", str(components),
+                         "--timeout", "300"], capture_output=True, text=True, timeout=900, check=False)
+    rt = Runtime(root, components)
+    rt.up = up
+    yield rt
+    run_cli(root, "down")
+
+
+def test_up_starts_what_it_can_and_names_what_it_cannot(runtime: Runtime) -> None:
+    # `up` waits until everything settled; it fails because some components are bad.
+    assert runtime.up.returncode == 1, runtime.up.stdout + runtime.up.stderr
+    assert f"thing {THING}, region eu-west-1" in runtime.up.stdout
+    status = runtime.status()
+    for name in ("test.Pinger", "test.Configured", "test.Dependent", "test.Creds"):
+        assert status[name]["state"] == "RUNNING", (name, status[name], runtime.log(name))
+    assert status["aws.greengrass.TokenExchangeService"]["state"] == "RUNNING"
+    assert status["test.Crasher"]["state"] == "BROKEN"
+    assert "test.Orphan depends on test.Missing" in status["test.Orphan"]["error"]
+    assert "version mismatch" in status["test.Mismatch"]["error"]
+    assert "recipe does not parse" in status["test.BadRecipe"]["error"]
+    assert "BadRecipe" in status["test.BadRecipe"]["error"]
+    assert "ERROR test.Orphan" in runtime.up.stderr
+
+
+def test_lifecycle_interpolation_and_order(runtime: Runtime) -> None:
+    log = runtime.log("test.Dependent")
+    expected = runtime.paths.unarchived("test.Pinger", "1.0.0")
+    assert f"pinger-topic test/ping model {expected}" in log
+    assert runtime.log("test.Crasher").splitlines().count("crashing") == 3
+
+
+def test_component_configuration_is_interpolated_when_the_nucleus_says_so(runtime: Runtime) -> None:
+    assert f'"greeting": "hello {THING}"' in runtime.log("test.Configured")
+
+
+def test_token_exchange_dependent_reaches_dynamodb_local(runtime: Runtime) -> None:
+    log = runtime.log("test.Creds")
+    assert "tables ['lg-test'] via http://127.0.0.1:" in log
+
+
+def test_env_lets_an_outside_process_join_as_a_component(runtime: Runtime) -> None:
+    exports = run_cli(runtime.root, "env", "test.Configured")
+    assert exports.returncode == 0, exports.stderr
+    assert "AWS_CONTAINER_CREDENTIALS_FULL_URI" not in exports.stdout  # no TES dependency
+    script = runtime.root.parent / "outside.py"
+    script.write_text(OUTSIDE)
+    # What a developer does: eval the exports in a shell, then run any Python process.
+    outside = subprocess.run(["bash", "-c", f'eval "$({CLI} --root {runtime.root} env test.Configured)" && '
+                                            f"{shlex.quote(PYTHON)} {shlex.quote(str(script))}"],
+                             capture_output=True, text=True, timeout=WAIT, check=False)
+    assert outside.returncode == 0, outside.stdout + outside.stderr
+    runtime.wait_for(lambda: 'outside-said {"hello": "outside"}' in runtime.log("test.Configured"),
+                     "test.Configured to receive the outside message")
+    creds = run_cli(runtime.root, "env", "test.Creds").stdout
+    assert "export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:" in creds
+    assert "export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:" in creds
+    unknown = run_cli(runtime.root, "env", "test.Nope")
+    assert unknown.returncode == 1 and "test.Nope is not deployed" in unknown.stderr
+
+
+def test_redeploy_sends_configuration_events_without_a_restart(runtime: Runtime) -> None:
+    doc_path = runtime.root.parent / "dev2.json"
+    new = document({"greeting": "bye"})
+    del new["components"]["test.Crasher"]
+    doc_path.write_text(json.dumps(new))
+    result = run_cli(runtime.root, "deploy", str(doc_path), "--timeout", "120")
+    assert "reconfigured:" in result.stdout and "removed: test.Crasher" in result.stdout, result.stdout + result.stderr
+    runtime.wait_for(lambda: '"greeting": "bye"' in runtime.log("test.Configured"), "the configuration event")
+    log = runtime.log("test.Configured")
+    assert len([line for line in log.splitlines() if line.startswith("pid ")]) == 1
+    status = runtime.status()
+    assert "test.Crasher" not in status
+    assert status["test.Configured"]["state"] == "RUNNING"
+
+
+def test_bad_deploy_is_refused_and_changes_nothing(runtime: Runtime) -> None:
+    bad = runtime.root.parent / "bad.json"
+    bad.write_text(json.dumps({"components": {"test.Pinger": {}}}))
+    result = run_cli(runtime.root, "deploy", str(bad))
+    assert result.returncode == 1 and "componentVersion None is not a semantic version" in result.stderr
+    assert runtime.status()["test.Pinger"]["state"] == "RUNNING"
+
+
+def test_down_leaves_nothing_behind(runtime: Runtime) -> None:
+    marker = runtime.paths.instance_file.read_text().strip()
+    daemon_pid = int(runtime.paths.pid_file.read_text())
+    children = psutil.Process(daemon_pid).children(recursive=True)
+    assert len(children) >= 6  # watchdog, mosquitto, java, the components
+    result = run_cli(runtime.root, "down")
+    assert result.returncode == 0 and "stopped" in result.stdout, result.stderr
+    assert not psutil.pid_exists(daemon_pid) or psutil.Process(daemon_pid).status() == psutil.STATUS_ZOMBIE
+    assert [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+    assert marked_processes(marker) == []
+    assert _processes_under(runtime.root) == []
+    assert run_cli(runtime.root, "status").returncode == 1
+
+
+def _processes_under(root: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if Path(process.cwd()).is_relative_to(root):
+                found.append(process)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
