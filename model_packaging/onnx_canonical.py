@@ -17,7 +17,8 @@ def _content_name(tensor: onnx.TensorProto) -> str:
     anonymous.CopyFrom(tensor)
     anonymous.name = ""
     digest = hashlib.sha256(anonymous.SerializeToString(deterministic=True)).hexdigest()[:12]
-    return f"{_COUNTER.sub('', tensor.name)}__c{digest}"
+    # Content only: tf2onnx shares such constants (Clip bounds) and names them after whichever user came first.
+    return f"const__{digest}"
 
 
 def _rename_map(model: onnx.ModelProto) -> dict[str, str]:

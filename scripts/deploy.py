@@ -16,7 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from fleet.aws import Aws, FleetError, paginate
+from fleet.checker import RequestRejected
 from fleet.components import REPO_ROOT, component_names
 from fleet.deployments import Deployer, DeploymentReport, History
 from fleet.documents import load_document, problems_offline, retarget, validated_request
@@ -123,7 +125,7 @@ def run(args: argparse.Namespace, aws_factory: type[Aws] = Aws) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         return run(parse_args(argv))
-    except FleetError as error:
+    except (FleetError, RequestRejected, ClientError, BotoCoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -45,7 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     targets = parser.add_argument_group("target").add_mutually_exclusive_group(required=True)
     targets.add_argument("--thing", action="append", help="core device thing name (repeatable)")
     targets.add_argument("--fleet", action="store_true", help="every device (smartcam/fleet/capture)")
-    parser.add_argument("--expect", type=int, help="with --fleet: stop once this many devices finished")
+    parser.add_argument("--expect", type=int,
+                        help="with --fleet: stop once this many devices finished (else listen until --timeout)")
     command = parser.add_argument_group("capture command (smartcam.contracts.CaptureCommand)")
     command.add_argument("--action", default="capture", choices=["capture", "start", "stop", "snapshot"])
     command.add_argument("--camera-id", required=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import logging
 import re
@@ -41,6 +42,7 @@ from fleet.components import (
 log = logging.getLogger("fleet.publish")
 
 SHA256_METADATA = "sha256"  # x-amz-meta-sha256 on every uploaded artifact
+FINGERPRINT_TAG = "smartcam:build-fingerprint"  # on every component version this script creates
 PENDING_STATES = {"REQUESTED", "INITIATED"}
 
 
@@ -105,6 +107,12 @@ def normalized_recipe(recipe: dict[str, Any], name: str) -> tuple[Any, dict[str,
     return _casefold_keys(result), digests
 
 
+def fingerprint(recipe: Any, artifact_hashes: dict[str, Any]) -> str:
+    """One hash of what makes a version: the normalized recipe and every artifact's SHA-256."""
+    canonical = json.dumps({"recipe": recipe, "artifacts": artifact_hashes}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def publishable_recipe(component: BuiltComponent, bucket: str, version: str) -> bytes:
     """The built recipe as GDK publishes it: version set, artifact URIs pointing at the bucket."""
     recipe = copy.deepcopy(component.recipe)
@@ -120,16 +128,19 @@ class Publisher:
     def __init__(
         self,
         aws: Aws,
+        *,
         bucket: str | None = None,
         wait: bool = True,
         wait_timeout_s: float = 600.0,
         sleep: Callable[[float], None] = time.sleep,
+        recipe_problem: Callable[[dict[str, Any]], str | None] | None = None,
     ) -> None:
         self.aws = aws
         self.explicit_bucket = bucket
         self.wait = wait
         self.wait_timeout_s = wait_timeout_s
         self.sleep = sleep
+        self.recipe_problem = recipe_problem  # e.g. GDK's recipe schema, as `gdk component publish` checks it
         self._ready_buckets: set[str] = set()
 
     @property
@@ -189,8 +200,13 @@ class Publisher:
             raise
         return sorted((item["componentVersion"] for item in items), key=semver_key)
 
-    def published_fingerprint(self, name: str, version: str) -> tuple[Any, dict[str, str | None]]:
+    def published_fingerprint(self, name: str, version: str) -> str:
+        """The fingerprint tag this script put on the version, else one computed from the published recipe
+        (digests from the recipe, or the SHA-256 metadata of the S3 objects it names)."""
         response = self.greengrass.get_component(arn=self.component_arn(name, version), recipeOutputFormat="JSON")
+        tagged = (response.get("tags") or {}).get(FINGERPRINT_TAG)
+        if tagged:
+            return str(tagged)
         recipe = json.loads(response["recipe"])
         normalized, digests = normalized_recipe(recipe, name)
         hashes: dict[str, str | None] = {}
@@ -201,7 +217,7 @@ class Publisher:
                 continue
             file = match["file"]
             hashes[file] = digests.get(file) or self._object_sha256(match["bucket"], match["key"])
-        return normalized, hashes
+        return fingerprint(normalized, hashes)
 
     def _object_sha256(self, bucket: str, key: str) -> str | None:
         try:
@@ -213,12 +229,12 @@ class Publisher:
     def publish(self, component: BuiltComponent) -> PublishResult:
         name = component.name
         built_recipe, _ = normalized_recipe(component.recipe, name)
-        built_hashes = component.artifact_sha256()
+        built = fingerprint(built_recipe, component.artifact_sha256())
         versions = self.published_versions(name)
         configured = component.project.version
         candidates = [v for v in {versions[-1] if versions else None, configured} if v in versions]
         for version in sorted(candidates, key=semver_key, reverse=True):
-            if self.published_fingerprint(name, version) == (built_recipe, built_hashes):
+            if self.published_fingerprint(name, version) == built:
                 log.info("%s unchanged since %s", name, version)
                 return PublishResult(name, version, "unchanged")
         if configured == NEXT_PATCH:
@@ -233,8 +249,10 @@ class Publisher:
             version = configured
         bucket = self.bucket_for(component)
         recipe = publishable_recipe(component, bucket, version)
-        request = {"inlineRecipe": recipe, "clientToken": str(uuid.uuid4())}
+        request = {"inlineRecipe": recipe, "clientToken": str(uuid.uuid4()), "tags": {FINGERPRINT_TAG: built}}
         checker.check(self.greengrass, "CreateComponentVersion", request)  # before anything is uploaded
+        if self.recipe_problem is not None and (problem := self.recipe_problem(json.loads(recipe))):
+            raise FleetError(f"{name} {version}: the recipe does not follow the Greengrass recipe schema {problem}")
         self.ensure_bucket(bucket)
         result = PublishResult(name, version, "published")
         for file, path in sorted(component.artifacts.items()):

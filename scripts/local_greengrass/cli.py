@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 
 from local_greengrass.deployment import DeploymentError, load_document
-from local_greengrass.launcher import BROKEN, SETTLED
+from local_greengrass.launcher import BROKEN
 from local_greengrass.paths import DEFAULT_COMPONENTS_DIR, RuntimePaths, default_root
 from local_greengrass.processes import end_everything
 
@@ -77,8 +77,8 @@ def _wait_settled(paths: RuntimePaths, timeout: float) -> bool:
             if seen.get(row["component"]) != row["state"]:
                 seen[row["component"]] = row["state"]
                 print(f"{row['component']}: {row['state']}" + (f" ({row['error']})" if row.get("error") else ""))
-        if all(row["state"] in SETTLED for row in rows):
-            return not any(row["state"] == BROKEN for row in rows)
+        if all(row["settled"] for row in rows):
+            return all(row["state"] != BROKEN and not row.get("error") for row in rows)
         if time.monotonic() > deadline:
             print(f"not settled after {timeout:g} s; `status` and `logs <component>` tell more", file=sys.stderr)
             return False

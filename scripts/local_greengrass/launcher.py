@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from local_greengrass.artifacts import ArtifactError, install_artifacts
 from local_greengrass.deployment import BUILTINS
@@ -58,7 +58,7 @@ class ComponentRunner:
         self.launcher = launcher
         self.state = RUNNING if spec.builtin else NEW
         self.error: str | None = None
-        self.started_at = time.time()
+        self.blocked_by: str | None = None  # BROKEN dependencies it is waiting for
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._process: StepProcess | None = None
@@ -229,11 +229,13 @@ class Launcher:
         with self.changed:
             return self.runners.get(name)
 
-    def snapshot(self) -> list[dict[str, str | None]]:
+    def snapshot(self) -> list[dict[str, Any]]:
         with self.changed:
-            rows = [{"component": r.name, "version": r.spec.version, "state": r.state, "error": r.error}
+            rows = [{"component": r.name, "version": r.spec.version, "state": r.state,
+                     "error": r.error or (f"waiting for {r.blocked_by}, which is BROKEN" if r.blocked_by else None),
+                     "settled": r.state in SETTLED or bool(r.blocked_by)}
                     for r in self.runners.values()]
-            rows += [{"component": name, "version": version, "state": BROKEN, "error": error}
+            rows += [{"component": name, "version": version, "state": BROKEN, "error": error, "settled": True}
                      for name, (version, error) in self.invalid.items() if name not in self.runners]
         return rows
 
@@ -243,12 +245,19 @@ class Launcher:
             runner.reported(str(getattr(state, "value", state)).upper())
 
     def wait_for_dependencies(self, runner: ComponentRunner) -> bool:
-        def ready() -> bool:
-            return runner.stopping or all(self._dependency_ready(dep) for dep in runner.spec.dependencies)
-
+        """Block until every dependency is RUNNING or FINISHED; meanwhile, name the BROKEN ones it waits for."""
         with self.changed:
-            self.changed.wait_for(ready)
-        return not runner.stopping
+            while not runner.stopping:
+                if all(self._dependency_ready(dep) for dep in runner.spec.dependencies):
+                    runner.blocked_by = None
+                    return True
+                broken = [d for d in runner.spec.dependencies if d in self.runners and self.runners[d].state == BROKEN]
+                blocked_by = ", ".join(broken) or None
+                if blocked_by != runner.blocked_by:
+                    runner.blocked_by = blocked_by
+                    self.changed.notify_all()
+                self.changed.wait()
+        return False
 
     def _dependency_ready(self, name: str) -> bool:
         runner = self.runners.get(name)
@@ -328,4 +337,5 @@ class Launcher:
         deadline = time.monotonic() + timeout
         with self.changed:
             return self.changed.wait_for(
-                lambda: all(r.state in SETTLED for r in self.runners.values()), max(0.0, deadline - time.monotonic()))
+                lambda: all(r.state in SETTLED or r.blocked_by for r in self.runners.values()),
+                max(0.0, deadline - time.monotonic()))

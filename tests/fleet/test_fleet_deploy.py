@@ -259,3 +259,13 @@ def test_status_and_rollback_commands(aws, fleet_repo, dev_document, monkeypatch
     assert status == 0
     aws.stub.assert_no_pending_responses()
     assert history.entries(GROUP_ARN)[-1]["deploymentId"] == "d-10"
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_the_same_documents_load_in_the_local_runtime(name):
+    from local_greengrass.deployment import load_document as load_local
+
+    document = json.loads((REPO_ROOT / "recipes" / f"{name}.json").read_text())
+    local = load_local(REPO_ROOT / "recipes" / f"{name}.json")
+    assert {n: c.version for n, c in local.components.items()} == {
+        n: spec["componentVersion"] for n, spec in document["components"].items()}

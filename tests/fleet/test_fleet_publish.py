@@ -35,15 +35,15 @@ def expect_create(aws: RecordingAws, name: str, version: str) -> None:
         "create_component_version",
         {"arn": arn(name, version), "componentName": name, "componentVersion": version,
          "creationTimestamp": "2026-01-01T00:00:00Z", "status": {"componentState": "REQUESTED"}},
-        {"inlineRecipe": ANY, "clientToken": ANY},
+        {"inlineRecipe": ANY, "clientToken": ANY, "tags": ANY},
     )
     aws.stub.add_response("describe_component", {"arn": arn(name, version), "status": {"componentState": "DEPLOYABLE"}},
                           {"arn": arn(name, version)})
 
 
-def expect_get(aws: RecordingAws, name: str, version: str, recipe: bytes) -> None:
-    aws.stub.add_response("get_component", {"recipeOutputFormat": "JSON", "recipe": recipe},
-                          {"arn": arn(name, version), "recipeOutputFormat": "JSON"})
+def expect_get(aws: RecordingAws, name: str, version: str, recipe: bytes, tags: dict[str, str] | None = None) -> None:
+    response = {"recipeOutputFormat": "JSON", "recipe": recipe, **({"tags": tags} if tags else {})}
+    aws.stub.add_response("get_component", response, {"arn": arn(name, version), "recipeOutputFormat": "JSON"})
 
 
 def sent_recipes(aws: RecordingAws) -> list[dict[str, Any]]:
@@ -250,3 +250,37 @@ def test_the_publish_command_writes_the_published_versions_into_a_deployment_doc
     assert written == {"smartcam.Runtime": {"componentVersion": "1.0.5"},
                        "aws.greengrass.Nucleus": {"componentVersion": "2.14.3"}}
     assert json.loads(capsys.readouterr().out)["smartcam.CameraIngest"]["action"] == "published"
+
+
+def test_the_fingerprint_tag_keeps_publishing_idempotent_when_the_service_reformats_the_recipe(aws, repo):
+    first_publish(aws, repo)
+    created = {json.loads(p["inlineRecipe"])["ComponentName"]: p for _, op, p in aws.calls
+               if op == "CreateComponentVersion"}
+    before = len(aws.mutating_calls())
+    for name, params in created.items():
+        reformatted = {**json.loads(params["inlineRecipe"]), "ComponentType": "aws.greengrass.generic"}
+        expect_versions(aws, name, ["1.0.0"])
+        expect_get(aws, name, "1.0.0", json.dumps(reformatted).encode(), tags=params["tags"])
+
+    results = run_publish(aws, repo)
+
+    assert {action for _, action in results.values()} == {"unchanged"}
+    assert len(aws.mutating_calls()) == before
+
+
+def test_a_recipe_the_schema_check_refuses_is_not_published(aws, repo, tmp_path):
+    import publish
+
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    (schemas / "greengrass-recipe.schema.json").write_text(json.dumps({
+        "type": "object", "required": ["componentname"],
+        "properties": {"componentpublisher": {"type": "string", "pattern": "^maintainers$"}}}))
+    expect_versions(aws, "smartcam.Runtime", [])
+    aws.calls.clear()
+
+    with pytest.raises(FleetError, match=r"schema at /componentpublisher"):
+        run_publish(aws, repo, recipe_problem=publish.recipe_schema_check(schemas))
+
+    assert aws.mutating_calls() == []
+    assert publish.recipe_schema_check(tmp_path / "missing") is None

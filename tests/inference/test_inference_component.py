@@ -248,3 +248,39 @@ def test_main_runs_the_component_and_reports_running(env, monkeypatch):
         runner.join(timeout=30)
     assert not runner.is_alive()
     gg.client.close.assert_called()
+
+
+def test_chosen_backend_failing_at_start_falls_back_and_says_so(env):
+    gg, ring, tmp = env
+
+    def broken(bundle, threads):
+        from ssd_inference.backends import BackendError
+        raise BackendError("onnxruntime: cannot load fake.model: broken on purpose")
+
+    factories = {"onnxruntime": broken, **fake_factories("litert")}
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    try:
+        assert "serving with litert" in status_with(gg, "backend_fallback").detail
+        frame = write_frame(ring)
+        gg.send_frame(frame)
+        assert detections_for(gg, frame).model.backend == "litert"
+        health = parse(Health, gg.on("smartcam/health/smartcam.SsdInference")[0])
+        assert health.state == "degraded" and "configured: onnxruntime" in health.detail
+        assert "ERRORED" not in gg.states
+    finally:
+        app.stop()
+
+
+def test_annotated_output_defaults_to_the_work_folder(env, monkeypatch):
+    gg, ring, tmp = env
+    work = tmp / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    gg.config["annotatedOutput"] = {"enabled": True}
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    try:
+        frame = write_frame(ring)
+        gg.send_frame(frame)
+        gg.wait_for((work / "annotated" / "cam1" / f"{frame.frame_id}.jpg").is_file)
+    finally:
+        app.stop()

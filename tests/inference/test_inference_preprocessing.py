@@ -95,3 +95,11 @@ def test_large_jpeg_is_decoded_at_reduced_scale_but_not_below_the_model_input():
     same_view = cv2.resize(full, (640, 360), interpolation=cv2.INTER_AREA)
     assert np.abs(same_view.astype(int) - reduced.astype(int)).mean() < 4
     assert decode_image(jpeg_bytes(640, 480), None, (300, 300)).shape == (480, 640, 3)
+
+
+def test_per_channel_normalization_matches_the_formula():
+    spec = InputSpec(shape=[1, 16, 16, 3], layout="NHWC", dtype="float32",
+                     normalization={"mean": [123.7, 116.3, 103.5], "std": [58.4, 57.1, 57.4]})
+    rgb = decode_image(jpeg_bytes())
+    expected = (cv2.resize(rgb, (16, 16)).astype(np.float32) - [123.7, 116.3, 103.5]) / [58.4, 57.1, 57.4]
+    np.testing.assert_allclose(Preprocessor(spec)(rgb)[0], expected, rtol=1e-5, atol=1e-5)

@@ -170,3 +170,16 @@ def test_invalid_components_are_reported_and_a_running_one_is_left_alone(rig: Ri
     assert rig.launcher.runner("test.Keep") is keep and keep.state == RUNNING
     rows = {row["component"]: row for row in rig.launcher.snapshot()}
     assert rows["test.Ghost"]["state"] == BROKEN and "no built recipe" in rows["test.Ghost"]["error"]
+
+
+def test_a_dependent_of_a_broken_component_waits_and_says_why(rig: Rig) -> None:
+    write_component(rig.components, "test.Base", lifecycle={"Install": "exit 1"})
+    write_component(rig.components, "test.App", dependencies={"test.Base": "^1.0.0"}, lifecycle={"Run": "true"})
+    rig.deploy({"test.Base": V1, "test.App": V1})
+    rig.wait_state("test.Base", BROKEN)
+    with rig.launcher.changed:
+        assert rig.launcher.changed.wait_for(lambda: rig.launcher.runner("test.App").blocked_by, WAIT)
+    rows = {row["component"]: row for row in rig.launcher.snapshot()}
+    assert rows["test.App"]["state"] == "NEW" and rows["test.App"]["settled"]
+    assert rows["test.App"]["error"] == "waiting for test.Base, which is BROKEN"
+    assert rig.launcher.wait_settled(WAIT)

@@ -113,25 +113,25 @@ def run_cli(root: Path, *args: str, timeout: float = 600) -> subprocess.Complete
 
 def build(components: Path) -> None:
     run = PYTHON + " -u {artifacts:decompressedPath}/%s/main.py"
-    write_component(components, "test.Pinger", files={"Pinger/main.py": PINGER}, lifecycle={"Run": run % "Pinger"},
+    write_component(components, "test.Pinger", files={"main.py": PINGER}, lifecycle={"Run": run % "Pinger"},
                     configuration={"topic": "test/ping", "accessControl": {"aws.greengrass.ipc.pubsub": {
                         "test.Pinger:pubsub:1": {"operations": ["aws.greengrass#PublishToTopic"],
                                                  "resources": ["test/ping"]}}}},
                     permission={"Read": "ALL"})
-    write_component(components, "test.Configured", files={"Configured/main.py": CONFIGURED},
+    write_component(components, "test.Configured", files={"main.py": CONFIGURED},
                     lifecycle={"Run": run % "Configured"},
                     configuration={"greeting": "hello {iot:thingName}", "accessControl": {"aws.greengrass.ipc.pubsub": {
                         "test.Configured:pubsub:1": {"operations": ["aws.greengrass#SubscribeToTopic"],
                                                      "resources": ["test/outside", "test/ping"]},
                         "test.Configured:pubsub:2": {"operations": ["aws.greengrass#PublishToTopic"],
                                                      "resources": ["test/outside"]}}}})
-    write_component(components, "test.Dependent", files={"Dependent/main.py": DEPENDENT},
+    write_component(components, "test.Dependent", files={"main.py": DEPENDENT},
                     dependencies={"test.Pinger": "^1.0.0"},
                     lifecycle={"Setenv": {"PINGER_TOPIC": "{test.Pinger:configuration:/topic}",
                                           "PINGER_FILES": "{test.Pinger:artifacts:decompressedPath}"},
                                "Install": "test -f {test.Pinger:work:path}/running",
                                "Run": run % "Dependent"})
-    write_component(components, "test.Creds", files={"Creds/main.py": CREDS},
+    write_component(components, "test.Creds", files={"main.py": CREDS},
                     dependencies={"aws.greengrass.TokenExchangeService": "^2.0.0"}, lifecycle={"Run": run % "Creds"})
     write_component(components, "test.Crasher", lifecycle={"Run": "echo crashing; exit 3"})
     write_component(components, "test.Orphan", dependencies={"test.Missing": "^1.0.0"}, lifecycle={"Run": "true"})
@@ -192,7 +192,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory):
     doc_path = base / "dev.json"
     doc_path.write_text(json.dumps(document()))
     up = subprocess.run([CLI, "up", str(doc_path), "--root", str(root), "--components-dir", str(components),
-                         "--timeout", "300"], capture_output=True, text=True, timeout=900, check=False)
+                         "--timeout", "240"], capture_output=True, text=True, timeout=280, check=False)
     rt = Runtime(root, components)
     rt.up = up
     yield rt

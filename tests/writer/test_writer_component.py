@@ -1,12 +1,12 @@
 """The whole component (main.main) with a mocked IPC client, writing into DynamoDB Local."""
 
+import importlib.util
 import json
 import threading
 from pathlib import Path
 from types import SimpleNamespace
 from unittest.mock import MagicMock
 
-import main as writer_main
 import pytest
 import yaml
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
@@ -17,7 +17,8 @@ from writer_helpers import frames, scan_all, wait_until
 
 pytestmark = pytest.mark.integration
 
-RECIPE = Path(__file__).resolve().parents[2] / "components" / "DynamoWriter" / "recipe.yaml"
+COMPONENT_DIR = Path(__file__).resolve().parents[2] / "components" / "DynamoWriter"
+RECIPE = COMPONENT_DIR / "recipe.yaml"
 THING = "writer-test-thing"
 
 
@@ -48,6 +49,14 @@ class FakeIpc:
                 if c.kwargs["topic"] == "smartcam/health/smartcam.DynamoWriter"]
 
 
+def load_main():
+    # Every component has a main.py: load this one by path, not by the ambiguous name "main".
+    spec = importlib.util.spec_from_file_location("dynamo_writer_main", COMPONENT_DIR / "main.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def recipe_defaults():
     return yaml.safe_load(RECIPE.read_text())["ComponentConfiguration"]["DefaultConfiguration"]
 
@@ -67,7 +76,7 @@ def test_detections_in_items_out_with_reports(aws_env, monkeypatch, tmp_path):
                                          "flushIntervalS": 0.1, "reportIntervalS": 0.2}
     ipc = FakeIpc(configuration)
     stop = threading.Event()
-    runner = threading.Thread(target=writer_main.main, args=(ipc.client, stop), daemon=True)
+    runner = threading.Thread(target=load_main().main, args=(ipc.client, stop), daemon=True)
     runner.start()
     try:
         wait_until(lambda: "smartcam/detections" in ipc.handlers, what="the subscription")

@@ -19,7 +19,7 @@ class DynamoWriterConfig(ComponentConfig):
     batch_size: Annotated[int, Field(ge=1, le=25)] = 25  # BatchWriteItem takes at most 25
     flush_interval_s: Annotated[float, Field(gt=0, le=300)] = 1.0
     max_spool_items: Annotated[int, Field(ge=1, le=100_000_000)] = 1_000_000
-    max_spool_mb: Annotated[float, Field(gt=0, le=1_000_000)] = 1024.0
+    max_spool_mb: Annotated[float, Field(gt=0, le=1_000_000, alias="maxSpoolMB")] = 1024.0
     # refuseNewest: a new detection is refused (counted) when the spool is full, so nothing that
     # was accepted is ever lost. dropOldest: the oldest spooled items make room (counted).
     overflow_policy: Literal["refuseNewest", "dropOldest"] = "refuseNewest"

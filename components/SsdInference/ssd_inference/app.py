@@ -263,7 +263,7 @@ class SsdInferenceApp:
     def _annotate(self, rgb: Any, detections: list[Detection], frame: FrameRef, config: SsdInferenceConfig) -> None:
         out = config.annotated_output
         try:
-            write_annotated(rgb, detections, Path(out.dir), frame, keep=out.keep_per_camera)
+            write_annotated(rgb, detections, out.folder(), frame, keep=out.keep_per_camera)
         except OSError as exc:
             self._refuse("annotated_output_failed", f"{out.dir}: {exc}")
 

@@ -6,6 +6,7 @@ every other key applies from the next frame on.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
@@ -20,15 +21,19 @@ class AnnotatedOutput(ComponentConfig):
     """Optional JPEGs with the detections drawn on them, for a person looking at the device."""
 
     enabled: bool = False
-    dir: Annotated[str, Field(min_length=1, max_length=4096)] = "/tmp/smartcam/annotated"  # noqa: S108
+    # "auto": <work folder>/annotated (Greengrass starts a component in its own work folder)
+    dir: Annotated[str, Field(min_length=1, max_length=4096)] = "auto"
     keep_per_camera: Annotated[int, Field(ge=1, le=10_000)] = 50
 
     @field_validator("dir")
     @classmethod
     def _absolute(cls, value: str) -> str:
-        if not value.startswith("/") or "\x00" in value:
-            raise ValueError("must be an absolute path")
+        if value != "auto" and (not value.startswith("/") or "\x00" in value):
+            raise ValueError("must be 'auto' or an absolute path")
         return value
+
+    def folder(self) -> Path:
+        return Path.cwd() / "annotated" if self.dir == "auto" else Path(self.dir)
 
 
 class DropPolicy(ComponentConfig):

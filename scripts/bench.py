@@ -1,0 +1,34 @@
+"""`make bench`: run every benchmark in scripts/bench/ one after another (never in parallel: they
+share two cores) and list the JSON results each wrote into docs/bench/."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ORDER = ["ipc", "capture", "inference", "writer", "pipeline"]
+
+
+def main() -> int:
+    scripts = {p.stem: p for p in sorted((ROOT / "scripts" / "bench").glob("*.py")) if not p.stem.startswith("_")}
+    names = [n for n in ORDER if n in scripts] + [n for n in scripts if n not in ORDER]
+    failed = []
+    for name in names:
+        print(f"== bench {name}", flush=True)
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, str(scripts[name])], cwd=ROOT, check=False)
+        print(f"== bench {name}: exit {result.returncode} in {time.monotonic() - started:.0f} s", flush=True)
+        if result.returncode:
+            failed.append(name)
+    for path in sorted((ROOT / "docs" / "bench").glob("*.json")):
+        print(f"result: {path.relative_to(ROOT)}")
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
