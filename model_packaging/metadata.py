@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from model_packaging import model_card as card
-from model_packaging.model_json import MODEL_JSON, write_model_json
 
 # position of each raw output in the runtime's output list (DLR run(), onnxruntime run(None, ...),
 # LiteRT get_output_details()); the names are the same on every runtime.
@@ -62,5 +61,3 @@ def sample_metadata(runtimes: dict, *, notes: str = card.NOTES) -> dict:
         },
     }
 
-
-__all__ = ["MODEL_JSON", "sample_metadata", "sample_runtimes", "write_model_json"]

@@ -1,5 +1,10 @@
-"""Make tf2onnx's output byte-identical across runs: it numbers the names it invents (`Relu6_min__52`)
-and orders nodes in an order that varies between runs; rename and sort deterministically."""
+"""Make tf2onnx's output byte-identical across runs.
+
+tf2onnx numbers the names it invents (`Relu6_min__52`, `Conv2D__20`), merges duplicate nodes keeping an
+arbitrary one, and emits nodes in an order that varies between runs. Here invented names are replaced
+by names derived from content (constants) or structure (op, attributes, inputs), and nodes are sorted
+topologically with ties broken by name.
+"""
 
 from __future__ import annotations
 
@@ -12,42 +17,63 @@ import onnx
 _COUNTER = re.compile(r"__\d+")
 
 
-def _content_name(tensor: onnx.TensorProto) -> str:
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def _constant_name(tensor: onnx.TensorProto) -> str:
     anonymous = onnx.TensorProto()
     anonymous.CopyFrom(tensor)
     anonymous.name = ""
-    digest = hashlib.sha256(anonymous.SerializeToString(deterministic=True)).hexdigest()[:12]
-    # Content only: tf2onnx shares such constants (Clip bounds) and names them after whichever user came first.
-    return f"const__{digest}"
+    return f"const__{_digest(anonymous.SerializeToString(deterministic=True))}"
 
 
-def _rename_map(model: onnx.ModelProto) -> dict[str, str]:
+def _is_invented(node: onnx.NodeProto) -> bool:
+    return bool(_COUNTER.search(node.name)) or any(_COUNTER.search(name) for name in node.output)
+
+
+def _structural_name(node: onnx.NodeProto, inputs: list[str], taken: set[str]) -> str:
+    signature = onnx.NodeProto()
+    signature.CopyFrom(node)
+    signature.name = ""
+    signature.input[:] = inputs
+    del signature.output[:]
+    base = f"{node.op_type}__{_digest(signature.SerializeToString(deterministic=True))}"
+    name, index = base, 1
+    while name in taken:
+        index += 1
+        name = f"{base}_{index}"
+    taken.add(name)
+    return name
+
+
+def canonicalize(model: onnx.ModelProto) -> None:
     graph = model.graph
-    renames = {init.name: _content_name(init) for init in graph.initializer if _COUNTER.search(init.name)}
-    produced = [name for node in graph.node for name in [*node.output, node.name]]
-    invented = sorted(name for name in produced if _COUNTER.search(name))
-    taken = {name for name in produced if not _COUNTER.search(name)} | set(renames.values())
-    for name in invented:
-        base = _COUNTER.sub("__t", name)
-        candidate, index = base, 1
-        while candidate in taken:
-            index += 1
-            candidate = f"{base}{index}"
-        taken.add(candidate)
-        renames[name] = candidate
-    return renames
-
-
-def _topological(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
+    renames = {init.name: _constant_name(init) for init in graph.initializer if _COUNTER.search(init.name)}
+    nodes = list(graph.node)
     producer = {output: index for index, node in enumerate(nodes) for output in node.output}
-    waiting = [sum(1 for name in set(node.input) if name in producer) for node in nodes]
+    waiting = [len({name for name in node.input if name in producer}) for node in nodes]
     consumers: dict[int, list[int]] = {}
     for index, node in enumerate(nodes):
-        for name in set(node.input):
-            if name in producer:
-                consumers.setdefault(producer[name], []).append(index)
-    ready = [(nodes[i].name, i) for i, count in enumerate(waiting) if count == 0]
-    heapq.heapify(ready)
+        for name in {name for name in node.input if name in producer}:
+            consumers.setdefault(producer[name], []).append(index)
+    taken = {node.name for node in nodes if not _is_invented(node)}
+
+    def make_ready(index: int, ready: list[tuple[str, int]]) -> None:
+        node = nodes[index]
+        node.input[:] = [renames.get(name, name) for name in node.input]
+        if _is_invented(node):
+            name = _structural_name(node, list(node.input), taken)
+            for position, output in enumerate(node.output):
+                renames[output] = f"{name}:{position}"
+            node.name = name
+            node.output[:] = [renames[output] for output in node.output]
+        heapq.heappush(ready, (node.name, index))
+
+    ready: list[tuple[str, int]] = []
+    for index, count in enumerate(waiting):
+        if count == 0:
+            make_ready(index, ready)
     ordered = []
     while ready:
         _, index = heapq.heappop(ready)
@@ -55,31 +81,20 @@ def _topological(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
         for consumer in consumers.get(index, []):
             waiting[consumer] -= 1
             if waiting[consumer] == 0:
-                heapq.heappush(ready, (nodes[consumer].name, consumer))
+                make_ready(consumer, ready)
     if len(ordered) != len(nodes):
         raise ValueError("the ONNX graph has a cycle")
-    return ordered
+    del graph.node[:]
+    graph.node.extend(ordered)
 
-
-def canonicalize(model: onnx.ModelProto) -> None:
-    graph = model.graph
-    renames = _rename_map(model)
     unique = {}
     for init in graph.initializer:
         init.name = renames.get(init.name, init.name)
         unique.setdefault(init.name, init)  # identical content -> identical name: keep one
-    for node in graph.node:
-        node.name = renames.get(node.name, node.name)
-        node.input[:] = [renames.get(name, name) for name in node.input]
-        node.output[:] = [renames.get(name, name) for name in node.output]
+    del graph.initializer[:]
+    graph.initializer.extend(unique[name] for name in sorted(unique))
     for value in [*graph.value_info, *graph.output]:
         value.name = renames.get(value.name, value.name)
-    ordered = _topological(list(graph.node))
-    del graph.node[:]
-    graph.node.extend(ordered)
-    initializers = [unique[name] for name in sorted(unique)]
-    del graph.initializer[:]
-    graph.initializer.extend(initializers)
     value_info = sorted(graph.value_info, key=lambda value: value.name)
     del graph.value_info[:]
     graph.value_info.extend(value_info)

@@ -117,8 +117,10 @@ def version_of(package: str) -> str | None:
         return None
 
 
-def benchmark(frames_per_backend: int, threads: int, size: tuple[int, int], blocks: int = 5) -> dict[str, Any]:
-    model = PreparedModel.load(MODEL_DIR)
+def benchmark(
+    frames_per_backend: int, threads: int, size: tuple[int, int], model_dir: Path = MODEL_DIR, blocks: int = 5
+) -> dict[str, Any]:
+    model = PreparedModel.load(model_dir)
     engines = {name: Engine.start(model, name, threads, fall_back=False) for name in BACKENDS
                if name in model.bundle.manifest.runtimes}
     ipc = Ipc(SerializingClient())  # type: ignore[arg-type]
@@ -152,19 +154,21 @@ def benchmark(frames_per_backend: int, threads: int, size: tuple[int, int], bloc
     fastest = min(results, key=lambda n: results[n]["model"]["median_ms"])
     fastest_ms = results[fastest]["model"]["median_ms"]
     default = "dlr" if "dlr" in results else fastest
-    overhead_ms = results[default]["overhead"]["median_ms"]
     checks = {
         "fastest_backend": fastest,
         "dlr_vs_fastest": round(results["dlr"]["model"]["median_ms"] / fastest_ms, 2) if "dlr" in results else None,
         "dlr_vs_fastest_target": TARGET_DLR_RATIO,
-        "overhead_vs_model": {n: round(overhead_ms / r["model"]["median_ms"], 3) for n, r in results.items()},
+        # each backend's own overhead (same code, measured in the same blocks) over its model time
+        "overhead_vs_model": {
+            n: round(r["overhead"]["median_ms"] / r["model"]["median_ms"], 3) for n, r in results.items()
+        },
         "overhead_vs_model_target": TARGET_OVERHEAD,
     }
     checks["dlr_within_target"] = checks["dlr_vs_fastest"] is not None and checks["dlr_vs_fastest"] <= TARGET_DLR_RATIO
-    checks["overhead_within_target_default_backend"] = checks["overhead_vs_model"][default] <= TARGET_OVERHEAD
+    checks["overhead_within_target"] = {n: v <= TARGET_OVERHEAD for n, v in checks["overhead_vs_model"].items()}
     return {
         "benchmark": "smartcam.SsdInference per-frame latency",
-        "model": {"name": model.bundle.name, "version": model.bundle.version,
+        "model": {"name": model.bundle.name, "version": model.bundle.version, "folder": str(model_dir),
                   "dlr_target": model.bundle.manifest.runtimes.get("dlr") and getattr(
                       model.bundle.manifest.runtimes["dlr"], "target", None)},
         "frames": {"size": f"{size[0]}x{size[1]}", "source": "tests/model/images re-encoded as JPEG q85",
@@ -194,6 +198,10 @@ def plot(report: dict[str, Any], path: Path) -> None:
         values = np.asarray([report["backends"][n]["stages"][stage]["median_ms"] for n in names])
         ax.bar(names, values, bottom=bottom, label=stage, color=color)
         bottom += values
+    for x, name in enumerate(names):
+        r = report["backends"][name]
+        ax.annotate(f"model {r['model']['median_ms']:.1f} ms\noverhead {r['overhead']['median_ms']:.1f} ms",
+                    (x, bottom[x]), ha="center", va="bottom", fontsize=8, xytext=(0, 3), textcoords="offset points")
     p90 = [report["backends"][n]["total"]["p90_ms"] for n in names]
     ax.scatter(names, p90, marker="_", s=600, color="black", label="p90 per frame", zorder=3)
     ax.set_ylabel("ms per frame (median per stage)")
@@ -210,11 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=60, help="timed frames per backend")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--size", default="640x480", help="camera frame size, WIDTHxHEIGHT")
+    parser.add_argument("--model-dir", type=Path, default=MODEL_DIR, help="a packaged model folder (model.json)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "inference.json")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "bench" / "inference.png")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
-    report = benchmark(args.frames, args.threads, (width, height))
+    report = benchmark(args.frames, args.threads, (width, height), args.model_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     plot(report, args.plot)

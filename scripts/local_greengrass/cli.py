@@ -1,4 +1,17 @@
-"""scripts/local-greengrass: up, deploy, status, logs, env, down."""
+"""scripts/local-greengrass: a local Greengrass V2 core device for this project.
+
+    make build
+    scripts/local-greengrass up recipes/dev.json       # background runtime; waits until components settle
+    scripts/local-greengrass status                     # state and version of each component (exit 1: not up)
+    scripts/local-greengrass logs smartcam.CameraIngest -f
+    eval "$(scripts/local-greengrass env smartcam.CameraIngest)"   # then any Python process IS that component
+    scripts/local-greengrass deploy recipes/dev.json   # config changes -> events; new builds -> restart
+    scripts/local-greengrass down                       # stops everything; nothing is left running
+
+Everything lives under --root (default $LOCAL_GREENGRASS_ROOT or .local-greengrass/ in the repository):
+packages/, work/<component>/, logs/<component>.log (logs/local-greengrass.log is the runtime's own).
+The thing name comes from --thing-name, else the document's thing ARN, else `<thing group>-core`.
+"""
 
 from __future__ import annotations
 
@@ -147,7 +160,10 @@ def cmd_status(args: argparse.Namespace, paths: RuntimePaths) -> int:
     if args.json:
         print(json.dumps(response, indent=2))
         return 0
-    print(f"thing {response['thing_name']}, root {response['root']}")
+    standins = response["standins"]
+    print(f"thing {response['thing_name']}, region {response['region']}, root {response['root']}")
+    print(f"IoT Core stand-in mqtts://{standins['iot_core']['host']}:{standins['iot_core']['port']} "
+          f"(CA {standins['iot_core']['ca_path']}), DynamoDB Local {standins['dynamodb']}")
     for row in response["components"]:
         line = f"{row['component']:<40} {row['version']:<10} {row['state']}"
         print(line + (f"  {row['error']}" if row.get("error") else ""))
@@ -185,22 +201,33 @@ def cmd_env(args: argparse.Namespace, paths: RuntimePaths) -> int:
     return 0
 
 
+def _daemon_process(paths: RuntimePaths) -> psutil.Process | None:
+    """The daemon from the pid file, if that pid still is our daemon (pids get reused)."""
+    try:
+        process = psutil.Process(int(paths.pid_file.read_text()))
+        command = process.cmdline()
+    except (OSError, ValueError, psutil.Error):
+        return None
+    return process if "local_greengrass.daemon" in command and str(paths.root) in command else None
+
+
 def cmd_down(args: argparse.Namespace, paths: RuntimePaths) -> int:
-    running = _is_up(paths)
-    if running:
+    daemon = _daemon_process(paths)
+    if _is_up(paths):
         request(paths, {"command": "shutdown"}, timeout=args.timeout)
+    elif daemon is not None:
+        daemon.terminate()  # alive but not answering: SIGTERM runs the same shutdown
+    if daemon is not None:
         try:
-            psutil.Process(running["pid"]).wait(args.timeout)
-        except psutil.NoSuchProcess:
-            pass
+            daemon.wait(args.timeout)
         except psutil.TimeoutExpired:
-            psutil.Process(running["pid"]).kill()
+            daemon.kill()  # its watchdog ends the rest
     marker = paths.instance_file.read_text().strip() if paths.instance_file.exists() else ""
     survivors = end_everything(marker) if marker else []
     if survivors:
         print(f"could not end: {[p.pid for p in survivors]}", file=sys.stderr)
         return 1
-    print("stopped" if running else f"not running (root {paths.root}); nothing left behind")
+    print("stopped" if daemon else f"not running (root {paths.root}); nothing left behind")
     return 0
 
 

@@ -21,11 +21,12 @@ LIFETIME = timedelta(hours=1)
 
 
 def dummy_credentials(now: datetime | None = None) -> dict[str, str]:
+    """Dummies: only the local stand-ins accept them."""
     expiration = (now or datetime.now(UTC)) + LIFETIME
     return {
         "AccessKeyId": "ASIALOCALGREENGRASS0",
         "SecretAccessKey": "local-greengrass-secret-access-key-00000",
-        "Token": "local-greengrass-session-token",
+        "Token": "local-greengrass-session-token",  # nosec B105
         "Expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 

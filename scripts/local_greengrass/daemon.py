@@ -115,6 +115,7 @@ class Daemon:
         token = self.tokens[name]
         variables = {
             "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(self.paths.ipc_socket),
+            "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH": str(self.paths.ipc_socket),
             "SVCUID": token,
             "AWS_IOT_THING_NAME": self.thing_name,
             "AWS_REGION": self.region,
@@ -126,6 +127,12 @@ class Daemon:
             variables["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = self.credentials.uri
             variables["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = token
         return variables
+
+    def standins(self) -> dict[str, Any]:
+        assert self.mosquitto is not None and self.dynamodb is not None and self.credentials is not None
+        return {"iot_core": {"host": self.mosquitto.host, "port": self.mosquitto.port,
+                             "ca_path": str(self.mosquitto.ca_path), "workdir": str(self.mosquitto.workdir)},
+                "dynamodb": self.dynamodb.endpoint, "credentials": self.credentials.uri}
 
     def _token_allowed(self, token: str) -> bool:
         for name, known in list(self.tokens.items()):
@@ -231,8 +238,8 @@ class Daemon:
         if command == "ping":
             return {"ok": True, "pid": os.getpid()}
         if command == "status":
-            return {"ok": True, "thing_name": self.thing_name, "root": str(self.paths.root),
-                    "components": self.launcher.snapshot()}
+            return {"ok": True, "thing_name": self.thing_name, "region": self.region, "root": str(self.paths.root),
+                    "components": self.launcher.snapshot(), "standins": self.standins()}
         if command == "deploy":
             try:
                 return {"ok": True, **self.deploy(request.get("document"), str(request.get("source", "<document>")))}
@@ -293,7 +300,9 @@ def main(argv: list[str] | None = None) -> int:
         daemon.close_control()
         return 1
     while not daemon.stop_requested.wait(1.0):
-        pass
+        if not daemon.paths.root.exists() or not daemon.paths.control_socket.exists():
+            log.warning("%s is gone: nobody can reach this runtime any more, stopping", daemon.paths.control_socket)
+            break
     daemon.shutdown()
     # Let a `down` waiting on the control socket get its answer before the socket goes.
     threading.Event().wait(0.5)

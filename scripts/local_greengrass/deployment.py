@@ -18,7 +18,8 @@ from local_greengrass.recipes import COMPONENT_NAME, BuiltComponent, Catalog, Ma
 from local_greengrass.versions import VersionError, is_version, satisfies
 
 NUCLEUS = "aws.greengrass.Nucleus"
-TOKEN_EXCHANGE = "aws.greengrass.TokenExchangeService"  # noqa: S105 - a component name
+# A component name, not a secret.
+TOKEN_EXCHANGE = "aws.greengrass.TokenExchangeService"  # noqa: S105  # nosec B105
 BUILTINS = {NUCLEUS: "2.14.3", TOKEN_EXCHANGE: "2.0.3"}
 _TARGET_ARN = re.compile(r"^arn:[^:]+:iot:([^:]*):\d*:(thing|thinggroup)/([a-zA-Z0-9:_-]+)$")
 _KNOWN_KEYS = {"targetArn", "deploymentName", "components", "deploymentPolicies", "iotJobConfiguration",

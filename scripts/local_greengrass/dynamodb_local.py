@@ -117,7 +117,7 @@ class DynamoDBLocal:
         """A client for this instance (dummy credentials: -sharedDb ignores them)."""
         return boto3.session.Session().client(
             "dynamodb", region_name="us-east-1", endpoint_url=self.endpoint,
-            aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106 - not a secret
+            aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106 - not a secret  # nosec B106
             config=Config(retries={"mode": "standard", "total_max_attempts": 3}, **config),
         )
 

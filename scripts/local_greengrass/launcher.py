@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from local_greengrass.artifacts import ArtifactError, install_artifacts
 from local_greengrass.deployment import BUILTINS
-from local_greengrass.lifecycle import LifecycleError, StepProcess, run_to_completion, should_skip
+from local_greengrass.lifecycle import DEFAULT_TIMEOUTS, LifecycleError, StepProcess, run_to_completion, should_skip
 from local_greengrass.paths import RuntimePaths
 from local_greengrass.specs import LaunchSpec
 
@@ -30,7 +30,6 @@ NEW, INSTALLED, STARTING, RUNNING = "NEW", "INSTALLED", "STARTING", "RUNNING"
 STOPPING, FINISHED, ERRORED, BROKEN = "STOPPING", "FINISHED", "ERRORED", "BROKEN"
 READY_FOR_DEPENDENTS = (RUNNING, FINISHED)
 SETTLED = (RUNNING, FINISHED, BROKEN)
-STOP_GRACE_SECONDS = 10.0
 
 
 class RuntimeHost(Protocol):
@@ -59,6 +58,7 @@ class ComponentRunner:
         self.state = RUNNING if spec.builtin else NEW
         self.error: str | None = None
         self.blocked_by: str | None = None  # BROKEN dependencies it is waiting for
+        self.reported_errored = False
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._process: StepProcess | None = None
@@ -91,9 +91,12 @@ class ComponentRunner:
         if self.stopping or self._process is None:
             return
         if state == RUNNING and self.state in (STARTING, ERRORED):
+            self.reported_errored = False
             self._set(RUNNING)
         elif state == ERRORED and self.state in (STARTING, RUNNING):
-            self._set(ERRORED, "the component reported ERRORED")
+            # It stays up (e.g. waiting for a deployment that fixes its configuration): not restarted here.
+            self.reported_errored = True
+            self._set(ERRORED, "the component reported ERRORED (see its log)")
 
     # the component's life -------------------------------------------------------------------------
     def _main(self) -> None:
@@ -111,9 +114,10 @@ class ComponentRunner:
 
     def _lifecycle(self) -> None:
         lifecycle = self.spec.lifecycle
+        installed = False  # a failed run/startup is retried without installing again
         while not self.stopping:
             install = lifecycle.get("install")
-            if install and not should_skip(install.skipif, self._env(install.setenv)):
+            if not installed and install and not should_skip(install.skipif, self._env(install.setenv)):
                 code = self._bounded("install", install.script, install.setenv, install.timeout)
                 if self.stopping:
                     return
@@ -121,6 +125,7 @@ class ComponentRunner:
                     if self._failed(f"install exited with {code} (see {self.launcher.paths.log(self.name)})"):
                         return
                     continue
+            installed = True
             self._set(INSTALLED)
             startup, run = lifecycle.get("startup"), lifecycle.get("run")
             if startup is None and run is None:
@@ -172,7 +177,7 @@ class ComponentRunner:
         code = process.wait()
         # Leftovers of the group (children the script started) go with it.
         if self.stopping:
-            process.stop(grace=STOP_GRACE_SECONDS)
+            process.signal_group(signal.SIGTERM)  # stop() waits and escalates
         else:
             process.signal_group(signal.SIGKILL)
         return code
@@ -192,6 +197,7 @@ class ComponentRunner:
 
     # stopping ------------------------------------------------------------------------------------
     def stop(self) -> None:
+        """As the nucleus: the Shutdown step first, then SIGTERM to the group, SIGKILL after its timeout."""
         if self.spec.builtin:
             return
         was = self.state
@@ -200,15 +206,16 @@ class ComponentRunner:
             process = self._process
         with self.launcher.changed:
             self.launcher.changed.notify_all()
-        if process is not None:
-            process.stop(grace=STOP_GRACE_SECONDS)
-        if self._thread.is_alive():
-            self._thread.join(timeout=STOP_GRACE_SECONDS + 10)
         shutdown = self.spec.lifecycle.get("shutdown")
+        grace = shutdown.timeout if shutdown and shutdown.timeout else DEFAULT_TIMEOUTS["shutdown"]
         if shutdown and was in (STARTING, RUNNING, ERRORED, FINISHED):
-            process = StepProcess(shutdown.script, self._env(shutdown.setenv), self.launcher.paths.work(self.name),
-                                  self.launcher.paths.log(self.name), on_spawn=self.launcher.host.spawned)
-            run_to_completion(process, "shutdown", shutdown.timeout)
+            step = StepProcess(shutdown.script, self._env(shutdown.setenv), self.launcher.paths.work(self.name),
+                               self.launcher.paths.log(self.name), on_spawn=self.launcher.host.spawned)
+            run_to_completion(step, "shutdown", shutdown.timeout)
+        if process is not None:
+            process.stop(grace=grace)
+        if self._thread.is_alive():
+            self._thread.join(timeout=grace + 10)
         with self.launcher.changed:
             self.state = STOPPING if self.state not in (BROKEN, FINISHED) else self.state
             self.launcher.changed.notify_all()
@@ -232,12 +239,24 @@ class Launcher:
     def snapshot(self) -> list[dict[str, Any]]:
         with self.changed:
             rows = [{"component": r.name, "version": r.spec.version, "state": r.state,
-                     "error": r.error or (f"waiting for {r.blocked_by}, which is BROKEN" if r.blocked_by else None),
-                     "settled": r.state in SETTLED or bool(r.blocked_by)}
+                     "error": self._error_of(r), "settled": self._settled(r)}
                     for r in self.runners.values()]
             rows += [{"component": name, "version": version, "state": BROKEN, "error": error, "settled": True}
                      for name, (version, error) in self.invalid.items() if name not in self.runners]
         return rows
+
+    @staticmethod
+    def _settled(runner: ComponentRunner) -> bool:
+        """Nothing will change without a deployment (or the component's own doing)."""
+        return runner.state in SETTLED or bool(runner.blocked_by) or (
+            runner.state == ERRORED and runner.reported_errored)
+
+    def _error_of(self, runner: ComponentRunner) -> str | None:
+        if runner.name in self.invalid:  # the last deployment could not update it; the old one still runs
+            return f"still {runner.spec.version}; the last deployment failed: {self.invalid[runner.name][1]}"
+        if runner.blocked_by:
+            return runner.error or f"waiting for {runner.blocked_by}, which is BROKEN"
+        return runner.error
 
     def report_state(self, component: str, state: str) -> None:
         runner = self.runner(component)
@@ -286,8 +305,9 @@ class Launcher:
             for name, spec in specs.items():
                 self.host.configure(name, spec.configuration)
                 if name in current and name not in restart:
+                    if current[name].spec.configuration != spec.configuration:
+                        reconfigured.append(name)
                     current[name].spec.configuration = spec.configuration
-                    reconfigured.append(name)
                     continue
                 runner = ComponentRunner(spec, self)
                 with self.changed:
@@ -337,5 +357,5 @@ class Launcher:
         deadline = time.monotonic() + timeout
         with self.changed:
             return self.changed.wait_for(
-                lambda: all(r.state in SETTLED or r.blocked_by for r in self.runners.values()),
+                lambda: all(self._settled(r) for r in self.runners.values()),
                 max(0.0, deadline - time.monotonic()))

@@ -284,3 +284,39 @@ def test_annotated_output_defaults_to_the_work_folder(env, monkeypatch):
         gg.wait_for((work / "annotated" / "cam1" / f"{frame.frame_id}.jpg").is_file)
     finally:
         app.stop()
+
+
+def test_when_inference_is_behind_only_the_newest_frame_waits(env):
+    gg, ring, tmp = env
+    gate = threading.Event()
+    started = threading.Event()
+
+    class SlowBackend(FakeBackend):
+        def run(self, tensor):
+            started.set()
+            gate.wait(60)
+            return super().run(tensor)
+
+    factories = {"onnxruntime": lambda bundle, threads: SlowBackend("onnxruntime", bundle, threads)}
+    gg.config["healthIntervalS"] = 0.2
+    ring = FrameRing(tmp / "frames", "cam1", capacity=64)
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    try:
+        first = write_frame(ring)
+        gg.send_frame(first)
+        assert started.wait(60)
+        later = [write_frame(ring) for _ in range(30)]
+        for frame in later:
+            gg.send_frame(frame)
+        gate.set()
+        detections_for(gg, later[-1])
+        served = {m["frame"]["frame_id"] for m in gg.on("smartcam/detections")}
+        assert served == {first.frame_id, later[-1].frame_id}
+
+        def dropped():
+            reports = [m for m in gg.on("smartcam/health/smartcam.SsdInference")]
+            return reports and reports[-1]["counters"].get("frames_dropped") == 29
+        gg.wait_for(dropped)
+    finally:
+        gate.set()
+        app.stop()

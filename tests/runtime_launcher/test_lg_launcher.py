@@ -61,6 +61,15 @@ class Rig:
             assert self.launcher.changed.wait_for(lambda: self.state(name) in states, WAIT), \
                 f"{name} is {self.state(name)}, not {states}; log: {self.log(name)}"
 
+    def report_running(self, name: str) -> None:
+        """What the component does over IPC once its process is up."""
+        deadline = time.monotonic() + WAIT
+        runner = self.launcher.runner(name)
+        while (runner._process is None or runner._process.pid is None) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.launcher.report_state(name, "RUNNING")
+        self.wait_state(name, RUNNING)
+
     def log(self, name: str) -> str:
         path = self.paths.log(name)
         return path.read_text() if path.exists() else ""
@@ -90,13 +99,15 @@ def test_dependencies_first_then_install_only_finishes_and_run_exits_zero_finish
 
 
 def test_crash_loop_ends_broken_and_others_keep_running(rig: Rig) -> None:
-    write_component(rig.components, "test.Crash", lifecycle={"Run": "echo crashing; exit 3"})
+    write_component(rig.components, "test.Crash",
+                    lifecycle={"Install": "echo installing", "Run": "echo crashing; exit 3"})
     write_component(rig.components, "test.Steady", lifecycle={"Startup": "true"})
     rig.deploy({"test.Crash": V1, "test.Steady": V1})
     rig.wait_state("test.Crash", BROKEN)
     runner = rig.launcher.runner("test.Crash")
     assert "run exited with 3" in runner.error and "3 failures" in runner.error
     assert rig.log("test.Crash").splitlines().count("crashing") == 3
+    assert rig.log("test.Crash").splitlines().count("installing") == 1  # restarts do not reinstall
     assert rig.state("test.Steady") == RUNNING
 
 
@@ -117,18 +128,19 @@ def test_components_report_running_and_stop_ends_the_whole_group(rig: Rig) -> No
     # The shell starts a grandchild; stopping must end both.
     write_component(rig.components, "test.Tree", lifecycle={"Run": "sleep 300 & sleep 301; wait"})
     rig.deploy({"test.Tree": V1})
-    rig.wait_state("test.Tree", "STARTING")
-    rig.launcher.report_state("test.Tree", "RUNNING")
-    rig.wait_state("test.Tree", RUNNING)
+    rig.report_running("test.Tree")
     deadline = time.monotonic() + WAIT
     while not rig.host.pids and time.monotonic() < deadline:
         time.sleep(0.05)
     group = rig.host.pids[-1]
     while len([p for p in psutil.process_iter() if _pgid(p) == group]) < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert len([p for p in psutil.process_iter() if _pgid(p) == group]) >= 3
+    members = [p for p in psutil.process_iter() if _pgid(p) == group]
+    assert len(members) >= 3
     rig.launcher.stop_all()
-    assert [p for p in psutil.process_iter() if _pgid(p) == group and p.status() != psutil.STATUS_ZOMBIE] == []
+    # SIGKILL is delivered at once but the kernel ends a process a moment later: wait, generously.
+    _, alive = psutil.wait_procs(members, timeout=30)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
 
 
 def _pgid(process: psutil.Process) -> int | None:
@@ -169,6 +181,7 @@ def test_invalid_components_are_reported_and_a_running_one_is_left_alone(rig: Ri
     assert result["errors"] == ["test.Ghost", "test.Keep"]
     assert rig.launcher.runner("test.Keep") is keep and keep.state == RUNNING
     rows = {row["component"]: row for row in rig.launcher.snapshot()}
+    assert rows["test.Keep"]["state"] == RUNNING and "the last deployment failed" in rows["test.Keep"]["error"]
     assert rows["test.Ghost"]["state"] == BROKEN and "no built recipe" in rows["test.Ghost"]["error"]
 
 
@@ -183,3 +196,26 @@ def test_a_dependent_of_a_broken_component_waits_and_says_why(rig: Rig) -> None:
     assert rows["test.App"]["state"] == "NEW" and rows["test.App"]["settled"]
     assert rows["test.App"]["error"] == "waiting for test.Base, which is BROKEN"
     assert rig.launcher.wait_settled(WAIT)
+
+
+def test_shutdown_step_runs_before_the_run_process_is_signalled(rig: Rig) -> None:
+    write_component(rig.components, "test.Svc", lifecycle={
+        "Run": "trap 'echo got TERM >> {work:path}/order; exit 0' TERM; while true; do sleep 0.1; done",
+        "Shutdown": {"Script": "echo shutdown step >> {work:path}/order", "Timeout": 5}})
+    rig.deploy({"test.Svc": V1})
+    rig.report_running("test.Svc")
+    rig.launcher.stop_all()
+    assert (rig.paths.work("test.Svc") / "order").read_text().splitlines() == ["shutdown step", "got TERM"]
+
+
+def test_a_component_reporting_errored_stays_up_and_counts_as_settled(rig: Rig) -> None:
+    write_component(rig.components, "test.Picky", lifecycle={"Run": "sleep 300"})
+    rig.deploy({"test.Picky": V1})
+    rig.report_running("test.Picky")
+    runner = rig.launcher.runner("test.Picky")
+    rig.launcher.report_state("test.Picky", "ERRORED")
+    rig.wait_state("test.Picky", "ERRORED")
+    assert rig.launcher.wait_settled(WAIT)
+    assert runner._process is not None and runner._process.process.poll() is None  # not restarted
+    rig.launcher.report_state("test.Picky", "RUNNING")  # e.g. a deployment fixed its configuration
+    rig.wait_state("test.Picky", RUNNING)

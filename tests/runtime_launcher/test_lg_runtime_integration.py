@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import psutil
 import pytest
+from awscrt import mqtt5
+from awsiot import mqtt5_client_builder
 from lg_components import PYTHON, REPO_ROOT, write_component
 
+from local_greengrass.mosquitto import OPERATOR, Mosquitto
 from local_greengrass.paths import RuntimePaths
 from local_greengrass.processes import marked_processes
 
@@ -57,7 +61,12 @@ def on_update(event):
 def on_outside(event):
     print("outside-said", json.dumps(event.json_message.message), flush=True)
 
+def on_iot(event):
+    print("iot-said", event.message.topic_name, event.message.payload.decode(), flush=True)
+
 client.subscribe_to_configuration_update(on_stream_event=on_update)
+client.subscribe_to_iot_core(topic_name=f"smartcam/{os.environ['AWS_IOT_THING_NAME']}/capture", qos="1",
+                             on_stream_event=on_iot)
 client.subscribe_to_topic(topic="test/outside", on_stream_event=on_outside)
 client.update_state(state=ReportedLifecycleState.RUNNING)
 threading.Event().wait()
@@ -124,7 +133,10 @@ def build(components: Path) -> None:
                         "test.Configured:pubsub:1": {"operations": ["aws.greengrass#SubscribeToTopic"],
                                                      "resources": ["test/outside", "test/ping"]},
                         "test.Configured:pubsub:2": {"operations": ["aws.greengrass#PublishToTopic"],
-                                                     "resources": ["test/outside"]}}}})
+                                                     "resources": ["test/outside"]}},
+                        "aws.greengrass.ipc.mqttproxy": {"test.Configured:mqttproxy:1": {
+                            "operations": ["aws.greengrass#SubscribeToIoTCore"],
+                            "resources": ["smartcam/{iot:thingName}/capture"]}}}})
     write_component(components, "test.Dependent", files={"main.py": DEPENDENT},
                     dependencies={"test.Pinger": "^1.0.0"},
                     lifecycle={"Setenv": {"PINGER_TOPIC": "{test.Pinger:configuration:/topic}",
@@ -191,8 +203,12 @@ def runtime(tmp_path_factory: pytest.TempPathFactory):
     build(components)
     doc_path = base / "dev.json"
     doc_path.write_text(json.dumps(document()))
-    up = subprocess.run([CLI, "up", str(doc_path), "--root", str(root), "--components-dir", str(components),
-                         "--timeout", "240"], capture_output=True, text=True, timeout=280, check=False)
+    try:
+        up = subprocess.run([CLI, "up", str(doc_path), "--root", str(root), "--components-dir", str(components),
+                             "--timeout", "240"], capture_output=True, text=True, timeout=280, check=False)
+    except BaseException:  # a timeout here skips the teardown below: never leave the runtime behind
+        run_cli(root, "down")
+        raise
     rt = Runtime(root, components)
     rt.up = up
     yield rt
@@ -224,6 +240,29 @@ def test_lifecycle_interpolation_and_order(runtime: Runtime) -> None:
 
 def test_component_configuration_is_interpolated_when_the_nucleus_says_so(runtime: Runtime) -> None:
     assert f'"greeting": "hello {THING}"' in runtime.log("test.Configured")
+
+
+def test_iot_core_messages_published_to_mosquitto_reach_the_component(runtime: Runtime) -> None:
+    response = json.loads(run_cli(runtime.root, "status", "--json").stdout)
+    broker = response["standins"]["iot_core"]
+    cert, key = Mosquitto(Path(broker["workdir"])).issue_client_cert(OPERATOR)  # the broker's own CA signs it
+    connected, stopped = threading.Event(), threading.Event()
+    client = mqtt5_client_builder.mtls_from_path(
+        endpoint=broker["host"], port=broker["port"], cert_filepath=str(cert), pri_key_filepath=str(key),
+        ca_filepath=broker["ca_path"], client_id="lg-test-operator", enable_metrics_collection=False,
+        on_lifecycle_connection_success=lambda _: connected.set(), on_lifecycle_stopped=lambda _: stopped.set())
+    client.start()
+    try:
+        assert connected.wait(WAIT)
+        packet = mqtt5.PublishPacket(topic=f"smartcam/{THING}/capture", payload=b'{"capture": 1}',
+                                     qos=mqtt5.QoS.AT_LEAST_ONCE)
+        puback = client.publish(packet).result(WAIT).puback
+        assert puback.reason_code == mqtt5.PubackReasonCode.SUCCESS
+    finally:
+        client.stop()
+        stopped.wait(WAIT)
+    runtime.wait_for(lambda: f'iot-said smartcam/{THING}/capture {{"capture": 1}}' in runtime.log("test.Configured"),
+                     "the IoT Core message at test.Configured")
 
 
 def test_token_exchange_dependent_reaches_dynamodb_local(runtime: Runtime) -> None:

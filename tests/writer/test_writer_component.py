@@ -11,9 +11,10 @@ import pytest
 import yaml
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import JsonMessage, MessageContext, SubscriptionResponseMessage
+from writer_helpers import frames, scan_all, wait_until
+
 from dynamo_writer.settings import DynamoWriterConfig
 from smartcam.config import validate_config
-from writer_helpers import frames, scan_all, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -115,3 +116,46 @@ def test_detections_in_items_out_with_reports(aws_env, monkeypatch, tmp_path):
     assert health and health[-1]["component"] == "smartcam.DynamoWriter"
     assert health[-1]["counters"]["messagesInvalid"] == 1
     ipc.client.update_state.assert_called()
+
+
+def run_component(configuration):
+    ipc = FakeIpc(configuration)
+    stop = threading.Event()
+    runner = threading.Thread(target=load_main().main, args=(ipc.client, stop), daemon=True)
+    runner.start()
+    wait_until(lambda: "smartcam/detections" in ipc.handlers or not runner.is_alive(), what="the subscription")
+    assert runner.is_alive()
+    return ipc, stop, runner
+
+
+def test_backlog_from_an_outage_survives_a_restart_of_the_component(aws_env, monkeypatch, tmp_path, table):
+    from local_greengrass.dynamodb_local import free_port
+
+    monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
+    monkeypatch.setenv("SMARTCAM_SPOOL_PATH", str(tmp_path / "work" / "spool.sqlite3"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")  # DynamoDB unreachable
+    configuration = recipe_defaults() | {"tableName": table, "flushIntervalS": 0.1, "reportIntervalS": 0.2,
+                                         "backoffBaseS": 0.05, "backoffMaxS": 0.5, "requestTimeoutS": 2}
+    ipc, stop, runner = run_component(configuration)
+    messages = frames(60)
+    try:
+        for message in messages:
+            ipc.deliver("smartcam/detections", message.to_message())
+        wait_until(lambda: any(r["lastError"] for r in ipc.iot_reports()), what="a report of the outage")
+        assert any(h["state"] == "degraded" for h in ipc.health())
+    finally:
+        stop.set()
+        runner.join(60)
+    assert not runner.is_alive()
+    assert scan_all(aws_env.client(), table) == []
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", aws_env.endpoint)  # DynamoDB back, component restarted
+    ipc, stop, runner = run_component(configuration)
+    try:
+        wait_until(lambda: len(scan_all(aws_env.client(), table)) >= 60, what="the backlog in DynamoDB Local")
+        wait_until(lambda: any(r["spool"]["items"] == 0 for r in ipc.iot_reports()), what="an empty spool")
+    finally:
+        stop.set()
+        runner.join(60)
+    stored = sorted(i["frameId"]["S"] for i in scan_all(aws_env.client(), table))
+    assert stored == sorted(m.frame.frame_id for m in messages)

@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from writer_helpers import DEVICE, frames, scan_all, wait_until
+
 from dynamo_writer.items import items_for
 from dynamo_writer.spool import Spool
-from writer_helpers import DEVICE, frames, scan_all, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -1,5 +1,7 @@
 import json
 
+from writer_helpers import BASE_TIME, DEVICE, detections
+
 from dynamo_writer.items import (
     ITEM_BUDGET_BYTES,
     MAX_ITEM_BYTES,
@@ -10,7 +12,6 @@ from dynamo_writer.items import (
     sort_key,
 )
 from smartcam.contracts import Detections
-from writer_helpers import BASE_TIME, DEVICE, detections
 
 
 def test_key_is_deterministic_from_device_time_camera_frame_and_label():

@@ -2,20 +2,29 @@
 
 import json
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 from conftest import clear_aws_env
+from writer_helpers import (
+    DEVICE,
+    RecordingClient,
+    config,
+    create_table,
+    drain,
+    frames,
+    scan_all,
+    unique_table,
+    wait_until,
+)
+
 from dynamo_writer.dynamo import make_client
 from dynamo_writer.items import items_for
 from dynamo_writer.sender import Sender, _distinct
 from dynamo_writer.spool import Spool, SpooledItem
 from dynamo_writer.stats import Counters
-from writer_helpers import DEVICE, RecordingClient, config, create_table, frames, scan_all, unique_table, wait_until
-
 from local_greengrass.dynamodb_local import DynamoDBLocal, free_port
 
 pytestmark = pytest.mark.integration
@@ -29,15 +38,6 @@ def spool_frames(spool, messages, **limits):
         spool.put(items, **limits)
         expected |= {i.item["sk"]["S"] for i in items}
     return expected
-
-
-def drain(sender, spool, timeout=180.0):
-    deadline = time.monotonic() + timeout
-    while spool.depth()[0]:
-        assert time.monotonic() < deadline, f"spool not drained, {spool.depth()[0]} items left"
-        delay = sender.step(force=True)
-        if delay > 0:
-            time.sleep(min(delay, 0.2))
 
 
 def stored_keys(ddb, table):

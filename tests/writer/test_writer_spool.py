@@ -1,9 +1,10 @@
 import sqlite3
 
 import pytest
+from writer_helpers import DEVICE, detections, frames
+
 from dynamo_writer.items import items_for
 from dynamo_writer.spool import Spool
-from writer_helpers import DEVICE, detections, frames
 
 
 def spooled(count, prefix="f"):

@@ -36,7 +36,7 @@ def frames(count: int, prefix: str = "f") -> list[Detections]:
 
 
 def config(**over: Any) -> DynamoWriterConfig:
-    base: dict[str, Any] = {"tableName": "t", "flushIntervalS": 0.05, "backoffBaseS": 0.01,
+    base: dict[str, Any] = {"tableName": "unit-table", "flushIntervalS": 0.05, "backoffBaseS": 0.01,
                             "backoffMaxS": 0.2, "requestTimeoutS": 5}
     base.update(over)
     return DynamoWriterConfig.model_validate(base)
@@ -68,6 +68,16 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 120.0, what: str 
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def drain(sender: Any, spool: Any, timeout: float = 180.0) -> None:
+    """Run sender steps (flushing partial batches) until the spool is empty."""
+    deadline = time.monotonic() + timeout
+    while spool.depth()[0]:
+        assert time.monotonic() < deadline, f"spool not drained, {spool.depth()[0]} items left"
+        delay = sender.step(force=True)
+        if delay > 0:
+            time.sleep(min(delay, 0.2))
 
 
 class RecordingClient:

@@ -48,7 +48,7 @@ class DynamoWriterApp:
                                  settings=settings, sender_state=self._sender_state)
         self.sender = Sender(self.spool, settings, self.counters, client_factory=client_factory,
                              on_written=self.reporter.record)
-        self.receiver = Receiver(self.spool, settings, self.counters, self.thing, self._on_spooled)
+        self.receiver = Receiver(self.spool, settings, self.counters, self.thing, self.sender.wake)
 
     def start(self) -> None:
         depth, size = self.spool.depth()
@@ -62,10 +62,6 @@ class DynamoWriterApp:
         self.reporter.stop()
         self.sender.stop()
         self.spool.close()
-
-    def _on_spooled(self, depth: int) -> None:
-        if depth >= self._config.current.batch_size:
-            self.sender.wake()
 
     def _sender_state(self) -> tuple[int, str | None]:
         return self.sender.consecutive_failures, self.sender.last_error

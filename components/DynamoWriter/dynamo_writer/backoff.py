@@ -10,7 +10,7 @@ class Backoff:
         self.base_s = base_s
         self.max_s = max_s
         self.attempt = 0
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security  # nosec B311
 
     def next_delay(self) -> float:
         """Delay before the next retry: uniform in [0, min(max, base * 2**attempt)]."""

@@ -87,21 +87,23 @@ def items_for(message: Detections, device: str, retention_days: int) -> list[Spo
 
 def _fit(base: dict[str, Any], detections: list[dict[str, Any]]) -> SpoolItem:
     """Attach as many detections (best score first) as fit in an item; flag what was cut."""
-    base_size = item_size(base) + item_size({"detections": {"L": []}, "truncated": {"BOOL": True},
-                                             "detectionsStored": _n(len(detections))})
-    sizes = [attribute_size(d) + 1 for d in detections]
+    base_size = item_size(base) + len("detections") + attribute_size({"L": []})
+    flags_size = item_size({"truncated": {"BOOL": True}, "detectionsStored": _n(len(detections))})
     budget = ITEM_BUDGET_BYTES - base_size
     kept, used = 0, 0
-    while kept < len(sizes) and used + sizes[kept] <= budget:
-        used += sizes[kept]
+    for detection in detections:
+        size = attribute_size(detection) + 1
+        if used + size > budget - (flags_size if kept + 1 < len(detections) else 0):
+            break
+        used += size
         kept += 1
     item = dict(base)
     item["detections"] = {"L": detections[:kept]}
-    truncated = kept < len(detections)
-    if truncated:
-        item["truncated"] = {"BOOL": True}
-        item["detectionsStored"] = _n(kept)
-    return SpoolItem(key=spool_key(item), item=item, size=item_size(item), truncated=truncated)
+    if kept == len(detections):
+        return SpoolItem(key=spool_key(item), item=item, size=base_size + used, truncated=False)
+    item["truncated"] = {"BOOL": True}
+    item["detectionsStored"] = _n(kept)
+    return SpoolItem(key=spool_key(item), item=item, size=item_size(item), truncated=True)
 
 
 def detection_value(d: Detection) -> dict[str, Any]:
@@ -115,8 +117,9 @@ def _s(value: str) -> dict[str, str]:
 
 
 def _n(value: float) -> dict[str, str]:
-    # Decimal(str(float)) is the shortest exact text of the float; DynamoDB takes plain digits.
-    text = format(Decimal(str(value)), "f") if isinstance(value, float) else str(value)
+    text = repr(value)  # the shortest text that round-trips
+    if "e" in text or "n" in text:  # 1e-05, inf, nan: DynamoDB wants plain digits
+        text = format(Decimal(text), "f")
     return {"N": text}
 
 

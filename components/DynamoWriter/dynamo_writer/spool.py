@@ -106,9 +106,7 @@ class Spool:
              policy: OverflowPolicy) -> Admission:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
-        keys = [i.key for i in items]
-        known = {row[0] for row in db.execute(
-            f"SELECT key FROM spool WHERE key IN ({','.join('?' * len(keys))})", keys)}  # noqa: S608
+        known = {i.key for i in items if db.execute("SELECT 1 FROM spool WHERE key = ?", (i.key,)).fetchone()}
         fresh: dict[str, SpoolItem] = {}
         for item in items:
             if item.key not in known:
@@ -134,12 +132,16 @@ class Spool:
 
     def _drop_oldest(self, excess_items: int, excess_bytes: int) -> int:
         dropped, freed = 0, 0
-        for seq, size in self._db.execute("SELECT seq, bytes FROM spool ORDER BY seq").fetchall():
-            if dropped >= excess_items and freed >= excess_bytes:
+        while dropped < excess_items or freed < excess_bytes:
+            rows = self._db.execute("SELECT seq, bytes FROM spool ORDER BY seq LIMIT 64").fetchall()
+            if not rows:
                 break
-            self._db.execute("DELETE FROM spool WHERE seq = ?", (seq,))
-            dropped += 1
-            freed += size
+            for seq, size in rows:
+                if dropped >= excess_items and freed >= excess_bytes:
+                    break
+                self._db.execute("DELETE FROM spool WHERE seq = ?", (seq,))
+                dropped += 1
+                freed += size
         return dropped
 
     # sending side -------------------------------------------------------------------------

@@ -66,6 +66,8 @@ class SsdInferenceApp:
         self._next_model_retry = 0.0
         self._next_health = 0.0
         self.counters: Counter[str] = Counter()
+        self._counters_lock = threading.Lock()  # the IPC thread and the worker both count
+        self._dropped_reported = 0
         self._apply_config(config.current)
         config.on_change(self._on_config_change)
 
@@ -92,11 +94,11 @@ class SsdInferenceApp:
 
     # IPC side ---------------------------------------------------------------------------------
     def _on_frame_message(self, topic: str, payload: Any) -> None:
-        self.counters["frames_received"] += 1
+        self._count("frames_received")
         try:
             frame = parse(FrameRef, payload)
         except ContractError as exc:
-            self.counters["messages_invalid"] += 1
+            self._count("messages_invalid")
             self._status.report("invalid_message", f"frame message on {topic} refused: {exc}")
             return
         before = self._pending.dropped
@@ -124,7 +126,7 @@ class SsdInferenceApp:
                 self._tick()
             except Exception:  # the worker must survive anything a frame or a runtime throws
                 log.exception("inference worker: unexpected error; continuing with the next frame")
-                self.counters["internal_errors"] += 1
+                self._count("internal_errors")
                 self._stop.wait(0.1)
 
     def _tick(self) -> None:
@@ -174,13 +176,13 @@ class SsdInferenceApp:
             return
         old, self._engine = self._engine, engine
         old.close()
-        self.counters["backend_reloads"] += 1
+        self._count("backend_reloads")
         log.info("backend reloaded: %s with %d threads", engine.backend_name, config.threads)
 
     def _handle(self, frame: FrameRef) -> None:
         engine = self._engine
         if engine is None:
-            self.counters["frames_refused"] += 1
+            self._count("frames_refused")
             detail = f"frame {frame.frame_id} not served: {self._model_problem}"
             self._status.report("model_unusable", detail, "errored")
             return
@@ -214,12 +216,16 @@ class SsdInferenceApp:
         latency = StageLatency(read_ms=_ms(t0, t1), preprocess_ms=_ms(t1, t2), infer_ms=_ms(t2, t3),
                                postprocess_ms=_ms(t3, t4))
         self._publish(frame, detections, engine, latency, config)
-        self.counters["frames_inferred"] += 1
+        self._count("frames_inferred")
         if config.annotated_output.enabled:
             self._annotate(rgb, detections, frame, config)
 
+    def _count(self, key: str) -> None:
+        with self._counters_lock:
+            self.counters[key] += 1
+
     def _refuse(self, kind: str, detail: str) -> None:
-        self.counters[kind] += 1
+        self._count(kind)
         self._status.report(kind, detail)
 
     def _selection(self, config: SsdInferenceConfig, engine: Engine) -> Selection:
@@ -246,10 +252,10 @@ class SsdInferenceApp:
         )
         try:
             self._ipc.publish(topics.DETECTIONS, message)
-            self.counters["detections_published"] += 1
+            self._count("detections_published")
         except Exception:
             log.exception("publishing detections of frame %s failed", frame.frame_id)
-            self.counters["publish_errors"] += 1
+            self._count("publish_errors")
         summary_cfg = config.iot_summary
         if summary_cfg.enabled and (detections or summary_cfg.include_empty):
             try:
@@ -258,7 +264,7 @@ class SsdInferenceApp:
                 )
             except Exception:
                 log.exception("sending the detection summary of frame %s to IoT Core failed", frame.frame_id)
-                self.counters["publish_errors"] += 1
+                self._count("publish_errors")
 
     def _annotate(self, rgb: Any, detections: list[Detection], frame: FrameRef, config: SsdInferenceConfig) -> None:
         out = config.annotated_output
@@ -270,7 +276,17 @@ class SsdInferenceApp:
     def _publish_health(self) -> None:
         config = self._config.current
         self._next_health = time.monotonic() + config.health_interval_s
-        self.counters["frames_dropped"] = self._pending.dropped
+        dropped = self._pending.dropped
+        if dropped > self._dropped_reported:
+            log.warning(
+                "%d frames dropped since the last health report (inference slower than the frames arrive; "
+                "only the newest %d per camera are kept)", dropped - self._dropped_reported,
+                config.drop_policy.pending_per_camera,
+            )
+            self._dropped_reported = dropped
+        with self._counters_lock:
+            self.counters["frames_dropped"] = dropped
+            counters = dict(self.counters)
         state: State
         if self._engine is None:
             state, detail = "errored", f"model unusable: {self._model_problem}"
@@ -285,7 +301,7 @@ class SsdInferenceApp:
         try:
             self._ipc.publish(
                 topics.health(COMPONENT),
-                Health(component=COMPONENT, state=state, detail=detail, counters=dict(self.counters), at=time.time()),
+                Health(component=COMPONENT, state=state, detail=detail, counters=counters, at=time.time()),
             )
         except Exception:
             log.exception("publishing health failed")

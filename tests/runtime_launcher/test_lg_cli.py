@@ -1,0 +1,40 @@
+"""The CLI without a running runtime: clear messages and exit codes."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from local_greengrass.cli import main
+from local_greengrass.paths import RuntimePaths
+
+
+def test_status_and_env_say_not_running(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--root", str(tmp_path), "status"]) == 1
+    assert "not running" in capsys.readouterr().err
+    assert main(["env", "smartcam.CameraIngest", "--root", str(tmp_path)]) == 1
+
+
+def test_down_when_not_running_is_fine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--root", str(tmp_path), "down"]) == 0
+    assert "nothing left behind" in capsys.readouterr().out
+
+
+def test_logs_prints_a_log_or_names_the_known_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = RuntimePaths(tmp_path)
+    paths.create()
+    paths.log("test.A").write_text("hello from A\n")
+    assert main(["--root", str(tmp_path), "logs", "test.A"]) == 0
+    assert capsys.readouterr().out == "hello from A\n"
+    assert main(["--root", str(tmp_path), "logs", "test.B"]) == 1
+    err = capsys.readouterr().err
+    assert "no log for test.B" in err and "(logs: test.A)" in err
+
+
+def test_up_refuses_a_broken_document_before_starting_anything(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    doc = tmp_path / "doc.json"
+    doc.write_text(json.dumps({"components": {"test.A": {"componentVersion": "one"}}}))
+    assert main(["--root", str(tmp_path / "root"), "up", str(doc)]) == 2
+    assert "not a semantic version" in capsys.readouterr().err
+    assert not (tmp_path / "root").exists()
