@@ -198,10 +198,10 @@ def plot(report: dict[str, Any], path: Path) -> None:
         values = np.asarray([report["backends"][n]["stages"][stage]["median_ms"] for n in names])
         ax.bar(names, values, bottom=bottom, label=stage, color=color)
         bottom += values
-    for x, name in enumerate(names):
-        r = report["backends"][name]
-        ax.annotate(f"model {r['model']['median_ms']:.1f} ms\noverhead {r['overhead']['median_ms']:.1f} ms",
-                    (x, bottom[x]), ha="center", va="bottom", fontsize=8, xytext=(0, 3), textcoords="offset points")
+    ax.set_xticks(range(len(names)), [
+        f"{n}\nmodel {report['backends'][n]['model']['median_ms']:.1f} ms"
+        f"\noverhead {report['backends'][n]['overhead']['median_ms']:.1f} ms" for n in names
+    ])
     p90 = [report["backends"][n]["total"]["p90_ms"] for n in names]
     ax.scatter(names, p90, marker="_", s=600, color="black", label="p90 per frame", zorder=3)
     ax.set_ylabel("ms per frame (median per stage)")

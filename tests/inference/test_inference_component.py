@@ -320,3 +320,24 @@ def test_when_inference_is_behind_only_the_newest_frame_waits(env):
     finally:
         gate.set()
         app.stop()
+
+
+def test_main_with_an_altered_model_ends_errored_without_exiting(env, monkeypatch):
+    gg, _ring, tmp = env
+    model = write_model_dir(tmp / "model", runtimes=RUNTIMES)
+    (model / "fake.model").write_bytes(b"altered")
+    monkeypatch.setenv("SMARTCAM_MODEL_DIR", str(model))
+    monkeypatch.setattr("ssd_inference.backends.registry.BACKENDS", fake_factories("onnxruntime", "litert"))
+    monkeypatch.setattr("ssd_inference.backends.registry._installed", lambda name: True)
+    stop = threading.Event()
+    exit_codes = []
+    runner = threading.Thread(target=lambda: exit_codes.append(load_inference_main().main(gg.client, stop)))
+    runner.start()
+    try:
+        gg.wait_for(lambda: "RUNNING" in gg.states and gg.states[-1] == "ERRORED")
+        assert "fake.model is altered" in status_with(gg, "model_unusable").detail
+        assert runner.is_alive()
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+    assert exit_codes == [0]

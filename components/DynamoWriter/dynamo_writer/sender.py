@@ -67,7 +67,11 @@ class Sender:
         self._isolate_until_seq = 0  # after a ValidationException: send one item at a time
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # Several batches may be in flight (senderThreads): a row is claimed by one batch at a time.
+        self._claim_lock = threading.Lock()
+        self._inflight: set[int] = set()
+        self._client_lock = threading.Lock()
         cfg = settings()
         self._backoff = Backoff(cfg.backoff_base_s, cfg.backoff_max_s)
         self.consecutive_failures = 0
@@ -75,16 +79,22 @@ class Sender:
 
     # lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
+        """Start senderThreads workers (read once, at start)."""
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="dynamo-sender", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"dynamo-sender-{n}", daemon=True)
+            for n in range(self._settings().sender_threads)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = []
 
     def wake(self) -> None:
         """New items are in the spool; a full batch may be ready."""
@@ -109,16 +119,24 @@ class Sender:
         """Send at most one batch; return how long to wait before the next step (0 = go on)."""
         cfg = self._settings()
         self._backoff.base_s, self._backoff.max_s = cfg.backoff_base_s, cfg.backoff_max_s
-        rows = self._spool.peek(cfg.batch_size)
-        if not rows:
-            return _idle(cfg.flush_interval_s)
-        if rows[0].seq <= self._isolate_until_seq:
-            rows = rows[:1]
-        elif len(rows) < cfg.batch_size and not force:
-            age = time.time() - rows[0].enqueued_at
-            if age < cfg.flush_interval_s:
-                return _idle(cfg.flush_interval_s - age)
-        outcome = self.send(rows, cfg)
+        with self._claim_lock:
+            inflight = self._inflight
+            rows = [r for r in self._spool.peek(cfg.batch_size + len(inflight)) if r.seq not in inflight]
+            rows = rows[:cfg.batch_size]
+            if not rows:
+                return _idle(cfg.flush_interval_s)
+            if rows[0].seq <= self._isolate_until_seq:
+                rows = rows[:1]
+            elif len(rows) < cfg.batch_size and not force:
+                age = time.time() - rows[0].enqueued_at
+                if age < cfg.flush_interval_s:
+                    return _idle(cfg.flush_interval_s - age)
+            inflight.update(r.seq for r in rows)
+        try:
+            outcome = self.send(rows, cfg)
+        finally:
+            with self._claim_lock:
+                self._inflight.difference_update(r.seq for r in rows)
         if outcome.retry:
             return self._backoff.next_delay()
         self._backoff.reset()
@@ -181,13 +199,14 @@ class Sender:
 
     def _client_for(self, cfg: DynamoWriterConfig) -> Any:
         wanted = (cfg.region, cfg.request_timeout_s)
-        if self._client is None or wanted != self._client_settings:
-            client = self._client_factory(cfg)
-            if cfg.create_table_if_missing and cfg.table_name not in self._tables_ready:
-                create_table_if_missing(client, cfg.table_name)
-                self._tables_ready.add(cfg.table_name)
-            self._client, self._client_settings = client, wanted
-        return self._client
+        with self._client_lock:  # boto3 clients are thread-safe; building one is not worth doing twice
+            if self._client is None or wanted != self._client_settings:
+                client = self._client_factory(cfg)
+                if cfg.create_table_if_missing and cfg.table_name not in self._tables_ready:
+                    create_table_if_missing(client, cfg.table_name)
+                    self._tables_ready.add(cfg.table_name)
+                self._client, self._client_settings = client, wanted
+            return self._client
 
     def _drop_client(self) -> None:
         # A fresh client re-reads the credentials chain (the token exchange service may be back).

@@ -18,6 +18,9 @@ class DynamoWriterConfig(ComponentConfig):
     region: Region | None = None  # None: AWS_REGION from the nucleus
     batch_size: Annotated[int, Field(ge=1, le=25)] = 25  # BatchWriteItem takes at most 25
     flush_interval_s: Annotated[float, Field(gt=0, le=300)] = 1.0
+    # Batches in flight at once (read at start): a round trip to DynamoDB is tens of ms from a
+    # device, so one sequential sender would cap the drain rate of a backlog.
+    sender_threads: Annotated[int, Field(ge=1, le=8)] = 2
     max_spool_items: Annotated[int, Field(ge=1, le=100_000_000)] = 1_000_000
     max_spool_mb: Annotated[float, Field(gt=0, le=1_000_000, alias="maxSpoolMB")] = 1024.0
     # refuseNewest: a new detection is refused (counted) when the spool is full, so nothing that
