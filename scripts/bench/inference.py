@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of smartcam.SsdInference: the same model and frames on DLR, onnxruntime and LiteRT.
 
-    .venv/bin/python scripts/bench/inference.py [--frames 60] [--threads 2] [--size 640x480]
+    .venv/bin/python scripts/bench/inference.py [--frames 60] [--threads 1,2] [--size 640x480]
                                                 [--out docs/bench/inference.json] [--plot docs/bench/inference.png]
 
 The packaged sample model (components/SsdModelStore/model) runs on the photos in tests/model/images,
@@ -13,7 +13,8 @@ validated and JSON-encoded through smartcam.ipc.Ipc with a client stub that seri
 like the SDK does, without a socket). Backends run in alternating blocks so a change in machine
 load hits all of them alike. Reports median and p90 per stage and backend, the component's
 overhead (read + preprocess + postprocess + publish) as a share of model time, and DLR's median
-relative to the fastest backend.
+relative to the fastest backend. Each thread count runs in its own process (TVM's thread pool is
+sized once per process).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess  # nosec B404
 import sys
 import tempfile
 import time
@@ -167,22 +169,25 @@ def benchmark(
     checks["dlr_within_target"] = checks["dlr_vs_fastest"] is not None and checks["dlr_vs_fastest"] <= TARGET_DLR_RATIO
     checks["overhead_within_target"] = {n: v <= TARGET_OVERHEAD for n, v in checks["overhead_vs_model"].items()}
     return {
-        "benchmark": "smartcam.SsdInference per-frame latency",
-        "model": {"name": model.bundle.name, "version": model.bundle.version, "folder": str(model_dir),
-                  "dlr_target": model.bundle.manifest.runtimes.get("dlr") and getattr(
-                      model.bundle.manifest.runtimes["dlr"], "target", None)},
-        "frames": {"size": f"{size[0]}x{size[1]}", "source": "tests/model/images re-encoded as JPEG q85",
-                   "count_per_backend": results[default]["frames"]},
         "threads": threads,
-        "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count(),
-                    "python": platform.python_version(), "load_average_1m": round(os.getloadavg()[0], 2)},
-        "versions": {p: version_of(p) for p in ("dlr", "onnxruntime", "ai-edge-litert", "opencv-python-headless",
-                                                 "numpy")},
-        "overhead_stages": list(OVERHEAD),
+        "model": {"name": model.bundle.name, "version": model.bundle.version, "folder": str(model_dir),
+                  "dlr_target": getattr(model.bundle.manifest.runtimes.get("dlr"), "target", None)},
+        "frames_per_backend": results[default]["frames"],
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
         "backends": results,
         "checks": checks,
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def run_in_child(frames: int, threads: int, size: str, model_dir: Path) -> dict[str, Any]:
+    """One thread count per process: TVM sizes its thread pool once per process."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run(  # nosec B603
+            [sys.executable, __file__, "--single", "--frames", str(frames), "--threads", str(threads),
+             "--size", size, "--model-dir", str(model_dir), "--out", out.name],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        return json.loads(Path(out.name).read_text())
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
@@ -191,22 +196,26 @@ def plot(report: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(report["backends"])
-    fig, ax = plt.subplots(figsize=(7, 4))
-    bottom = np.zeros(len(names))
-    for stage, color in zip(STAGES, ("#9ecae1", "#6baed6", "#fd8d3c", "#3182bd", "#08519c"), strict=True):
-        values = np.asarray([report["backends"][n]["stages"][stage]["median_ms"] for n in names])
-        ax.bar(names, values, bottom=bottom, label=stage, color=color)
-        bottom += values
-    ax.set_xticks(range(len(names)), [
-        f"{n}\nmodel {report['backends'][n]['model']['median_ms']:.1f} ms"
-        f"\noverhead {report['backends'][n]['overhead']['median_ms']:.1f} ms" for n in names
-    ])
-    p90 = [report["backends"][n]["total"]["p90_ms"] for n in names]
-    ax.scatter(names, p90, marker="_", s=600, color="black", label="p90 per frame", zorder=3)
-    ax.set_ylabel("ms per frame (median per stage)")
-    ax.set_title(f"{report['model']['name']}, {report['frames']['size']} JPEG frames, {report['threads']} threads")
-    ax.legend(fontsize=8)
+    runs = report["runs"]
+    fig, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 4.2), sharey=True, squeeze=False)
+    for ax, run in zip(axes[0], runs, strict=True):
+        names = list(run["backends"])
+        bottom = np.zeros(len(names))
+        for stage, color in zip(STAGES, ("#9ecae1", "#6baed6", "#fd8d3c", "#3182bd", "#08519c"), strict=True):
+            values = np.asarray([run["backends"][n]["stages"][stage]["median_ms"] for n in names])
+            ax.bar(names, values, bottom=bottom, label=stage, color=color)
+            bottom += values
+        p90 = [run["backends"][n]["total"]["p90_ms"] for n in names]
+        ax.scatter(names, p90, marker="_", s=600, color="black", label="p90 per frame", zorder=3)
+        ax.set_xticks(range(len(names)), [
+            f"{n}\nmodel {run['backends'][n]['model']['median_ms']:.1f} ms"
+            f"\noverhead {run['backends'][n]['overhead']['median_ms']:.1f} ms" for n in names
+        ])
+        ax.set_title(f"{run['threads']} thread{'s' if run['threads'] > 1 else ''}")
+    axes[0][0].set_ylabel("ms per frame (median per stage)")
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle(f"{report['model']['name']} on {report['frames']['size']} JPEG frames ({report['machine']['cpus']} "
+                 f"CPUs, load {report['machine']['load_average_1m']})")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -216,24 +225,45 @@ def plot(report: dict[str, Any], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=60, help="timed frames per backend")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", default="1,2", help="thread counts to measure, comma separated")
     parser.add_argument("--size", default="640x480", help="camera frame size, WIDTHxHEIGHT")
     parser.add_argument("--model-dir", type=Path, default=MODEL_DIR, help="a packaged model folder (model.json)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "inference.json")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "bench" / "inference.png")
+    parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)  # child: one run, JSON only
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
-    report = benchmark(args.frames, args.threads, (width, height), args.model_dir)
+    if args.single:
+        args.out.write_text(json.dumps(benchmark(args.frames, int(args.threads), (width, height), args.model_dir)))
+        return 0
+    load_before = round(os.getloadavg()[0], 2)
+    runs = [run_in_child(args.frames, int(t), args.size, args.model_dir) for t in args.threads.split(",")]
+    report = {
+        "benchmark": "smartcam.SsdInference per-frame latency",
+        "model": runs[0]["model"],
+        "frames": {"size": f"{width}x{height}", "source": "tests/model/images re-encoded as JPEG q85",
+                   "per_backend": args.frames},
+        "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count(),
+                    "python": platform.python_version(), "load_average_1m": load_before},
+        "versions": {p: version_of(p) for p in ("dlr", "onnxruntime", "ai-edge-litert", "opencv-python-headless",
+                                                 "numpy")},
+        "overhead_stages": list(OVERHEAD),
+        "targets": {"overhead_vs_model": TARGET_OVERHEAD, "dlr_vs_fastest": TARGET_DLR_RATIO},
+        "runs": runs,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     plot(report, args.plot)
     header = ("backend", "model med", "model p90", "overhead med", "total med", "total p90")
-    print(f"{header[0]:<12} " + " ".join(f"{h:>13}" for h in header[1:]))
-    for name, r in report["backends"].items():
-        values = (r["model"]["median_ms"], r["model"]["p90_ms"], r["overhead"]["median_ms"], r["total"]["median_ms"],
-                  r["total"]["p90_ms"])
-        print(f"{name:<12} " + " ".join(f"{v:>13.2f}" for v in values))
-    print(json.dumps(report["checks"], indent=2))
+    for run in runs:
+        print(f"threads={run['threads']}")
+        print(f"  {header[0]:<12} " + " ".join(f"{h:>13}" for h in header[1:]))
+        for name, r in run["backends"].items():
+            values = (r["model"]["median_ms"], r["model"]["p90_ms"], r["overhead"]["median_ms"],
+                      r["total"]["median_ms"], r["total"]["p90_ms"])
+            print(f"  {name:<12} " + " ".join(f"{v:>13.2f}" for v in values))
+        print("  " + json.dumps(run["checks"]))
     print(f"wrote {args.out} and {args.plot}")
     return 0
 

@@ -180,6 +180,7 @@ def main() -> int:
     args = parser.parse_args()
     for name in ("AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN"):
         os.environ.pop(name, None)
+    load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="writer-bench-") as tmp:
         work = Path(tmp)
         db = DynamoDBLocal(work / "ddb")
@@ -209,7 +210,10 @@ def main() -> int:
         "benchmark": "smartcam.DynamoWriter into DynamoDB Local (in memory, -sharedDb)",
         "command": f"scripts/bench/writer.py --items {args.items} --rounds {args.rounds}",
         "note": "best of the rounds per measurement; all rounds in results.rounds_items_per_s",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "loadavg_1m": os.getloadavg()[0]},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "loadavg_1m_start": round(load_at_start, 2),
+                    "loadavg_1m_end": round(os.getloadavg()[0], 2),
+                    "note": "the machine is shared with other jobs; the load average shows how much"},
         "target_items_per_s_through_spool": 1000,
         "results": results,
     }

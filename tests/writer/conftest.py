@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from writer_helpers import create_table, unique_table
+from writer_helpers import clear_aws_env, create_table, unique_table
 
 from local_greengrass.dynamodb_local import DynamoDBLocal
 
@@ -13,18 +13,6 @@ def ddb_local(tmp_path_factory):
     db.start()
     yield db
     db.stop()
-
-
-def clear_aws_env(monkeypatch, tmp_path):
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-                 "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                 "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
-from conftest import clear_aws_env
 from writer_helpers import (
     DEVICE,
     RecordingClient,
+    clear_aws_env,
     config,
     create_table,
     drain,
@@ -247,3 +247,53 @@ def test_dynamodb_killed_during_drain_and_restarted(aws_env, monkeypatch, tmp_pa
         assert sorted(stored_keys(db, name)) == sorted(expected)
     finally:
         db.stop()
+
+
+class OverlapChecker(RecordingClient):
+    """Flags a key that is in two batches in flight at the same time."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.lock = threading.Lock()
+        self.inflight = set()
+        self.max_concurrent = 0
+        self.concurrent = 0
+
+    def forward(self, table, requests):
+        keys = {r["PutRequest"]["Item"]["sk"]["S"] for r in requests}
+        with self.lock:
+            if keys & self.inflight:
+                self.violations.append(f"in two batches at once: {sorted(keys & self.inflight)}")
+            self.inflight |= keys
+            self.concurrent += 1
+            self.max_concurrent = max(self.max_concurrent, self.concurrent)
+        try:
+            return self.inner.batch_write_item(RequestItems={table: requests})
+        finally:
+            with self.lock:
+                self.inflight -= keys
+                self.concurrent -= 1
+
+
+def test_concurrent_sender_threads_write_each_item_once(aws_env, table, tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3")
+    expected = spool_frames(spool, frames(1000))
+    checker = None
+    lock = threading.Lock()
+
+    def factory(cfg):
+        nonlocal checker
+        with lock:
+            checker = checker or OverlapChecker(make_client(cfg))
+        return checker
+
+    counters = Counters()
+    sender = make_sender(spool, table, factory, counters, senderThreads=4)
+    sender.start()
+    try:
+        wait_until(lambda: spool.depth()[0] == 0, timeout=300, what="the drain")
+    finally:
+        sender.stop()
+    assert checker.violations == []
+    assert counters.get("itemsWritten") == 1000  # no item was sent twice
+    assert sorted(stored_keys(aws_env, table)) == sorted(expected)

@@ -35,6 +35,19 @@ def frames(count: int, prefix: str = "f") -> list[Detections]:
     return [detections(f"{prefix}{i:06d}", BASE_TIME + i * 0.1, sequence=i) for i in range(count)]
 
 
+def clear_aws_env(monkeypatch: Any, tmp_path: Any) -> None:
+    """No credentials, profile or endpoint from the developer's machine leaks into a test."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                 "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                 "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+
 def config(**over: Any) -> DynamoWriterConfig:
     base: dict[str, Any] = {"tableName": "unit-table", "flushIntervalS": 0.05, "backoffBaseS": 0.01,
                             "backoffMaxS": 0.2, "requestTimeoutS": 5}

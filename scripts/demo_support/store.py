@@ -1,0 +1,73 @@
+"""Reading back what DynamoWriter stored in the runtime's DynamoDB Local."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from smartcam.contracts import Detections
+
+TABLE = "SmartcamDetections"
+
+
+def table(endpoint: str, name: str = TABLE) -> Any:
+    resource = boto3.session.Session().resource(
+        "dynamodb", region_name="us-east-1", endpoint_url=endpoint,
+        aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106  # nosec B106 - DynamoDB Local
+        config=Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=10))
+    return resource.Table(name)
+
+
+def items_for_request(store: Any, device: str, request_id: str) -> list[dict[str, Any]]:
+    """Every item of one capture request, oldest first (the table's sort key starts with capture time)."""
+    items: list[dict[str, Any]] = []
+    query: dict[str, Any] = {"KeyConditionExpression": Key("device").eq(device),
+                             "FilterExpression": Attr("requestId").eq(request_id), "ConsistentRead": True}
+    while True:
+        try:
+            page = store.query(**query)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return []
+            raise
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def expected_keys(messages: Iterable[Detections]) -> set[tuple[str, str]]:
+    """(frame id, label) of every item the writer must store for these messages."""
+    return {(m.frame.frame_id, d.label) for m in messages for d in m.detections}
+
+
+def stored_keys(items: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(str(item["frameId"]), str(item["label"])) for item in items]
+
+
+def wait_for_items(store: Any, device: str, request_id: str, expected: Callable[[], set[tuple[str, str]]],
+                   timeout: float = 180.0, on_poll: Callable[[int, int], None] | None = None
+                   ) -> list[dict[str, Any]]:
+    """Poll until every expected (frame, label) is stored, or ``timeout``; returns the items found."""
+    deadline = time.monotonic() + timeout
+    items: list[dict[str, Any]] = []
+    while True:
+        want = expected()
+        try:
+            items = items_for_request(store, device, request_id)
+        except BotoCoreError:
+            items = items or []
+        have = set(stored_keys(items))
+        if on_poll:
+            on_poll(len(have & want), len(want))
+        if want and want <= have:
+            return items
+        if time.monotonic() > deadline:
+            return items
+        time.sleep(1.0)
