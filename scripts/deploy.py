@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
+
 from fleet.aws import Aws, FleetError, paginate
 from fleet.checker import RequestRejected
 from fleet.components import REPO_ROOT, component_names

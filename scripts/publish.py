@@ -20,6 +20,7 @@ from typing import Any
 
 import jsonschema
 from botocore.exceptions import BotoCoreError, ClientError
+
 from fleet.aws import Aws, FleetError
 from fleet.build import build_all
 from fleet.checker import RequestRejected

@@ -2,6 +2,7 @@ import json
 import time
 
 import pytest
+
 from smartcam.contracts import CaptureCommand, ContractError, Detections, FrameRef, parse
 
 

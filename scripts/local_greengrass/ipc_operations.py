@@ -166,8 +166,10 @@ class Operations:
             kind, body = next(iter(message.items()))
             stream.send_event("SubscriptionResponseMessage", {kind: {**body, "context": {"topic": actual_topic}}})
 
-        stream.respond({}, keep_open=True)
+        # Registered before the response goes out, so a publish the client makes right after its
+        # subscribe call returns is never missed; the stream holds events back until the response is out.
         stream.on_close(self._pubsub.subscribe(topic, stream.component, deliver, mode))
+        stream.respond({}, keep_open=True)
 
     # IoT Core --------------------------------------------------------------------------------
     def _bridge(self) -> IoTCoreBridge:

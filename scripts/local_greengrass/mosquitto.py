@@ -55,7 +55,10 @@ def _free_port() -> int:
 
 
 def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise FileNotFoundError("openssl is not installed (scripts/setup-system installs it)")
+    subprocess.run([openssl, *args], check=True, capture_output=True)
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec

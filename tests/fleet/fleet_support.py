@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 from botocore.stub import Stubber
+
 from fleet.aws import Aws
 
 REGION = "eu-west-1"

@@ -9,10 +9,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from fleet_support import write_project
+
 from fleet import build
 from fleet.aws import FleetError
 from fleet.components import dependency_order, discover_projects, load_built
-from fleet_support import write_project
 
 
 def fake_executable(folder: Path, name: str, script: str) -> None:

@@ -7,6 +7,7 @@ import json
 import boto3
 import pytest
 from botocore.stub import Stubber
+
 from fleet import checker
 from fleet.checker import RequestRejected
 

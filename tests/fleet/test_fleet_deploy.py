@@ -11,11 +11,12 @@ from typing import Any
 import deploy
 import pytest
 from botocore.stub import ANY
+from fleet_support import ACCOUNT, REGION, RecordingAws, write_project
+
 from fleet.aws import FleetError
 from fleet.components import REPO_ROOT
 from fleet.deployments import Deployer, History
 from fleet.documents import load_document, validated_request
-from fleet_support import ACCOUNT, REGION, RecordingAws, write_project
 
 FOLDERS = ("Runtime", "SsdModelStore", "CameraIngest", "SsdInference", "DynamoWriter")
 GROUP = "smartcam-test"

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import decode_str
+
 from fleet.components import REPO_ROOT
 
 TEMPLATE = REPO_ROOT / "infrastructure" / "fleet.yaml"

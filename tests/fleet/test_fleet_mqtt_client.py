@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from fleet.components import REPO_ROOT
 from fleet.mqtt import Endpoint, MqttConnection, MqttError
 from fleet.mqtt_client import main
-
 from local_greengrass.mosquitto import Mosquitto
 from smartcam import topics
 from smartcam.contracts import CaptureCommand, CaptureStatus, parse

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from botocore.stub import ANY
+from fleet_support import ACCOUNT, REGION, RecordingAws, write_project
+
 from fleet.aws import FleetError
 from fleet.checker import RequestRejected
 from fleet.components import discover_projects, load_built
 from fleet.publishing import Publisher, next_patch, publish_all
-from fleet_support import ACCOUNT, REGION, RecordingAws, write_project
 
 BUCKET = f"smartcam-test-{REGION}-{ACCOUNT}"
 
