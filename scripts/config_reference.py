@@ -39,7 +39,7 @@ LONG_DEFAULT = 60
 _MISSING = object()
 
 
-class ReferenceError(Exception):
+class ConfigReferenceError(Exception):
     """The recipes and settings models disagree, or a component cannot be read; ``str()`` says where."""
 
 
@@ -75,7 +75,7 @@ def recipe_defaults(recipe_path: Path) -> dict[str, Any]:
     recipe = yaml.safe_load(recipe_path.read_text())
     defaults = _get_ci(_get_ci(recipe, "ComponentConfiguration"), "DefaultConfiguration") or {}
     if not isinstance(defaults, dict):
-        raise ReferenceError(f"{recipe_path}: DefaultConfiguration is not a mapping")
+        raise ConfigReferenceError(f"{recipe_path}: DefaultConfiguration is not a mapping")
     return {key: value for key, value in defaults.items() if key not in RESERVED_KEYS}
 
 
@@ -149,12 +149,15 @@ def settings_model(folder: Path) -> type[BaseModel] | None:
             class_name = node.args[1].id
             module_name = imported.get(class_name)
             if module_name is None:
-                raise ReferenceError(f"{main}: {class_name} is not imported with 'from ... import'")
+                raise ConfigReferenceError(f"{main}: {class_name} is not imported with 'from ... import'")
             for extra in (ROOT / "components" / "Runtime", folder):
                 if str(extra) not in sys.path:
                     sys.path.insert(0, str(extra))
-            return getattr(importlib.import_module(module_name), class_name)
-    raise ReferenceError(f"{main}: no run_component(name, ConfigModel, ...) call found")
+            try:
+                return getattr(importlib.import_module(module_name), class_name)
+            except (ImportError, AttributeError) as exc:
+                raise ConfigReferenceError(f"{main}: cannot load {module_name}.{class_name}: {exc}") from exc
+    raise ConfigReferenceError(f"{main}: no run_component(name, ConfigModel, ...) call found")
 
 
 def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
@@ -416,12 +419,12 @@ def component_reference(folder: Path) -> ComponentReference:
         return ComponentReference(name, folder.name, "", "", ())
     model = settings_model(folder)
     if model is None:
-        raise ReferenceError(f"{recipe}: DefaultConfiguration without a main.py settings model")
+        raise ConfigReferenceError(f"{recipe}: DefaultConfiguration without a main.py settings model")
     rows = _Walker(model, defaults, recipe_inline_comments(recipe.read_text())).run()
     known = {row.key for row in rows}
     unknown = [path for path in recipe_key_paths(defaults) if path not in known]
     if unknown:
-        raise ReferenceError(f"{recipe}: keys not in {model.__name__}: {', '.join(unknown)}")
+        raise ConfigReferenceError(f"{recipe}: keys not in {model.__name__}: {', '.join(unknown)}")
     source = Path(sys.modules[model.__module__].__file__ or "").resolve()
     try:
         settings = source.relative_to(folder.resolve().parent.parent).as_posix()
@@ -536,13 +539,16 @@ def bench_inference(data: dict[str, Any]) -> list[BenchRow]:
     overhead_target = f"overhead {LE} {share:.0%} of model" if isinstance(share, float) else ""
     for run in data.get("runs") or []:
         threads = run.get("threads")
+        checks = run.get("checks") or {}
         for backend, result in (run.get("backends") or {}).items():
             model = _pair(_fmt(_dig(result, "model", "median_ms"), "ms"), _fmt(_dig(result, "model", "p90_ms"), "ms"),
                           "{} (p90 {})")
+            overhead = _fmt(_dig(result, "overhead", "median_ms"), "ms")
+            ratio = _dig(checks, "overhead_vs_model", backend)
+            if overhead is not None and isinstance(ratio, float):
+                overhead += f" = {ratio:.0%}"
             rows += _rows((f"{backend}, {threads} thread(s): model median; component overhead median",
-                           _pair(model, _fmt(_dig(result, "overhead", "median_ms"), "ms"), "{}; {}"),
-                           overhead_target))
-        checks = run.get("checks") or {}
+                           _pair(model, overhead, "{}; {}"), overhead_target))
         rows += _rows((f"DLR / fastest ({checks.get('fastest_backend')}), {threads} thread(s)",
                        _times(checks.get("dlr_vs_fastest")), _target(LE, _times(checks.get("dlr_vs_fastest_target")))))
     return rows
@@ -629,7 +635,7 @@ def render_bench_table(root: Path = ROOT) -> str:
 def replace_between(text: str, markers: tuple[str, str], body: str) -> str:
     start, end = markers
     if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
-        raise ReferenceError(f"README.md needs exactly one '{start}' followed by one '{end}'")
+        raise ConfigReferenceError(f"README.md needs exactly one '{start}' followed by one '{end}'")
     before, rest = text.split(start, 1)
     _, after = rest.split(end, 1)
     return f"{before}{start}\n{body}\n{end}{after}"
@@ -652,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         current = args.readme.read_text()
         wanted = updated_readme(current)
-    except (ReferenceError, OSError, yaml.YAMLError) as exc:
+    except (ConfigReferenceError, OSError, yaml.YAMLError) as exc:
         print(f"config_reference: {exc}", file=sys.stderr)
         return 2
     if args.check:

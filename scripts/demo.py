@@ -16,6 +16,7 @@ Exit status 0 only if every detection the pipeline produced for the request was 
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import sys
 import time
@@ -33,6 +34,8 @@ from demo_support.report import detections_table  # noqa: E402
 from demo_support.runtime import LocalRuntime, RuntimeFailure  # noqa: E402
 from demo_support.store import expected_keys, stored_keys, table, wait_for_items  # noqa: E402
 from demo_support.video import make_sample_video  # noqa: E402
+
+from smartcam.contracts import CaptureStatus  # noqa: E402
 
 STARTED = time.monotonic()
 
@@ -52,6 +55,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def show_status(status: CaptureStatus) -> None:
+    counts = f" {status.frames_captured}/{status.frames_requested} frames" if status.frames_captured is not None else ""
+    say(f"capture status: {status.state}{counts}" + (f" ({status.reason})" if status.reason else ""))
+
+
 def _raise_interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
@@ -61,6 +69,7 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     video = make_sample_video(demo / "sample.avi")
     say(f"sample video {video} (640x480 MJPG, 8 s: Grace Hopper, Eileen Collins, the cameraman, Chelsea the cat)")
     annotated = demo / "annotated"
+    shutil.rmtree(annotated, ignore_errors=True)  # only this run's frames
     camera = {"id": "cam0", "source": {"type": "file", "path": str(video)}, "width": 640, "height": 480,
               "loop": True}
     document = write_overlay(demo / "deployment.json", pipeline_merges(runtime.root, camera=camera,
@@ -78,19 +87,12 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
         say(f"operator -> smartcam/{thing}/capture: capture {args.frames} frames at {args.fps:g} fps from cam0, "
             f"request {request_id}")
         operator.capture("cam0", args.frames, args.fps, request_id)
-        final = operator.wait_final(request_id, timeout=args.timeout)
-        for status in operator.statuses:
-            if status.request_id == request_id:
-                say(f"status {status.state}" + (f" {status.frames_captured}/{status.frames_requested} frames"
-                                                if status.frames_captured is not None else "")
-                    + (f" ({status.reason})" if status.reason else ""))
+        final = operator.wait_final(request_id, timeout=args.timeout, on_status=show_status)
         if final.state != "finished":
             say(f"capture did not finish: {final.state} {final.reason or ''}")
             return 1
         captured = final.frames_captured or 0
-        deadline = time.monotonic() + args.timeout
-        while len(observer.detections(request_id)) < captured and time.monotonic() < deadline:
-            time.sleep(0.5)
+        observer.wait_inferred(request_id, captured, timeout=args.timeout, quiet=20.0)
         inferred = observer.detections(request_id)
         say(f"{captured} frames captured, {len(inferred)} inferred, "
             f"{sum(1 for _, m in inferred if m.detections)} with detections")

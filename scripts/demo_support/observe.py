@@ -13,17 +13,18 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from awsiot import greengrasscoreipc
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+
+from demo_support.runtime import LocalRuntime
 from fleet.mqtt import Endpoint, MqttConnection
 from smartcam import topics
 from smartcam.contracts import CaptureCommand, CaptureStatus, Detections, FrameRef, parse
 from smartcam.ipc import Ipc
-
-from demo_support.runtime import LocalRuntime
 
 FINAL = ("finished", "rejected", "error")
 
@@ -60,15 +61,33 @@ class Operator:
             return
         self.statuses.append(parse(CaptureStatus, message.payload))
 
-    def wait_final(self, request_id: str, timeout: float = 180.0) -> CaptureStatus:
+    def wait_final(self, request_id: str, timeout: float = 180.0,
+                   on_status: Callable[[CaptureStatus], None] | None = None) -> CaptureStatus:
         deadline = time.monotonic() + timeout
+        shown = 0
         while time.monotonic() < deadline:
-            for status in self.statuses:
-                if status.request_id == request_id and status.state in FINAL:
+            mine = [status for status in self.statuses if status.request_id == request_id]
+            for status in mine[shown:]:
+                if on_status:
+                    on_status(status)
+            shown = len(mine)
+            for status in mine:
+                if status.state in FINAL:
                     return status
             self._drain(0.5)
         raise TimeoutError(f"no final capture status for {request_id} within {timeout:g} s; "
                            f"got {[s.state for s in self.statuses if s.request_id == request_id]}")
+
+    def wait_for(self, match: Callable[[CaptureStatus], bool], after: int = 0,
+                 timeout: float = 120.0) -> CaptureStatus:
+        """The first status (from index ``after`` on) that ``match`` accepts."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for status in self.statuses[after:]:
+                if match(status):
+                    return status
+            self._drain(0.5)
+        raise TimeoutError(f"no matching capture status within {timeout:g} s")
 
     def close(self) -> None:
         self.connection.close()
@@ -111,6 +130,22 @@ class PipelineObserver:
     def detections(self, request_id: str) -> list[tuple[float, Detections]]:
         with self._lock:
             return [(t, d) for t, d in self._seen.detections if d.frame.request_id == request_id]
+
+    def wait_inferred(self, request_id: str, frames: int, timeout: float = 180.0, quiet: float = 10.0) -> int:
+        """Wait until ``frames`` detections messages of the request were seen, or none came for ``quiet``
+        seconds (the rest were dropped or lost); returns how many were seen."""
+        deadline = time.monotonic() + timeout
+        count, changed = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            now = len(self.detections(request_id))
+            if now >= frames:
+                return now
+            if now != count:
+                count, changed = now, time.monotonic()
+            elif time.monotonic() - changed > quiet:
+                return now
+            time.sleep(0.25)
+        return len(self.detections(request_id))
 
     def close(self) -> None:
         for ipc in self._ipcs:

@@ -27,7 +27,7 @@ def detections_table(items: Iterable[dict[str, Any]], messages: dict[str, Detect
                                              latency.latency.postprocess_ms)))
         rows.append((
             _clock(float(item["capturedAt"])), str(item["cameraId"]), str(item["sequence"]),
-            str(item["frameId"])[:12], str(item["label"]), str(item["count"]), scores,
+            str(item["frameId"])[-10:], str(item["label"]), str(item["count"]), scores,
             stages[0], stages[1], f"{float(item['inferMs']):.1f}", stages[2],
             f"{(float(item['inferredAt']) - float(item['capturedAt'])) * 1000:.0f}",
         ))

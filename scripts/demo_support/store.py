@@ -51,7 +51,7 @@ def stored_keys(items: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(str(item["frameId"]), str(item["label"])) for item in items]
 
 
-def wait_for_items(store: Any, device: str, request_id: str, expected: Callable[[], set[tuple[str, str]]],
+def wait_for_items(store: Any, device: str, request_id: str, expected: Callable[[], set[tuple[str, str]]], *,
                    timeout: float = 180.0, on_poll: Callable[[int, int], None] | None = None
                    ) -> list[dict[str, Any]]:
     """Poll until every expected (frame, label) is stored, or ``timeout``; returns the items found."""

@@ -17,6 +17,8 @@ import socketserver
 import subprocess
 import sys
 import threading
+import uuid
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +106,17 @@ class Daemon:
             self.ipc.remove_component(name)
         self.tokens.pop(name, None)
         self.config.remove_component(name)
+
+    def request_validation(self, name: str, deployment_id: str, configuration: dict) -> Future | None:
+        if self.ipc is None:
+            return None
+        if self.config.has_component(name) and self.config.get(name, []) == configuration:
+            return None  # nothing changes for it (the component may have changed it itself)
+        return self.ipc.validation.request(name, deployment_id, configuration)
+
+    def discard_validation(self, name: str, deployment_id: str) -> None:
+        if self.ipc is not None:
+            self.ipc.validation.discard(name, deployment_id)
 
     def spawned(self, pid: int) -> None:
         if self.watchdog is not None:
@@ -227,11 +240,13 @@ class Daemon:
             plan = plan_deployment(parsed, scan_built(self.components_dir), previous)
             specs, errors = build_specs(plan, self.paths, self.thing_name)
             versions = {n: c.version for n, c in parsed.components.items()}
-            result = self.launcher.deploy(specs, errors, versions)
+            deployment_id = str(uuid.uuid4())
+            result = self.launcher.deploy(specs, errors, versions, deployment_id=deployment_id,
+                                          validation_timeout=parsed.validation_timeout)
             for name, message in errors.items():
                 log.error("%s not deployed: %s", name, message)
-            log.info("deployment %s: %s", parsed.name or source, json.dumps(result))
-            return {"result": result, "errors": errors}
+            log.info("deployment %s (%s): %s", parsed.name or source, deployment_id, json.dumps(result))
+            return {"result": result, "errors": errors, "deployment_id": deployment_id}
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0911 - one return per command
         command = request.get("command")

@@ -22,6 +22,8 @@ NUCLEUS = "aws.greengrass.Nucleus"
 TOKEN_EXCHANGE = "aws.greengrass.TokenExchangeService"  # noqa: S105  # nosec B105
 BUILTINS = {NUCLEUS: "2.14.3", TOKEN_EXCHANGE: "2.0.3"}
 _TARGET_ARN = re.compile(r"^arn:[^:]+:iot:([^:]*):\d*:(thing|thinggroup)/([a-zA-Z0-9:_-]+)$")
+# CreateDeployment's configurationValidationPolicy.timeoutInSeconds default (the nucleus also waits 20 s).
+DEFAULT_VALIDATION_TIMEOUT = 20.0
 _KNOWN_KEYS = {"targetArn", "deploymentName", "components", "deploymentPolicies", "iotJobConfiguration",
                "parentTargetArn", "tags", "clientToken"}
 
@@ -45,6 +47,7 @@ class DeploymentDocument:
     components: dict[str, RequestedComponent]
     target_arn: str | None = None
     name: str | None = None
+    validation_timeout: float = DEFAULT_VALIDATION_TIMEOUT
 
     @property
     def region(self) -> str | None:
@@ -107,7 +110,26 @@ def parse_document(data: Any, source: str = "<document>") -> DeploymentDocument:
         if not COMPONENT_NAME.match(name):
             raise DeploymentError(f"{source}: {name!r} is not a valid component name")
         parsed[name] = _requested(source, name, spec)
-    return DeploymentDocument(source=source, components=parsed, target_arn=target, name=data.get("deploymentName"))
+    return DeploymentDocument(source=source, components=parsed, target_arn=target, name=data.get("deploymentName"),
+                              validation_timeout=_validation_timeout(source, data.get("deploymentPolicies")))
+
+
+def _validation_timeout(source: str, policies: Any) -> float:
+    """deploymentPolicies.configurationValidationPolicy.timeoutInSeconds (the other policies are not modelled)."""
+    if policies is None:
+        return DEFAULT_VALIDATION_TIMEOUT
+    if not isinstance(policies, dict):
+        raise DeploymentError(f"{source}: deploymentPolicies must be an object")
+    policy = policies.get("configurationValidationPolicy")
+    if policy is None:
+        return DEFAULT_VALIDATION_TIMEOUT
+    if not isinstance(policy, dict):
+        raise DeploymentError(f"{source}: deploymentPolicies.configurationValidationPolicy must be an object")
+    timeout = policy.get("timeoutInSeconds", DEFAULT_VALIDATION_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise DeploymentError(f"{source}: deploymentPolicies.configurationValidationPolicy.timeoutInSeconds "
+                              f"{timeout!r} is not a positive number of seconds")
+    return float(timeout)
 
 
 def load_document(path: Path) -> DeploymentDocument:

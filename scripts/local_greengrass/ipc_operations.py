@@ -15,6 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from local_greengrass import authorization
+from local_greengrass.config_validation import (
+    VALIDITY_STATUSES,
+    ConfigValidation,
+    NoValidationRequested,
+    ValidityReport,
+)
 from local_greengrass.ipc_rpc import SERVICE, IpcError, invalid_arguments, resource_not_found, service_error
 from local_greengrass.pubsub import RECEIVE_MODES, LocalPubSub, has_wildcard
 
@@ -73,8 +79,11 @@ class Operations:
         iot: IoTCoreBridge | None,
         on_state: Callable[[str, str], None],
         thing_name: str | None,
+        *,
+        validation: ConfigValidation | None = None,
     ) -> None:
         self._config = config
+        self.validation = validation or ConfigValidation()
         self._pubsub = pubsub
         self._iot = iot
         self._on_state = on_state
@@ -92,6 +101,8 @@ class Operations:
             f"{SERVICE}#UpdateConfiguration": self.update_configuration,
             f"{SERVICE}#SubscribeToConfigurationUpdate": self.subscribe_to_configuration_update,
             f"{SERVICE}#UpdateState": self.update_state,
+            f"{SERVICE}#SubscribeToValidateConfigurationUpdates": self.subscribe_to_validate_configuration_updates,
+            f"{SERVICE}#SendConfigurationValidityReport": self.send_configuration_validity_report,
         }
 
     def handler(self, operation: str) -> Handler | None:
@@ -261,6 +272,35 @@ class Operations:
 
         stream.respond({}, keep_open=True)
         stream.on_close(self._config.subscribe(component, key_path, on_change))
+
+    def subscribe_to_validate_configuration_updates(self, stream: Stream, request: dict[str, Any]) -> None:
+        def send(deployment_id: str, configuration: dict[str, Any]) -> None:
+            # The awsiotsdk model's ValidateConfigurationUpdateEvent has exactly these two fields.
+            proposal = {"configuration": configuration, "deploymentId": deployment_id}
+            event = {"validateConfigurationUpdateEvent": proposal}
+            stream.send_event_threadsafe("ValidateConfigurationUpdateEvents", event)
+
+        stream.respond({}, keep_open=True)
+        stream.on_close(self.validation.subscribe(stream.component, send))
+
+    def send_configuration_validity_report(self, stream: Stream, request: dict[str, Any]) -> None:
+        report = request.get("configurationValidityReport")
+        if not isinstance(report, dict):
+            raise invalid_arguments("configurationValidityReport is required")
+        deployment_id = report.get("deploymentId")
+        if not isinstance(deployment_id, str) or not deployment_id:
+            raise invalid_arguments("Cannot accept configuration validity report, the deployment ID provided was null")
+        status = report.get("status")
+        if status not in VALIDITY_STATUSES:
+            raise invalid_arguments(f"configurationValidityReport.status must be one of {', '.join(VALIDITY_STATUSES)}")
+        message = report.get("message")
+        if message is not None and not isinstance(message, str):
+            raise invalid_arguments("configurationValidityReport.message must be a string")
+        try:
+            self.validation.report(stream.component, ValidityReport(status, deployment_id, message))
+        except NoValidationRequested as exc:
+            raise invalid_arguments(str(exc)) from exc
+        stream.respond({})
 
     # lifecycle -------------------------------------------------------------------------------
     def update_state(self, stream: Stream, request: dict[str, Any]) -> Awaitable[None]:

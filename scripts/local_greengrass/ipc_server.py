@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from local_greengrass.config_validation import ConfigValidation
 from local_greengrass.ipc_connection import MAX_PENDING_EVENT_BYTES, IpcConnection
 from local_greengrass.ipc_operations import Operations
 from local_greengrass.pubsub import LocalPubSub
@@ -43,7 +44,8 @@ class IpcServer:
         self.socket_path = Path(socket_path)
         self.config = config
         self.pubsub = LocalPubSub()
-        self.operations = Operations(config, self.pubsub, iot, on_state, thing_name)
+        self.validation = ConfigValidation()  # the deployment side asks components through this
+        self.operations = Operations(config, self.pubsub, iot, on_state, thing_name, validation=self.validation)
         self._socket_mode = socket_mode
         self.max_pending_event_bytes = max_pending_event_bytes
         self._lock = threading.Lock()

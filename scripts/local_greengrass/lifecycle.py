@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_TIMEOUTS = {"install": 120.0, "startup": 120.0, "shutdown": 15.0, "run": None}
+# The nucleus's defaults (Lifecycle.java); Recover is DEFAULT_ERROR_RECOVERY_HANDLER_TIMEOUT_SEC.
+DEFAULT_TIMEOUTS = {"install": 120.0, "startup": 120.0, "shutdown": 15.0, "recover": 60.0, "run": None}
 _PR_SET_PDEATHSIG = 1
 # Loaded before any fork: the child must not import or allocate between fork and exec.
 _LIBC = ctypes.CDLL(None, use_errno=True)

@@ -35,7 +35,7 @@ def start_app(gg, model_dir, factories=None):
     ipc = Ipc(gg.client)
     app = SsdInferenceApp(ipc, LiveConfig(ipc, SsdInferenceConfig), model_dir=model_dir,
                           backend_factories=factories or fake_factories("onnxruntime", "litert"))
-    app.start()
+    app.start_result = app.start()  # what run_component reports with UpdateState
     return app
 
 
@@ -194,7 +194,7 @@ def test_unusable_model_reports_errored_and_keeps_running(env, breakage, reason)
     try:
         status = status_with(gg, reason)
         assert status.state == "errored"
-        gg.wait_for(lambda: "ERRORED" in gg.states)
+        assert app.start_result == "ERRORED"
         frame = write_frame(ring)
         gg.send_frame(frame)
         gg.wait_for(lambda: app.counters["frames_refused"] == 1)
@@ -334,7 +334,7 @@ def test_main_with_an_altered_model_ends_errored_without_exiting(env, monkeypatc
     runner = threading.Thread(target=lambda: exit_codes.append(load_inference_main().main(gg.client, stop)))
     runner.start()
     try:
-        gg.wait_for(lambda: "RUNNING" in gg.states and gg.states[-1] == "ERRORED")
+        gg.wait_for(lambda: gg.states == ["ERRORED"])
         assert "fake.model is altered" in status_with(gg, "model_unusable").detail
         assert runner.is_alive()
     finally:

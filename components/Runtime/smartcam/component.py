@@ -11,7 +11,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
@@ -24,8 +24,13 @@ log = logging.getLogger(__name__)
 C = TypeVar("C", bound=ComponentConfig)
 
 
+State = Literal["RUNNING", "ERRORED"]
+
+
 class App(Protocol):
-    def start(self) -> None: ...
+    def start(self) -> State | None:
+        """Start serving; return "ERRORED" when nothing can be served (None means RUNNING)."""
+        ...
 
     def stop(self) -> None: ...
 
@@ -55,13 +60,13 @@ def run_component(
             return 0
         try:
             app = app_factory(ipc, config)
-            app.start()
+            state = app.start() or "RUNNING"
         except Exception:
             log.exception("%s failed to start", name)
             ipc.report_state("ERRORED")
             return 1
-        ipc.report_state("RUNNING")
-        log.info("%s running", name)
+        ipc.report_state(state)
+        log.info("%s started: %s", name, state)
         while not stop.wait(1.0):
             pass
         log.info("%s stopping", name)

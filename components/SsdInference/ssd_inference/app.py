@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from smartcam import topics
+from smartcam.component import State as LifecycleState
 from smartcam.config import LiveConfig
 from smartcam.contracts import ContractError, Detection, Detections, FrameRef, Health, ModelInfo, StageLatency, parse
 from smartcam.device import thing_name
@@ -72,13 +73,14 @@ class SsdInferenceApp:
         config.on_change(self._on_config_change)
 
     # lifecycle ------------------------------------------------------------------------------
-    def start(self) -> None:
-        # The model is loaded here so RUNNING means "serving"; an unusable model does not raise
-        # (that would exit the process and crash-loop): the worker reports ERRORED instead.
-        self._load_model()
+    def start(self) -> LifecycleState:
+        # The model is loaded here so RUNNING means "serving"; an unusable model is reported as
+        # ERRORED (the nucleus then restarts the component and, if it stays unusable, marks it BROKEN).
+        served = self._load_model()
         self._ipc.subscribe(topics.FRAMES, self._on_frame_message)
         self._worker = threading.Thread(target=self._run, name="ssd-inference", daemon=True)
         self._worker.start()
+        return "RUNNING" if served else "ERRORED"
 
     def stop(self) -> None:
         self._stop.set()
@@ -118,9 +120,6 @@ class SsdInferenceApp:
 
     # worker -----------------------------------------------------------------------------------
     def _run(self) -> None:
-        # The first health tick re-asserts ERRORED when the model is unusable; waiting a moment
-        # puts it after the RUNNING that run_component reports once start() has returned.
-        self._stop.wait(0.5)
         while not self._stop.is_set():
             try:
                 self._tick()
@@ -290,7 +289,6 @@ class SsdInferenceApp:
         state: State
         if self._engine is None:
             state, detail = "errored", f"model unusable: {self._model_problem}"
-            self._ipc.report_state("ERRORED")  # re-asserted: nothing can be served
         else:
             bundle = self._engine.model.bundle
             chosen = config.backend in ("auto", self._engine.backend_name)

@@ -1,0 +1,186 @@
+"""The README's generated sections are current, cover every recipe key, and its examples are real."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import config_reference as ref
+import pytest
+import yaml
+
+from smartcam.contracts import CaptureCommand, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+REGENERATE = ".venv/bin/python scripts/config_reference.py"
+
+
+def _section(text: str, markers: tuple[str, str]) -> str:
+    start, end = markers
+    assert text.count(start) == 1 and text.count(end) == 1, f"README.md needs one {start} and one {end}"
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def _component_tables(section: str) -> dict[str, set[str]]:
+    """``{component: {key path, ...}}`` from the generated tables."""
+    tables: dict[str, set[str]] = {}
+    current = None
+    for line in section.splitlines():
+        if line.startswith("### "):
+            current = line[4:].strip()
+            tables[current] = set()
+        elif current and (match := re.match(r"^\| `([^`]+)` \|", line)):
+            tables[current].add(match.group(1))
+    return tables
+
+
+def test_the_readme_is_regenerated_from_the_current_recipes_settings_and_benchmarks():
+    current = README.read_text()
+    assert ref.updated_readme(current) == current, f"README.md is stale: run {REGENERATE}"
+    assert ref.main(["--check"]) == 0
+
+
+def test_every_default_configuration_key_of_every_recipe_is_in_the_reference():
+    tables = _component_tables(_section(README.read_text(), ref.CONFIG_MARKERS))
+    checked = 0
+    for folder in ref.component_folders():
+        defaults = ref.recipe_defaults(folder / "recipe.yaml")
+        name = ref.component_name(folder)
+        if not defaults:
+            assert name not in tables
+            continue
+        missing = [key for key in ref.recipe_key_paths(defaults) if key not in tables.get(name, set())]
+        assert not missing, f"{name}: recipe keys missing from the README reference: {missing}"
+        checked += len(list(ref.recipe_key_paths(defaults)))
+    assert checked >= 30  # the three configurable components, nested keys included
+    assert "accessControl" not in "".join(key for keys in tables.values() for key in keys)
+
+
+def test_the_reference_shows_types_constraints_defaults_and_descriptions_from_the_models():
+    rows = {row.key: row for r in ref.all_references() for row in r.rows if r.name == "smartcam.DynamoWriter"}
+    assert rows["batchSize"].constraints == "\u2265 1, \u2264 25"
+    assert rows["batchSize"].default == "`25`"
+    assert rows["overflowPolicy"].type == 'one of `"refuseNewest"`, `"dropOldest"`'
+    assert rows["region"].type == "string or null" and rows["region"].default == "`null`"
+    assert "AWS_REGION" in rows["region"].description  # a comment beside the field in settings.py
+    ingest = {row.key: row for r in ref.all_references() for row in r.rows if r.name == "smartcam.CameraIngest"}
+    assert ingest["cameras[].source.type"].type == 'one of `"file"`, `"folder"`, `"stream"`, `"v4l2"`'
+    assert ingest["ring"].description.startswith("Per camera")  # the nested model's docstring
+
+
+def test_the_capture_command_examples_in_the_readme_follow_the_contract():
+    text = README.read_text()
+    examples = [line for line in text.splitlines() if line.startswith('{"action"')]
+    assert len(examples) >= 5
+    for line in examples:
+        parse(CaptureCommand, line)
+
+
+def test_make_targets_and_repository_paths_named_in_the_readme_exist():
+    text = README.read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    for target in set(re.findall(r"(?:^|`)make ([a-z]+)\b", text, re.M)):
+        assert re.search(rf"^{target}:", makefile, re.M), f"README names `make {target}`, the Makefile has none"
+    paths = set(re.findall(r"(?<![\w./-])((?:scripts|components|docs|infrastructure|recipes|model_packaging|gdk-config)"
+                           r"/[\w./-]*[\w])", text))
+    placeholders = ("<", "*")
+    missing = [p for p in sorted(paths) if not any(c in p for c in placeholders) and not (ROOT / p).exists()]
+    assert not missing, f"README names paths that do not exist: {missing}"
+
+
+# ------------------------------------------------------------------ the generator itself
+
+
+def _fake_component(root: Path, recipe_defaults: dict, package: str) -> Path:
+    folder = root / "components" / "Fake"
+    (folder / package).mkdir(parents=True)
+    (folder / package / "__init__.py").write_text("")
+    (folder / package / "settings.py").write_text(
+        "from typing import Annotated\n"
+        "from pydantic import Field\n"
+        "from smartcam.config import ComponentConfig\n\n\n"
+        "class Inner(ComponentConfig):\n"
+        '    """What the inner block is for."""\n\n'
+        "    depth: Annotated[int, Field(ge=1, le=9)] = 3\n\n\n"
+        "class FakeConfig(ComponentConfig):\n"
+        "    # How loud the fake is.\n"
+        "    volume: Annotated[float, Field(gt=0, le=11)] = 5.0\n"
+        '    name: str = Field("fake", description="Shown to people.")\n'
+        "    inner: Inner = Inner()\n"
+    )
+    (folder / "main.py").write_text(
+        f"from {package}.settings import FakeConfig\n"
+        "from smartcam.component import run_component\n\n\n"
+        "def main(client=None, stop=None):\n"
+        "    return run_component('fake.Fake', FakeConfig, object, client, stop)\n"
+    )
+    (folder / "gdk-config.json").write_text(json.dumps({"component": {"fake.Fake": {"version": "1.0.0"}}}))
+    recipe = {"RecipeFormatVersion": "2020-01-25", "ComponentName": "{COMPONENT_NAME}",
+              "ComponentConfiguration": {"DefaultConfiguration": {**recipe_defaults, "accessControl": {"x": {}}}}}
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    return folder
+
+
+@pytest.fixture
+def clean_path(monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+
+def test_a_fake_component_gets_rows_with_recipe_values_model_defaults_and_descriptions(tmp_path, clean_path):
+    folder = _fake_component(tmp_path, {"volume": 7, "inner": {"depth": 4}}, "fake_docs_pkg_a")
+    component = ref.component_reference(folder)
+    rows = {row.key: row for row in component.rows}
+    assert list(rows) == ["volume", "name", "inner", "inner.depth"]
+    assert rows["volume"].default == "`7` (if omitted: `5.0`)"
+    assert rows["volume"].constraints == "> 0, \u2264 11"
+    assert rows["volume"].description == "How loud the fake is."
+    assert rows["name"].default == '`"fake"`' and rows["name"].description == "Shown to people."
+    assert rows["inner"].description == "What the inner block is for."
+    assert rows["inner.depth"].default == "`4` (if omitted: `3`)"
+    rendered = ref.render_config_reference([component])
+    assert "### fake.Fake" in rendered and "accessControl" not in rendered.split("|", 1)[1]
+
+
+def test_a_recipe_key_the_settings_model_does_not_know_stops_the_generator(tmp_path, clean_path):
+    folder = _fake_component(tmp_path, {"volume": 7, "volumeTypo": 1}, "fake_docs_pkg_b")
+    with pytest.raises(ref.ConfigReferenceError, match="volumeTypo"):
+        ref.component_reference(folder)
+
+
+def test_check_reports_a_stale_readme_without_touching_it_and_a_run_fixes_it(tmp_path):
+    stale = tmp_path / "README.md"
+    text = README.read_text().replace("| `batchSize` |", "| `batchSizeOld` |")
+    stale.write_text(text)
+    assert ref.main(["--check", "--readme", str(stale)]) == 1
+    assert stale.read_text() == text
+    assert ref.main(["--readme", str(stale)]) == 0
+    assert stale.read_text() == ref.updated_readme(README.read_text())
+    assert "| `batchSize` |" in stale.read_text()
+
+
+def test_a_readme_without_the_markers_is_a_clear_error(tmp_path, capsys):
+    bare = tmp_path / "README.md"
+    bare.write_text("# nothing generated here\n")
+    assert ref.main(["--check", "--readme", str(bare)]) == 2
+    assert "config-reference:start" in capsys.readouterr().err
+
+
+def test_the_benchmark_table_leaves_out_missing_broken_and_empty_files(tmp_path):
+    assert "No benchmark results yet" in ref.render_bench_table(tmp_path)
+    bench = tmp_path / "docs" / "bench"
+    bench.mkdir(parents=True)
+    (bench / "ipc.json").write_text("{not json")
+    (bench / "writer.json").write_text(json.dumps({"results": {}}))
+    (bench / "pipeline.json").write_text(json.dumps({"command": "scripts/bench/pipeline.py",
+                                                     "summary": {"sustained fps at 10 fps input": 9.8}}))
+    (bench / "capture.json").write_text(json.dumps(
+        {"results": {"640x480": {"sustained": {"requested_fps": 30.0, "achieved_fps": 29.9, "cpu_cores": 0.1}}},
+         "target": {"fps_at_640x480": 30.0, "cpu_cores_below": 0.5}}))
+    table = ref.render_bench_table(tmp_path)
+    assert "| pipeline | sustained fps at 10 fps input | 9.8 |" in table
+    assert "| capture | 640x480: sustained at 30 fps | 29.9 fps, 0.10 cores | 30 fps under 0.5 core |" in table
+    assert "| ipc |" not in table and "| writer |" not in table
+    assert "`docs/bench/pipeline.json`: `scripts/bench/pipeline.py`" in table
