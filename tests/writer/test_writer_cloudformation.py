@@ -46,8 +46,7 @@ def test_table_matches_what_the_writer_writes(template):
 
 def writer_statements(template):
     policies = [r for r in template["Resources"].values()
-                if r["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
-                and any(role == {"Ref": "TokenExchangeRoleName"} for role in r["Properties"].get("Roles", []))]
+                if r["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")]
     assert len(policies) == 1
     return policies[0]["Properties"]["PolicyDocument"]["Statement"]
 
