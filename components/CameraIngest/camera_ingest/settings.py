@@ -26,8 +26,13 @@ PositiveSeconds = Annotated[float, Field(gt=0, le=86_400)]
 
 class V4l2Source(ComponentConfig):
     type: Literal["v4l2"]
-    device: int | str = 0  # index (0 = /dev/video0) or "/dev/videoN"
-    fourcc: Annotated[str, Field(pattern=r"^[A-Z0-9 ]{4}$")] | None = None  # e.g. "MJPG" for USB cameras
+    device: int | str = Field(
+        0, description='The camera: an index 0..255 (0 is `/dev/video0`) or a path `"/dev/videoN"`.'
+    )
+    fourcc: Annotated[str, Field(pattern=r"^[A-Z0-9 ]{4}$")] | None = Field(
+        None, description='Pixel format asked of the camera, four characters such as "MJPG" for USB cameras; '
+        "null keeps the driver's default."
+    )
 
     @field_validator("device")
     @classmethod
@@ -51,8 +56,12 @@ class V4l2Source(ComponentConfig):
 
 class FileSource(ComponentConfig):
     type: Literal["file"]
-    path: Annotated[str, Field(min_length=1)]
-    fps: Annotated[float, Field(gt=0, le=240)] | None = None  # replay rate; default: the file's own
+    path: Annotated[str, Field(min_length=1)] = Field(
+        description="Video file to replay; a relative path is resolved against the component's artifact folder."
+    )
+    fps: Annotated[float, Field(gt=0, le=240)] | None = Field(
+        None, description="Replay rate in frames/s; null: the file's own rate (30 if the file does not say)."
+    )
 
     @property
     def resolved(self) -> Path:
@@ -61,7 +70,10 @@ class FileSource(ComponentConfig):
 
 class StreamSource(ComponentConfig):
     type: Literal["stream"]
-    url: Annotated[str, Field(min_length=8, max_length=2048)]
+    url: Annotated[str, Field(min_length=8, max_length=2048)] = Field(
+        description="Stream address starting rtsp://, rtsps://, http:// or https://; credentials in it are "
+        "never shown in status messages."
+    )
 
     @field_validator("url")
     @classmethod
@@ -73,8 +85,13 @@ class StreamSource(ComponentConfig):
 
 class FolderSource(ComponentConfig):
     type: Literal["folder"]
-    path: Annotated[str, Field(min_length=1)]
-    fps: Annotated[float, Field(gt=0, le=240)] = 10.0  # the rate at which this "camera" delivers images
+    path: Annotated[str, Field(min_length=1)] = Field(
+        description="Folder of images (.jpg, .jpeg, .png, .bmp, .webp) replayed in name order; a relative path "
+        "is resolved against the component's artifact folder."
+    )
+    fps: Annotated[float, Field(gt=0, le=240)] = Field(
+        10.0, description='Rate in frames/s at which this "camera" delivers its images.'
+    )
 
     @property
     def resolved(self) -> Path:
@@ -90,12 +107,26 @@ def _resolve(path: str) -> Path:
 
 
 class CameraSettings(ComponentConfig):
-    id: Identifier
-    source: Source
-    width: Annotated[int, Field(gt=0, le=8192)] | None = None  # frames are resized to this if set
-    height: Annotated[int, Field(gt=0, le=8192)] | None = None
-    jpeg_quality: Annotated[int, Field(ge=1, le=100)] = 85
-    loop: bool = True  # files and folders start over at their end
+    id: Identifier = Field(
+        description="The camera's name in capture commands (camera_id) and frame references; unique per device."
+    )
+    source: Source = Field(
+        description="Where this camera's frames come from; a command names a camera and never brings a source."
+    )
+    width: Annotated[int, Field(gt=0, le=8192)] | None = Field(
+        None, description="Frame width in pixels, asked of a V4L2 camera and resized to if the source differs; "
+        "set with height, null keeps the source's size."
+    )
+    height: Annotated[int, Field(gt=0, le=8192)] | None = Field(
+        None, description="Frame height in pixels; set with width, null keeps the source's size."
+    )
+    jpeg_quality: Annotated[int, Field(ge=1, le=100)] = Field(
+        85, description="JPEG quality (1..100) of the frames written into the ring."
+    )
+    loop: bool = Field(
+        True, description="Files and folders start over at their end; false ends the capture there "
+        "(no effect on V4L2 cameras and streams)."
+    )
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> CameraSettings:
@@ -107,8 +138,12 @@ class CameraSettings(ComponentConfig):
 class RingSettings(ComponentConfig):
     """Per camera: the ring keeps at most this many frames and this many megabytes."""
 
-    frames: Annotated[int, Field(ge=1, le=100_000)] = 300
-    megabytes: Annotated[float, Field(gt=0, le=16_384)] = 64.0
+    frames: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        300, description="Most frames kept per camera; the oldest are deleted first."
+    )
+    megabytes: Annotated[float, Field(gt=0, le=16_384)] = Field(
+        64.0, description="Most MB (MiB, 1,048,576 bytes) of JPEGs kept per camera; the oldest are deleted first."
+    )
 
     @property
     def max_bytes(self) -> int:
@@ -118,11 +153,22 @@ class RingSettings(ComponentConfig):
 class Limits(ComponentConfig):
     """Upper bounds for commands from outside; a command beyond them is rejected with the reason."""
 
-    max_duration_s: PositiveSeconds = 300.0
-    max_frames: Annotated[int, Field(ge=1, le=1_000_000)] = 3000
-    max_fps: Annotated[float, Field(gt=0, le=240)] = 30.0
-    default_fps: Annotated[float, Field(gt=0, le=240)] = 5.0
-    max_interval_s: PositiveSeconds = 3600.0
+    max_duration_s: PositiveSeconds = Field(
+        300.0, description="Longest capture one command may ask for, in s (duration_s, or frames at its rate)."
+    )
+    max_frames: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        3000, description="Most frames one capture command may ask for (frames, or duration_s at its rate)."
+    )
+    max_fps: Annotated[float, Field(gt=0, le=240)] = Field(
+        30.0, description="Highest rate a command may ask for, in frames/s (fps, or 1 / interval_s)."
+    )
+    default_fps: Annotated[float, Field(gt=0, le=240)] = Field(
+        5.0, description="Rate in frames/s of a capture or start command that gives neither fps nor interval_s; "
+        "at most maxFps."
+    )
+    max_interval_s: PositiveSeconds = Field(
+        3600.0, description="Longest interval_s (s between kept frames) a command may ask for."
+    )
 
     @model_validator(mode="after")
     def _default_within_max(self) -> Limits:
@@ -134,9 +180,15 @@ class Limits(ComponentConfig):
 class ReconnectSettings(ComponentConfig):
     """After a camera disconnects mid-capture: how often and how patiently to reopen it."""
 
-    attempts: Annotated[int, Field(ge=0, le=100)] = 5
-    initial_backoff_s: Annotated[float, Field(gt=0, le=60)] = 0.5
-    max_backoff_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    attempts: Annotated[int, Field(ge=0, le=100)] = Field(
+        5, description="Reopen attempts before the capture ends with error and its partial result; 0 gives up at once."
+    )
+    initial_backoff_s: Annotated[float, Field(gt=0, le=60)] = Field(
+        0.5, description="Wait in s before the first reopen attempt; doubled after each failed attempt."
+    )
+    max_backoff_s: Annotated[float, Field(gt=0, le=600)] = Field(
+        10.0, description="Longest wait in s between two reopen attempts."
+    )
 
 
 def _sample_camera() -> list[CameraSettings]:
@@ -146,14 +198,22 @@ def _sample_camera() -> list[CameraSettings]:
 
 class CameraIngestConfig(ComponentConfig):
     cameras: Annotated[list[CameraSettings], Field(min_length=1, max_length=32)] = Field(
-        default_factory=_sample_camera
+        default_factory=_sample_camera,
+        description="The cameras of this device (1..32, unique ids); capture commands can use only these.",
     )
-    frame_root: str = AUTO  # "auto": /dev/shm/smartcam-frames on tmpfs, see smartcam.frames
+    frame_root: str = Field(
+        AUTO, description='Folder of the frame ring: "auto" (`/dev/shm/smartcam-frames` on a writable tmpfs, else '
+        "`<tmp>/smartcam-frames`) or an absolute path; SsdInference's frameRoot must match."
+    )
     ring: RingSettings = RingSettings()
     limits: Limits = Limits()
     reconnect: ReconnectSettings = ReconnectSettings()
-    progress_interval_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
-    health_interval_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    progress_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        5.0, description='Seconds between "progress" status messages of a running capture.'
+    )
+    health_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        30.0, description="Seconds between health messages on `smartcam/health/smartcam.CameraIngest`."
+    )
 
     @field_validator("frame_root")
     @classmethod

@@ -20,10 +20,16 @@ Label = Annotated[str, Field(min_length=1, max_length=64)]
 class AnnotatedOutput(ComponentConfig):
     """Optional JPEGs with the detections drawn on them, for a person looking at the device."""
 
-    enabled: bool = False
-    # "auto": <work folder>/annotated (Greengrass starts a component in its own work folder)
-    dir: Annotated[str, Field(min_length=1, max_length=4096)] = "auto"
-    keep_per_camera: Annotated[int, Field(ge=1, le=10_000)] = 50
+    enabled: bool = Field(
+        False, description="Write each inferred frame as a JPEG with its detections drawn; costs CPU and disk."
+    )
+    dir: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
+        "auto", description='Folder of the annotated JPEGs (`<dir>/<camera id>/<frame id>.jpg`): "auto" is '
+        "`<work folder>/annotated`, else an absolute path."
+    )
+    keep_per_camera: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        50, description="Most annotated JPEGs kept per camera; the oldest are deleted."
+    )
 
     @field_validator("dir")
     @classmethod
@@ -33,39 +39,74 @@ class AnnotatedOutput(ComponentConfig):
         return value
 
     def folder(self) -> Path:
+        # Greengrass starts a component in its own work folder, hence Path.cwd() for "auto".
         return Path.cwd() / "annotated" if self.dir == "auto" else Path(self.dir)
 
 
 class DropPolicy(ComponentConfig):
     """When frames arrive faster than inference: keep only the newest pending ones per camera."""
 
-    pending_per_camera: Annotated[int, Field(ge=1, le=64)] = 1
-    max_cameras: Annotated[int, Field(ge=1, le=1024)] = 64
+    pending_per_camera: Annotated[int, Field(ge=1, le=64)] = Field(
+        1, description="Frames waiting per camera while inference is busy; older ones are dropped and counted."
+    )
+    max_cameras: Annotated[int, Field(ge=1, le=1024)] = Field(
+        64, description="Most cameras with frames waiting; beyond it the longest-waiting camera's frames are "
+        "dropped and counted."
+    )
 
 
 class IotSummary(ComponentConfig):
     """The compact per-frame summary sent to IoT Core (QoS 0)."""
 
-    enabled: bool = True
-    include_empty: bool = False
-    max_boxes: Annotated[int, Field(ge=0, le=50)] = 10
+    enabled: bool = Field(
+        True, description="Send a summary of each frame's detections to IoT Core on `smartcam/<thing>/detections`."
+    )
+    include_empty: bool = Field(False, description="Also send a summary for frames without detections.")
+    max_boxes: Annotated[int, Field(ge=0, le=50)] = Field(
+        10, description="Most boxes in a summary, highest scores first; the per-label counts still cover all."
+    )
 
 
 class SsdInferenceConfig(ComponentConfig):
-    score_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
-    nms_iou_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.45
-    max_detections: Annotated[int, Field(ge=1, le=1000)] = 20
-    class_allow_list: Annotated[list[Label], Field(max_length=1000)] = Field(default_factory=list)
-    min_box_area: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0  # fraction of the frame
-    backend: BackendChoice = "auto"
-    threads: Annotated[int, Field(ge=1, le=64)] = 2
+    score_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.5, description="Lowest score (0..1) of a reported detection."
+    )
+    nms_iou_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.45, description="Overlap (IoU, 0..1) above which the lower-scoring of two boxes of the same class is "
+        "suppressed."
+    )
+    max_detections: Annotated[int, Field(ge=1, le=1000)] = Field(
+        20, description="Most detections reported per frame, highest scores first."
+    )
+    class_allow_list: Annotated[list[Label], Field(max_length=1000)] = Field(
+        default_factory=list,
+        description="Labels to report, as in the model's labels.txt; empty reports every class, unknown names "
+        "match nothing.",
+    )
+    min_box_area: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.0, description="Smallest reported box, as a fraction (0..1) of the frame's area."
+    )
+    backend: BackendChoice = Field(
+        "auto", description='Inference runtime; "auto" takes the model\'s preference for this CPU (dlr on x86_64, '
+        "else onnxruntime), and at start a runtime that fails to load gives way to the next."
+    )
+    threads: Annotated[int, Field(ge=1, le=64)] = Field(
+        2, description="CPU threads of the inference runtime; a change reloads it in place."
+    )
     annotated_output: AnnotatedOutput = Field(default_factory=AnnotatedOutput)
     drop_policy: DropPolicy = Field(default_factory=DropPolicy)
     iot_summary: IotSummary = Field(default_factory=IotSummary)
-    # Frames outside this folder are refused; "auto" is the ring's default (smartcam.frames).
-    frame_root: Annotated[str, Field(min_length=1, max_length=4096)] = "auto"
-    health_interval_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
-    status_min_interval_s: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    frame_root: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
+        "auto", description='Frames outside this folder are refused: "auto" (the ring\'s default) or an absolute '
+        "path; must match CameraIngest's frameRoot."
+    )
+    health_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        30.0, description="Seconds between health messages on `smartcam/health/smartcam.SsdInference`."
+    )
+    status_min_interval_s: Annotated[float, Field(ge=0, le=3600)] = Field(
+        5.0, description="Least s between two IoT Core status messages of the same problem; repeats in between "
+        "are counted and sent with the next."
+    )
 
     @field_validator("frame_root")
     @classmethod
