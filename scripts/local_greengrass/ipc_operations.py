@@ -280,8 +280,9 @@ class Operations:
             event = {"validateConfigurationUpdateEvent": proposal}
             stream.send_event_threadsafe("ValidateConfigurationUpdateEvents", event)
 
-        stream.respond({}, keep_open=True)
+        # Registered before the response goes out: a deployment right after the call returns asks it.
         stream.on_close(self.validation.subscribe(stream.component, send))
+        stream.respond({}, keep_open=True)
 
     def send_configuration_validity_report(self, stream: Stream, request: dict[str, Any]) -> None:
         report = request.get("configurationValidityReport")

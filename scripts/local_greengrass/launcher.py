@@ -86,6 +86,9 @@ class ComponentRunner:
         self.state = RUNNING if spec.builtin else NEW
         self.error: str | None = None
         self.blocked_by: str | None = None  # BROKEN dependencies it is waiting for
+        # What the current process last said with UpdateState (RUNNING is the launcher's word, this is
+        # the component's: e.g. "ready" for tools that wait for a restarted component to serve).
+        self.reported_state: str | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()  # the process exited, the component reported ERRORED, or stop()
         self._reported_error = False
@@ -122,6 +125,9 @@ class ComponentRunner:
         """UpdateState from the component itself over IPC (the nucleus's allowed transitions)."""
         if self.stopping or self._process is None:
             return
+        with self.launcher.changed:
+            self.reported_state = state
+            self.launcher.changed.notify_all()
         if state == RUNNING and self.state == STARTING:
             self._set(RUNNING)  # e.g. what a Startup step started says so before the script exits
         elif state == ERRORED and self.state in (STARTING, RUNNING):
@@ -163,6 +169,8 @@ class ComponentRunner:
             if startup is None and run is None:
                 self._set(FINISHED)
                 return
+            with self.launcher.changed:
+                self.reported_state = None
             self._set(STARTING)
             self._wake.clear()
             self._reported_error = False
@@ -199,8 +207,9 @@ class ComponentRunner:
             self._process = None
         return code
 
-    def _watch(self, process: StepProcess, label: str) -> threading.Event:
-        """Start the step; a reaper thread sets the returned event (and wakes us) when it exits."""
+    def _watch(self, process: StepProcess, label: str) -> threading.Event | None:
+        """Start the step (None if we are being stopped); a reaper thread sets the returned event (and
+        wakes us) when it exits."""
         exited = threading.Event()
 
         def reap() -> None:
@@ -208,17 +217,24 @@ class ComponentRunner:
             exited.set()
             self._wake.set()
 
-        process.start(label)
+        with self._lock:  # stop() either sees the started process or keeps us from starting it
+            if self.stopping:
+                return None
+            process.start(label)
         threading.Thread(target=reap, name=f"reap-{self.name}", daemon=True).start()
         return exited
 
-    def _wait(self, exited: threading.Event, timeout: float | None) -> str:
+    def _wait(self, process: StepProcess, exited: threading.Event, timeout: float | None) -> str:
         """Until the process exits, the component reports ERRORED, we are stopped, or `timeout` passes."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self.stopping:
-                # Stay until the process is gone: it is signalled when this (its spawning) thread ends.
-                exited.wait()
+                # Stay until stop() ended the process: it is signalled when this (its spawning) thread ends.
+                shutdown = self.spec.lifecycle.get("shutdown")
+                grace = shutdown.timeout if shutdown and shutdown.timeout else DEFAULT_TIMEOUTS["shutdown"]
+                if not exited.wait(2 * grace + 10):
+                    process.stop(grace=2.0)  # it started after stop() looked: nobody else ends it
+                    exited.wait(10)
                 return STOPPING
             if exited.is_set():
                 return "exited"
@@ -232,7 +248,7 @@ class ComponentRunner:
 
     def _startup(self, process: StepProcess, timeout: float | None) -> _Outcome:
         exited = self._watch(process, "startup")
-        why = self._wait(exited, timeout)
+        why = STOPPING if exited is None else self._wait(process, exited, timeout)
         if why == STOPPING:
             return _Outcome(STOPPING)
         if why == "timeout":
@@ -246,7 +262,10 @@ class ComponentRunner:
             return _Outcome(ERRORED, STARTING, f"startup exited with {code}")
         if self.state == STARTING:
             self._set(RUNNING)
-        # RUNNING (the script is done) until the component reports ERRORED or we are stopped.
+        return self._until_errored()
+
+    def _until_errored(self) -> _Outcome:
+        """RUNNING after a Startup script exited 0: until the component reports ERRORED or we are stopped."""
         while not self.stopping and not self._reported_error:
             self._wake.wait()
             self._wake.clear()
@@ -256,8 +275,10 @@ class ComponentRunner:
 
     def _run(self, process: StepProcess, timeout: float | None) -> _Outcome:
         exited = self._watch(process, "run")
-        self._set(RUNNING)
-        why = self._wait(exited, timeout)
+        if exited is None:
+            return _Outcome(STOPPING)
+        self._set(RUNNING)  # as the nucleus: RUNNING once the Run process started
+        why = self._wait(process, exited, timeout)
         if why == STOPPING:
             process.signal_group(signal.SIGTERM)  # leftovers of the group; stop() waits and escalates
             return _Outcome(STOPPING)
@@ -360,9 +381,10 @@ class Launcher:
     def snapshot(self) -> list[dict[str, Any]]:
         with self.changed:
             rows = [{"component": r.name, "version": r.spec.version, "state": r.state,
-                     "error": self._error_of(r), "settled": self._settled(r)}
+                     "error": self._error_of(r), "settled": self._settled(r), "reported": r.reported_state}
                     for r in self.runners.values()]
-            rows += [{"component": name, "version": version, "state": BROKEN, "error": error, "settled": True}
+            rows += [{"component": name, "version": version, "state": BROKEN, "error": error, "settled": True,
+                      "reported": None}
                      for name, (version, error) in self.invalid.items() if name not in self.runners]
         return rows
 

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
-from awsiot.greengrasscoreipc.model import BinaryMessage, JsonMessage, PublishMessage
+from awsiot.greengrasscoreipc.model import BinaryMessage, ConfigurationValidityReport, JsonMessage, PublishMessage
 
 _state: dict[str, GreengrassCoreIPCClientV2] = {}
 _events: dict[str, list[Any]] = {}
@@ -116,6 +116,26 @@ def run(command: dict[str, Any]) -> Any:
             component_name=command.get("component"), key_path=command.get("key_path"), on_stream_event=on_config
         )
         _operations[name] = operation
+        return None
+    if op == "subscribe_validation":
+        name = command.get("name", "validation")
+        answer = command.get("answer")  # {"status", "message"?}, or None to only record the proposal
+
+        def on_validate(event: Any) -> None:
+            proposal = event.validate_configuration_update_event
+            collect(name, {"deploymentId": proposal.deployment_id, "configuration": proposal.configuration})
+            if answer:
+                report = ConfigurationValidityReport(status=answer["status"], deployment_id=proposal.deployment_id,
+                                                     message=answer.get("message"))
+                client().send_configuration_validity_report(configuration_validity_report=report)
+
+        _, operation = client().subscribe_to_validate_configuration_updates(on_stream_event=on_validate)
+        _operations[name] = operation
+        return None
+    if op == "send_validity_report":
+        report = ConfigurationValidityReport(status=command["status"], deployment_id=command.get("deployment_id"),
+                                             message=command.get("message"))
+        client().send_configuration_validity_report(configuration_validity_report=report)
         return None
     if op == "update_state":
         client().update_state(state=command["state"])

@@ -70,6 +70,10 @@ def test_document_fields() -> None:
     group = parse_document({"targetArn": "arn:aws:iot:us-east-2:1:thinggroup/smartcam-dev",
                             "components": {"test.A": {"componentVersion": "1.0.0"}}})
     assert group.thing_name == "smartcam-dev-core" and group.region == "us-east-2"
+    assert parsed.validation_timeout == 20.0  # CreateDeployment's default
+    policies = {"deploymentPolicies": {"failureHandlingPolicy": "ROLLBACK",
+                                       "configurationValidationPolicy": {"timeoutInSeconds": 30}}}
+    assert parse_document(doc({"test.A": {"componentVersion": "1.0.0"}}, **policies)).validation_timeout == 30.0
 
 
 @pytest.mark.parametrize(
@@ -82,6 +86,9 @@ def test_document_fields() -> None:
         (doc({"bad name!": {"componentVersion": "1.0.0"}}), "not a valid component name"),
         ({"targetArn": "not-an-arn", "components": {"test.A": {"componentVersion": "1.0.0"}}}, "targetArn"),
         (doc({"test.A": {"componentVersion": "1.0.0"}}, deploymentPolicy={}), "unknown keys"),
+        (doc({"test.A": {"componentVersion": "1.0.0"}},
+             deploymentPolicies={"configurationValidationPolicy": {"timeoutInSeconds": 0}}), "timeoutInSeconds 0"),
+        (doc({"test.A": {"componentVersion": "1.0.0"}}, deploymentPolicies=[]), "deploymentPolicies must be"),
     ],
 )
 def test_broken_documents_are_refused_whole(document: object, message: str) -> None:

@@ -98,6 +98,60 @@ GreengrassCoreIPCClientV2().update_state(state=ReportedLifecycleState.RUNNING)
 threading.Event().wait()
 """
 
+VALIDATOR = """
+import json, threading
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import ConfigurationValidityReport, ConfigurationValidityStatus
+
+client = GreengrassCoreIPCClientV2()
+
+def on_validate(event):
+    proposal = event.validate_configuration_update_event
+    print("validate", json.dumps(proposal.configuration, sort_keys=True), flush=True)
+    if proposal.configuration.get("silent"):
+        return  # never answers: the deployment times out
+    limit = proposal.configuration.get("limit")
+    ok = isinstance(limit, int) and limit > 0
+    report = ConfigurationValidityReport(
+        status=ConfigurationValidityStatus.ACCEPTED if ok else ConfigurationValidityStatus.REJECTED,
+        deployment_id=proposal.deployment_id, message=None if ok else f"limit must be positive, not {limit}")
+    client.send_configuration_validity_report(configuration_validity_report=report)
+
+def on_update(event):
+    print("config-update", json.dumps(client.get_configuration().value, sort_keys=True), flush=True)
+
+client.subscribe_to_validate_configuration_updates(on_stream_event=on_validate)
+client.subscribe_to_configuration_update(on_stream_event=on_update)
+print("config", json.dumps(client.get_configuration().value, sort_keys=True), flush=True)
+threading.Event().wait()
+"""
+
+SMART = """
+import os, sys
+from concurrent.futures import ThreadPoolExecutor
+sys.path.insert(0, os.environ["SMARTCAM_PATH"])
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from pydantic import PositiveInt
+from smartcam.component import run_component
+from smartcam.config import ComponentConfig
+
+class Settings(ComponentConfig):
+    limit: PositiveInt = 5
+
+class App:
+    def __init__(self, ipc, live):
+        self.live = live
+
+    def start(self):
+        print("app started with limit", self.live.current.limit, flush=True)
+
+    def stop(self):
+        print("app stopped", flush=True)
+
+client = GreengrassCoreIPCClientV2(executor=ThreadPoolExecutor(max_workers=1))  # as the smartcam components
+sys.exit(run_component("test.Smart", Settings, App, client))
+"""
+
 OUTSIDE = """
 import sys, threading
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
@@ -141,10 +195,17 @@ def build(components: Path) -> None:
                     dependencies={"test.Pinger": "^1.0.0"},
                     lifecycle={"Setenv": {"PINGER_TOPIC": "{test.Pinger:configuration:/topic}",
                                           "PINGER_FILES": "{test.Pinger:artifacts:decompressedPath}"},
-                               "Install": "test -f {test.Pinger:work:path}/running",
+                               # test.Pinger is RUNNING once its process started, before it wrote the file.
+                               "Install": "for i in $(seq 900); do test -f {test.Pinger:work:path}/running && "
+                                          "exit 0; sleep 0.1; done; exit 1",
                                "Run": run % "Dependent"})
     write_component(components, "test.Creds", files={"main.py": CREDS},
                     dependencies={"aws.greengrass.TokenExchangeService": "^2.0.0"}, lifecycle={"Run": run % "Creds"})
+    write_component(components, "test.Validator", files={"main.py": VALIDATOR},
+                    lifecycle={"Run": run % "Validator"}, configuration={"limit": 5})
+    write_component(components, "test.Smart", files={"main.py": SMART}, configuration={"limit": 5},
+                    lifecycle={"Setenv": {"SMARTCAM_PATH": str(REPO_ROOT / "components" / "Runtime")},
+                               "Run": run % "Smart"})
     write_component(components, "test.Crasher", lifecycle={"Run": "echo crashing; exit 3"})
     write_component(components, "test.Orphan", dependencies={"test.Missing": "^1.0.0"}, lifecycle={"Run": "true"})
     write_component(components, "test.Mismatch", lifecycle={"Run": "true"})
@@ -153,10 +214,15 @@ def build(components: Path) -> None:
     (broken / "recipe.yaml").write_text("ComponentName: test.BadRecipe\nManifests: [unclosed\n")
 
 
-def document(extra_merge: dict | None = None) -> dict:
-    configured: dict = {"componentVersion": "1.0.0"}
-    if extra_merge:
-        configured["configurationUpdate"] = {"merge": json.dumps(extra_merge)}
+def _component(merge: dict | None) -> dict:
+    component: dict = {"componentVersion": "1.0.0"}
+    if merge:
+        component["configurationUpdate"] = {"merge": json.dumps(merge)}
+    return component
+
+
+def document(extra_merge: dict | None = None, validator_merge: dict | None = None) -> dict:
+    configured = _component(extra_merge)
     return {
         "targetArn": f"arn:aws:iot:eu-west-1:000000000000:thing/{THING}",
         "components": {
@@ -167,6 +233,7 @@ def document(extra_merge: dict | None = None) -> dict:
             "test.Configured": configured,
             "test.Dependent": {"componentVersion": "1.0.0"},
             "test.Creds": {"componentVersion": "1.0.0"},
+            "test.Validator": _component(validator_merge),
             "test.Crasher": {"componentVersion": "1.0.0"},
             "test.Orphan": {"componentVersion": "1.0.0"},
             "test.Mismatch": {"componentVersion": "2.0.0"},
@@ -220,9 +287,10 @@ def test_up_starts_what_it_can_and_names_what_it_cannot(runtime: Runtime) -> Non
     assert runtime.up.returncode == 1, runtime.up.stdout + runtime.up.stderr
     assert f"thing {THING}, region eu-west-1" in runtime.up.stdout
     status = runtime.status()
-    for name in ("test.Pinger", "test.Configured", "test.Dependent", "test.Creds"):
+    for name in ("test.Pinger", "test.Configured", "test.Dependent", "test.Creds", "test.Validator"):
         assert status[name]["state"] == "RUNNING", (name, status[name], runtime.log(name))
     assert status["aws.greengrass.TokenExchangeService"]["state"] == "RUNNING"
+    assert status["test.Pinger"]["reported"] == "RUNNING"  # what it said itself with UpdateState
     assert status["test.Crasher"]["state"] == "BROKEN"
     assert "test.Orphan depends on test.Missing" in status["test.Orphan"]["error"]
     assert "version mismatch" in status["test.Mismatch"]["error"]
@@ -311,6 +379,90 @@ def test_bad_deploy_is_refused_and_changes_nothing(runtime: Runtime) -> None:
     result = run_cli(runtime.root, "deploy", str(bad))
     assert result.returncode == 1 and "componentVersion None is not a semantic version" in result.stderr
     assert runtime.status()["test.Pinger"]["state"] == "RUNNING"
+
+
+def _good_document(configured_merge: dict | None = None, validator_merge: dict | None = None,
+                   validation_timeout: int | None = None) -> dict:
+    """Only the deployable components (no BROKEN or invalid ones), so a successful `deploy` exits 0."""
+    new = document(configured_merge, validator_merge)
+    for name in ("test.Crasher", "test.Orphan", "test.Mismatch", "test.BadRecipe"):
+        del new["components"][name]
+    if validation_timeout is not None:
+        new["deploymentPolicies"] = {"configurationValidationPolicy": {"timeoutInSeconds": validation_timeout}}
+    return new
+
+
+def _deploy(runtime: Runtime, name: str, new: dict) -> subprocess.CompletedProcess[str]:
+    path = runtime.root.parent / name
+    path.write_text(json.dumps(new))
+    return run_cli(runtime.root, "deploy", str(path), "--timeout", "120")
+
+
+def test_a_configuration_the_component_rejects_fails_the_deployment_and_changes_nothing(runtime: Runtime) -> None:
+    # A Run component is RUNNING once started; it subscribes to validation a moment later.
+    runtime.wait_for(lambda: "config {" in runtime.log("test.Validator"), "test.Validator to subscribe")
+    result = _deploy(runtime, "rejected.json", _good_document({"greeting": "never applied"}, {"limit": -1}))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "test.Validator rejected its new configuration: limit must be positive, not -1" in result.stderr
+    assert "nothing was applied" in result.stderr
+    log = runtime.log("test.Validator")
+    assert 'validate {"limit": -1}' in log and "config-update" not in log
+    assert "never applied" not in runtime.log("test.Configured")  # not even the other components changed
+    status = runtime.status()
+    assert status["test.Validator"]["state"] == "RUNNING" and status["test.Configured"]["state"] == "RUNNING"
+
+
+def test_no_validity_report_in_time_fails_the_deployment(runtime: Runtime) -> None:
+    result = _deploy(runtime, "silent.json", _good_document(validator_merge={"silent": True}, validation_timeout=2))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no configuration validity report from test.Validator within 2 s" in result.stderr
+    assert "config-update" not in runtime.log("test.Validator")
+
+
+def test_an_accepted_configuration_is_applied(runtime: Runtime) -> None:
+    result = _deploy(runtime, "accepted.json", _good_document(validator_merge={"limit": 7}))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reconfigured: test.Validator" in result.stdout
+    runtime.wait_for(lambda: 'config-update {"limit": 7}' in runtime.log("test.Validator"), "the accepted update")
+    assert len([line for line in runtime.log("test.Validator").splitlines() if line.startswith("config {")]) == 1
+
+
+def _with_smart(limit: int) -> dict:
+    new = _good_document()
+    new["components"]["test.Smart"] = _component({"limit": limit})
+    return new
+
+
+def test_smartcam_live_config_rejects_what_its_model_refuses(runtime: Runtime) -> None:
+    result = _deploy(runtime, "smart-4.json", _with_smart(4))
+    assert result.returncode == 0, result.stdout + result.stderr
+    runtime.wait_for(lambda: "app started with limit 4" in runtime.log("test.Smart"), "test.Smart to start")
+    result = _deploy(runtime, "smart-bad.json", _with_smart(-1))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "test.Smart rejected its new configuration: invalid Settings: limit: Input should be greater than 0" \
+        in result.stderr
+    result = _deploy(runtime, "smart-6.json", _with_smart(6))
+    assert result.returncode == 0, result.stdout + result.stderr
+    runtime.wait_for(lambda: "configuration updated" in runtime.log("test.Smart"), "the accepted update")
+    assert runtime.log("test.Smart").count("app started") == 1  # applied live, no restart
+
+
+def test_invalid_at_start_up_ends_broken_and_a_fixing_deployment_reinstalls_it(runtime: Runtime) -> None:
+    result = _deploy(runtime, "no-smart.json", _good_document())
+    assert "removed: test.Smart" in result.stdout, result.stdout + result.stderr
+    # A new component is not asked to validate: it starts with the bad configuration, reports ERRORED,
+    # is restarted by the runtime and is BROKEN after the third error, as on a core device.
+    # (Like the nucleus's, this deployment may end before that: RUNNING is "its process started".)
+    _deploy(runtime, "smart-bad-new.json", _with_smart(-1))
+    runtime.wait_for(lambda: runtime.status()["test.Smart"]["state"] == "BROKEN", "test.Smart to be BROKEN")
+    status = runtime.status()["test.Smart"]
+    assert status["state"] == "BROKEN" and "reported ERRORED" in status["error"], status
+    log = runtime.log("test.Smart")
+    assert log.count("configuration unusable") == 3 and log.count("app started") == 1  # the first deployment's
+    result = _deploy(runtime, "smart-fixed.json", _with_smart(2))  # the nucleus reinstalls BROKEN components
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "restarted: test.Smart" in result.stdout
+    runtime.wait_for(lambda: "app started with limit 2" in runtime.log("test.Smart"), "the fixed test.Smart")
 
 
 def test_down_leaves_nothing_behind(runtime: Runtime) -> None:

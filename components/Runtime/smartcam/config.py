@@ -3,8 +3,11 @@
 A component declares its configuration as a :class:`ComponentConfig` subclass with snake_case
 fields; the recipe's DefaultConfiguration uses the camelCase names (``scoreThreshold``).
 :class:`LiveConfig` reads the whole configuration over IPC, validates it, and re-reads it on every
-SubscribeToConfigurationUpdate event. An invalid update is refused with a logged reason and the
-previous configuration stays in force, so an operator's mistake never stops a running component.
+SubscribeToConfigurationUpdate event. It also answers the nucleus's configuration validation
+(SubscribeToValidateConfigurationUpdates): a deployment proposing a configuration the model refuses
+is REJECTED with the validation message, so the deployment fails and nothing is applied. An invalid
+update that still arrives (validation unavailable or timed out) is refused with a logged reason and
+the previous configuration stays in force, so an operator's mistake never stops a running component.
 """
 
 from __future__ import annotations
@@ -53,8 +56,9 @@ class LiveConfig(Generic[C]):
     """The component's current configuration, kept up to date from IPC.
 
     ``current`` is None while the configuration is unusable (reported through ``on_error``); a
-    component waits in :meth:`wait_until_valid` for a deployment that fixes it instead of crash
-    looping into BROKEN.
+    component waits in :meth:`wait_until_valid`. A nucleus acts on a reported ERRORED (Recover step,
+    restart, BROKEN after 3 errors) and the next deployment reinstalls a BROKEN component, so a
+    configuration fixed by a deployment is picked up either way.
     """
 
     def __init__(self, ipc: Ipc, model: type[C], on_error: Callable[[ConfigError], None] | None = None) -> None:
@@ -66,6 +70,7 @@ class LiveConfig(Generic[C]):
         self._valid = threading.Event()
         self._current: C | None = None
         ipc.on_configuration_update(self._reload)
+        ipc.on_configuration_validation(self.check)
         self._reload([])
 
     @property
@@ -77,6 +82,14 @@ class LiveConfig(Generic[C]):
     def on_change(self, listener: Callable[[C, C], None]) -> None:
         """``listener(old, new)`` runs after every accepted change."""
         self._listeners.append(listener)
+
+    def check(self, proposed: dict[str, Any]) -> str | None:
+        """None when ``proposed`` (a whole component configuration) validates, else why not."""
+        try:
+            validate_config(self._model, proposed)
+        except ConfigError as exc:
+            return str(exc)
+        return None
 
     def wait_until_valid(self, stop: threading.Event) -> bool:
         while not stop.is_set():

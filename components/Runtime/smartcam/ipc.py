@@ -17,12 +17,15 @@ from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import (
     QOS,
     ConfigurationUpdateEvents,
+    ConfigurationValidityReport,
+    ConfigurationValidityStatus,
     IoTCoreMessage,
     JsonMessage,
     PublishMessage,
     ReceiveMode,
     ReportedLifecycleState,
     SubscriptionResponseMessage,
+    ValidateConfigurationUpdateEvents,
 )
 
 from smartcam.contracts import Contract
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 
 LocalHandler = Callable[[str, Any], None]  # (topic, JSON object or bytes)
 IoTHandler = Callable[[str, bytes], None]  # (topic, payload)
+# The proposed configuration -> None when it is acceptable, else why not (sent to the deployment).
+ConfigurationValidator = Callable[[dict[str, Any]], "str | None"]
 
 
 class Ipc:
@@ -108,6 +113,46 @@ class Ipc:
             key_path=[], on_stream_event=on_event, on_stream_error=self._keep_stream_open("configuration")
         )
         self._operations.append(operation)
+
+    def on_configuration_validation(self, validator: ConfigurationValidator) -> bool:
+        """Answer the nucleus's validation of every configuration a deployment proposes for this component.
+
+        ACCEPTED when ``validator`` returns None, REJECTED with its message otherwise (the deployment
+        then fails and nothing is applied). False when the subscription is not available: deployments
+        then apply configuration without asking, and LiveConfig still refuses an invalid update.
+        """
+        def on_event(event: ValidateConfigurationUpdateEvents) -> None:
+            proposal = event.validate_configuration_update_event
+            if proposal is None or not proposal.deployment_id:
+                log.warning("configuration validation event without a deployment id ignored")
+                return
+            try:
+                problem = validator(dict(proposal.configuration or {}))
+            except Exception as exc:
+                log.exception("validating the configuration of deployment %s failed", proposal.deployment_id)
+                problem = f"the component could not validate the configuration: {exc!r}"
+            if problem is None:
+                report = ConfigurationValidityReport(status=ConfigurationValidityStatus.ACCEPTED,
+                                                     deployment_id=proposal.deployment_id)
+            else:
+                log.warning("deployment %s: configuration rejected: %s", proposal.deployment_id, problem)
+                report = ConfigurationValidityReport(status=ConfigurationValidityStatus.REJECTED,
+                                                     deployment_id=proposal.deployment_id, message=problem)
+            try:
+                self._client.send_configuration_validity_report(configuration_validity_report=report)
+            except Exception:
+                log.exception("sending the configuration validity report of deployment %s failed",
+                              proposal.deployment_id)
+
+        try:
+            _, operation = self._client.subscribe_to_validate_configuration_updates(
+                on_stream_event=on_event, on_stream_error=self._keep_stream_open("configuration validation"))
+        except Exception as exc:  # noqa: BLE001 - e.g. a runtime without it: the component runs on, unasked
+            log.warning("configuration validation is not available, deployments will not ask this component: %s",
+                        exc)
+            return False
+        self._operations.append(operation)
+        return True
 
     def report_state(self, state: Literal["RUNNING", "ERRORED"]) -> None:
         self._client.update_state(state=getattr(ReportedLifecycleState, state))
