@@ -35,6 +35,7 @@ from demo_support.runtime import LocalRuntime, RuntimeFailure  # noqa: E402
 from demo_support.store import expected_keys, stored_keys, table, wait_for_items  # noqa: E402
 from demo_support.video import make_sample_video  # noqa: E402
 
+from fleet.mqtt import MqttError  # noqa: E402
 from smartcam.contracts import CaptureStatus  # noqa: E402
 
 STARTED = time.monotonic()
@@ -81,8 +82,9 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     thing = runtime.thing_name()
     store = table(runtime.dynamodb_endpoint())
     observer = PipelineObserver(runtime)
-    operator = Operator(runtime)
+    operator = None
     try:
+        operator = Operator(runtime)
         request_id = f"demo-{uuid.uuid4().hex[:8]}"
         say(f"operator -> smartcam/{thing}/capture: capture {args.frames} frames at {args.fps:g} fps from cam0, "
             f"request {request_id}")
@@ -122,7 +124,8 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
         say(f"every detection stored exactly once ({len(items)} items from {captured} frames)")
         return 0
     finally:
-        operator.close()
+        if operator is not None:
+            operator.close()
         observer.close()
 
 
@@ -136,10 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted")
         code = 130
-    except (RuntimeFailure, TimeoutError, OSError) as exc:
+    except (RuntimeFailure, MqttError, TimeoutError, OSError) as exc:
         say(f"failed: {exc}")
         say(f"component logs: {runtime.root / 'logs'}")
     finally:
+        # A second Ctrl-C must not cut the shutdown short and leave processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if args.keep_running:
             say(f"runtime left running (root {runtime.root}); stop it with scripts/local-greengrass down")
         else:

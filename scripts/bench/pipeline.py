@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of the whole pipeline on the local Greengrass runtime, against the standalone model.
 
-    .venv/bin/python scripts/bench/pipeline.py [--rates 2,5,10,15] [--seconds 15]
+    .venv/bin/python scripts/bench/pipeline.py [--rates 2,5,10,15,20,30] [--seconds 15]
                                                [--out docs/bench/pipeline.json] [--plot docs/bench/pipeline.png]
 
 1. Standalone model: the packaged model on the backend the component picks here, 2 threads (the
@@ -181,6 +181,8 @@ def run_rate(operator: Operator, store: Any, thing: str, rate: float, seconds: f
     seen = list(watcher.first_seen.values())
     latencies = [(stored_at - float(item["capturedAt"])) * 1000 for stored_at, item in seen]
     infer = [float(item["inferMs"]) for _, item in seen]
+    to_inferred = [(float(item["inferredAt"]) - float(item["capturedAt"])) * 1000 for _, item in seen]
+    to_stored = [(stored_at - float(item["inferredAt"])) * 1000 for stored_at, item in seen]
     captured = final.frames_captured or 0
     duration = captured / rate if captured else seconds
     return {
@@ -189,6 +191,9 @@ def run_rate(operator: Operator, store: Any, thing: str, rate: float, seconds: f
         "pipeline_fps": len(seen) / duration,
         "e2e_ms_p50": percentile(latencies, 50), "e2e_ms_p99": percentile(latencies, 99),
         "infer_ms_p50_in_pipeline": percentile(infer, 50),
+        # The two halves of e2e: up to the end of inference (item inferredAt), then spool + write + visible.
+        "capture_to_inferred_ms_p50": percentile(to_inferred, 50),
+        "inferred_to_stored_ms_p50": percentile(to_stored, 50),
         "capture_state": final.state,
     }
 
@@ -229,7 +234,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rates", default="2,5,10,15")
+    parser.add_argument("--rates", default="2,5,10,15,20,30")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--model-frames", type=int, default=90)
     parser.add_argument("--backend", default="dlr", help="the component's choice here (auto = dlr on x86_64)")

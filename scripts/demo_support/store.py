@@ -19,7 +19,7 @@ TABLE = "SmartcamDetections"
 def table(endpoint: str, name: str = TABLE) -> Any:
     resource = boto3.session.Session().resource(
         "dynamodb", region_name="us-east-1", endpoint_url=endpoint,
-        aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106  # nosec B106 - DynamoDB Local
+        aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106  # nosec B106
         config=Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=10))
     return resource.Table(name)
 

@@ -11,11 +11,12 @@ from demo_support.observe import Operator, PipelineObserver
 from demo_support.overlay import write_overlay
 from demo_support.runtime import LocalRuntime
 from demo_support.store import table
-from e2e_harness import E2E_ROOT, Pipeline, merges
+from e2e_harness import E2E_ROOT, Pipeline, ensure_built, merges
 
 
 @pytest.fixture(scope="module")
 def pipeline() -> Iterator[Pipeline]:
+    ensure_built()
     runtime = LocalRuntime(E2E_ROOT)
     runtime.down()  # a runtime left behind by an interrupted run
     document = write_overlay(E2E_ROOT / "e2e" / "deployment.json", merges(E2E_ROOT), name="smartcam-e2e")

@@ -3,6 +3,7 @@ results. Used by tests/e2e/conftest.py and the e2e test modules."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import uuid
 from collections.abc import Callable
@@ -88,3 +89,33 @@ def merges(root: Path, **overrides: Any) -> dict[str, dict[str, Any]]:
     camera = {"id": CAMERA, "source": {"type": "folder", "path": str(people), "fps": 10}, "width": 640,
               "height": 480, "loop": True}
     return pipeline_merges(root, camera=camera, **overrides)
+
+
+_NOT_SOURCE = {"greengrass-build", "zip-build", "__pycache__", ".pytest_cache"}
+
+
+def _newest_source(folder: Path) -> float:
+    newest = 0.0
+    for path in folder.rglob("*"):
+        if path.is_file() and not _NOT_SOURCE & set(path.relative_to(folder).parts):
+            newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+def ensure_built() -> list[str]:
+    """Build (like `make build`) every component whose greengrass-build is missing or older than its
+    sources, so `make test` on a fresh clone, or after an edit, runs what the repository holds."""
+    stale = []
+    for folder in sorted((REPO_ROOT / "components").iterdir()):
+        if not (folder / "gdk-config.json").exists():
+            continue
+        built = list((folder / "greengrass-build").rglob("*")) if (folder / "greengrass-build").exists() else []
+        built_files = [p.stat().st_mtime for p in built if p.is_file()]
+        if not built_files or min(built_files) < _newest_source(folder):
+            stale.append(folder.name)
+    if stale:
+        command = [sys.executable, str(REPO_ROOT / "scripts" / "build_components.py")]
+        for name in stale:
+            command += ["--component", name]
+        subprocess.run(command, check=True, cwd=REPO_ROOT)
+    return stale

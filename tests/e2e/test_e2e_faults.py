@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
+from demo_support.observe import Operator
 from e2e_harness import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -57,6 +58,23 @@ def kill_and_wait_restart(pipeline: Pipeline, component: str) -> tuple[float, fl
     return killed_at, time.monotonic()
 
 
+def diagnose(pipeline: Pipeline) -> str:
+    """Does a command from a NEW operator connection reach the component now? (Tells a lost
+    broker subscription from a lost message.)"""
+    probe = Operator(pipeline.runtime)
+    try:
+        request_id = probe.capture("cam0", 1, 2.0, pipeline.new_request())
+        try:
+            state = probe.wait_final(request_id, timeout=30).state
+        except TimeoutError:
+            state = "no answer either"
+    finally:
+        probe.close()
+    log = pipeline.runtime.root / "logs" / "smartcam.CameraIngest.log"
+    return (f"a second command from a new operator connection: {state}; "
+            f"end of {log}:\n{log.read_text(errors='replace')[-1500:]}")
+
+
 def assert_once(stored: list[tuple[str, str]], published: set[tuple[str, str]]) -> None:
     duplicates = [key for key, count in Counter(stored).items() if count > 1]
     assert not duplicates, f"stored twice: {duplicates}"
@@ -76,7 +94,10 @@ def test_camera_ingest_killed_mid_capture(pipeline: Pipeline) -> None:
     assert Counter(capture.stored) == Counter((f.frame_id, "person") for f in capture.frames)
     assert not [s for s in pipeline.operator.statuses if s.request_id == request_id and s.state == "finished"]
 
-    after = pipeline.run_capture(frames=4, fps=4)
+    try:
+        after = pipeline.run_capture(frames=4, fps=4)
+    except TimeoutError as exc:
+        pytest.fail(f"the restarted CameraIngest did not answer a new command ({exc}); {diagnose(pipeline)}")
     assert after.final is not None and after.final.state == "finished"
     assert not {f.frame_id for f in after.frames} & {f.frame_id for f in capture.frames}
     assert Counter(after.stored) == Counter((f.frame_id, "person") for f in after.frames)
