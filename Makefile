@@ -36,7 +36,7 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m bandit -q -c pyproject.toml -r components scripts model_packaging
 
-test: venv system lint
+test: venv system lint build
 	$(PY) -m pytest
 
 demo: venv system build
