@@ -27,6 +27,7 @@ from smartcam.contracts import CaptureCommand, CaptureStatus, Detections, FrameR
 from smartcam.ipc import Ipc
 
 FINAL = ("finished", "rejected", "error")
+COMMAND_LISTENER_TIMEOUT_S = 120.0
 
 
 class Operator:
@@ -46,7 +47,10 @@ class Operator:
             payload = json.dumps(command).encode()
         else:
             payload = command
-        self.connection.publish(topics.iot_capture_commands(self.thing), payload)
+        # A command mosquitto delivered to nobody is lost: after a restart the component runs (RUNNING is
+        # reported at process start, as by the nucleus) a moment before it has subscribed again.
+        self.connection.publish_until_heard(topics.iot_capture_commands(self.thing), payload,
+                                           timeout_s=COMMAND_LISTENER_TIMEOUT_S)
 
     def capture(self, camera_id: str, frames: int, fps: float, request_id: str | None = None) -> str:
         request_id = request_id or f"req-{uuid.uuid4().hex[:12]}"

@@ -131,10 +131,13 @@ class LocalRuntime:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             process = self.component_process(component)
-            if process is not None and process.pid != not_pid and self.states().get(component) == "RUNNING":
+            row = next((r for r in self.status()["components"] if r["component"] == component), {})
+            # RUNNING comes at process start (as on the nucleus); the component's own UpdateState
+            # RUNNING comes after it has subscribed, i.e. when a command can reach it.
+            if process is not None and process.pid != not_pid and row.get("reported") == "RUNNING":
                 return process
             time.sleep(0.5)
-        raise RuntimeFailure(f"{component} did not come back RUNNING within {timeout:g} s "
+        raise RuntimeFailure(f"{component} did not report RUNNING again within {timeout:g} s "
                              f"(states {self.states()})")
 
     def kill_component(self, component: str) -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from awscrt import mqtt5
 from awsiot import mqtt5_client_builder
 
 OPERATION_TIMEOUT_S = 30.0
+UNHEARD_RETRY_S = 0.2
 _PUBLISHED = {mqtt5.PubackReasonCode.SUCCESS, mqtt5.PubackReasonCode.NO_MATCHING_SUBSCRIBERS}
 _GRANTED = {mqtt5.SubackReasonCode.GRANTED_QOS_0, mqtt5.SubackReasonCode.GRANTED_QOS_1}
 
@@ -84,13 +87,28 @@ class MqttConnection:
         if not codes or codes[0] not in _GRANTED:
             raise MqttError(f"subscribing to {topic_filter} refused: {codes[0].name if codes else 'no reason code'}")
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> mqtt5.PubackReasonCode | None:
+        """The PUBACK reason code (None for QoS 0); a refusal raises :class:`MqttError`."""
         packet = mqtt5.PublishPacket(topic=topic, payload=payload, qos=mqtt5.QoS(qos))
         result = self._require().publish(packet).result(OPERATION_TIMEOUT_S)
         puback = getattr(result, "puback", None)
         if qos and (puback is None or puback.reason_code not in _PUBLISHED):
             reason = puback.reason_code.name if puback is not None else "no PUBACK"
             raise MqttError(f"publishing to {topic} refused: {reason}")
+        return puback.reason_code if qos and puback is not None else None
+
+    def publish_until_heard(self, topic: str, payload: bytes, timeout_s: float = OPERATION_TIMEOUT_S,
+                            on_unheard: Callable[[], None] | None = None) -> None:
+        """Publish at QoS 1 again while the broker answers NO_MATCHING_SUBSCRIBERS (it delivered the
+        message to nobody, e.g. a device component restarting has not subscribed yet), up to
+        ``timeout_s``. Against a broker that never reports it, this is one plain QoS 1 publish."""
+        deadline = time.monotonic() + timeout_s
+        while self.publish(topic, payload, qos=1) is mqtt5.PubackReasonCode.NO_MATCHING_SUBSCRIBERS:
+            if on_unheard is not None:
+                on_unheard()
+            if time.monotonic() >= deadline:
+                raise MqttError(f"nobody subscribed to {topic} within {timeout_s:g} s")
+            time.sleep(UNHEARD_RETRY_S)
 
     def close(self) -> None:
         client, self._client = self._client, None
