@@ -566,6 +566,32 @@ def bench_writer(data: dict[str, Any]) -> list[BenchRow]:
     )
 
 
+def bench_pipeline(data: dict[str, Any]) -> list[BenchRow]:
+    targets = data.get("targets") or {}
+    model = data.get("model") or {}
+    rows = _rows(
+        (f"standalone model ({model.get('backend')}, {model.get('threads')} threads)",
+         _fmt(model.get("fps"), "fps"), ""),
+        ("pipeline throughput, max stored / standalone model",
+         _pair(_fmt(targets.get("pipeline_fps_max"), "fps"),
+               f"{targets['pipeline_fps_vs_model']:.0%}" if isinstance(targets.get("pipeline_fps_vs_model"), float)
+               else None, "{} = {}"),
+         f"{GE} {targets['pipeline_fps_vs_model_target']:.0%}"
+         if isinstance(targets.get("pipeline_fps_vs_model_target"), float) else ""),
+    )
+    for run in data.get("runs") or []:
+        rows += _rows((f"{_fmt(run.get('input_fps'), 'fps', 0)} in: stored fps; capture->stored p50 / p99",
+                       _pair(_fmt(run.get("pipeline_fps"), "fps"),
+                             _pair(_fmt(run.get("e2e_ms_p50"), "ms", 0), _fmt(run.get("e2e_ms_p99"), "ms", 0)),
+                             "{}; {}"),
+                       _target(f"p50 {LE}", _fmt(targets.get("e2e_p50_target_ms"), "ms", 0))
+                       if run.get("input_fps") == 10.0 else ""))
+    rss = data.get("rss_mb_max")
+    if isinstance(rss, dict):
+        rows += _rows(("peak RSS per component", ", ".join(f"{k} {_fmt(v, 'MB', 0)}" for k, v in rss.items()), ""))
+    return rows
+
+
 def bench_generic(data: dict[str, Any]) -> list[BenchRow]:
     """A file without its own reader: a top-level ``summary`` of scalars, else numeric leaves of ``results``."""
     summary = data.get("summary")
@@ -586,6 +612,7 @@ def bench_generic(data: dict[str, Any]) -> list[BenchRow]:
 
 BENCH_READERS: dict[str, Callable[[dict[str, Any]], list[BenchRow]]] = {
     "ipc": bench_ipc, "capture": bench_capture, "inference": bench_inference, "writer": bench_writer,
+    "pipeline": bench_pipeline,
 }
 BENCH_ORDER = ["ipc", "capture", "inference", "writer", "pipeline"]
 

@@ -181,13 +181,15 @@ def test_the_benchmark_table_leaves_out_missing_broken_and_empty_files(tmp_path)
     bench.mkdir(parents=True)
     (bench / "ipc.json").write_text("{not json")
     (bench / "writer.json").write_text(json.dumps({"results": {}}))
-    (bench / "pipeline.json").write_text(json.dumps({"command": "scripts/bench/pipeline.py",
-                                                     "summary": {"sustained fps at 10 fps input": 9.8}}))
+    (bench / "pipeline.json").write_text(json.dumps({
+        "command": "scripts/bench/pipeline.py", "targets": {"e2e_p50_target_ms": 47.0},
+        "runs": [{"input_fps": 10.0, "pipeline_fps": 9.8, "e2e_ms_p50": 60.0, "e2e_ms_p99": 90.0}]}))
     (bench / "capture.json").write_text(json.dumps(
         {"results": {"640x480": {"sustained": {"requested_fps": 30.0, "achieved_fps": 29.9, "cpu_cores": 0.1}}},
          "target": {"fps_at_640x480": 30.0, "cpu_cores_below": 0.5}}))
     table = ref.render_bench_table(tmp_path)
-    assert "| pipeline | sustained fps at 10 fps input | 9.8 |" in table
+    assert ("| pipeline | 10 fps in: stored fps; capture->stored p50 / p99 | 9.8 fps; 60 ms / 90 ms | p50 ≤ 47 ms |"
+            in table)
     assert "| capture | 640x480: sustained at 30 fps | 29.9 fps, 0.10 cores | 30 fps under 0.5 core |" in table
     assert "| ipc |" not in table and "| writer |" not in table
     assert "`docs/bench/pipeline.json`: `scripts/bench/pipeline.py`" in table
