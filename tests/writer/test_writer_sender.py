@@ -129,6 +129,23 @@ def test_same_frames_sent_twice_are_one_item_each(aws_env, table, tmp_path):
     assert sorted(stored_keys(aws_env, table)) == sorted(expected)
 
 
+def test_an_idle_sender_sends_a_partial_batch_at_once_a_busy_one_lets_it_fill(aws_env, table, tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3")
+    first = spool_frames(spool, frames(2))
+    sender = make_sender(spool, table, make_client, flushIntervalS=300.0)
+    assert sender.step() == 0.0  # nothing in flight: sent now, not in 300 s
+    assert sorted(stored_keys(aws_env, table)) == sorted(first)
+    assert spool.depth()[0] == 0
+
+    spool_frames(spool, frames(5)[2:])
+    sender._inflight.add(-1)  # as if another sender thread had a batch in flight
+    assert sender.step() > 0  # waits for the batch to fill (or flushIntervalS)
+    assert spool.depth()[0] == 3
+    sender._inflight.discard(-1)
+    assert sender.step() == 0.0
+    assert spool.depth()[0] == 0
+
+
 def test_a_batch_never_holds_the_same_key_twice():
     rows = [SpooledItem(1, "a", {}, 0.0), SpooledItem(2, "b", {}, 0.0), SpooledItem(3, "a", {}, 0.0)]
     assert [r.seq for r in _distinct(rows)] == [1, 2]

@@ -30,7 +30,6 @@ class Receiver:
         self._counters = counters
         self._device = device
         self._wake_sender = wake_sender
-        self._since_wake = 0
         self.closed = False
 
     def on_message(self, _topic: str, payload: Any) -> Admission | None:
@@ -58,11 +57,8 @@ class Receiver:
             log.exception("could not spool frame %s; it is NOT accepted", message.frame.frame_id)
             return None
         self._count(admission, sum(1 for i in items if i.truncated))
-        # A full batch since the last wake-up: the sender need not wait for flushIntervalS. (The
-        # sender reads the real depth itself; this only saves a query per message.)
-        self._since_wake += admission.accepted
-        if self._since_wake >= cfg.batch_size:
-            self._since_wake = 0
+        # The sender decides what to send (an idle sender sends at once, a busy one lets the batch fill).
+        if admission.accepted:
             self._wake_sender()
         return admission
 

@@ -127,7 +127,9 @@ class Sender:
                 return _idle(cfg.flush_interval_s)
             if rows[0].seq <= self._isolate_until_seq:
                 rows = rows[:1]
-            elif len(rows) < cfg.batch_size and not force:
+            elif len(rows) < cfg.batch_size and not force and inflight:
+                # Like Nagle: with nothing in flight a partial batch goes at once (latency); while a
+                # batch is in flight the next one fills for up to flush_interval_s (throughput).
                 age = time.time() - rows[0].enqueued_at
                 if age < cfg.flush_interval_s:
                     return _idle(cfg.flush_interval_s - age)

@@ -23,7 +23,9 @@ class DynamoWriterConfig(ComponentConfig):
         25, description="Items per BatchWriteItem request (DynamoDB takes at most 25)."
     )
     flush_interval_s: Annotated[float, Field(gt=0, le=300)] = Field(
-        1.0, description="Longest wait in s of a partial batch in the spool before it is sent anyway."
+        1.0,
+        description="Longest wait in s of a partial batch while another batch is in flight (an idle sender "
+        "sends at once).",
     )
     sender_threads: Annotated[int, Field(ge=1, le=8)] = Field(
         2, description="Batches in flight to DynamoDB at once (read at start): a round trip takes tens of ms "
