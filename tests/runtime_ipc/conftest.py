@@ -18,6 +18,7 @@ import pytest
 
 from local_greengrass.config_store import ConfigStore
 from local_greengrass.ipc_server import IpcServer
+from local_greengrass.mosquitto import Mosquitto
 
 CLIENT_SCRIPT = Path(__file__).with_name("ipc_client_script.py")
 REPLY_TIMEOUT = 90.0
@@ -127,3 +128,11 @@ def spawn_client(server: IpcServer) -> Iterator[Callable[[str], ClientProcess]]:
     for client in clients:
         client.close()
 
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    mosquitto = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    mosquitto.start()
+    yield mosquitto
+    mosquitto.stop()

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from awscrt import mqtt5
 from awsiot import mqtt5_client_builder
+from ipc_bridge_support import bridged_server
 
-from local_greengrass.iot_bridge import IoTCoreBridge
 from local_greengrass.ipc_server import IpcServer
 from local_greengrass.mosquitto import Mosquitto
 
@@ -20,14 +20,6 @@ pytestmark = pytest.mark.integration
 
 THING = "cam1"
 TIMEOUT = 60
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
-    mosquitto = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
-    mosquitto.start()
-    yield mosquitto
-    mosquitto.stop()
 
 
 class MqttClient:
@@ -72,14 +64,8 @@ class MqttClient:
 @pytest.fixture
 def server(broker: Mosquitto, short_dir: Path, config) -> Iterator[IpcServer]:
     """Overrides the plain server of conftest: this one bridges to mosquitto as thing cam1."""
-    cert, key = broker.issue_client_cert(THING)
-    bridge = IoTCoreBridge(broker.host, broker.port, broker.ca_path, cert, key, client_id=THING)
-    bridge.start()
-    server = IpcServer(short_dir / "ipc.sock", config, iot=bridge, thing_name=THING)
-    server.start()
-    yield server
-    server.stop()
-    bridge.stop()
+    with bridged_server(broker, short_dir, config, THING) as bridged:
+        yield bridged
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ipc_bridge_support import bridged_server
 
 from fleet.mqtt import Endpoint, MqttConnection
-from local_greengrass.iot_bridge import IoTCoreBridge
 from local_greengrass.ipc_server import IpcServer
 from local_greengrass.mosquitto import Mosquitto
 
@@ -30,25 +30,11 @@ COMMAND_TOPIC = f"smartcam/{THING}/capture"
 TIMEOUT = 60.0
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
-    mosquitto = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
-    mosquitto.start()
-    yield mosquitto
-    mosquitto.stop()
-
-
 @pytest.fixture
 def server(broker: Mosquitto, short_dir: Path, config) -> Iterator[IpcServer]:
     """Overrides the plain server of conftest: this one bridges to mosquitto as thing cam1."""
-    cert, key = broker.issue_client_cert(THING)
-    bridge = IoTCoreBridge(broker.host, broker.port, broker.ca_path, cert, key, client_id=THING)
-    bridge.start()
-    server = IpcServer(short_dir / "ipc.sock", config, iot=bridge, thing_name=THING)
-    server.start()
-    yield server
-    server.stop()
-    bridge.stop()
+    with bridged_server(broker, short_dir, config, THING) as bridged:
+        yield bridged
 
 
 @pytest.fixture
