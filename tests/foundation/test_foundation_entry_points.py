@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import logging
 import re
 import threading
 import time
@@ -26,16 +25,6 @@ COMPONENTS = REPO / "components"
 APP_COMPONENTS = ["CameraIngest", "SsdInference", "DynamoWriter"]
 GENEROUS_S = 120.0
 THING = "foundation-test-thing"
-
-
-@pytest.fixture(autouse=True)
-def keep_root_logging():
-    """run_component configures the root logger for the process; put it back for other tests."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def recipe(folder: str) -> dict:

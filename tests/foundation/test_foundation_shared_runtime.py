@@ -2,67 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from unittest.mock import MagicMock
 
-import pytest
-from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import (
     BinaryMessage,
-    ConfigurationUpdateEvent,
-    ConfigurationUpdateEvents,
-    GetConfigurationResponse,
     IoTCoreMessage,
     JsonMessage,
     MessageContext,
     MQTTMessage,
     SubscriptionResponseMessage,
 )
+from fake_nucleus import DemoConfig, FakeNucleus
 
 from smartcam.component import run_component
-from smartcam.config import ComponentConfig, ConfigError, LiveConfig
+from smartcam.config import ConfigError, LiveConfig
 from smartcam.ipc import Ipc
 
 GENEROUS_S = 120.0
-
-
-class DemoConfig(ComponentConfig):
-    score_threshold: float = 0.5
-    camera_id: str = "cam1"
-
-
-class FakeNucleus:
-    """A MagicMock IPC client whose configuration can be changed and whose subscriptions can be fired."""
-
-    def __init__(self, configuration: dict) -> None:
-        self.configuration = configuration
-        self.client = MagicMock(spec=GreengrassCoreIPCClientV2)
-        self.client.get_configuration.side_effect = lambda **_: GetConfigurationResponse(value=dict(self.configuration))
-        for method in ("subscribe_to_topic", "subscribe_to_iot_core", "subscribe_to_configuration_update"):
-            getattr(self.client, method).return_value = (MagicMock(), MagicMock())
-
-    def stream_handler(self, method: str, index: int = -1):
-        return getattr(self.client, method).call_args_list[index].kwargs["on_stream_event"]
-
-    def update_configuration(self, configuration: dict, *key_path: str) -> None:
-        self.configuration = configuration
-        event = ConfigurationUpdateEvents(
-            configuration_update_event=ConfigurationUpdateEvent(component_name="demo", key_path=list(key_path)))
-        self.stream_handler("subscribe_to_configuration_update")(event)
-
-    def states(self) -> list[str]:
-        return [str(c.kwargs["state"]) for c in self.client.update_state.call_args_list]
-
-
-@pytest.fixture(autouse=True)
-def keep_root_logging():
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 # --- LiveConfig ----------------------------------------------------------------------------------

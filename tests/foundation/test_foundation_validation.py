@@ -3,44 +3,15 @@
 from __future__ import annotations
 
 import threading
-from unittest.mock import MagicMock
 
 import pytest
-from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import (
-    ConfigurationValidityReport,
     ConfigurationValidityStatus,
-    GetConfigurationResponse,
-    ValidateConfigurationUpdateEvent,
-    ValidateConfigurationUpdateEvents,
 )
+from fake_nucleus import DemoConfig, FakeNucleus
 
-from smartcam.config import ComponentConfig, ConfigError, LiveConfig, validate_config
+from smartcam.config import ConfigError, LiveConfig, validate_config
 from smartcam.ipc import Ipc
-
-
-class DemoConfig(ComponentConfig):
-    score_threshold: float = 0.5
-    camera_id: str = "cam1"
-
-
-class FakeNucleus:
-    def __init__(self, configuration: dict) -> None:
-        self.configuration = configuration
-        self.client = MagicMock(spec=GreengrassCoreIPCClientV2)
-        self.client.get_configuration.side_effect = lambda **_: GetConfigurationResponse(value=dict(self.configuration))
-        for method in ("subscribe_to_configuration_update", "subscribe_to_validate_configuration_updates"):
-            getattr(self.client, method).return_value = (MagicMock(), MagicMock())
-
-    def propose(self, configuration: dict | None, deployment_id: str | None = "deployment-1") -> None:
-        """What the nucleus sends before a deployment changes this component's configuration."""
-        handler = self.client.subscribe_to_validate_configuration_updates.call_args.kwargs["on_stream_event"]
-        handler(ValidateConfigurationUpdateEvents(validate_configuration_update_event=ValidateConfigurationUpdateEvent(
-            configuration=configuration, deployment_id=deployment_id)))
-
-    def reports(self) -> list[ConfigurationValidityReport]:
-        return [c.kwargs["configuration_validity_report"]
-                for c in self.client.send_configuration_validity_report.call_args_list]
 
 
 def test_a_valid_proposal_is_accepted_and_not_applied_by_validation():
