@@ -109,9 +109,8 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
             return expected_keys(m for _, m in observer.detections(request_id))
 
         items = wait_for_items(store, thing, request_id, expected, timeout=args.timeout, on_poll=progress)
-        messages = {m.frame.frame_id: m for _, m in observer.detections(request_id)}
         print(f"\nDynamoDB table {store.name}, device {thing}, request {request_id}:")
-        print(detections_table(items, messages))
+        print(detections_table(items))
         annotated_files = sorted(annotated.rglob("*.jpg")) if annotated.exists() else []
         say(f"annotated frames: {annotated} ({len(annotated_files)} JPEGs)")
         keys = stored_keys(items)

@@ -1,4 +1,4 @@
-"""The table `make demo` prints: what DynamoDB holds for one capture request."""
+"""The table `make demo` prints: what DynamoDB holds for one capture request, stage times included."""
 
 from __future__ import annotations
 
@@ -6,30 +6,34 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from smartcam.contracts import Detections
+STAGES = ("queue", "read", "preprocess", "infer", "postprocess")
 
 
 def _clock(epoch: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(epoch)) + f".{int(epoch * 1000) % 1000:03d}"
 
 
-def detections_table(items: Iterable[dict[str, Any]], messages: dict[str, Detections]) -> str:
-    """One row per stored item. Stage times other than inference come from the detections message
-    (the item keeps inferMs only); `capture->infer` is the item's inferredAt - capturedAt."""
-    header = ("captured", "camera", "seq", "frame", "label", "n", "scores", "read", "pre", "infer", "post",
-              "capture->infer")
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.1f}"
+
+
+def detections_table(items: Iterable[dict[str, Any]]) -> str:
+    """One row per stored item. Every column comes from the item: ``latencyMs`` holds the inference
+    component's stage times (queue = capture -> start of inference); `write` is sentAt - inferredAt
+    (spool + batching until the writer sent it); `total` is sentAt - capturedAt."""
+    header = ("captured", "camera", "seq", "frame", "label", "n", "scores", "queue", "read", "pre", "infer",
+              "post", "write", "total")
     rows = [header]
     for item in sorted(items, key=lambda i: (float(i["capturedAt"]), str(i["label"]))):
         scores = ",".join(f"{float(d['score']):.2f}" for d in item["detections"])
-        latency = messages.get(str(item["frameId"]))
-        stages = (("-",) * 3 if latency is None else
-                  tuple(f"{v:.1f}" for v in (latency.latency.read_ms, latency.latency.preprocess_ms,
-                                             latency.latency.postprocess_ms)))
+        stages = item.get("latencyMs", {})
+        captured, inferred = float(item["capturedAt"]), float(item["inferredAt"])
+        sent = float(item["sentAt"]) if "sentAt" in item else None
         rows.append((
-            _clock(float(item["capturedAt"])), str(item["cameraId"]), str(item["sequence"]),
-            str(item["frameId"])[-10:], str(item["label"]), str(item["count"]), scores,
-            stages[0], stages[1], f"{float(item['inferMs']):.1f}", stages[2],
-            f"{(float(item['inferredAt']) - float(item['capturedAt'])) * 1000:.0f}",
+            _clock(captured), str(item["cameraId"]), str(item["sequence"]), str(item["frameId"])[-10:],
+            str(item["label"]), str(item["count"]), scores, *(_ms(stages.get(stage)) for stage in STAGES),
+            _ms(None if sent is None else (sent - inferred) * 1000),
+            _ms(None if sent is None else (sent - captured) * 1000),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]

@@ -27,6 +27,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from local_greengrass.processes import lower_priority
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JAR_ENV = "SMARTCAM_DYNAMODB_LOCAL_JAR"
 START_TIMEOUT_S = 120.0  # generous: a loaded 2-core machine
@@ -95,7 +97,7 @@ class DynamoDBLocal:
         self._log = open(self.workdir / "dynamodb-local.log", "ab")  # noqa: SIM115 - lives with the process
         self._process = subprocess.Popen(
             command, cwd=self.workdir, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=lower_priority,  # noqa: PLW1509 - one syscall, no locks
         )
         self._wait_ready()
 

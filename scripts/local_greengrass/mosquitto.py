@@ -22,6 +22,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from local_greengrass.processes import lower_priority
+
 log = logging.getLogger(__name__)
 
 OPERATOR = "operator"
@@ -64,6 +66,7 @@ def _openssl(*args: str) -> None:
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    lower_priority()
 
 
 class Mosquitto:

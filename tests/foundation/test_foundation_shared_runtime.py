@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future
 from unittest.mock import MagicMock
 
 from awsiot.greengrasscoreipc.model import (
@@ -157,3 +158,25 @@ def test_publish_sends_json_locally_and_bytes_to_iot_core():
     assert iot["topic_name"] == "smartcam/t/writer"
     assert iot["payload"] == b'{"ok":true}'
     assert str(iot["qos"]) == "0"
+
+
+def test_publish_nowait_returns_at_once_and_reports_only_failures():
+    nucleus = FakeNucleus({})
+    pending: list[Future] = []
+
+    def publish_async(topic, publish_message):
+        pending.append(Future())
+        return pending[-1]
+
+    nucleus.client.publish_to_topic_async.side_effect = publish_async
+    ipc = Ipc(nucleus.client)
+    failures: list[BaseException] = []
+    ipc.publish_nowait("smartcam/detections", {"n": 1}, failures.append)
+    ipc.publish_nowait("smartcam/detections", {"n": 2}, failures.append)
+    calls = nucleus.client.publish_to_topic_async.call_args_list
+    assert [c.kwargs["publish_message"].json_message.message for c in calls] == [{"n": 1}, {"n": 2}]
+    assert failures == []  # nothing answered yet, and the caller was not kept waiting
+    pending[0].set_result(None)
+    denied = RuntimeError("not authorized")
+    pending[1].set_exception(denied)
+    assert failures == [denied]

@@ -6,6 +6,7 @@ import hashlib
 import json
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
@@ -131,6 +132,7 @@ class FakeGreengrass:
         self.client.subscribe_to_topic.side_effect = self._subscribe
         self.client.subscribe_to_configuration_update.side_effect = self._subscribe_config
         self.client.publish_to_topic.side_effect = self._publish
+        self.client.publish_to_topic_async.side_effect = self._publish_async
         self.client.publish_to_iot_core.side_effect = self._publish_iot
         self.client.update_state.side_effect = self._update_state
 
@@ -148,6 +150,12 @@ class FakeGreengrass:
     def _publish(self, topic, publish_message):
         with self._lock:
             self.published.append((topic, publish_message.json_message.message))
+
+    def _publish_async(self, topic, publish_message):
+        self._publish(topic, publish_message)
+        done: Future = Future()
+        done.set_result(None)
+        return done
 
     def _publish_iot(self, topic_name, qos, payload):
         with self._lock:

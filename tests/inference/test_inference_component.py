@@ -68,6 +68,7 @@ def test_frame_in_detections_out(env):
         model = message.model
         assert (model.name, model.version, model.backend) == ("test-ssd", "0.1.0", "onnxruntime")
         assert message.latency.read_ms >= 0 and message.latency.infer_ms >= 0
+        assert 0 <= message.latency.queue_ms < 60_000  # from the frame's monotonic capture stamp
         gg.wait_for(lambda: gg.on_iot(SUMMARY))
         summary = gg.on_iot(SUMMARY)[0]
         assert summary["count"] == 2 and summary["labels"] == {"person": 1, "dog": 1}
@@ -320,6 +321,54 @@ def test_when_inference_is_behind_only_the_newest_frame_waits(env):
     finally:
         gate.set()
         app.stop()
+
+
+def test_the_next_frame_is_prepared_while_the_model_runs(env, monkeypatch):
+    """Under load, reading and decoding frame n+1 overlaps inference of frame n (prefetch thread)."""
+    gg, ring, tmp = env
+    events = []  # (what, frame path or None, thread name, time)
+    lock = threading.Lock()
+
+    def note(what, path=None):
+        with lock:
+            events.append((what, path, threading.current_thread().name, time.monotonic()))
+
+    import ssd_inference.app as app_module
+    real_read = app_module.read_frame
+
+    def recording_read(frame, root):
+        note("read", frame.path)
+        return real_read(frame, root)
+
+    class SlowBackend(FakeBackend):
+        def run(self, tensor):
+            note("infer-start")
+            time.sleep(0.2)
+            note("infer-end")
+            return super().run(tensor)
+
+    monkeypatch.setattr(app_module, "read_frame", recording_read)
+    gg.config["dropPolicy"] = {"pendingPerCamera": 8}
+    factories = {"onnxruntime": lambda bundle, threads: SlowBackend("onnxruntime", bundle, threads)}
+    ring = FrameRing(tmp / "frames", "cam1", capacity=64)
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    try:
+        frames = [write_frame(ring) for _ in range(4)]
+        for frame in frames:
+            gg.send_frame(frame)
+        detections_for(gg, frames[-1])
+        served = [m["frame"]["frame_id"] for m in gg.on("smartcam/detections")]
+        assert served == [f.frame_id for f in frames]  # in order, none lost
+    finally:
+        app.stop()
+    reads = [e for e in events if e[0] == "read"]
+    ends = [e[3] for e in events if e[0] == "infer-end"]
+    assert len(reads) == 4 and len(ends) == 4
+    prefetched = [e for e in reads if e[2].startswith("ssd-prefetch")]
+    assert len(prefetched) >= 2
+    for _, path, _, at in prefetched:
+        index = [f.path for f in frames].index(path)
+        assert at < ends[index - 1]  # read before the previous frame's inference was over
 
 
 def test_main_with_an_altered_model_ends_errored_without_exiting(env, monkeypatch):

@@ -7,6 +7,7 @@ the component's OpenCV preprocessing is allowed IoU >= 0.85, |score difference| 
 """
 
 import json
+import os
 import platform
 import time
 
@@ -130,3 +131,22 @@ def test_component_detects_grace_hopper_with_the_real_model(tmp_path, monkeypatc
         assert message.latency.infer_ms > 0
     finally:
         app.stop()
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="DLR 1.6 runs models on x86_64 only")
+def test_dlr_leaves_threads_unpinned_and_keeps_an_operator_setting(model, monkeypatch):
+    """TVM would pin the calling thread to one core with a single thread (and so everything the
+    process starts later); the component shares its cores with capture and the writer."""
+    monkeypatch.delenv("TVM_BIND_THREADS", raising=False)
+    monkeypatch.setenv("TVM_THREAD_POOL_SPIN_COUNT", "123")
+    cores = os.sched_getaffinity(0)
+    engine = Engine.start(model, "dlr", 1, fall_back=False)
+    try:
+        image = decode_image((IMAGES / "grace_hopper.jpg").read_bytes())
+        engine.infer(engine.preprocess(image))
+        assert os.environ["TVM_BIND_THREADS"] == "0"
+        assert os.environ["TVM_THREAD_POOL_SPIN_COUNT"] == "123"
+        assert os.sched_getaffinity(0) == cores
+    finally:
+        engine.close()
+        os.sched_setaffinity(0, cores)

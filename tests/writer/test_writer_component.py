@@ -106,8 +106,13 @@ def test_detections_in_items_out_with_reports(aws_env, monkeypatch, tmp_path):
     assert {i["device"]["S"] for i in items} == {THING}
     reports = ipc.iot_reports()
     assert sum(r["written"] for r in reports) == 40
-    confirmed = [sk for r in reports for sk in r["confirmed"]]
+    confirmed = [c["sk"] for r in reports for c in r["confirmed"]]
     assert sorted(confirmed) == sorted(i["sk"]["S"] for i in items)
+    # Confirmed when DynamoDB accepted the batch: after the writer sent it, before the report left.
+    for report in reports:
+        for entry in report["confirmed"]:
+            sent = next(float(i["sentAt"]["N"]) for i in items if i["sk"]["S"] == entry["sk"])
+            assert sent - 0.001 <= entry["at"] <= report["at"]
     last = reports[-1]["counters"]
     assert last["messagesInvalid"] == 1
     assert last["itemsSpooled"] == 40

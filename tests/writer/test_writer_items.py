@@ -57,9 +57,23 @@ def test_frame_without_detections_gives_no_item():
 
 def test_numbers_are_plain_decimal_text():
     item = items_for(detections("f1"), DEVICE, 30)[0].item
-    for path in (item["capturedAt"], item["maxScore"], item["inferMs"]):
+    for path in (item["capturedAt"], item["maxScore"], *item["latencyMs"]["M"].values()):
         float(path["N"])
         assert "e" not in path["N"].lower()
+
+
+def test_item_carries_every_stage_latency_of_the_message():
+    message = detections("f1")
+    message = message.model_copy(update={"latency": message.latency.model_copy(update={"queue_ms": 7.25})})
+    stages = items_for(message, DEVICE, 30)[0].item["latencyMs"]["M"]
+    assert {name: float(v["N"]) for name, v in stages.items()} == {
+        "queue": 7.25, "read": message.latency.read_ms, "preprocess": message.latency.preprocess_ms,
+        "infer": message.latency.infer_ms, "postprocess": message.latency.postprocess_ms}
+
+
+def test_item_of_a_message_without_queue_time_has_the_other_stages():
+    stages = items_for(detections("f1"), DEVICE, 30)[0].item["latencyMs"]["M"]
+    assert set(stages) == {"read", "preprocess", "infer", "postprocess"}
 
 
 def huge_message(count: int = 12_000) -> Detections:

@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -62,8 +63,11 @@ def test_drains_everything_exactly_once(aws_env, table, tmp_path):
         return recorder
 
     counters = Counters()
+    before = time.time()
     drain(make_sender(spool, table, factory, counters), spool)
+    after = time.time()
     assert sorted(stored_keys(aws_env, table)) == sorted(expected)
+    assert all(before - 0.01 <= float(i["sentAt"]["N"]) <= after + 0.01 for i in scan_all(aws_env.client(), table))
     assert counters.get("itemsWritten") == 120
     assert recorder.violations == []
     assert all(len(batch) <= 25 for batch in recorder.calls)
@@ -155,7 +159,7 @@ def test_item_dynamodb_refuses_is_isolated_and_set_aside(aws_env, table, tmp_pat
     spool = Spool(tmp_path / "spool.sqlite3")
     good = frames(10)
     bad = items_for(frames(1, prefix="bad")[0], DEVICE, 30)[0]
-    bad.item["inferMs"] = {"N": "not-a-number"}
+    bad.item["maxScore"] = {"N": "not-a-number"}
     spool_frames(spool, good[:5])
     spool.put([bad], max_items=100, max_bytes=10**9, policy="refuseNewest")
     spool_frames(spool, good[5:])

@@ -8,6 +8,8 @@ detection of that label in the frame.
   - GSI ``byLabel``: ``label`` / ``labelSk`` = ``<capture ms>#<device>#<camera>#<frame>`` -> a label's
     detections over time, across the fleet.
   - ``expiresAt`` (epoch seconds) is the TTL attribute: capture time + retentionDays.
+  - per-stage latency: ``capturedAt`` -> ``latencyMs`` {queue, read, preprocess, infer, postprocess}
+    -> ``inferredAt`` -> ``sentAt`` (set by the sender: when the batch holding the item last left).
 The key depends only on the device, capture time, camera, frame id and label, so the same frame
 written twice is the same item (PutItem replaces it), and every item of a message is distinct.
 Frames without detections produce no item (they are counted by the component).
@@ -74,7 +76,7 @@ def items_for(message: Detections, device: str, retention_days: int) -> list[Spo
             "model": {"M": {"name": _s(message.model.name), "version": _s(message.model.version),
                             "backend": _s(message.model.backend)}},
             "inferredAt": _n(message.inferred_at),
-            "inferMs": _n(message.latency.infer_ms),
+            "latencyMs": {"M": latency_value(message)},
             "count": _n(len(ranked)),
             "maxScore": _n(ranked[0].score),
             "expiresAt": _n(expires_at),
@@ -104,6 +106,13 @@ def _fit(base: dict[str, Any], detections: list[dict[str, Any]]) -> SpoolItem:
     item["truncated"] = {"BOOL": True}
     item["detectionsStored"] = _n(kept)
     return SpoolItem(key=spool_key(item), item=item, size=item_size(item), truncated=True)
+
+
+def latency_value(message: Detections) -> dict[str, Any]:
+    stages = message.latency
+    values = {"queue": stages.queue_ms, "read": stages.read_ms, "preprocess": stages.preprocess_ms,
+              "infer": stages.infer_ms, "postprocess": stages.postprocess_ms}
+    return {name: _n(value) for name, value in values.items() if value is not None}
 
 
 def detection_value(d: Detection) -> dict[str, Any]:

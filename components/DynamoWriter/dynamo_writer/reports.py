@@ -19,7 +19,7 @@ from smartcam.ipc import Ipc
 log = logging.getLogger(__name__)
 
 COMPONENT = "smartcam.DynamoWriter"
-REPORT_SCHEMA = "smartcam.writer-report/1"
+REPORT_SCHEMA = "smartcam.writer-report/2"
 MAX_CONFIRMATIONS_PER_REPORT = 200  # keeps a report far below IoT Core's 128 KB
 
 
@@ -41,14 +41,16 @@ class Reporter:
         self._settings = settings
         self._sender_state = sender_state
         self._lock = threading.Lock()
-        self._confirmed: deque[str] = deque(maxlen=MAX_CONFIRMATIONS_PER_REPORT)
+        self._confirmed: deque[dict[str, Any]] = deque(maxlen=MAX_CONFIRMATIONS_PER_REPORT)
         self._confirmed_since_report = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def record(self, written: list[SpooledItem]) -> None:
+        """Called as DynamoDB accepted ``written``: that moment is when they were stored."""
+        stored_at = round(time.time(), 3)
         with self._lock:
-            self._confirmed.extend(row.item["sk"]["S"] for row in written)
+            self._confirmed.extend({"sk": row.item["sk"]["S"], "at": stored_at} for row in written)
             self._confirmed_since_report += len(written)
 
     def start(self) -> None:

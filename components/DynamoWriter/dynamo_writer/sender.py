@@ -146,7 +146,8 @@ class Sender:
 
     def send(self, rows: list[SpooledItem], cfg: DynamoWriterConfig) -> Outcome:
         rows = _distinct(rows)
-        request = {cfg.table_name: [{"PutRequest": {"Item": r.item}} for r in rows]}
+        sent_at = {"N": f"{time.time():.3f}"}
+        request = {cfg.table_name: [{"PutRequest": {"Item": {**r.item, "sentAt": sent_at}}} for r in rows]}
         try:
             client = self._client_for(cfg)
             response = client.batch_write_item(RequestItems=request)

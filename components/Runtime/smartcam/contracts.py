@@ -81,8 +81,10 @@ class Detection(Contract):
 
 
 class StageLatency(Contract):
-    """Milliseconds spent per stage of inference for one frame."""
+    """Milliseconds spent per stage of inference for one frame. ``queue_ms``: from capture to the
+    start of inference (publish, IPC, waiting behind other frames); absent from older senders."""
 
+    queue_ms: Annotated[float, Field(ge=0)] | None = None
     read_ms: Annotated[float, Field(ge=0)]
     preprocess_ms: Annotated[float, Field(ge=0)]
     infer_ms: Annotated[float, Field(ge=0)]

@@ -50,6 +50,25 @@ class Ipc:
             topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=body))
         )
 
+    def publish_nowait(
+        self, topic: str, message: Contract | dict[str, Any], on_failure: Callable[[BaseException], None]
+    ) -> None:
+        """Hands the message to the connection and returns without waiting for the nucleus's answer
+        (a round trip through a busy core is milliseconds the caller's hot loop need not wait).
+        Messages keep their order on the connection; ``on_failure`` runs, on the client's thread,
+        only for one that failed."""
+        body = message.to_message() if isinstance(message, Contract) else message
+        future = self._client.publish_to_topic_async(
+            topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=body))
+        )
+
+        def done(finished: Any) -> None:
+            error = finished.exception()
+            if error is not None:
+                on_failure(error)
+
+        future.add_done_callback(done)
+
     def subscribe(self, topic: str, handler: LocalHandler, *, from_others_only: bool = False) -> None:
         def on_event(event: SubscriptionResponseMessage) -> None:
             if event.json_message is not None:

@@ -1,8 +1,9 @@
 """smartcam.SsdInference: frame references in, detections out.
 
 Threads: the IPC executor parses frame messages and hands them to :class:`PendingFrames` (never
-blocks); one worker thread owns the model and does everything else (read, preprocess, infer,
-postprocess, publish, backend reloads, health), so the runtime is never used concurrently.
+blocks); one worker thread owns the model and does everything else (infer, postprocess, publish,
+backend reloads, health), so the runtime is never used concurrently; while it infers one frame, a
+prefetch thread reads, decodes and preprocesses the next pending one.
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ import logging
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from smartcam import topics
 from smartcam.component import State as LifecycleState
@@ -42,6 +47,18 @@ def _ms(start: float, end: float) -> float:
     return round((end - start) * 1000.0, 3)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A frame made ready for the model, with what it took to get there."""
+
+    frame: FrameRef
+    rgb: np.ndarray
+    tensor: np.ndarray
+    queue_ms: float | None  # capture -> start of preparation
+    read_ms: float
+    preprocess_ms: float
+
+
 class SsdInferenceApp:
     def __init__(
         self,
@@ -61,6 +78,8 @@ class SsdInferenceApp:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._worker: threading.Thread | None = None
+        self._prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssd-prefetch")
+        self._last_infer_s = self._last_prepare_s = 0.0
         self._model: PreparedModel | None = None
         self._engine: Engine | None = None
         self._model_problem: str | None = None
@@ -87,6 +106,7 @@ class SsdInferenceApp:
         self._pending.wake()
         if self._worker is not None:
             self._worker.join(timeout=10)
+        self._prefetch.shutdown(wait=True, cancel_futures=True)
         if self._engine is not None:
             self._engine.close()
 
@@ -179,45 +199,80 @@ class SsdInferenceApp:
         log.info("backend reloaded: %s with %d threads", engine.backend_name, config.threads)
 
     def _handle(self, frame: FrameRef) -> None:
+        """Infer ``frame`` and then, as long as frames keep coming, the next one, each prepared (read,
+        decoded, preprocessed) on the prefetch thread while the model runs the one before: under load
+        the model never waits for a JPEG decoder. The prefetch thread takes the newest pending frame
+        just in time (when the model is about one preparation away from being free), so the drop policy
+        still picks the freshest frame. A burst ends for health reports, a backend reload, stop, or when
+        no frame came by the time the model was free."""
         engine = self._engine
         if engine is None:
             self._count("frames_refused")
             detail = f"frame {frame.frame_id} not served: {self._model_problem}"
             self._status.report("model_unusable", detail, "errored")
             return
+        prepared = self._prepare(frame, engine)
+        while prepared is not None:
+            ahead = self._prefetch.submit(self._prepare_next, engine, time.monotonic() + self._last_infer_s) \
+                if self._burst_may_go_on() else None
+            self._finish(prepared, engine)
+            prepared = ahead.result() if ahead is not None else None
+
+    def _prepare_next(self, engine: Engine, model_free_at: float) -> Prepared | None:
+        take_at = model_free_at - self._last_prepare_s
+        if self._stop.wait(max(0.0, take_at - time.monotonic())):
+            return None
+        frame = self._pending.get(timeout=max(0.0, model_free_at - time.monotonic()))
+        return self._prepare(frame, engine) if frame is not None else None
+
+    def _burst_may_go_on(self) -> bool:
+        return not (self._stop.is_set() or self._reload.is_set() or time.monotonic() >= self._next_health)
+
+    def _prepare(self, frame: FrameRef, engine: Engine) -> Prepared | None:
+        """The model input for ``frame``; None (reported) for a frame that cannot be used."""
         config = self._config.current
         t0 = time.perf_counter()
+        # Both clocks are the same host's CLOCK_MONOTONIC: ingest stamped the frame with it.
+        queued_ns = time.monotonic_ns() - frame.captured_monotonic_ns
         try:
             data = read_frame(frame, resolve_frame_root(config.frame_root))
             t1 = time.perf_counter()
             rgb = decode_image(data, (frame.width, frame.height), engine.model.input_size)
             tensor = engine.preprocess(rgb)
             t2 = time.perf_counter()
-            outputs = engine.infer(tensor)
-            t3 = time.perf_counter()
-            detections = engine.postprocess(outputs, self._selection(config, engine))
-            t4 = time.perf_counter()
+            self._last_prepare_s = t2 - t0
         except FrameExpired as exc:
             self._refuse("frame_expired", str(exc))
-            return
         except FrameOutsideRoot as exc:
             self._refuse("frame_refused", str(exc))
-            return
         except (RingFrameError, FrameError) as exc:
             self._refuse("bad_frame", f"frame {frame.frame_id}: {exc}")
-            return
         except OSError as exc:
             self._refuse("unreadable_frame", f"frame {frame.frame_id}: {frame.path}: {exc}")
-            return
+        else:
+            queue_ms = round(queued_ns / 1e6, 3) if queued_ns >= 0 else None
+            return Prepared(frame, rgb, tensor, queue_ms, _ms(t0, t1), _ms(t1, t2))
+        return None
+
+    def _finish(self, prepared: Prepared, engine: Engine) -> None:
+        config = self._config.current
+        frame = prepared.frame
+        t0 = time.perf_counter()
+        try:
+            outputs = engine.infer(prepared.tensor)
+            t1 = time.perf_counter()
+            self._last_infer_s = t1 - t0
+            detections = engine.postprocess(outputs, self._selection(config, engine))
+            t2 = time.perf_counter()
         except (BackendError, DecoderError) as exc:
             self._refuse("inference_failed", f"frame {frame.frame_id}: {exc}")
             return
-        latency = StageLatency(read_ms=_ms(t0, t1), preprocess_ms=_ms(t1, t2), infer_ms=_ms(t2, t3),
-                               postprocess_ms=_ms(t3, t4))
+        latency = StageLatency(queue_ms=prepared.queue_ms, read_ms=prepared.read_ms,
+                               preprocess_ms=prepared.preprocess_ms, infer_ms=_ms(t0, t1), postprocess_ms=_ms(t1, t2))
         self._publish(frame, detections, engine, latency, config)
         self._count("frames_inferred")
         if config.annotated_output.enabled:
-            self._annotate(rgb, detections, frame, config)
+            self._annotate(prepared.rgb, detections, frame, config)
 
     def _count(self, key: str) -> None:
         with self._counters_lock:
@@ -250,7 +305,7 @@ class SsdInferenceApp:
             inferred_at=time.time(),
         )
         try:
-            self._ipc.publish(topics.DETECTIONS, message)
+            self._ipc.publish_nowait(topics.DETECTIONS, message, lambda error: self._publish_failed(frame, error))
             self._count("detections_published")
         except Exception:
             log.exception("publishing detections of frame %s failed", frame.frame_id)
@@ -264,6 +319,10 @@ class SsdInferenceApp:
             except Exception:
                 log.exception("sending the detection summary of frame %s to IoT Core failed", frame.frame_id)
                 self._count("publish_errors")
+
+    def _publish_failed(self, frame: FrameRef, error: BaseException) -> None:
+        log.error("publishing detections of frame %s failed: %s", frame.frame_id, error)
+        self._count("publish_errors")
 
     def _annotate(self, rgb: Any, detections: list[Detection], frame: FrameRef, config: SsdInferenceConfig) -> None:
         out = config.annotated_output
