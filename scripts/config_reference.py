@@ -586,6 +586,11 @@ def bench_pipeline(data: dict[str, Any]) -> list[BenchRow]:
                              "{}; {}"),
                        _target(f"p50 {LE}", _fmt(targets.get("e2e_p50_target_ms"), "ms", 0))
                        if run.get("input_fps") == 10.0 else ""))
+    runs = [r for r in data.get("runs") or [] if isinstance(r, dict)]
+    cpu = runs[-1].get("cpu_ms_per_stored_frame") if runs else None
+    if isinstance(cpu, dict) and cpu:
+        rows += _rows((f"CPU per stored frame at {_fmt(runs[-1].get('input_fps'), 'fps', 0)} in",
+                       ", ".join(f"{k.removeprefix('smartcam.')} {_fmt(v, 'ms', 1)}" for k, v in cpu.items()), ""))
     rss = data.get("rss_mb_max")
     if isinstance(rss, dict):
         rows += _rows(("peak RSS per component", ", ".join(f"{k} {_fmt(v, 'MB', 0)}" for k, v in rss.items()), ""))
@@ -617,6 +622,11 @@ BENCH_READERS: dict[str, Callable[[dict[str, Any]], list[BenchRow]]] = {
 BENCH_ORDER = ["ipc", "capture", "inference", "writer", "pipeline"]
 
 
+def _bench_kind(path: Path) -> str:
+    """``pipeline-threads1.json`` is another run of the ``pipeline`` benchmark."""
+    return path.stem.split("-", 1)[0]
+
+
 def _bench_command(name: str, data: dict[str, Any], root: Path) -> str:
     command = data.get("command")
     if isinstance(command, str) and command:
@@ -628,14 +638,14 @@ def _bench_command(name: str, data: dict[str, Any], root: Path) -> str:
 def render_bench_table(root: Path = ROOT) -> str:
     folder = root / "docs" / "bench"
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    files.sort(key=lambda p: (BENCH_ORDER.index(p.stem) if p.stem in BENCH_ORDER else 99, p.stem))
+    files.sort(key=lambda p: (BENCH_ORDER.index(_bench_kind(p)) if _bench_kind(p) in BENCH_ORDER else 99, p.stem))
     table = ["| benchmark | measure | result | target |", "|---|---|---|---|"]
     sources: list[str] = []
     machines: list[str] = []
     for path in files:
         try:
             data = json.loads(path.read_text())
-            rows = BENCH_READERS.get(path.stem, bench_generic)(data) if isinstance(data, dict) else []
+            rows = BENCH_READERS.get(_bench_kind(path), bench_generic)(data) if isinstance(data, dict) else []
         except (OSError, ValueError, TypeError, KeyError):
             continue  # unreadable or of an unexpected shape: left out rather than guessed at
         if not rows:
@@ -643,7 +653,7 @@ def render_bench_table(root: Path = ROOT) -> str:
         table += [f"| {path.stem} | {_cell(m)} | {_cell(r)} | {_cell(t)} |" for m, r, t in rows]
         when = data.get("when") or data.get("measured_at") or ""
         when_text = f", {when}" if when else ""
-        sources.append(f"- `docs/bench/{path.name}`{when_text}: `{_bench_command(path.stem, data, root)}`")
+        sources.append(f"- `docs/bench/{path.name}`{when_text}: `{_bench_command(_bench_kind(path), data, root)}`")
         machine = data.get("machine")
         if isinstance(machine, dict) and machine.get("cpus") and not machines:
             machines.append(f"{machine['cpus']} CPUs, Python {machine.get('python', '?')}, "

@@ -368,7 +368,8 @@ def summarize(model: dict[str, Any], runs: list[dict[str, Any]], rss: dict[str, 
     at_10 = next((r for r in runs if r["input_fps"] == 10.0), None)
     best = max(r["pipeline_fps"] for r in runs)
     return {
-        "command": "scripts/bench/pipeline.py " + " ".join(argv),
+        "command": ".venv/bin/python scripts/bench/pipeline.py " + " ".join(argv),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "loadavg_at_end": os.getloadavg()},
         "model": model,

@@ -193,3 +193,20 @@ def test_the_benchmark_table_leaves_out_missing_broken_and_empty_files(tmp_path)
     assert "| capture | 640x480: sustained at 30 fps | 29.9 fps, 0.10 cores | 30 fps under 0.5 core |" in table
     assert "| ipc |" not in table and "| writer |" not in table
     assert "`docs/bench/pipeline.json`: `scripts/bench/pipeline.py`" in table
+
+
+def test_a_variant_run_of_a_benchmark_is_read_like_the_benchmark(tmp_path):
+    bench = tmp_path / "docs" / "bench"
+    bench.mkdir(parents=True)
+    (bench / "pipeline-threads1.json").write_text(json.dumps({
+        "command": "scripts/bench/pipeline.py --threads 1", "model": {"backend": "dlr", "threads": 1, "fps": 29.5},
+        "runs": [{"input_fps": 45.0, "pipeline_fps": 24.0, "e2e_ms_p50": 70.0, "e2e_ms_p99": 90.0,
+                  "cpu_ms_per_stored_frame": {"smartcam.SsdInference": 41.25, "DynamoDB Local (stand-in)": 3.8}}]}))
+    (bench / "capture.json").write_text(json.dumps(
+        {"results": {"640x480": {"sustained": {"requested_fps": 30.0, "achieved_fps": 29.9, "cpu_cores": 0.1}}}}))
+    table = ref.render_bench_table(tmp_path)
+    assert "| pipeline-threads1 | standalone model (dlr, 1 threads) | 29.5 fps |  |" in table
+    assert ("| pipeline-threads1 | CPU per stored frame at 45 fps in | SsdInference 41.2 ms, "
+            "DynamoDB Local (stand-in) 3.8 ms |  |") in table
+    assert table.index("| capture |") < table.index("| pipeline-threads1 |")  # ordered as the pipeline benchmark
+    assert "`docs/bench/pipeline-threads1.json`: `scripts/bench/pipeline.py --threads 1`" in table
