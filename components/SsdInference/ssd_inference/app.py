@@ -1,9 +1,10 @@
 """smartcam.SsdInference: frame references in, detections out.
 
 Threads: the IPC executor parses frame messages and hands them to :class:`PendingFrames` (never
-blocks); one worker thread owns the model and does everything else (infer, postprocess, publish,
-backend reloads, health), so the runtime is never used concurrently; while it infers one frame, a
-prefetch thread reads, decodes and preprocesses the next pending one.
+blocks); one worker thread owns the model (infer, postprocess, backend reloads, health), so the
+runtime is never used concurrently. While it infers one frame, a prefetch thread reads, decodes and
+preprocesses the next pending one, and a delivery thread publishes the one before (and writes its
+annotated copy), in order.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class SsdInferenceApp:
         self._reload = threading.Event()
         self._worker: threading.Thread | None = None
         self._prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssd-prefetch")
+        self._delivery = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssd-delivery")
         self._last_infer_s = self._last_prepare_s = 0.0
         self._model: PreparedModel | None = None
         self._engine: Engine | None = None
@@ -107,6 +109,7 @@ class SsdInferenceApp:
         if self._worker is not None:
             self._worker.join(timeout=10)
         self._prefetch.shutdown(wait=True, cancel_futures=True)
+        self._delivery.shutdown(wait=True)  # what was inferred is still published
         if self._engine is not None:
             self._engine.close()
 
@@ -269,10 +272,22 @@ class SsdInferenceApp:
             return
         latency = StageLatency(queue_ms=prepared.queue_ms, read_ms=prepared.read_ms,
                                preprocess_ms=prepared.preprocess_ms, infer_ms=_ms(t0, t1), postprocess_ms=_ms(t1, t2))
-        self._publish(frame, detections, engine, latency, config)
         self._count("frames_inferred")
-        if config.annotated_output.enabled:
-            self._annotate(prepared.rgb, detections, frame, config)
+        # Building and sending the messages (~3 ms of Python per frame) and the annotated JPEG happen on
+        # the delivery thread, in order, while the model runs the next frame.
+        self._delivery.submit(self._deliver, prepared, detections, engine, latency, config)
+
+    def _deliver(
+        self, prepared: Prepared, detections: list[Detection], engine: Engine, latency: StageLatency,
+        config: SsdInferenceConfig,
+    ) -> None:
+        try:
+            self._publish(prepared.frame, detections, engine, latency, config)
+            if config.annotated_output.enabled:
+                self._annotate(prepared.rgb, detections, prepared.frame, config)
+        except Exception:  # the delivery thread must survive anything, like the worker
+            log.exception("delivering the detections of frame %s failed", prepared.frame.frame_id)
+            self._count("internal_errors")
 
     def _count(self, key: str) -> None:
         with self._counters_lock:
