@@ -19,10 +19,10 @@ def _ms(value: Any) -> str:
 
 def detections_table(items: Iterable[dict[str, Any]]) -> str:
     """One row per stored item. Every column comes from the item: ``latencyMs`` holds the inference
-    component's stage times (queue = capture -> start of inference); `write` is sentAt - inferredAt
-    (spool + batching until the writer sent it); `total` is sentAt - capturedAt."""
+    component's stage times (queue = capture -> start of inference); `spool` is sentAt - inferredAt
+    (receive, spool and batching until the writer sent it); `capture->sent` is sentAt - capturedAt."""
     header = ("captured", "camera", "seq", "frame", "label", "n", "scores", "queue", "read", "pre", "infer",
-              "post", "write", "total")
+              "post", "spool", "capture->sent")
     rows = [header]
     for item in sorted(items, key=lambda i: (float(i["capturedAt"]), str(i["label"]))):
         scores = ",".join(f"{float(d['score']):.2f}" for d in item["detections"])

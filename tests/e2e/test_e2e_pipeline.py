@@ -38,6 +38,12 @@ def test_mqtt_capture_is_stored_item_by_item(pipeline: Pipeline) -> None:
         assert int(item["count"]) == 1
         assert float(item["detections"][0]["score"]) == pytest.approx(message.detections[0].score, abs=1e-6)
         assert float(item["detections"][0]["score"]) >= 0.5
+        # Every stage time of the message is stored, and the times run in order.
+        latency = message.latency
+        assert {k: float(v) for k, v in item["latencyMs"].items()} == pytest.approx(
+            {"queue": latency.queue_ms, "read": latency.read_ms, "preprocess": latency.preprocess_ms,
+             "infer": latency.infer_ms, "postprocess": latency.postprocess_ms}, abs=1e-3)
+        assert float(item["capturedAt"]) < float(item["inferredAt"]) <= float(item["sentAt"]) + 0.001
 
 
 @pytest.mark.parametrize("payload", [
