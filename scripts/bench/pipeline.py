@@ -278,7 +278,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax.bar([n.removeprefix("smartcam.") for n in names], [result["rss_mb_max"][n] for n in names])
     ax.set(ylabel="MB", title="Max RSS per component")
     fig.suptitle(f"smartcam pipeline on the local Greengrass runtime ({result['machine']['cpus']} CPUs, "
-                 f"{result['model']['backend']})")
+                 f"{result['model']['backend']}, {result['model']['threads']} inference threads)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
