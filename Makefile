@@ -40,7 +40,7 @@ test: venv system lint build
 	$(PY) -m pytest
 
 demo: venv system build
-	$(PY) scripts/demo.py
+	$(PY) scripts/demo.py $(if $(CAMERA),--camera "$(CAMERA)")
 
 bench: venv system build
 	$(PY) scripts/bench.py

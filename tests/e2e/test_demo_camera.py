@@ -1,0 +1,27 @@
+"""`make demo CAMERA=...`: what the demo turns a camera choice into."""
+
+import pytest
+from demo_support.camera import CameraChoiceError, camera_source
+
+
+@pytest.mark.parametrize(("choice", "source"), [
+    ("/dev/video2", {"type": "v4l2", "device": "/dev/video2"}),
+    ("0", {"type": "v4l2", "device": "/dev/video0"}),
+    ("rtsp://user:pw@cam.local/stream", {"type": "stream", "url": "rtsp://user:pw@cam.local/stream"}),
+])
+def test_devices_and_streams(choice, source):
+    assert camera_source(choice) == source
+
+
+def test_files_and_folders_become_absolute(tmp_path, monkeypatch):
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    (tmp_path / "shots").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert camera_source("clip.mp4") == {"type": "file", "path": str(tmp_path / "clip.mp4")}
+    assert camera_source("shots") == {"type": "folder", "path": str(tmp_path / "shots"), "fps": 10}
+
+
+@pytest.mark.parametrize("choice", ["/dev/sda", "no-such-file.mp4", "ftp://cam/stream", "/dev/video1234"])
+def test_anything_else_is_refused_with_what_is_accepted(choice):
+    with pytest.raises(CameraChoiceError, match="not a V4L2 device"):
+        camera_source(choice)
