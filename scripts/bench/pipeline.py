@@ -33,7 +33,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +43,12 @@ for extra in (REPO / "scripts", REPO / "components" / "Runtime", REPO / "compone
 
 import cv2  # noqa: E402
 import psutil  # noqa: E402
-from boto3.dynamodb.conditions import Attr, Key  # noqa: E402
-from demo_support.observe import Operator  # noqa: E402
+from demo_support.observe import Operator, operator_connection  # noqa: E402
 from demo_support.overlay import pipeline_merges, write_overlay  # noqa: E402
 from demo_support.runtime import LocalRuntime  # noqa: E402
-from demo_support.store import table  # noqa: E402
+from demo_support.store import items_for_request, table  # noqa: E402
 from demo_support.video import copy_people  # noqa: E402
 
-from fleet.mqtt import Endpoint, MqttConnection  # noqa: E402
 from smartcam import topics  # noqa: E402
 from ssd_inference.engine import Engine, PreparedModel  # noqa: E402
 
@@ -115,10 +112,7 @@ class StoredTimes:
     often enough for a precise time took half a core away from the pipeline being measured."""
 
     def __init__(self, runtime: LocalRuntime, thing: str) -> None:
-        creds = runtime.operator()
-        self.connection = MqttConnection(Endpoint(creds.host, creds.port, creds.ca, creds.cert, creds.key),
-                                         f"bench-{uuid.uuid4().hex[:12]}")
-        self.connection.connect()
+        self.connection = operator_connection(runtime, "bench")
         self.connection.subscribe(topics.iot_writer_reports(thing))
         self.stored_at: dict[str, float] = {}
         self._stop = threading.Event()
@@ -139,20 +133,6 @@ class StoredTimes:
         self._stop.set()
         self._thread.join(5)
         self.connection.close()
-
-
-def request_items(store: Any, device: str, request_id: str, since_ms: int) -> list[dict[str, Any]]:
-    """Every item of one request: one paged Query after the run."""
-    items: list[dict[str, Any]] = []
-    query: dict[str, Any] = {
-        "KeyConditionExpression": Key("device").eq(device) & Key("sk").gte(f"{since_ms:013d}"),
-        "FilterExpression": Attr("requestId").eq(request_id), "ConsistentRead": True}
-    while True:
-        page = store.query(**query)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 class RssSampler:
@@ -221,7 +201,7 @@ def run_rate(operator: Operator, stored: StoredTimes, store: Any, thing: str, *,
             count, changed = len(stored.stored_at), time.monotonic()
         time.sleep(0.2)
     cpu_after = cpu_seconds(processes)
-    items = request_items(store, thing, request_id, since_ms)
+    items = items_for_request(store, thing, request_id, since_ms)
     frame_items = {str(item["frameId"]): item for item in items}
     timed = [(stored.stored_at[str(item["sk"])], item) for item in frame_items.values()
              if str(item["sk"]) in stored.stored_at]

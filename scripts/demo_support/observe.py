@@ -30,13 +30,19 @@ FINAL = ("finished", "rejected", "error")
 COMMAND_LISTENER_TIMEOUT_S = 120.0
 
 
+def operator_connection(runtime: LocalRuntime, client_prefix: str) -> MqttConnection:
+    """A connected MQTT 5 client with the operator certificate of this runtime's broker."""
+    creds = runtime.operator()
+    connection = MqttConnection(Endpoint(creds.host, creds.port, creds.ca, creds.cert, creds.key),
+                                f"{client_prefix}-{uuid.uuid4().hex[:12]}")
+    connection.connect()
+    return connection
+
+
 class Operator:
     def __init__(self, runtime: LocalRuntime) -> None:
-        creds = runtime.operator()
         self.thing = runtime.thing_name()
-        self.connection = MqttConnection(Endpoint(creds.host, creds.port, creds.ca, creds.cert, creds.key),
-                                         f"operator-{uuid.uuid4().hex[:12]}")
-        self.connection.connect()
+        self.connection = operator_connection(runtime, "operator")
         self.connection.subscribe(topics.iot_capture_status(self.thing))
         self.statuses: list[CaptureStatus] = []
 

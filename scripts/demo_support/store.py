@@ -24,10 +24,12 @@ def table(endpoint: str, name: str = TABLE) -> Any:
     return resource.Table(name)
 
 
-def items_for_request(store: Any, device: str, request_id: str) -> list[dict[str, Any]]:
-    """Every item of one capture request, oldest first (the table's sort key starts with capture time)."""
+def items_for_request(store: Any, device: str, request_id: str, since_ms: int = 0) -> list[dict[str, Any]]:
+    """Every item of one capture request (captured at ``since_ms`` or later), oldest first (the table's
+    sort key starts with capture time)."""
     items: list[dict[str, Any]] = []
-    query: dict[str, Any] = {"KeyConditionExpression": Key("device").eq(device),
+    key = Key("device").eq(device) & Key("sk").gte(f"{since_ms:013d}") if since_ms else Key("device").eq(device)
+    query: dict[str, Any] = {"KeyConditionExpression": key,
                              "FilterExpression": Attr("requestId").eq(request_id), "ConsistentRead": True}
     while True:
         try:
