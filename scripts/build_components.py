@@ -22,11 +22,9 @@ from pathlib import Path
 
 from gdk_build.build import build_all
 from gdk_build.errors import BuildError, shown
-from gdk_build.project import load_schemas
+from gdk_build.project import BUNDLED_SCHEMAS, load_schemas
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# GDK's own schemas live beside the repository (../shared/schemas); see SOURCES.md there.
-DEFAULT_SCHEMAS = REPO_ROOT.parent / "shared" / "schemas"
 EXIT_BAD_INPUT = 2
 
 
@@ -41,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--component", action="append", metavar="FOLDER",
                         help="component folder name under --components-dir (repeatable; default: all)")
     parser.add_argument("--components-dir", type=Path, default=REPO_ROOT / "components")
-    parser.add_argument("--schemas", type=Path, default=Path(os.environ.get("SMARTCAM_GDK_SCHEMAS", DEFAULT_SCHEMAS)),
+    parser.add_argument("--schemas", type=Path, default=Path(os.environ.get("SMARTCAM_GDK_SCHEMAS", BUNDLED_SCHEMAS)),
                         help="folder with GDK's gdk-config.schema.json and greengrass-recipe.schema.json")
     args = parser.parse_args(argv)
     try:

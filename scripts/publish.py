@@ -27,8 +27,7 @@ from fleet.checker import RequestRejected
 from fleet.components import REPO_ROOT, discover_projects, load_built
 from fleet.documents import write_versions
 from fleet.publishing import Publisher, publish_all
-
-DEFAULT_SCHEMAS = REPO_ROOT.parent / "shared" / "schemas"  # where scripts/build_components.py looks too
+from gdk_build.project import BUNDLED_SCHEMAS
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -41,7 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-wait", action="store_true", help="do not wait for each version to be DEPLOYABLE")
     parser.add_argument("--write-versions", action="append", default=[], type=Path, metavar="DOCUMENT",
                         help="set the published versions in this deployment document")
-    parser.add_argument("--schemas", type=Path, default=Path(os.environ.get("SMARTCAM_GDK_SCHEMAS", DEFAULT_SCHEMAS)),
+    parser.add_argument("--schemas", type=Path, default=Path(os.environ.get("SMARTCAM_GDK_SCHEMAS", BUNDLED_SCHEMAS)),
                         help="GDK's JSON schemas: recipes are validated like GDK does when the folder exists")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     return parser.parse_args(argv)

@@ -49,6 +49,10 @@ class ComponentProject:
         return str(zip_name) if len(zip_name) else self.name
 
 
+# GDK 1.6.2's own schemas, copied unchanged (Apache-2.0; see schemas/SOURCES.md) so a clone builds anywhere.
+BUNDLED_SCHEMAS = Path(__file__).resolve().parent / "schemas"
+
+
 def load_schemas(folder: Path) -> Schemas:
     validators = []
     for name in (CONFIG_SCHEMA, RECIPE_SCHEMA):

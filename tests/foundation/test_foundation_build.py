@@ -17,7 +17,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 COMPONENTS = REPO / "components"
-REFERENCE = REPO.parent / "shared" / "notes" / "gdk-build-reference"
+REFERENCE = Path(__file__).resolve().parent / "gdk_build_reference"  # recorded from the real GDK CLI 1.6.2
 FOLDERS = ["Runtime", "CameraIngest", "SsdInference", "DynamoWriter", "SsdModelStore"]
 BUILT_URI = "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/"
 NOT_SOURCES = shutil.ignore_patterns("greengrass-build", "zip-build", "__pycache__", ".pytest_cache", ".gdk-build-*")

@@ -10,9 +10,11 @@ import pytest
 import sync_gdk_configs
 import yaml
 
+from gdk_build.project import BUNDLED_SCHEMAS
+
 REPO = Path(__file__).resolve().parents[2]
 COMPONENTS = REPO / "components"
-SCHEMAS = REPO.parent / "shared" / "schemas"
+SCHEMAS = BUNDLED_SCHEMAS
 FOLDERS = ["Runtime", "CameraIngest", "SsdInference", "DynamoWriter", "SsdModelStore"]
 NEEDS_NO_RUNTIME = {"Runtime", "SsdModelStore"}
 
@@ -28,7 +30,7 @@ def keys_to_lower(value):
 def load_schema(name):
     path = SCHEMAS / name
     if not path.is_file():
-        pytest.fail(f"GDK schema {path} is missing (the build and these tests need ../shared/schemas)")
+        pytest.fail(f"GDK schema {path} is missing (scripts/gdk_build/schemas)")
     return json.loads(path.read_text())
 
 
@@ -124,3 +126,9 @@ def test_app_components_depend_on_the_shared_runtime(folder):
     assert dependency.get("DependencyType", "HARD") == "HARD"
     for manifest in recipe(folder)["Manifests"]:
         assert "{smartcam.Runtime:work:path}/venv/bin/python" in json.dumps(manifest["Lifecycle"])
+
+
+@pytest.mark.skipif(not (REPO.parent / "shared" / "schemas").is_dir(), reason="no ../shared/schemas beside this clone")
+@pytest.mark.parametrize("name", ["gdk-config.schema.json", "greengrass-recipe.schema.json"])
+def test_bundled_schemas_are_the_shared_copies_unchanged(name):
+    assert (SCHEMAS / name).read_bytes() == (REPO.parent / "shared" / "schemas" / name).read_bytes()

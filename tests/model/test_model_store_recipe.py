@@ -7,11 +7,12 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from gdk_build.project import BUNDLED_SCHEMAS
 from model_packaging.model_json import load_model_json
 
 REPO = Path(__file__).resolve().parents[2]
 COMPONENT = REPO / "components" / "SsdModelStore"
-SCHEMA = REPO.parent / "shared" / "schemas" / "greengrass-recipe.schema.json"
+SCHEMA = BUNDLED_SCHEMAS / "greengrass-recipe.schema.json"
 # GDK 1.6.2 zip build's default excludes (used when gdk-config.json has no build.options).
 GDK_DEFAULT_EXCLUDES = ("**/test*", "**/.*", "**/node_modules", "gdk-config.json", "recipe.yaml")
 BUILD_OUTPUTS = ("greengrass-build", "zip-build")  # GDK's own output folders, never zipped
