@@ -17,9 +17,13 @@ help:
 	@echo "make build  - build every component like 'gdk component build' into components/*/greengrass-build"
 	@echo "make bench  - benchmarks; results go to docs/"
 
-# The dev venv is built by the same script that builds the runtime venv on a device.
-$(VENV_STAMP): requirements-dev.txt components/Runtime/requirements.txt components/Runtime/bootstrap_venv.py
-	$(PYTHON) components/Runtime/bootstrap_venv.py --venv $(VENV) --requirements requirements-dev.txt --shared-code components/Runtime -- --quiet
+# The dev venv is built by the same script that builds the runtime venv on a device. Its one .pth is
+# the repo's one import root: the shared package, each component's code, the tooling libraries
+# (scripts/lib) and the repo root (model_packaging, tests).
+IMPORT_ROOTS := components/Runtime components/CameraIngest components/SsdInference components/DynamoWriter scripts/lib .
+$(VENV_STAMP): requirements-dev.txt components/Runtime/requirements.txt components/Runtime/bootstrap_venv.py Makefile
+	$(PYTHON) components/Runtime/bootstrap_venv.py --venv $(VENV) --requirements requirements-dev.txt \
+		$(foreach root,$(IMPORT_ROOTS),--shared-code $(root)) -- --quiet
 
 venv: $(VENV_STAMP)
 

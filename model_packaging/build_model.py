@@ -28,7 +28,7 @@ from model_packaging.sample_images import fetch_sample_images
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "components" / "SsdModelStore" / "model"
-DEFAULT_TESTDATA = REPO / "tests" / "model"
+DEFAULT_TESTDATA = REPO / "tests" / "model_packaging"
 EXPECTED_FILE = "expected_detections.json"
 MIN_SCORE = 0.3
 HHB_TVM = "hhb-tvm 3.2.3 (TVM 0.16 Relay, LLVM 17), graph runtime, plain module export"

@@ -36,24 +36,30 @@ def disable_dlr_phone_home(site: Path) -> None:
         (counter / "ccm_config.json").write_text(json.dumps({"enable_phone_home": False}))
 
 
-def wanted_stamp(requirements: Path, shared_code: Path) -> dict[str, str]:
+def wanted_stamp(requirements: Path, shared_code: list[Path]) -> dict[str, object]:
     return {
         "requirements_sha256": hashlib.sha256(requirements.read_bytes()).hexdigest(),
-        "shared_code": str(shared_code.resolve()),
+        "shared_code": [str(folder.resolve()) for folder in shared_code],
         "python": sys.version.split()[0],
     }
 
 
-def install(venv_link: Path, requirements: Path, shared_code: Path, pip_args: list[str]) -> bool:
+def install(venv_link: Path, requirements: Path, shared_code: list[Path], pip_args: list[str]) -> bool:
     """Make ``venv_link`` point at a venv built for exactly these requirements and shared code.
+
+    ``shared_code`` lists the folders put on the venv's import path (one .pth): on a device the
+    Runtime artifact; in the dev venv also each component's folder, ``scripts/lib`` and the repo root.
 
     Each distinct set gets its own folder ``<link>-<hash>``; the link is swapped atomically once the
     new venv is complete, then older folders are removed. Returns False when nothing had to change.
     """
     if not requirements.is_file():
         raise SystemExit(f"requirements file not found: {requirements}")
-    if not (shared_code / "smartcam" / "__init__.py").is_file():
-        raise SystemExit(f"shared package 'smartcam' not found under {shared_code}")
+    if not any((folder / "smartcam" / "__init__.py").is_file() for folder in shared_code):
+        raise SystemExit(f"shared package 'smartcam' not found under {', '.join(map(str, shared_code))}")
+    missing = [str(folder) for folder in shared_code if not folder.is_dir()]
+    if missing:
+        raise SystemExit(f"shared code folder not found: {', '.join(missing)}")
     stamp = wanted_stamp(requirements, shared_code)
     digest = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:16]
     target = venv_link.with_name(f"{venv_link.name}-{digest}")
@@ -72,7 +78,7 @@ def install(venv_link: Path, requirements: Path, shared_code: Path, pip_args: li
     )
     site = site_packages(target)
     disable_dlr_phone_home(site)
-    (site / "smartcam-shared.pth").write_text(str(shared_code.resolve()) + "\n")
+    (site / "smartcam-shared.pth").write_text("".join(f"{folder.resolve()}\n" for folder in shared_code))
     (target / STAMP).write_text(json.dumps(stamp))
 
     swap = venv_link.with_name(venv_link.name + ".swap")
@@ -90,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--venv", type=Path, required=True, help="venv folder, e.g. {work:path}/venv")
     parser.add_argument("--requirements", type=Path, required=True)
-    parser.add_argument("--shared-code", type=Path, required=True, help="folder that contains the smartcam package")
+    parser.add_argument("--shared-code", type=Path, required=True, action="append",
+                        help="folder put on the venv's import path (repeatable); one must hold the smartcam package")
     parser.add_argument("pip_args", nargs="*", help="extra pip arguments (e.g. --index-url for a mirror)")
     args = parser.parse_args(argv)
     install(args.venv, args.requirements, args.shared_code, args.pip_args)

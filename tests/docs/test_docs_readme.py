@@ -1,3 +1,4 @@
+
 """The README's generated sections are current, cover every recipe key, and its examples are real."""
 
 from __future__ import annotations
@@ -5,18 +6,19 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-import config_reference as ref
 import pytest
 import yaml
 
+from readme_tables import bench_table, readme
+from readme_tables import config_reference as ref
+from repo_layout import REPO_ROOT
 from smartcam.contracts import CaptureCommand, parse
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 README = ROOT / "README.md"
-REGENERATE = ".venv/bin/python scripts/config_reference.py"
+REGENERATE = ".venv/bin/python scripts/update_readme.py"
 
 
 def _section(text: str, markers: tuple[str, str]) -> str:
@@ -40,12 +42,12 @@ def _component_tables(section: str) -> dict[str, set[str]]:
 
 def test_the_readme_is_regenerated_from_the_current_recipes_settings_and_benchmarks():
     current = README.read_text()
-    assert ref.updated_readme(current) == current, f"README.md is stale: run {REGENERATE}"
-    assert ref.main(["--check"]) == 0
+    assert readme.updated_readme(current) == current, f"README.md is stale: run {REGENERATE}"
+    assert readme.main(["--check"]) == 0
 
 
 def test_every_default_configuration_key_of_every_recipe_is_in_the_reference():
-    tables = _component_tables(_section(README.read_text(), ref.CONFIG_MARKERS))
+    tables = _component_tables(_section(README.read_text(), readme.CONFIG_MARKERS))
     checked = 0
     for folder in ref.component_folders():
         defaults = ref.recipe_defaults(folder / "recipe.yaml")
@@ -131,13 +133,9 @@ def _fake_component(root: Path, recipe_defaults: dict, package: str) -> Path:
     return folder
 
 
-@pytest.fixture
-def clean_path(monkeypatch):
-    monkeypatch.setattr(sys, "path", list(sys.path))
-
-
-def test_a_fake_component_gets_rows_with_recipe_values_model_defaults_and_descriptions(tmp_path, clean_path):
+def test_a_fake_component_gets_rows_with_recipe_values_model_defaults_and_descriptions(tmp_path, monkeypatch):
     folder = _fake_component(tmp_path, {"volume": 7, "inner": {"depth": 4}}, "fake_docs_pkg_a")
+    monkeypatch.syspath_prepend(str(folder))  # a component's folder is an import root, as the dev venv's .pth makes it
     component = ref.component_reference(folder)
     rows = {row.key: row for row in component.rows}
     assert list(rows) == ["volume", "name", "inner", "inner.depth"]
@@ -151,8 +149,9 @@ def test_a_fake_component_gets_rows_with_recipe_values_model_defaults_and_descri
     assert "### fake.Fake" in rendered and "accessControl" not in rendered.split("|", 1)[1]
 
 
-def test_a_recipe_key_the_settings_model_does_not_know_stops_the_generator(tmp_path, clean_path):
+def test_a_recipe_key_the_settings_model_does_not_know_stops_the_generator(tmp_path, monkeypatch):
     folder = _fake_component(tmp_path, {"volume": 7, "volumeTypo": 1}, "fake_docs_pkg_b")
+    monkeypatch.syspath_prepend(str(folder))
     with pytest.raises(ref.ConfigReferenceError, match="volumeTypo"):
         ref.component_reference(folder)
 
@@ -161,52 +160,52 @@ def test_check_reports_a_stale_readme_without_touching_it_and_a_run_fixes_it(tmp
     stale = tmp_path / "README.md"
     text = README.read_text().replace("| `batchSize` |", "| `batchSizeOld` |")
     stale.write_text(text)
-    assert ref.main(["--check", "--readme", str(stale)]) == 1
+    assert readme.main(["--check", "--readme", str(stale)]) == 1
     assert stale.read_text() == text
-    assert ref.main(["--readme", str(stale)]) == 0
-    assert stale.read_text() == ref.updated_readme(README.read_text())
+    assert readme.main(["--readme", str(stale)]) == 0
+    assert stale.read_text() == readme.updated_readme(README.read_text())
     assert "| `batchSize` |" in stale.read_text()
 
 
 def test_a_readme_without_the_markers_is_a_clear_error(tmp_path, capsys):
     bare = tmp_path / "README.md"
     bare.write_text("# nothing generated here\n")
-    assert ref.main(["--check", "--readme", str(bare)]) == 2
+    assert readme.main(["--check", "--readme", str(bare)]) == 2
     assert "config-reference:start" in capsys.readouterr().err
 
 
 def test_the_benchmark_table_leaves_out_missing_broken_and_empty_files(tmp_path):
-    assert "No benchmark results yet" in ref.render_bench_table(tmp_path)
+    assert "No benchmark results yet" in bench_table.render_bench_table(tmp_path)
     bench = tmp_path / "docs" / "bench"
     bench.mkdir(parents=True)
     (bench / "ipc.json").write_text("{not json")
     (bench / "writer.json").write_text(json.dumps({"results": {}}))
     (bench / "pipeline.json").write_text(json.dumps({
-        "command": "scripts/bench/pipeline.py", "targets": {"e2e_p50_target_ms": 47.0},
+        "command": "scripts/bench.py pipeline", "targets": {"e2e_p50_target_ms": 47.0},
         "runs": [{"input_fps": 10.0, "pipeline_fps": 9.8, "e2e_ms_p50": 60.0, "e2e_ms_p99": 90.0}]}))
     (bench / "capture.json").write_text(json.dumps(
         {"results": {"640x480": {"sustained": {"requested_fps": 30.0, "achieved_fps": 29.9, "cpu_cores": 0.1}}},
          "target": {"fps_at_640x480": 30.0, "cpu_cores_below": 0.5}}))
-    table = ref.render_bench_table(tmp_path)
+    table = bench_table.render_bench_table(tmp_path)
     assert ("| pipeline | 10 fps in: stored fps; capture->stored p50 / p99 | 9.8 fps; 60 ms / 90 ms | p50 ≤ 47 ms |"
             in table)
     assert "| capture | 640x480: sustained at 30 fps | 29.9 fps, 0.10 cores | 30 fps under 0.5 core |" in table
     assert "| ipc |" not in table and "| writer |" not in table
-    assert "`docs/bench/pipeline.json`: `scripts/bench/pipeline.py`" in table
+    assert "`docs/bench/pipeline.json`: `scripts/bench.py pipeline`" in table
 
 
 def test_a_variant_run_of_a_benchmark_is_read_like_the_benchmark(tmp_path):
     bench = tmp_path / "docs" / "bench"
     bench.mkdir(parents=True)
     (bench / "pipeline-threads1.json").write_text(json.dumps({
-        "command": "scripts/bench/pipeline.py --threads 1", "model": {"backend": "dlr", "threads": 1, "fps": 29.5},
+        "command": "scripts/bench.py pipeline --threads 1", "model": {"backend": "dlr", "threads": 1, "fps": 29.5},
         "runs": [{"input_fps": 45.0, "pipeline_fps": 24.0, "e2e_ms_p50": 70.0, "e2e_ms_p99": 90.0,
                   "cpu_ms_per_stored_frame": {"smartcam.SsdInference": 41.25, "DynamoDB Local (stand-in)": 3.8}}]}))
     (bench / "capture.json").write_text(json.dumps(
         {"results": {"640x480": {"sustained": {"requested_fps": 30.0, "achieved_fps": 29.9, "cpu_cores": 0.1}}}}))
-    table = ref.render_bench_table(tmp_path)
+    table = bench_table.render_bench_table(tmp_path)
     assert "| pipeline-threads1 | standalone model (dlr, 1 threads) | 29.5 fps |  |" in table
     assert ("| pipeline-threads1 | CPU per stored frame at 45 fps in | SsdInference 41.2 ms, "
             "DynamoDB Local (stand-in) 3.8 ms |  |") in table
     assert table.index("| capture |") < table.index("| pipeline-threads1 |")  # ordered as the pipeline benchmark
-    assert "`docs/bench/pipeline-threads1.json`: `scripts/bench/pipeline.py --threads 1`" in table
+    assert "`docs/bench/pipeline-threads1.json`: `scripts/bench.py pipeline --threads 1`" in table

@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from demo_support.observe import Operator, PipelineObserver
-from demo_support.overlay import write_overlay
-from demo_support.runtime import LocalRuntime
-from demo_support.store import table
-from e2e_harness import E2E_ROOT, Pipeline, ensure_built, merges
+
+from local_device.observe import Operator, PipelineObserver
+from local_device.overlay import write_overlay
+from local_device.process import LocalRuntime
+from local_device.store import table
+from tests.e2e.helpers import E2E_ROOT, Pipeline, ensure_built, merges
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """`make demo CAMERA=...`: what the demo turns a camera choice into."""
 
 import pytest
-from demo_support.camera import CameraChoiceError, camera_source
+
+from local_device.camera import CameraChoiceError, camera_source
 
 
 @pytest.mark.parametrize(("choice", "source"), [

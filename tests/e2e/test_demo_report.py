@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from demo_support.report import detections_table
+from local_device.report import detections_table
 
 
 def item(frame: str, captured: float, **extra):

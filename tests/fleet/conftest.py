@@ -1,4 +1,4 @@
-"""Fixtures of the fleet tests (helpers live in fleet_support.py)."""
+"""Fixtures of the fleet tests (helpers live in helpers.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fleet_support import REGION, RecordingAws, write_project
 from moto import mock_aws
+
+from tests.fleet.helpers import REGION, RecordingAws, write_project
 
 
 @pytest.fixture

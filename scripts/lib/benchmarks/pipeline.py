@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""Benchmark of the whole pipeline on the local Greengrass runtime, against the standalone model.
+
+    .venv/bin/python scripts/bench.py pipeline [--rates 5,10,20,30,45,60] [--seconds 15] [--threads 2]
+                                               [--out docs/bench/pipeline.json] [--plot docs/bench/pipeline.png]
+
+1. Standalone model: the packaged model on the same backend and threads as the component, on the
+   photos of people at 640x480: preprocess + infer per frame, back to back, in a child process,
+   before the runtime starts (nothing else of ours competes for the cores).
+2. Pipeline: the runtime (root .local-greengrass/bench) with the four components from their built
+   recipes and their default settings; a folder camera of the three photos with people; for each
+   input rate an operator capture command over MQTT for --seconds. Inference keeps its default drop
+   policy (only the newest pending frame per camera), so an input faster than the model shows as
+   dropped frames, not a growing queue.
+   - sustained fps: frames stored / capture duration;
+   - end-to-end latency: capture timestamp (FrameRef.captured_at, wall clock) -> DynamoDB accepted
+     the item (the writer's report on IoT Core, confirmed[].at); every item is then read back once;
+   - per-stage times from the items (latencyMs) and CPU ms per stored frame of every process;
+   - RSS of each component's process (max over the run, psutil).
+Targets: pipeline fps >= 90% of the standalone model's; e2e p50 <= model latency + 25 ms at 10 fps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import queue
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import psutil
+
+from local_device.observe import Operator, operator_connection
+from local_device.overlay import pipeline_merges, write_overlay
+from local_device.process import LocalRuntime
+from local_device.store import items_for_request, table
+from local_device.video import copy_people
+from repo_layout import REPO_ROOT as REPO
+from smartcam import topics
+from ssd_inference.engine import Engine, PreparedModel
+
+MODEL_DIR = REPO / "components" / "SsdModelStore" / "model"
+ROOT = REPO / ".local-greengrass" / "bench"
+COMPONENTS = ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.DynamoWriter")
+REPORT_INTERVAL_S = 0.5
+TARGET_FPS_RATIO = 0.90
+TARGET_LATENCY_MARGIN_MS = 25.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def standalone_model(backend: str, threads: int, frames: int) -> dict[str, Any]:
+    """Measured in a child process: a runtime's thread pool (TVM pins the calling thread to a core
+    with one thread) must not shape this process or the runtime it starts afterwards."""
+    command = [sys.executable, __file__, "--standalone-only", "--backend", backend, "--threads", str(threads),
+               "--model-frames", str(frames)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"standalone model measurement failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_standalone_model(backend: str, threads: int, frames: int) -> dict[str, Any]:
+    people = copy_people(ROOT / "bench-camera")
+    images = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted(people.glob("*.jpg"))]
+    engine = Engine.start(PreparedModel.load(MODEL_DIR), backend, threads, fall_back=False)
+    try:
+        for image in images * 2:  # warm-up
+            engine.infer(engine.preprocess(image))
+        infer_ms, total_ms = [], []
+        started = time.perf_counter()
+        for index in range(frames):
+            t0 = time.perf_counter()
+            tensor = engine.preprocess(images[index % len(images)])
+            t1 = time.perf_counter()
+            engine.infer(tensor)
+            t2 = time.perf_counter()
+            infer_ms.append((t2 - t1) * 1000)
+            total_ms.append((t2 - t0) * 1000)
+        elapsed = time.perf_counter() - started
+    finally:
+        engine.close()
+    return {"backend": engine.backend_name, "threads": threads, "frames": frames,
+            "fps": frames / elapsed, "infer_ms_p50": statistics.median(infer_ms),
+            "preprocess_plus_infer_ms_p50": statistics.median(total_ms),
+            "infer_ms_p99": percentile(infer_ms, 99)}
+
+
+class StoredTimes:
+    """When DynamoDB accepted each item, from the writer's reports on IoT Core (``confirmed[].at``,
+    taken as BatchWriteItem returned), collected over MQTT with the operator identity. Nothing polls
+    the table while a run lasts: DynamoDB Local spends ~15 ms of CPU per request, and polling it
+    often enough for a precise time took half a core away from the pipeline being measured."""
+
+    def __init__(self, runtime: LocalRuntime, thing: str) -> None:
+        self.connection = operator_connection(runtime, "bench")
+        self.connection.subscribe(topics.iot_writer_reports(thing))
+        self.stored_at: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                message = self.connection.messages.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                for entry in json.loads(message.payload)["confirmed"]:
+                    self.stored_at.setdefault(str(entry["sk"]), float(entry["at"]))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.connection.close()
+
+
+class RssSampler:
+    def __init__(self, runtime: LocalRuntime) -> None:
+        self.runtime = runtime
+        self.max_mb: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            for component in COMPONENTS:
+                process = self.runtime.component_process(component)
+                if process is None:
+                    continue
+                with contextlib.suppress(psutil.Error):  # it may have just exited
+                    mb = process.memory_info().rss / 2**20
+                    self.max_mb[component] = max(self.max_mb.get(component, 0.0), mb)
+
+
+def runtime_processes(runtime: LocalRuntime) -> dict[str, psutil.Process]:
+    """The components and what the local runtime itself runs (daemon, stand-ins), by role."""
+    found = {name: p for name in COMPONENTS if (p := runtime.component_process(name)) is not None}
+    root = str(runtime.root)
+    for process in psutil.process_iter(["cmdline", "cwd"]):
+        line = " ".join(process.info.get("cmdline") or [])
+        if root not in line and root not in (process.info.get("cwd") or ""):
+            continue
+        if "DynamoDBLocal.jar" in line:
+            found["DynamoDB Local (stand-in)"] = process
+        elif "mosquitto" in line and "-c" in line:
+            found["mosquitto (stand-in)"] = process
+        elif "local_greengrass" in line or "local-greengrass" in line:
+            found.setdefault("local Greengrass daemon", process)
+    return found
+
+
+def cpu_seconds(processes: dict[str, psutil.Process]) -> dict[str, float]:
+    used = {}
+    for name, process in processes.items():
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            used[name] = times.user + times.system
+    return used
+
+
+def run_rate(operator: Operator, stored: StoredTimes, store: Any, thing: str, *, rate: float, seconds: float,
+             processes: dict[str, psutil.Process]) -> dict[str, Any]:
+    frames = max(2, round(rate * seconds))
+    request_id = f"bench-{int(rate * 10)}-{int(time.time())}"
+    since_ms = int(time.time() * 1000) - 1000
+    cpu_before = cpu_seconds(processes)
+    operator.capture("cam0", frames, rate, request_id)
+    final = operator.wait_final(request_id, timeout=seconds * 4 + 120)
+    # Then until no confirmation arrived for 5 s (reports come every REPORT_INTERVAL_S).
+    count, changed = -1, time.monotonic()
+    while time.monotonic() - changed < 5.0:
+        if len(stored.stored_at) != count:
+            count, changed = len(stored.stored_at), time.monotonic()
+        time.sleep(0.2)
+    cpu_after = cpu_seconds(processes)
+    items = items_for_request(store, thing, request_id, since_ms)
+    frame_items = {str(item["frameId"]): item for item in items}
+    timed = [(stored.stored_at[str(item["sk"])], item) for item in frame_items.values()
+             if str(item["sk"]) in stored.stored_at]
+    seen = [item for _, item in timed]
+    stages = {stage: percentile([float(i["latencyMs"][stage]) for i in seen if stage in i["latencyMs"]], 50)
+              for stage in ("queue", "read", "preprocess", "infer", "postprocess")}
+    latencies = [(at - float(item["capturedAt"])) * 1000 for at, item in timed]
+    to_inferred = [(float(item["inferredAt"]) - float(item["capturedAt"])) * 1000 for item in seen]
+    to_stored = [(at - float(item["inferredAt"])) * 1000 for at, item in timed]
+    captured = final.frames_captured or 0
+    duration = captured / rate if captured else seconds
+    return {
+        "input_fps": rate, "frames_requested": frames, "frames_captured": captured,
+        "frames_stored": len(frame_items), "frames_dropped": captured - len(frame_items),
+        "stored_without_confirmation": len(frame_items) - len(timed), "capture_seconds": duration,
+        "pipeline_fps": len(frame_items) / duration,
+        "e2e_ms_p50": percentile(latencies, 50), "e2e_ms_p99": percentile(latencies, 99),
+        # The two halves of e2e: up to the end of inference (item inferredAt), then spool + write.
+        "capture_to_inferred_ms_p50": percentile(to_inferred, 50),
+        "inferred_to_stored_ms_p50": percentile(to_stored, 50),
+        "stage_ms_p50": {k: round(v, 2) for k, v in stages.items()},
+        "capture_state": final.state,
+        # CPU time of each process over the run (capture + drain) per frame stored.
+        "cpu_ms_per_stored_frame": {name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(1, len(seen)), 1)
+                                    for name in cpu_after if name in cpu_before},
+    }
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = result["runs"]
+    rates = [r["input_fps"] for r in runs]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    ax = axes[0]
+    ax.plot(rates, [r["pipeline_fps"] for r in runs], "o-", label="pipeline (stored frames/s)")
+    ax.plot(rates, rates, ":", color="grey", label="input")
+    ax.axhline(result["model"]["fps"], color="tab:red", ls="--", label="standalone model")
+    ax.axhline(result["model"]["fps"] * TARGET_FPS_RATIO, color="tab:red", ls=":", label="90% of model")
+    ax.set(xlabel="input fps", ylabel="fps", title="Sustained throughput")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    ax.plot(rates, [r["e2e_ms_p50"] for r in runs], "o-", label="e2e p50")
+    ax.plot(rates, [r["e2e_ms_p99"] for r in runs], "s-", label="e2e p99")
+    ax.axhline(result["model"]["preprocess_plus_infer_ms_p50"] + TARGET_LATENCY_MARGIN_MS, color="tab:red",
+               ls="--", label="model + 25 ms")
+    ax.set(xlabel="input fps", ylabel="ms (capture -> stored)", title="End-to-end latency", yscale="log")
+    ax.legend(fontsize=8)
+    ax = axes[2]
+    names = list(result["rss_mb_max"])
+    ax.bar([n.removeprefix("smartcam.") for n in names], [result["rss_mb_max"][n] for n in names])
+    ax.set(ylabel="MB", title="Max RSS per component")
+    fig.suptitle(f"smartcam pipeline on the local Greengrass runtime ({result['machine']['cpus']} CPUs, "
+                 f"{result['model']['backend']}, {result['model']['threads']} inference threads)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default="5,10,20,30,45,60")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--model-frames", type=int, default=90)
+    parser.add_argument("--backend", default="dlr", help="the component's choice here (auto = dlr on x86_64)")
+    parser.add_argument("--threads", type=int, default=2, help="the component's inference threads")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "pipeline.json")
+    parser.add_argument("--plot", type=Path, default=REPO / "docs" / "bench" / "pipeline.png")
+    parser.add_argument("--standalone-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.standalone_only:
+        print(json.dumps(measure_standalone_model(args.backend, args.threads, args.model_frames)))
+        return 0
+    rates = [float(r) for r in args.rates.split(",")]
+
+    print("standalone model ...", flush=True)
+    model = standalone_model(args.backend, args.threads, args.model_frames)
+    print(json.dumps(model), flush=True)
+    runs, rss = measure_pipeline(args, rates)
+    result = summarize(model, runs, rss, argv if argv is not None else sys.argv[1:])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    plot(result, args.plot)
+    print(json.dumps(result["targets"], indent=2))
+    print(f"wrote {args.out} and {args.plot}")
+    return 0
+
+
+def bench_deployment(args: argparse.Namespace, rates: list[float]) -> Path:
+    people = copy_people(ROOT / "bench-camera")
+    camera = {"id": "cam0", "source": {"type": "folder", "path": str(people), "fps": max(rates)}, "width": 640,
+              "height": 480, "loop": True}
+    merges = pipeline_merges(ROOT, camera=camera, pending_per_camera=1)
+    # The ring on tmpfs as on a device (the components' default is /dev/shm), private to this benchmark.
+    ring = f"/dev/shm/smartcam-bench-{os.getuid()}"  # noqa: S108  # nosec B108 - the ring refuses a foreign folder
+    merges["smartcam.CameraIngest"]["frameRoot"] = merges["smartcam.SsdInference"]["frameRoot"] = ring
+    merges["smartcam.CameraIngest"]["limits"] = {"maxFps": max(rates)}
+    merges["smartcam.SsdInference"].update(backend=args.backend, threads=args.threads,
+                                           iotSummary={"includeEmpty": False})
+    merges["smartcam.DynamoWriter"]["reportIntervalS"] = REPORT_INTERVAL_S
+    return write_overlay(ROOT / "bench" / "deployment.json", merges, name="smartcam-bench")
+
+
+def measure_pipeline(args: argparse.Namespace, rates: list[float]) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    runtime = LocalRuntime(ROOT, echo=lambda line: print(f"  {line}", flush=True))
+    runtime.down()
+    document = bench_deployment(args, rates)
+    runs = []
+    operator = stored = None
+    sampler = RssSampler(runtime)
+    try:
+        runtime.up(document)
+        thing = runtime.thing_name()
+        store = table(runtime.dynamodb_endpoint())
+        operator = Operator(runtime)
+        stored = StoredTimes(runtime, thing)
+        operator.capture("cam0", 3, 2.0, "bench-warmup")  # creates the table, warms every stage
+        operator.wait_final("bench-warmup", timeout=180)
+        # The observer (this process) yields the CPU to the pipeline it measures; the components were
+        # started by the runtime's daemon, which keeps its own priority.
+        os.nice(10)
+        time.sleep(5)
+        sampler.start()
+        for rate in rates:
+            print(f"input {rate:g} fps for {args.seconds:g} s ...", flush=True)
+            run = run_rate(operator, stored, store, thing, rate=rate, seconds=args.seconds,
+                           processes=runtime_processes(runtime))
+            print(json.dumps(run), flush=True)
+            runs.append(run)
+    finally:
+        sampler.stop()
+        for connection in (operator, stored):
+            if connection is not None:
+                connection.close()
+        runtime.down()
+    return runs, sampler.max_mb
+
+
+def summarize(model: dict[str, Any], runs: list[dict[str, Any]], rss: dict[str, float],
+              argv: list[str]) -> dict[str, Any]:
+    at_10 = next((r for r in runs if r["input_fps"] == 10.0), None)
+    best = max(r["pipeline_fps"] for r in runs)
+    return {
+        "command": ".venv/bin/python scripts/bench.py pipeline " + " ".join(argv),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "loadavg_at_end": os.getloadavg()},
+        "model": model,
+        "runs": runs,
+        "rss_mb_max": {k: round(v, 1) for k, v in sorted(rss.items())},
+        "targets": {
+            "pipeline_fps_max": best,
+            "pipeline_fps_vs_model": best / model["fps"],
+            "pipeline_fps_vs_model_target": TARGET_FPS_RATIO,
+            "e2e_p50_ms_at_10fps": at_10["e2e_ms_p50"] if at_10 else None,
+            "e2e_p50_target_ms": model["preprocess_plus_infer_ms_p50"] + TARGET_LATENCY_MARGIN_MS,
+        },
+        "notes": "component defaults except: a folder camera at the highest rate, the ring in a private "
+                 "/dev/shm folder, writer reports every 0.5 s (they carry the stored times). Inference keeps only "
+                 "the newest pending frame (its default), so an input faster than the model shows as dropped "
+                 "frames. Stored = DynamoDB accepted the item (writer report confirmed[].at). The stand-ins "
+                 "run at nice 10, this observer too. The machine is shared, see loadavg_at_end.",
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

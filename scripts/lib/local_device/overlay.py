@@ -1,0 +1,69 @@
+"""Overlay deployment documents: recipes/dev.json plus configurationUpdate merges, written into the
+runtime root at run time (the documents in recipes/ stay as they are)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from repo_layout import REPO_ROOT
+
+DEV_DOCUMENT = REPO_ROOT / "recipes" / "dev.json"
+
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def overlay(merges: dict[str, dict[str, Any]], base: Path = DEV_DOCUMENT,
+            name: str | None = None) -> dict[str, Any]:
+    """``base`` with each component's merge combined into its configurationUpdate.merge."""
+    document = copy.deepcopy(json.loads(base.read_text()))
+    for component, merge in merges.items():
+        entry = document["components"].get(component)
+        if entry is None:
+            raise KeyError(f"{base} does not deploy {component}")
+        update = entry.setdefault("configurationUpdate", {})
+        existing = json.loads(update.get("merge") or "{}")
+        update["merge"] = json.dumps(_deep_merge(existing, merge))
+    if name:
+        document["deploymentName"] = name
+    return document
+
+
+def write_overlay(path: Path, merges: dict[str, dict[str, Any]], base: Path = DEV_DOCUMENT,
+                  name: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(overlay(merges, base, name), indent=2) + "\n")
+    return path
+
+
+def pipeline_merges(root: Path, *, camera: dict[str, Any], annotated_dir: Path | None = None,
+                    score_threshold: float | None = None, pending_per_camera: int = 64
+                    ) -> dict[str, dict[str, Any]]:
+    """The local settings every run here needs: a camera, a frame ring private to this runtime root
+    (the default /dev/shm one is shared by every runtime on the machine), a table created on first
+    use, short timeouts, and every inferred frame summarised to IoT Core."""
+    frames = str(root / "frames")
+    # A queue deep enough for a whole short capture: on a busy 2-core machine inference can fall
+    # behind a 5 fps camera, and the default (keep only the newest frame) would drop frames.
+    inference: dict[str, Any] = {"frameRoot": frames, "iotSummary": {"includeEmpty": True},
+                                 "dropPolicy": {"pendingPerCamera": pending_per_camera}}
+    if annotated_dir is not None:
+        inference["annotatedOutput"] = {"enabled": True, "dir": str(annotated_dir), "keepPerCamera": 200}
+    if score_threshold is not None:
+        inference["scoreThreshold"] = score_threshold
+    return {
+        "smartcam.CameraIngest": {"cameras": [camera], "frameRoot": frames, "progressIntervalS": 1},
+        "smartcam.SsdInference": inference,
+        "smartcam.DynamoWriter": {"createTableIfMissing": True, "requestTimeoutS": 3, "backoffMaxS": 2,
+                                  "flushIntervalS": 0.2, "reportIntervalS": 5},
+    }

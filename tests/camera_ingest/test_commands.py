@@ -1,0 +1,95 @@
+"""Command validation: the shared contract first, then this device's configured limits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from camera_ingest.commands import Rejected, validate
+from camera_ingest.settings import CameraIngestConfig
+from tests.camera_ingest.helpers import config_dict
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> CameraIngestConfig:
+    raw = config_dict(tmp_path / "frames", tmp_path / "images")
+    raw.pop("accessControl")
+    raw["cameras"].append({"id": "cam1", "source": {"type": "v4l2", "device": "/dev/video1"}})
+    raw["limits"] = {"maxDurationS": 60, "maxFrames": 100, "maxFps": 30, "defaultFps": 5, "maxIntervalS": 600}
+    return CameraIngestConfig.model_validate(raw)
+
+
+BAD = [
+    (b"not json at all", "not valid JSON"),
+    (b"\xff\xfe\x00", "not UTF-8"),
+    (b"[1, 2, 3]", "must be a JSON object"),
+    ("42", "must be a JSON object"),
+    (None, "must be a JSON object"),
+    ({}, "action"),
+    ({"action": "explode", "camera_id": "cam0"}, "action"),
+    ({"action": "capture", "camera_id": "cam0"}, "exactly one of duration_s or frames"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 2, "duration_s": 1}, "exactly one"),
+    ({"action": "capture", "camera_id": "cam0", "frames": "ten"}, "frames"),
+    ({"action": "capture", "camera_id": "cam0", "frames": -1}, "frames"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 0}, "frames"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 2.5}, "frames"),
+    ({"action": "capture", "camera_id": "cam0", "duration_s": -3}, "duration_s"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 1, "fps": 0}, "fps"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 1, "fps": 1e9}, "fps"),
+    ('{"action":"capture","camera_id":"cam0","frames":1,"fps":NaN}', "NaN"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 1, "path": "/etc/passwd"}, "path"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 1, "url": "rtsp://evil"}, "url"),
+    ({"action": "capture", "camera_id": "/dev/video0", "frames": 1}, "camera_id"),
+    ({"action": "capture", "camera_id": "../etc", "frames": 1}, "camera_id"),
+    ({"action": "stop", "camera_id": "cam0", "frames": 3}, "stop takes no"),
+    ({"action": "snapshot", "camera_id": "cam0", "fps": 3}, "snapshot takes no"),
+    ({"action": "start", "camera_id": "cam0", "frames": 3}, "start takes"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 1, "request_id": "has space"}, "request_id"),
+    # Within the contract but beyond this device's configuration:
+    ({"action": "capture", "camera_id": "nope", "frames": 1}, "unknown camera 'nope'"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 101}, "over the limit of 100 (maxFrames)"),
+    ({"action": "capture", "camera_id": "cam0", "duration_s": 61}, "(maxDurationS)"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 10, "fps": 31}, "(maxFps)"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 10, "interval_s": 0.01}, "(maxFps)"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 10, "interval_s": 601}, "interval_s"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 100, "fps": 1}, "take 99 s"),
+    ({"action": "capture", "camera_id": "cam0", "duration_s": 50, "fps": 30}, "about 1500 frames"),
+    ({"action": "capture", "camera_id": "cam0", "frames": 2, "fps": 2, "interval_s": 1}, "not both"),
+    ({"action": "start", "camera_id": "cam0", "fps": 60}, "(maxFps)"),
+]
+
+
+@pytest.mark.parametrize(("payload", "reason"), BAD, ids=[str(i) for i in range(len(BAD))])
+def test_bad_commands_are_rejected_with_the_reason(payload, reason, config):
+    with pytest.raises(Rejected) as info:
+        validate(payload, config)
+    assert reason in info.value.reason
+
+
+def test_rejection_carries_the_request_id_when_it_is_readable(config):
+    with pytest.raises(Rejected) as info:
+        validate(json.dumps({"action": "capture", "camera_id": "cam0", "frames": -1, "request_id": "r-7"}), config)
+    assert info.value.request_id == "r-7"
+    assert info.value.camera_id == "cam0"
+    with pytest.raises(Rejected) as info:
+        validate({"action": "capture", "camera_id": "../x", "frames": 1, "request_id": "bad id!"}, config)
+    assert info.value.request_id is None and info.value.camera_id is None
+
+
+def test_valid_commands_become_bounded_requests(config):
+    by_frames = validate({"action": "capture", "camera_id": "cam0", "frames": 10, "fps": 2, "request_id": "a"}, config)
+    assert (by_frames.action, by_frames.frames, by_frames.period_s, by_frames.request_id) == ("capture", 10, 0.5, "a")
+    by_time = validate(b'{"action":"capture","camera_id":"cam1","duration_s":2}', config)
+    assert by_time.duration_s == 2 and by_time.period_s == pytest.approx(1 / 5)  # defaultFps
+    assert by_time.camera.source.type == "v4l2"
+    assert by_time.request_id.startswith("req-")
+    interval = validate({"action": "start", "camera_id": "cam0", "interval_s": 10}, config)
+    assert interval.period_s == 10 and interval.frames is None and interval.duration_s is None
+    snap = validate({"action": "snapshot", "camera_id": "cam0"}, config)
+    assert snap.frames == 1
+    stop = validate({"schema": "smartcam.capture/1", "action": "stop", "camera_id": "cam0"}, config)
+    assert stop.action == "stop"
+    at_limit = validate({"action": "capture", "camera_id": "cam0", "frames": 100, "fps": 30}, config)
+    assert at_limit.frames == 100

@@ -1,0 +1,167 @@
+
+"""The whole component (main.main) with a mocked IPC client, writing into DynamoDB Local."""
+
+import importlib.util
+import json
+import threading
+from types import SimpleNamespace
+from unittest.mock import MagicMock
+
+import pytest
+import yaml
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import JsonMessage, MessageContext, SubscriptionResponseMessage
+
+from dynamo_writer.settings import DynamoWriterConfig
+from repo_layout import REPO_ROOT
+from smartcam.config import validate_config
+from tests.dynamo_writer.helpers import frames, scan_all, wait_until
+
+pytestmark = pytest.mark.integration
+
+COMPONENT_DIR = REPO_ROOT / "components" / "DynamoWriter"
+RECIPE = COMPONENT_DIR / "recipe.yaml"
+THING = "writer-test-thing"
+
+
+class FakeIpc:
+    def __init__(self, configuration):
+        self.client = MagicMock(spec=GreengrassCoreIPCClientV2)
+        self.client.get_configuration.return_value = SimpleNamespace(value=configuration)
+        self.handlers = {}
+        self.client.subscribe_to_configuration_update.return_value = (None, MagicMock())
+
+        def subscribe_to_topic(topic, receive_mode, on_stream_event, on_stream_error):
+            self.handlers[topic] = on_stream_event
+            return None, MagicMock()
+
+        self.client.subscribe_to_topic.side_effect = subscribe_to_topic
+
+    def deliver(self, topic, message):
+        event = SubscriptionResponseMessage(
+            json_message=JsonMessage(message=message, context=MessageContext(topic=topic)))
+        self.handlers[topic](event)
+
+    def iot_reports(self):
+        return [json.loads(c.kwargs["payload"]) for c in self.client.publish_to_iot_core.call_args_list
+                if c.kwargs["topic_name"] == f"smartcam/{THING}/writer"]
+
+    def health(self):
+        return [c.kwargs["publish_message"].json_message.message for c in self.client.publish_to_topic.call_args_list
+                if c.kwargs["topic"] == "smartcam/health/smartcam.DynamoWriter"]
+
+
+def load_main():
+    # Every component has a main.py: load this one by path, not by the ambiguous name "main".
+    spec = importlib.util.spec_from_file_location("dynamo_writer_main", COMPONENT_DIR / "main.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def recipe_defaults():
+    return yaml.safe_load(RECIPE.read_text())["ComponentConfiguration"]["DefaultConfiguration"]
+
+
+def test_recipe_defaults_are_a_valid_configuration():
+    config = validate_config(DynamoWriterConfig, recipe_defaults())
+    assert config.batch_size == 25
+    assert config.overflow_policy == "refuseNewest"
+    assert config.create_table_if_missing is False
+
+
+def test_detections_in_items_out_with_reports(aws_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
+    monkeypatch.setenv("SMARTCAM_SPOOL_PATH", str(tmp_path / "work" / "spool.sqlite3"))
+    table = f"component-{tmp_path.name[-20:]}".replace("_", "-")
+    configuration = recipe_defaults() | {"tableName": table, "createTableIfMissing": True,
+                                         "flushIntervalS": 0.1, "reportIntervalS": 0.2}
+    ipc = FakeIpc(configuration)
+    stop = threading.Event()
+    runner = threading.Thread(target=load_main().main, args=(ipc.client, stop), daemon=True)
+    runner.start()
+    try:
+        wait_until(lambda: "smartcam/detections" in ipc.handlers, what="the subscription")
+        messages = frames(40)
+        for message in messages:
+            ipc.deliver("smartcam/detections", message.to_message())
+        ipc.deliver("smartcam/detections", messages[0].to_message())  # a duplicate frame
+        ipc.deliver("smartcam/detections", {"schema": "smartcam.detections/1", "frame": "nonsense"})
+        client = aws_env.client()
+
+        def stored():
+            try:
+                return scan_all(client, table)
+            except client.exceptions.ResourceNotFoundException:
+                return []
+
+        wait_until(lambda: len(stored()) >= 40, what="items in DynamoDB Local")
+        wait_until(lambda: any(r["spool"]["items"] == 0 and r["counters"].get("itemsWritten") == 40
+                               for r in ipc.iot_reports()), what="a report of the empty spool")
+    finally:
+        stop.set()
+        runner.join(60)
+    assert not runner.is_alive()
+    items = stored()
+    assert len(items) == 40
+    assert {i["device"]["S"] for i in items} == {THING}
+    reports = ipc.iot_reports()
+    assert sum(r["written"] for r in reports) == 40
+    confirmed = [c["sk"] for r in reports for c in r["confirmed"]]
+    assert sorted(confirmed) == sorted(i["sk"]["S"] for i in items)
+    # Confirmed when DynamoDB accepted the batch: after the writer sent it, before the report left.
+    for report in reports:
+        for entry in report["confirmed"]:
+            sent = next(float(i["sentAt"]["N"]) for i in items if i["sk"]["S"] == entry["sk"])
+            assert sent - 0.001 <= entry["at"] <= report["at"]
+    last = reports[-1]["counters"]
+    assert last["messagesInvalid"] == 1
+    assert last["itemsSpooled"] == 40
+    assert last["itemsDuplicate"] == 1
+    health = ipc.health()
+    assert health and health[-1]["component"] == "smartcam.DynamoWriter"
+    assert health[-1]["counters"]["messagesInvalid"] == 1
+    ipc.client.update_state.assert_called()
+
+
+def run_component(configuration):
+    ipc = FakeIpc(configuration)
+    stop = threading.Event()
+    runner = threading.Thread(target=load_main().main, args=(ipc.client, stop), daemon=True)
+    runner.start()
+    wait_until(lambda: "smartcam/detections" in ipc.handlers or not runner.is_alive(), what="the subscription")
+    assert runner.is_alive()
+    return ipc, stop, runner
+
+
+def test_backlog_from_an_outage_survives_a_restart_of_the_component(aws_env, monkeypatch, tmp_path, table):
+    from local_greengrass.standins.dynamodb_local import free_port
+
+    monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
+    monkeypatch.setenv("SMARTCAM_SPOOL_PATH", str(tmp_path / "work" / "spool.sqlite3"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")  # DynamoDB unreachable
+    configuration = recipe_defaults() | {"tableName": table, "flushIntervalS": 0.1, "reportIntervalS": 0.2,
+                                         "backoffBaseS": 0.05, "backoffMaxS": 0.5, "requestTimeoutS": 2}
+    ipc, stop, runner = run_component(configuration)
+    messages = frames(60)
+    try:
+        for message in messages:
+            ipc.deliver("smartcam/detections", message.to_message())
+        wait_until(lambda: any(r["lastError"] for r in ipc.iot_reports()), what="a report of the outage")
+        assert any(h["state"] == "degraded" for h in ipc.health())
+    finally:
+        stop.set()
+        runner.join(60)
+    assert not runner.is_alive()
+    assert scan_all(aws_env.client(), table) == []
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", aws_env.endpoint)  # DynamoDB back, component restarted
+    ipc, stop, runner = run_component(configuration)
+    try:
+        wait_until(lambda: len(scan_all(aws_env.client(), table)) >= 60, what="the backlog in DynamoDB Local")
+        wait_until(lambda: any(r["spool"]["items"] == 0 for r in ipc.iot_reports()), what="an empty spool")
+    finally:
+        stop.set()
+        runner.join(60)
+    stored = sorted(i["frameId"]["S"] for i in scan_all(aws_env.client(), table))
+    assert stored == sorted(m.frame.frame_id for m in messages)

@@ -1,0 +1,117 @@
+"""The end-to-end harness: a running pipeline (runtime, operator, observer, table) and one capture's
+results. Used by tests/e2e/conftest.py and the e2e test modules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local_device.observe import Operator, PipelineObserver
+from local_device.overlay import pipeline_merges, write_overlay
+from local_device.process import LocalRuntime
+from local_device.store import expected_keys, stored_keys, wait_for_items
+from local_device.video import copy_people
+from repo_layout import REPO_ROOT
+from smartcam.contracts import CaptureStatus, Detections, FrameRef
+
+E2E_ROOT = REPO_ROOT / ".local-greengrass" / "e2e"
+CAMERA = "cam0"
+
+
+@dataclass
+class Capture:
+    request_id: str
+    final: CaptureStatus | None
+    frames: list[FrameRef]  # published on smartcam/frames
+    detections: list[Detections]  # published on smartcam/detections
+    items: list[dict[str, Any]]  # stored in DynamoDB
+
+    @property
+    def stored(self) -> list[tuple[str, str]]:
+        """(frame id, label) of every stored item, duplicates kept."""
+        return stored_keys(self.items)
+
+    @property
+    def published(self) -> set[tuple[str, str]]:
+        return expected_keys(self.detections)
+
+
+@dataclass
+class Pipeline:
+    runtime: LocalRuntime
+    operator: Operator
+    observer: PipelineObserver
+    store: Any
+    thing: str
+    document: Path
+
+    def new_request(self) -> str:
+        return f"e2e-{uuid.uuid4().hex[:12]}"
+
+    def run_capture(self, frames: int, fps: float, timeout: float = 240.0) -> Capture:
+        """Send a capture command over MQTT, wait for its final status and for inference to settle."""
+        request_id = self.operator.capture(CAMERA, frames, fps, self.new_request())
+        final = self.operator.wait_final(request_id, timeout=timeout)
+        self.observer.wait_inferred(request_id, final.frames_captured or 0, timeout=timeout, quiet=30.0)
+        return self.collect(request_id, final)
+
+    def collect(self, request_id: str, final: CaptureStatus | None = None, timeout: float = 240.0,
+                expected: Callable[[], set[tuple[str, str]]] | None = None) -> Capture:
+        """What was published for the request and, once every ``expected`` (frame, label) is stored
+        (default: every published detection) or ``timeout``, what DynamoDB holds for it."""
+        def published() -> set[tuple[str, str]]:
+            return expected_keys(m for _, m in self.observer.detections(request_id))
+
+        items = wait_for_items(self.store, self.thing, request_id, expected or published, timeout=timeout)
+        return Capture(request_id, final, [f for _, f in self.observer.frames(request_id)],
+                       [m for _, m in self.observer.detections(request_id)], items)
+
+    def redeploy(self, **overrides: Any) -> Path:
+        """Deploy the module's document again with changed pipeline settings (see pipeline_merges)."""
+        path = self.document.with_name(f"deployment-{uuid.uuid4().hex[:6]}.json")
+        write_overlay(path, merges(self.runtime.root, **overrides), name="smartcam-e2e")
+        self.runtime.deploy(path)
+        return path
+
+
+def merges(root: Path, **overrides: Any) -> dict[str, dict[str, Any]]:
+    people = copy_people(root / "e2e-camera")
+    # Every image has one person, so every frame must yield exactly one `person` item.
+    camera = {"id": CAMERA, "source": {"type": "folder", "path": str(people), "fps": 10}, "width": 640,
+              "height": 480, "loop": True}
+    return pipeline_merges(root, camera=camera, **overrides)
+
+
+_NOT_SOURCE = {"greengrass-build", "zip-build", "__pycache__", ".pytest_cache"}
+
+
+def _newest_source(folder: Path) -> float:
+    newest = 0.0
+    for path in folder.rglob("*"):
+        if path.is_file() and not _NOT_SOURCE & set(path.relative_to(folder).parts):
+            newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+def ensure_built() -> list[str]:
+    """Build (like `make build`) every component whose greengrass-build is missing or older than its
+    sources, so `make test` on a fresh clone, or after an edit, runs what the repository holds."""
+    stale = []
+    for folder in sorted((REPO_ROOT / "components").iterdir()):
+        if not (folder / "gdk-config.json").exists():
+            continue
+        built = list((folder / "greengrass-build").rglob("*")) if (folder / "greengrass-build").exists() else []
+        built_files = [p.stat().st_mtime for p in built if p.is_file()]
+        if not built_files or min(built_files) < _newest_source(folder):
+            stale.append(folder.name)
+    if stale:
+        command = [sys.executable, str(REPO_ROOT / "scripts" / "build_components.py")]
+        for name in stale:
+            command += ["--component", name]
+        subprocess.run(command, check=True, cwd=REPO_ROOT)
+    return stale

@@ -1,0 +1,198 @@
+
+"""The SageMaker Neo path against botocore's Stubber: every request is validated against the real
+sagemaker/s3 service models, no network. The "Neo output" is the committed DLR artifact renamed the
+way Neo names it, so the packaged result is also loaded in DLR."""
+
+import io
+import json
+import tarfile
+from datetime import UTC, datetime
+
+import boto3
+import numpy as np
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import ANY, Stubber
+
+from model_packaging import neo_compile
+from model_packaging.model_json import verify_model_folder
+from model_packaging.preprocess import model_input
+from model_packaging.reference_runners import load_runner
+from repo_layout import REPO_ROOT
+
+REPO = REPO_ROOT
+MODEL = REPO / "components" / "SsdModelStore" / "model"
+ROLE = "arn:aws:iam::123456789012:role/SmartcamNeo"
+JOB_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:compilation-job/{name}"
+
+
+def neo_output_tarball() -> bytes:
+    """What Neo writes for a TVM target: compiled.{so,json,params,meta} (here: our own compile)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for source, target in [("model.so", "compiled.so"), ("model.json", "compiled.json"),
+                               ("model.params", "compiled.params"), ("model.meta", "compiled.meta")]:
+            archive.add(MODEL / "dlr" / source, arcname=target)
+    return buffer.getvalue()
+
+
+def describe(name, status, **extra):
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return {
+        "CompilationJobName": name, "CompilationJobArn": JOB_ARN.format(name=name), "CompilationJobStatus": status,
+        "StoppingCondition": {"MaxRuntimeInSeconds": 900}, "CreationTime": now, "LastModifiedTime": now,
+        "FailureReason": extra.pop("FailureReason", ""), "RoleArn": ROLE,
+        "ModelArtifacts": {"S3ModelArtifacts": extra.pop("artifacts", "s3://bucket/none")},
+        "InputConfig": {"S3Uri": "s3://bucket/in/model.tar.gz", "Framework": "TFLITE"},
+        "OutputConfig": {"S3OutputLocation": "s3://bucket/out", "TargetDevice": "ml_c5"},
+        **extra,
+    }
+
+
+@pytest.fixture
+def clients():
+    session = boto3.Session(region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test")
+    sagemaker, s3 = session.client("sagemaker"), session.client("s3")
+    with Stubber(sagemaker) as sagemaker_stub, Stubber(s3) as s3_stub:
+        yield sagemaker, s3, sagemaker_stub, s3_stub
+        sagemaker_stub.assert_no_pending_responses()
+        s3_stub.assert_no_pending_responses()
+
+
+def test_tflite_sample_is_compiled_and_packaged_like_make_model(clients, tmp_path):
+    sagemaker, s3, sagemaker_stub, s3_stub = clients
+    job = "smartcam-test-ml-c5"
+    prefix = f"smartcam/neo/{job}"
+    s3_stub.add_response("put_object", {}, {"Bucket": "my-bucket", "Key": f"{prefix}/input/model.tar.gz", "Body": ANY})
+    sagemaker_stub.add_response("create_compilation_job", {"CompilationJobArn": JOB_ARN.format(name=job)}, {
+        "CompilationJobName": job,
+        "RoleArn": ROLE,
+        "InputConfig": {
+            "S3Uri": f"s3://my-bucket/{prefix}/input/model.tar.gz",
+            "DataInputConfig": json.dumps({"image": [1, 300, 300, 3]}),
+            "Framework": "TFLITE",
+        },
+        "OutputConfig": {"S3OutputLocation": f"s3://my-bucket/{prefix}/output", "TargetDevice": "ml_c5"},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 900},
+    })
+    artifacts = f"s3://my-bucket/{prefix}/output/model-ml_c5.tar.gz"
+    sagemaker_stub.add_response("describe_compilation_job", describe(job, "STARTING"), {"CompilationJobName": job})
+    sagemaker_stub.add_response("describe_compilation_job", describe(job, "INPROGRESS"), {"CompilationJobName": job})
+    sagemaker_stub.add_response(
+        "describe_compilation_job", describe(job, "COMPLETED", artifacts=artifacts), {"CompilationJobName": job}
+    )
+    body = neo_output_tarball()
+    s3_stub.add_response(
+        "get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))},
+        {"Bucket": "my-bucket", "Key": f"{prefix}/output/model-ml_c5.tar.gz"},
+    )
+    out = tmp_path / "neo-model"
+    args = neo_compile.parse_args([
+        "--target-device", "ml_c5", "--role-arn", ROLE, "--bucket", "my-bucket", "--job-name", job,
+        "--out", str(out), "--poll-seconds", "5",
+    ])
+    sleeps = []
+    document = neo_compile.compile_and_package(sagemaker, s3, args, sleep=sleeps.append)
+
+    assert sleeps == [5, 5]
+    assert verify_model_folder(out) == document
+    assert document["neo"]["target_device"] == "ml_c5"
+    dlr_entry = document["runtimes"]["dlr"]
+    assert dlr_entry["target"] == "sagemaker-neo:ml_c5"
+    assert dlr_entry["platforms"] == ["x86_64"]
+    assert {"dlr/compiled.so", "dlr/compiled.params", "model.onnx", "model.tflite", "anchors.npy"} <= set(
+        document["files"]
+    )
+    sample = json.loads((MODEL / "model.json").read_text())
+    assert document["decoder"] == sample["decoder"] and document["input"] == sample["input"]
+    image = model_input(REPO / "tests" / "model_packaging" / "images" / "grace_hopper.jpg")
+    neo_boxes = load_runner(out, "dlr")(image)["box_encodings"]
+    np.testing.assert_allclose(neo_boxes, load_runner(MODEL, "onnxruntime")(image)["box_encodings"], atol=1e-3)
+
+
+def test_mxnet_builtin_ssd_uses_its_own_input_and_decoder(clients, tmp_path):
+    sagemaker, s3, sagemaker_stub, s3_stub = clients
+    job = "smartcam-ssd-jetson"
+    sagemaker_stub.add_response("create_compilation_job", {"CompilationJobArn": JOB_ARN.format(name=job)}, {
+        "CompilationJobName": job, "RoleArn": ROLE,
+        "InputConfig": {
+            "S3Uri": "s3://training/ssd/output/model.tar.gz",
+            "DataInputConfig": json.dumps({"data": [1, 3, 512, 512]}),
+            "Framework": "MXNET", "FrameworkVersion": "1.8",
+        },
+        "OutputConfig": {
+            "S3OutputLocation": f"s3://my-bucket/smartcam/neo/{job}/output", "TargetDevice": "jetson_nano",
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": 900},
+    })
+    artifacts = f"s3://my-bucket/smartcam/neo/{job}/output/model-jetson_nano.tar.gz"
+    sagemaker_stub.add_response(
+        "describe_compilation_job", describe(job, "COMPLETED", artifacts=artifacts), {"CompilationJobName": job}
+    )
+    body = neo_output_tarball()
+    s3_stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))}, {
+        "Bucket": "my-bucket", "Key": f"smartcam/neo/{job}/output/model-jetson_nano.tar.gz",
+    })
+    labels = tmp_path / "labels.txt"
+    labels.write_text("person\nbicycle\n")
+    out = tmp_path / "ssd"
+    args = neo_compile.parse_args([
+        "--preset", "sagemaker-ssd-mxnet", "--model-s3-uri", "s3://training/ssd/output/model.tar.gz",
+        "--labels", str(labels), "--target-device", "jetson_nano", "--role-arn", ROLE, "--bucket", "my-bucket",
+        "--job-name", job, "--out", str(out), "--name", "thesis-ssd", "--version", "2.1.0",
+    ])
+    document = neo_compile.compile_and_package(sagemaker, s3, args, sleep=lambda _: None)
+
+    assert (document["name"], document["version"], document["framework"]) == ("thesis-ssd", "2.1.0", "mxnet")
+    assert document["decoder"]["type"] == "sagemaker_mxnet_ssd"
+    assert document["input"]["layout"] == "NCHW"
+    assert document["labels"] == ["person", "bicycle"]
+    assert document["runtimes"]["dlr"]["platforms"] == ["aarch64"]
+    assert document["runtime_preference"] == {"x86_64": [], "aarch64": ["dlr"]}
+    verify_model_folder(out)
+
+
+def test_a_failed_job_reports_its_reason(clients):
+    sagemaker, _, sagemaker_stub, _ = clients
+    sagemaker_stub.add_response(
+        "describe_compilation_job", describe("j", "FAILED", FailureReason="ClientError: unsupported op"),
+        {"CompilationJobName": "j"},
+    )
+    with pytest.raises(neo_compile.NeoCompilationError, match="FAILED: ClientError: unsupported op"):
+        neo_compile.wait_for_compilation(sagemaker, "j", sleep=lambda _: None)
+
+
+def test_a_job_that_never_finishes_times_out(clients):
+    sagemaker, _, sagemaker_stub, _ = clients
+    for _ in range(3):
+        sagemaker_stub.add_response(
+            "describe_compilation_job", describe("j", "INPROGRESS"), {"CompilationJobName": "j"}
+        )
+    ticks = iter(range(0, 1000, 10))
+    with pytest.raises(neo_compile.NeoCompilationError, match="still INPROGRESS"):
+        neo_compile.wait_for_compilation(
+            sagemaker, "j", poll_seconds=10, timeout_seconds=25, sleep=lambda _: None, clock=lambda: next(ticks)
+        )
+
+
+def test_an_output_without_a_compiled_library_is_refused(clients, tmp_path):
+    _, s3, _, s3_stub = clients
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("../escape.txt")
+        info.size = 2
+        archive.addfile(info, io.BytesIO(b"hi"))
+    body = buffer.getvalue()
+    s3_stub.add_response(
+        "get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))}, {"Bucket": "b", "Key": "k"}
+    )
+    with pytest.raises((neo_compile.NeoCompilationError, tarfile.FilterError)):
+        neo_compile.download_artifacts(s3, neo_compile.S3Uri("b", "k"), tmp_path / "out")
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_bad_s3_uris_are_refused():
+    with pytest.raises(ValueError, match="not an s3://"):
+        neo_compile.S3Uri.parse("https://bucket/key")
+    assert str(neo_compile.S3Uri.parse("s3://b/a/b.tar.gz")) == "s3://b/a/b.tar.gz"
+

@@ -1,0 +1,94 @@
+
+"""smartcam.SsdModelStore's recipe and what GDK's zip build would ship of its folder."""
+
+import fnmatch
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from gdk_build.project import BUNDLED_SCHEMAS
+from model_packaging.model_json import load_model_json
+from repo_layout import REPO_ROOT
+
+REPO = REPO_ROOT
+COMPONENT = REPO / "components" / "SsdModelStore"
+SCHEMA = BUNDLED_SCHEMAS / "greengrass-recipe.schema.json"
+# GDK 1.6.2 zip build's default excludes (used when gdk-config.json has no build.options).
+GDK_DEFAULT_EXCLUDES = ("**/test*", "**/.*", "**/node_modules", "gdk-config.json", "recipe.yaml")
+BUILD_OUTPUTS = ("greengrass-build", "zip-build")  # GDK's own output folders, never zipped
+
+
+def lower_keys(value):
+    if isinstance(value, dict):
+        return {key.lower(): lower_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [lower_keys(item) for item in value]
+    return value
+
+
+def recipe():
+    return yaml.safe_load((COMPONENT / "recipe.yaml").read_text())
+
+
+def gdk_zip_entries(folder: Path) -> list[str]:
+    entries = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        parts = relative.split("/")
+        if parts[0] in BUILD_OUTPUTS:
+            continue
+        excluded = any(
+            fnmatch.fnmatch(part, pattern.removeprefix("**/")) for pattern in GDK_DEFAULT_EXCLUDES for part in parts
+        )
+        if path.is_file() and not excluded:
+            entries.append(relative)
+    return entries
+
+
+def test_recipe_is_artifacts_only_and_readable_by_all():
+    document = recipe()
+    assert document["ComponentName"] == "{COMPONENT_NAME}"
+    assert document["ComponentVersion"] == "{COMPONENT_VERSION}"
+    platforms = [manifest["Platform"]["architecture"] for manifest in document["Manifests"]]
+    assert platforms == ["amd64", "aarch64"]
+    for manifest in document["Manifests"]:
+        assert "Lifecycle" not in manifest
+        (artifact,) = manifest["Artifacts"]
+        # The real GDK zip build names the zip after the component folder.
+        assert artifact["URI"] == "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/SsdModelStore.zip"
+        assert artifact["Unarchive"] == "ZIP"
+        assert artifact["Permission"] == {"Read": "ALL"}
+
+
+def test_recipe_matches_the_greengrass_schema():
+    if not SCHEMA.exists():
+        import pytest
+
+        pytest.skip(f"{SCHEMA} is not beside the repository")
+    # What GDK validates: the recipe after its key overwrite, keys lower-cased.
+    built = {**recipe(), "ComponentName": "smartcam.SsdModelStore", "ComponentVersion": "1.0.0",
+             "ComponentPublisher": "smartcam maintainers"}
+    jsonschema.validate(lower_keys(built), json.loads(SCHEMA.read_text()))
+
+
+def test_gdk_zip_build_ships_the_whole_model_folder():
+    entries = gdk_zip_entries(COMPONENT)
+    document = load_model_json(COMPONENT / "model")
+    assert "model/model.json" in entries
+    assert {f"model/{name}" for name in document["files"]} <= set(entries)
+    assert not [entry for entry in entries if not entry.startswith("model/") and entry != "README.md"]
+
+
+def test_runtime_preference_covers_both_manifests():
+    document = load_model_json(COMPONENT / "model")
+    assert document["runtime_preference"]["x86_64"][0] == "dlr"
+    assert "dlr" not in document["runtime_preference"]["aarch64"]
+    for name in document["runtime_preference"]["aarch64"]:
+        assert "aarch64" in document["runtimes"][name]["platforms"]
+
+
+def test_committed_model_stays_small():
+    total = sum(path.stat().st_size for path in (COMPONENT / "model").rglob("*") if path.is_file())
+    assert total < 45_000_000

@@ -1,0 +1,182 @@
+"""Unit tests of the shared package's IPC seam, live configuration and component lifecycle (mocked IPC)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+from unittest.mock import MagicMock
+
+from awsiot.greengrasscoreipc.model import (
+    BinaryMessage,
+    IoTCoreMessage,
+    JsonMessage,
+    MessageContext,
+    MQTTMessage,
+    SubscriptionResponseMessage,
+)
+
+from smartcam.component import run_component
+from smartcam.config import ConfigError, LiveConfig
+from smartcam.ipc import Ipc
+from tests.support.fake_nucleus import DemoConfig, FakeNucleus
+
+GENEROUS_S = 120.0
+
+
+# --- LiveConfig ----------------------------------------------------------------------------------
+
+def test_live_config_reads_camel_case_keys_and_ignores_access_control():
+    nucleus = FakeNucleus({"scoreThreshold": 0.7, "accessControl": {"aws.greengrass.ipc.pubsub": {}}})
+    config = LiveConfig(Ipc(nucleus.client), DemoConfig)
+    assert config.current == DemoConfig(score_threshold=0.7)
+    assert nucleus.client.subscribe_to_configuration_update.called
+
+
+def test_invalid_update_keeps_the_old_config_and_calls_no_listener():
+    nucleus = FakeNucleus({"scoreThreshold": 0.7})
+    errors: list[ConfigError] = []
+    config = LiveConfig(Ipc(nucleus.client), DemoConfig, on_error=errors.append)
+    listener = MagicMock()
+    config.on_change(listener)
+
+    nucleus.update_configuration({"scoreThreshold": "high", "typoKey": 1}, "scoreThreshold")
+
+    assert config.current == DemoConfig(score_threshold=0.7)
+    listener.assert_not_called()
+    assert len(errors) == 1
+    assert "scoreThreshold" in str(errors[0]) and "typoKey" in str(errors[0])
+
+
+def test_valid_update_calls_listeners_with_old_and_new():
+    nucleus = FakeNucleus({"scoreThreshold": 0.7})
+    config = LiveConfig(Ipc(nucleus.client), DemoConfig)
+    seen = []
+    config.on_change(lambda old, new: seen.append((old, new)))
+
+    nucleus.update_configuration({"scoreThreshold": 0.9, "cameraId": "cam2"}, "cameraId")
+    nucleus.update_configuration({"scoreThreshold": 0.9, "cameraId": "cam2"}, "cameraId")  # no change: no call
+
+    assert seen == [(DemoConfig(score_threshold=0.7), DemoConfig(score_threshold=0.9, camera_id="cam2"))]
+    assert config.current.camera_id == "cam2"
+
+
+def test_run_component_reports_errored_until_a_deployment_fixes_the_config():
+    nucleus = FakeNucleus({"scoreThreshold": "not a number"})
+    started = threading.Event()
+    app = MagicMock()
+    app.start.side_effect = started.set
+
+    def factory(ipc, live):
+        assert live.current.score_threshold == 0.4
+        return app
+
+    stop = threading.Event()
+    result: list[int] = []
+    thread = threading.Thread(
+        target=lambda: result.append(run_component("demo", DemoConfig, factory, nucleus.client, stop)), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + GENEROUS_S
+        while "ERRORED" not in nucleus.states() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert nucleus.states() == ["ERRORED"]
+        assert not app.start.called
+
+        nucleus.update_configuration({"scoreThreshold": 0.4}, "scoreThreshold")
+        assert started.wait(GENEROUS_S)
+        while "RUNNING" not in nucleus.states() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert nucleus.states() == ["ERRORED", "RUNNING"]
+    finally:
+        stop.set()
+        thread.join(GENEROUS_S)
+    assert result == [0]
+    app.stop.assert_called_once()
+    nucleus.client.close.assert_called_once()
+
+
+def test_run_component_reports_errored_and_returns_1_when_the_app_cannot_start():
+    nucleus = FakeNucleus({})
+    app = MagicMock()
+    app.start.side_effect = RuntimeError("camera missing")
+    assert run_component("demo", DemoConfig, lambda ipc, live: app, nucleus.client, threading.Event()) == 1
+    assert nucleus.states() == ["ERRORED"]
+    nucleus.client.close.assert_called_once()
+
+
+# --- Ipc -----------------------------------------------------------------------------------------
+
+def test_local_json_and_binary_events_reach_the_handler_with_their_topic():
+    nucleus = FakeNucleus({})
+    received = []
+    Ipc(nucleus.client).subscribe("smartcam/+", lambda topic, payload: received.append((topic, payload)))
+    on_event = nucleus.stream_handler("subscribe_to_topic")
+
+    on_event(SubscriptionResponseMessage(json_message=JsonMessage(
+        message={"a": 1}, context=MessageContext(topic="smartcam/frames"))))
+    on_event(SubscriptionResponseMessage(binary_message=BinaryMessage(
+        message=b"\x00raw", context=MessageContext(topic="smartcam/detections"))))
+    on_event(SubscriptionResponseMessage())  # neither: ignored
+
+    assert received == [("smartcam/frames", {"a": 1}), ("smartcam/detections", b"\x00raw")]
+
+
+def test_a_failing_handler_does_not_escape_and_the_subscription_stays():
+    nucleus = FakeNucleus({})
+    calls = []
+
+    def handler(topic, payload):
+        calls.append(payload)
+        raise ValueError("bad frame")
+
+    ipc = Ipc(nucleus.client)
+    ipc.subscribe("smartcam/frames", handler)
+    ipc.subscribe_iot("smartcam/t/capture", handler)
+    local = nucleus.stream_handler("subscribe_to_topic")
+    iot = nucleus.stream_handler("subscribe_to_iot_core")
+
+    local(SubscriptionResponseMessage(json_message=JsonMessage(message={"n": 1})))
+    local(SubscriptionResponseMessage(json_message=JsonMessage(message={"n": 2})))
+    iot(IoTCoreMessage(message=MQTTMessage(topic_name="smartcam/t/capture", payload=b"{}")))
+
+    assert calls == [{"n": 1}, {"n": 2}, b"{}"]
+    # A stream error keeps the stream open (False) instead of raising.
+    on_error = nucleus.client.subscribe_to_topic.call_args.kwargs["on_stream_error"]
+    assert on_error(RuntimeError("connection hiccup")) is False
+
+
+def test_publish_sends_json_locally_and_bytes_to_iot_core():
+    nucleus = FakeNucleus({})
+    ipc = Ipc(nucleus.client)
+    ipc.publish("smartcam/frames", {"x": 1})
+    ipc.publish_iot("smartcam/t/writer", {"ok": True}, qos=0)
+    local = nucleus.client.publish_to_topic.call_args.kwargs
+    assert local["topic"] == "smartcam/frames"
+    assert local["publish_message"].json_message.message == {"x": 1}
+    iot = nucleus.client.publish_to_iot_core.call_args.kwargs
+    assert iot["topic_name"] == "smartcam/t/writer"
+    assert iot["payload"] == b'{"ok":true}'
+    assert str(iot["qos"]) == "0"
+
+
+def test_publish_nowait_returns_at_once_and_reports_only_failures():
+    nucleus = FakeNucleus({})
+    pending: list[Future] = []
+
+    def publish_async(topic, publish_message):
+        pending.append(Future())
+        return pending[-1]
+
+    nucleus.client.publish_to_topic_async.side_effect = publish_async
+    ipc = Ipc(nucleus.client)
+    failures: list[BaseException] = []
+    ipc.publish_nowait("smartcam/detections", {"n": 1}, failures.append)
+    ipc.publish_nowait("smartcam/detections", {"n": 2}, failures.append)
+    calls = nucleus.client.publish_to_topic_async.call_args_list
+    assert [c.kwargs["publish_message"].json_message.message for c in calls] == [{"n": 1}, {"n": 2}]
+    assert failures == []  # nothing answered yet, and the caller was not kept waiting
+    pending[0].set_result(None)
+    denied = RuntimeError("not authorized")
+    pending[1].set_exception(denied)
+    assert failures == [denied]

@@ -1,0 +1,408 @@
+"""smartcam.SsdInference with a mocked Greengrass IPC client: frames in, detections out."""
+
+import importlib.util
+import json
+import threading
+import time
+
+import pytest
+
+from smartcam.config import LiveConfig
+from smartcam.contracts import Detections, Health, parse
+from smartcam.frames import FrameRing
+from smartcam.ipc import Ipc
+from ssd_inference.app import SsdInferenceApp
+from ssd_inference.settings import SsdInferenceConfig
+from tests.ssd_inference.helpers import (
+    REPO,
+    THING,
+    FakeBackend,
+    FakeGreengrass,
+    fake_factories,
+    jpeg_bytes,
+    write_model_dir,
+)
+
+STATUS = f"smartcam/{THING}/status/smartcam.SsdInference"
+SUMMARY = f"smartcam/{THING}/detections"
+RUNTIMES = {"onnxruntime": {"path": "fake.model", "outputs": {}}, "litert": {"path": "fake.model", "outputs": {}}}
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
+    FakeBackend.calls.clear()
+    frames = tmp_path / "frames"
+    gg = FakeGreengrass({"frameRoot": str(frames), "statusMinIntervalS": 0, "healthIntervalS": 3600,
+                         "scoreThreshold": 0.5, "backend": "onnxruntime"})
+    ring = FrameRing(frames, "cam1", capacity=4)
+    return gg, ring, tmp_path
+
+
+def start_app(gg, model_dir, factories=None):
+    ipc = Ipc(gg.client)
+    app = SsdInferenceApp(ipc, LiveConfig(ipc, SsdInferenceConfig), model_dir=model_dir,
+                          backend_factories=factories or fake_factories("onnxruntime", "litert"))
+    app.start_result = app.start()  # what run_component reports with UpdateState
+    return app
+
+
+def write_frame(ring, data=None, width=160, height=120):
+    return ring.write(data or jpeg_bytes(width, height), width=width, height=height, captured_at=time.time(),
+                      captured_monotonic_ns=time.monotonic_ns())
+
+
+def detections_for(gg, frame):
+    gg.wait_for(lambda: any(m["frame"]["frame_id"] == frame.frame_id for m in gg.on("smartcam/detections")))
+    return next(parse(Detections, m) for m in gg.on("smartcam/detections") if m["frame"]["frame_id"] == frame.frame_id)
+
+
+def status_with(gg, text):
+    gg.wait_for(lambda: any(text in m["detail"] for m in gg.on_iot(STATUS)))
+    return next(parse(Health, m) for m in gg.on_iot(STATUS) if text in m["detail"])
+
+
+def test_frame_in_detections_out(env):
+    gg, ring, tmp = env
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    try:
+        frame = write_frame(ring)
+        gg.send_frame(frame)
+        message = detections_for(gg, frame)
+        assert message.frame == frame
+        assert [(d.label, round(d.score, 2)) for d in message.detections] == [("person", 0.9), ("dog", 0.6)]
+        box = message.detections[0].box
+        assert (box.x1, box.y1, box.x2, box.y2) == pytest.approx(FakeBackend.PERSON_BOX, abs=1e-4)
+        model = message.model
+        assert (model.name, model.version, model.backend) == ("test-ssd", "0.1.0", "onnxruntime")
+        assert message.latency.read_ms >= 0 and message.latency.infer_ms >= 0
+        assert 0 <= message.latency.queue_ms < 60_000  # from the frame's monotonic capture stamp
+        gg.wait_for(lambda: gg.on_iot(SUMMARY))
+        summary = gg.on_iot(SUMMARY)[0]
+        assert summary["count"] == 2 and summary["labels"] == {"person": 1, "dog": 1}
+        assert len(json.dumps(summary)) < 1024
+        health = [parse(Health, m) for m in gg.on("smartcam/health/smartcam.SsdInference")]
+        assert health and health[0].state == "ok"
+        assert not gg.on_iot(STATUS)
+    finally:
+        app.stop()
+
+
+def test_live_config_update_applies_without_restart(env):
+    gg, ring, tmp = env
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    try:
+        first = write_frame(ring)
+        gg.send_frame(first)
+        assert len(detections_for(gg, first).detections) == 2
+        gg.update_config(scoreThreshold=0.7, classAllowList=["person", "dog"])
+        second = write_frame(ring)
+        gg.send_frame(second)
+        assert [d.label for d in detections_for(gg, second).detections] == ["person"]
+
+        gg.update_config(classAllowList=["dog"], scoreThreshold=0.5)
+        third = write_frame(ring)
+        gg.send_frame(third)
+        assert [d.label for d in detections_for(gg, third).detections] == ["dog"]
+
+        old_backend = app.engine.backend
+        gg.update_config(backend="litert", threads=1)
+        gg.wait_for(lambda: app.engine.backend_name == "litert")
+        fourth = write_frame(ring)
+        gg.send_frame(fourth)
+        assert detections_for(gg, fourth).model.backend == "litert"
+        assert ("litert", 1) in FakeBackend.calls and old_backend.closed
+    finally:
+        app.stop()
+
+
+def test_invalid_config_update_keeps_the_previous_one(env):
+    gg, ring, tmp = env
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    try:
+        gg.update_config(scoreThreshold=7)
+        frame = write_frame(ring)
+        gg.send_frame(frame)
+        assert len(detections_for(gg, frame).detections) == 2
+    finally:
+        app.stop()
+
+
+def test_backend_that_fails_to_reload_keeps_serving(env):
+    gg, ring, tmp = env
+
+    def broken(bundle, threads):
+        from ssd_inference.backends import BackendError
+        raise BackendError("litert: cannot load fake.model: broken on purpose")
+
+    factories = {**fake_factories("onnxruntime"), "litert": broken}
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    try:
+        gg.update_config(backend="litert")
+        assert "broken on purpose" in status_with(gg, "backend_reload_failed").detail
+        frame = write_frame(ring)
+        gg.send_frame(frame)
+        assert detections_for(gg, frame).model.backend == "onnxruntime"
+    finally:
+        app.stop()
+
+
+@pytest.mark.parametrize("bad, kind", [
+    ({"schema": "smartcam.frame/1", "frame_id": "x"}, "invalid_message"),
+    ("missing", "frame_expired"),
+    ("corrupt", "bad_frame"),
+    ("wrong_size", "bad_frame"),
+    ("outside", "frame_refused"),
+    ("not_jpeg", "bad_frame"),
+])
+def test_bad_input_gets_a_status_and_the_next_frame_is_served(env, bad, kind):
+    gg, ring, tmp = env
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    try:
+        if bad == "missing":
+            frame = write_frame(ring)
+            for _ in range(4):
+                write_frame(ring)  # the ring recycles it
+            gg.send_frame(frame)
+        elif bad == "corrupt":
+            gg.send_frame(write_frame(ring, jpeg_bytes()[:300]))
+        elif bad == "wrong_size":
+            gg.send_frame(write_frame(ring, jpeg_bytes(64, 48)))
+        elif bad == "not_jpeg":
+            gg.send_frame(write_frame(ring, b"plain text, not an image"))
+        elif bad == "outside":
+            other = FrameRing(tmp / "elsewhere", "cam1", capacity=2)
+            gg.send_frame(write_frame(other))
+        else:
+            gg.send_frame(bad)
+        status = status_with(gg, kind)
+        assert status.state == "degraded" and status.component == "smartcam.SsdInference"
+        assert app.counters[kind if kind != "invalid_message" else "messages_invalid"] == 1
+        good = write_frame(ring)
+        gg.send_frame(good)
+        assert len(detections_for(gg, good).detections) == 2
+        assert "ERRORED" not in [str(s) for s in gg.states]
+    finally:
+        app.stop()
+
+
+@pytest.mark.parametrize("breakage, reason", [
+    ("altered", "anchors.npy is altered"),
+    ("missing", "labels.txt is missing"),
+    ("decoder", "unknown decoder 'yolo9'"),
+])
+def test_unusable_model_reports_errored_and_keeps_running(env, breakage, reason):
+    gg, ring, tmp = env
+    folder = write_model_dir(tmp / "model", runtimes=RUNTIMES,
+                             decoder={"type": "yolo9", "params": {}} if breakage == "decoder" else None)
+    if breakage == "altered":
+        (folder / "anchors.npy").write_bytes(b"\x93NUMPY altered")
+    elif breakage == "missing":
+        (folder / "labels.txt").unlink()
+    app = start_app(gg, folder)
+    try:
+        status = status_with(gg, reason)
+        assert status.state == "errored"
+        assert app.start_result == "ERRORED"
+        frame = write_frame(ring)
+        gg.send_frame(frame)
+        gg.wait_for(lambda: app.counters["frames_refused"] == 1)
+        assert not gg.on("smartcam/detections")
+        assert app._worker.is_alive()
+    finally:
+        app.stop()
+
+
+def test_annotated_frames_are_written_and_bounded(env):
+    gg, ring, tmp = env
+    out = tmp / "annotated"
+    gg.config["annotatedOutput"] = {"enabled": True, "dir": str(out), "keepPerCamera": 2}
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    try:
+        frames = [write_frame(ring) for _ in range(3)]
+        for frame in frames:
+            gg.send_frame(frame)
+            detections_for(gg, frame)
+        gg.wait_for((out / "cam1" / f"{frames[-1].frame_id}.jpg").is_file)
+        assert sorted(p.name for p in (out / "cam1").iterdir()) == sorted(f"{f.frame_id}.jpg" for f in frames[1:])
+    finally:
+        app.stop()
+
+
+def load_inference_main():
+    # Every component has a main.py; load this one by path.
+    spec = importlib.util.spec_from_file_location("ssd_inference_main", REPO / "components/SsdInference/main.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_main_runs_the_component_and_reports_running(env, monkeypatch):
+    inference_main = load_inference_main()
+    gg, ring, tmp = env
+    model = write_model_dir(tmp / "model", runtimes=RUNTIMES)
+    monkeypatch.setenv("SMARTCAM_MODEL_DIR", str(model))
+    monkeypatch.setattr("ssd_inference.backends.registry.BACKENDS", fake_factories("onnxruntime", "litert"))
+    monkeypatch.setattr("ssd_inference.backends.registry._installed", lambda name: True)
+    stop = threading.Event()
+    runner = threading.Thread(target=lambda: inference_main.main(gg.client, stop))
+    runner.start()
+    try:
+        gg.wait_for(lambda: "RUNNING" in gg.states and "smartcam/frames" in gg.topic_handlers)
+        frame = write_frame(ring)
+        gg.send_frame(frame)
+        assert detections_for(gg, frame).model.backend == "onnxruntime"
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+    assert not runner.is_alive()
+    gg.client.close.assert_called()
+
+
+def test_chosen_backend_failing_at_start_falls_back_and_says_so(env):
+    gg, ring, tmp = env
+
+    def broken(bundle, threads):
+        from ssd_inference.backends import BackendError
+        raise BackendError("onnxruntime: cannot load fake.model: broken on purpose")
+
+    factories = {"onnxruntime": broken, **fake_factories("litert")}
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    try:
+        assert "serving with litert" in status_with(gg, "backend_fallback").detail
+        frame = write_frame(ring)
+        gg.send_frame(frame)
+        assert detections_for(gg, frame).model.backend == "litert"
+        health = parse(Health, gg.on("smartcam/health/smartcam.SsdInference")[0])
+        assert health.state == "degraded" and "configured: onnxruntime" in health.detail
+        assert "ERRORED" not in gg.states
+    finally:
+        app.stop()
+
+
+def test_annotated_output_defaults_to_the_work_folder(env, monkeypatch):
+    gg, ring, tmp = env
+    work = tmp / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    gg.config["annotatedOutput"] = {"enabled": True}
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    try:
+        frame = write_frame(ring)
+        gg.send_frame(frame)
+        gg.wait_for((work / "annotated" / "cam1" / f"{frame.frame_id}.jpg").is_file)
+    finally:
+        app.stop()
+
+
+def test_when_inference_is_behind_only_the_newest_frame_waits(env):
+    gg, ring, tmp = env
+    gate = threading.Event()
+    started = threading.Event()
+
+    class SlowBackend(FakeBackend):
+        def run(self, tensor):
+            started.set()
+            gate.wait(60)
+            return super().run(tensor)
+
+    factories = {"onnxruntime": lambda bundle, threads: SlowBackend("onnxruntime", bundle, threads)}
+    gg.config["healthIntervalS"] = 0.2
+    ring = FrameRing(tmp / "frames", "cam1", capacity=64)
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    try:
+        first = write_frame(ring)
+        gg.send_frame(first)
+        assert started.wait(60)
+        later = [write_frame(ring) for _ in range(30)]
+        for frame in later:
+            gg.send_frame(frame)
+        gate.set()
+        detections_for(gg, later[-1])
+        served = {m["frame"]["frame_id"] for m in gg.on("smartcam/detections")}
+        assert served == {first.frame_id, later[-1].frame_id}
+
+        def dropped():
+            reports = [m for m in gg.on("smartcam/health/smartcam.SsdInference")]
+            return reports and reports[-1]["counters"].get("frames_dropped") == 29
+        gg.wait_for(dropped)
+    finally:
+        gate.set()
+        app.stop()
+
+
+def test_the_next_frame_is_prepared_while_the_model_runs(env, monkeypatch):
+    """Under load, reading and decoding frame n+1 overlaps inference of frame n (prefetch thread)."""
+    gg, ring, tmp = env
+    events = []  # (what, frame path or None, thread name, time)
+    lock = threading.Lock()
+
+    def note(what, path=None):
+        with lock:
+            events.append((what, path, threading.current_thread().name, time.monotonic()))
+
+    import ssd_inference.app as app_module
+    real_read = app_module.read_frame
+
+    def recording_read(frame, root):
+        note("read", frame.path)
+        return real_read(frame, root)
+
+    real_decode = app_module.decode_image
+
+    def slow_decode(*args, **kwargs):  # a big frame: preparing it takes half as long as inference
+        time.sleep(0.1)
+        return real_decode(*args, **kwargs)
+
+    class SlowBackend(FakeBackend):
+        def run(self, tensor):
+            note("infer-start")
+            time.sleep(0.2)
+            note("infer-end")
+            return super().run(tensor)
+
+    monkeypatch.setattr(app_module, "read_frame", recording_read)
+    monkeypatch.setattr(app_module, "decode_image", slow_decode)
+    gg.config["dropPolicy"] = {"pendingPerCamera": 8}
+    factories = {"onnxruntime": lambda bundle, threads: SlowBackend("onnxruntime", bundle, threads)}
+    ring = FrameRing(tmp / "frames", "cam1", capacity=64)
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    try:
+        frames = [write_frame(ring) for _ in range(4)]
+        for frame in frames:
+            gg.send_frame(frame)
+        detections_for(gg, frames[-1])
+        served = [m["frame"]["frame_id"] for m in gg.on("smartcam/detections")]
+        assert served == [f.frame_id for f in frames]  # in order, none lost
+    finally:
+        app.stop()
+    reads = [e for e in events if e[0] == "read"]
+    ends = [e[3] for e in events if e[0] == "infer-end"]
+    assert len(reads) == 4 and len(ends) == 4
+    prefetched = [e for e in reads if e[2].startswith("ssd-prefetch")]
+    assert len(prefetched) >= 2
+    for _, path, _, at in prefetched:
+        index = [f.path for f in frames].index(path)
+        # Taken about one preparation (0.1 s) before the model was free: preparing overlapped inference.
+        assert at < ends[index - 1] - 0.03
+
+
+def test_main_with_an_altered_model_ends_errored_without_exiting(env, monkeypatch):
+    gg, _ring, tmp = env
+    model = write_model_dir(tmp / "model", runtimes=RUNTIMES)
+    (model / "fake.model").write_bytes(b"altered")
+    monkeypatch.setenv("SMARTCAM_MODEL_DIR", str(model))
+    monkeypatch.setattr("ssd_inference.backends.registry.BACKENDS", fake_factories("onnxruntime", "litert"))
+    monkeypatch.setattr("ssd_inference.backends.registry._installed", lambda name: True)
+    stop = threading.Event()
+    exit_codes = []
+    runner = threading.Thread(target=lambda: exit_codes.append(load_inference_main().main(gg.client, stop)))
+    runner.start()
+    try:
+        gg.wait_for(lambda: gg.states == ["ERRORED"])
+        assert "fake.model is altered" in status_with(gg, "model_unusable").detail
+        assert runner.is_alive()
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+    assert exit_codes == [0]

@@ -1,0 +1,152 @@
+"""The packaged sample model (smartcam.SsdModelStore) on real photos, on every backend.
+
+Tolerances: every backend gets the same input tensor and must give the same detections as
+onnxruntime: same count and labels, IoU >= 0.9, |score difference| <= 0.02. Against the
+upstream TF graph's own detections (tests/model_packaging/expected_detections.json, PIL preprocessing)
+the component's OpenCV preprocessing is allowed IoU >= 0.85, |score difference| <= 0.05.
+"""
+
+import json
+import os
+import platform
+import time
+
+import pytest
+
+from smartcam.config import LiveConfig
+from smartcam.contracts import Detection, Detections, parse
+from smartcam.frames import FrameRing
+from smartcam.ipc import Ipc
+from ssd_inference.app import SsdInferenceApp
+from ssd_inference.backends import available_backends, resolve_backend
+from ssd_inference.decoders import Selection
+from ssd_inference.engine import Engine, PreparedModel
+from ssd_inference.preprocessing import decode_image
+from ssd_inference.settings import SsdInferenceConfig
+from tests.ssd_inference.helpers import MODEL_DIR, REPO, THING, FakeGreengrass
+
+IMAGES = REPO / "tests" / "model_packaging" / "images"
+EXPECTED = REPO / "tests" / "model_packaging" / "expected_detections.json"
+BACKENDS = ["dlr", "onnxruntime", "litert"]
+
+pytestmark = pytest.mark.skipif(
+    not (MODEL_DIR / "model.json").is_file(), reason="sample model not built (make -C model_packaging / make demo)"
+)
+
+
+def iou(a: Detection, b) -> float:
+    ax = (a.box.x1, a.box.y1, a.box.x2, a.box.y2)
+    bx = b if isinstance(b, list) else (b.box.x1, b.box.y1, b.box.x2, b.box.y2)
+    ix = max(0.0, min(ax[2], bx[2]) - max(ax[0], bx[0]))
+    iy = max(0.0, min(ax[3], bx[3]) - max(ax[1], bx[1]))
+    inter = ix * iy
+    union = (ax[2] - ax[0]) * (ax[3] - ax[1]) + (bx[2] - bx[0]) * (bx[3] - bx[1]) - inter
+    return inter / union
+
+
+@pytest.fixture(scope="module")
+def model():
+    return PreparedModel.load(MODEL_DIR)
+
+
+@pytest.fixture(scope="module")
+def engines(model):
+    here = available_backends(model.bundle)
+    if platform.machine() == "x86_64":
+        assert set(here) == set(BACKENDS), "on x86_64 all three runtimes are installed"
+        assert resolve_backend("auto", model.bundle)[0] == "dlr", "auto means DLR on x86_64"
+    started = {name: Engine.start(model, name, 2, fall_back=False) for name in here}
+    yield started
+    for engine in started.values():
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def expected():
+    return json.loads(EXPECTED.read_text())
+
+
+def detect(engine, tensor, min_score=0.3, iou_threshold=0.6):
+    return engine.postprocess(engine.infer(tensor), Selection(min_score, iou_threshold, 100))
+
+
+def test_real_model_verifies_and_names_person(model):
+    assert model.labels == ("person",)
+    assert model.bundle.anchors.shape == (1917, 4)
+    assert set(model.bundle.manifest.runtimes) >= {"dlr", "onnxruntime", "litert"}
+
+
+@pytest.mark.parametrize("image", ["grace_hopper.jpg", "astronaut.png", "camera.png", "chelsea.png"])
+def test_backends_agree_on_real_images(engines, model, image):
+    tensor = model.preprocess(decode_image((IMAGES / image).read_bytes()))
+    reference = detect(engines["onnxruntime"], tensor)
+    for name, engine in engines.items():
+        found = detect(engine, tensor)
+        assert [d.label for d in found] == [d.label for d in reference], name
+        for ours, theirs in zip(found, reference, strict=True):
+            assert iou(ours, theirs) >= 0.9, name
+            assert abs(ours.score - theirs.score) <= 0.02, name
+
+
+@pytest.mark.parametrize("image", ["grace_hopper.jpg", "astronaut.png", "camera.png", "chelsea.png"])
+def test_detections_match_the_upstream_graph(engines, model, expected, image):
+    want = expected["images"][image]["detections"]
+    tensor = model.preprocess(decode_image((IMAGES / image).read_bytes()))
+    for name, engine in engines.items():
+        found = detect(engine, tensor, expected["min_score"], expected["nms_iou_threshold"])
+        assert len(found) == len(want), name
+        for ours, theirs in zip(found, want, strict=True):
+            assert ours.label == theirs["label"]
+            assert iou(ours, theirs["box"]) >= 0.85, name
+            assert abs(ours.score - theirs["score"]) <= 0.05, name
+
+
+def test_grace_hopper_is_a_person_on_every_backend(engines, model):
+    tensor = model.preprocess(decode_image((IMAGES / "grace_hopper.jpg").read_bytes()))
+    for name, engine in engines.items():
+        found = detect(engine, tensor, 0.5, 0.45)
+        assert [d.label for d in found] == ["person"], name
+        assert found[0].score > 0.9 and found[0].box.y2 - found[0].box.y1 > 0.8
+
+
+@pytest.mark.parametrize("backend", ["auto", "onnxruntime", "litert"])
+def test_component_detects_grace_hopper_with_the_real_model(tmp_path, monkeypatch, backend):
+    monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
+    monkeypatch.setenv("SMARTCAM_MODEL_DIR", str(MODEL_DIR))
+    gg = FakeGreengrass({"frameRoot": str(tmp_path), "backend": backend, "threads": 2})
+    ring = FrameRing(tmp_path, "cam1", capacity=4)
+    ipc = Ipc(gg.client)
+    app = SsdInferenceApp(ipc, LiveConfig(ipc, SsdInferenceConfig))
+    app.start()
+    try:
+        frame = ring.write((IMAGES / "grace_hopper.jpg").read_bytes(), width=512, height=600,
+                           captured_at=time.time(), captured_monotonic_ns=time.monotonic_ns())
+        gg.send_frame(frame)
+        gg.wait_for(lambda: gg.on("smartcam/detections"), timeout=120)
+        message = parse(Detections, gg.on("smartcam/detections")[0])
+        assert [d.label for d in message.detections] == ["person"]
+        assert message.model.name == "ssdlite-mobilenetv2-person"
+        want = "dlr" if backend == "auto" and platform.machine() == "x86_64" else backend
+        assert message.model.backend == (want if want != "auto" else message.model.backend)
+        assert message.latency.infer_ms > 0
+    finally:
+        app.stop()
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="DLR 1.6 runs models on x86_64 only")
+def test_dlr_leaves_threads_unpinned_and_keeps_an_operator_setting(model, monkeypatch):
+    """TVM would pin the calling thread to one core with a single thread (and so everything the
+    process starts later); the component shares its cores with capture and the writer."""
+    monkeypatch.delenv("TVM_BIND_THREADS", raising=False)
+    monkeypatch.setenv("TVM_THREAD_POOL_SPIN_COUNT", "123")
+    cores = os.sched_getaffinity(0)
+    engine = Engine.start(model, "dlr", 1, fall_back=False)
+    try:
+        image = decode_image((IMAGES / "grace_hopper.jpg").read_bytes())
+        engine.infer(engine.preprocess(image))
+        assert os.environ["TVM_BIND_THREADS"] == "0"
+        assert os.environ["TVM_THREAD_POOL_SPIN_COUNT"] == "123"
+        assert os.sched_getaffinity(0) == cores
+    finally:
+        engine.close()
+        os.sched_setaffinity(0, cores)
