@@ -172,7 +172,7 @@ def test_item_dynamodb_refuses_is_isolated_and_set_aside(aws_env, table, tmp_pat
 
 
 def test_oversized_message_is_stored_truncated(aws_env, table, tmp_path):
-    from test_writer_items import huge_message
+    from tests.dynamo_writer.test_items import huge_message
 
     spool = Spool(tmp_path / "spool.sqlite3")
     (item,) = items_for(huge_message(), DEVICE, 30)

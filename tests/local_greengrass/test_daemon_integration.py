@@ -129,6 +129,7 @@ threading.Event().wait()
 """
 
 SMART = """
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from pydantic import PositiveInt
