@@ -14,7 +14,9 @@ import argparse
 import hashlib
 import json
 import shutil
-import subprocess  # nosec B404 - runs pip and venv with fixed arguments
+
+# subprocess runs pip and venv with fixed arguments.
+import subprocess  # nosec B404
 import sys
 import venv
 from pathlib import Path

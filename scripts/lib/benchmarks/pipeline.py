@@ -295,7 +295,8 @@ def bench_deployment(args: argparse.Namespace, rates: list[float]) -> Path:
               "height": 480, "loop": True}
     merges = pipeline_merges(ROOT, camera=camera, pending_per_camera=1)
     # The ring on tmpfs as on a device (the components' default is /dev/shm), private to this benchmark.
-    ring = f"/dev/shm/smartcam-bench-{os.getuid()}"  # noqa: S108  # nosec B108 - the ring refuses a foreign folder
+    # The ring refuses a folder another user created there.
+    ring = f"/dev/shm/smartcam-bench-{os.getuid()}"  # noqa: S108  # nosec B108
     merges["smartcam.CameraIngest"]["frameRoot"] = merges["smartcam.SsdInference"]["frameRoot"] = ring
     merges["smartcam.CameraIngest"]["limits"] = {"maxFps": max(rates)}
     merges["smartcam.SsdInference"].update(backend=args.backend, threads=args.threads,

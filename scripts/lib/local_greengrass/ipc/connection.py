@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from local_greengrass.ipc.eventstream import Decoder, Header, ProtocolError
 from local_greengrass.ipc.rpc import (
@@ -37,9 +37,6 @@ from local_greengrass.ipc.rpc import (
     rpc_frame,
     service_error,
 )
-
-if TYPE_CHECKING:
-    from local_greengrass.ipc.server import IpcServer
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +135,26 @@ class Stream:
 Handler = Callable[[Stream, dict[str, Any]], "Awaitable[None] | None"]
 
 
+class OperationTable(Protocol):
+    def handler(self, operation: str) -> Handler | None: ...
+
+
+class ConnectionHost(Protocol):
+    """What a connection needs from the server that accepted it (the server implements it; the
+    connection never imports the server, so the two modules do not depend on each other)."""
+
+    max_pending_event_bytes: int
+    operations: OperationTable
+
+    def authenticate(self, token: str) -> str | None: ...
+
+    def connection_opened(self, connection: IpcConnection) -> None: ...
+
+    def connection_closed(self, connection: IpcConnection) -> None: ...
+
+
 class IpcConnection(asyncio.Protocol):
-    def __init__(self, server: IpcServer, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, server: ConnectionHost, loop: asyncio.AbstractEventLoop) -> None:
         self.server = server
         self.loop = loop
         self.component: str | None = None

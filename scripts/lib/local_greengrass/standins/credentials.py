@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 CREDENTIALS_PATH = "/2016-11-01/credentialprovider/"
 LIFETIME = timedelta(hours=1)
+DUMMY_SESSION_TOKEN = "local-greengrass-session-token"  # noqa: S105  # nosec B105
 
 
 def dummy_credentials(now: datetime | None = None) -> dict[str, str]:
@@ -26,7 +27,7 @@ def dummy_credentials(now: datetime | None = None) -> dict[str, str]:
     return {
         "AccessKeyId": "ASIALOCALGREENGRASS0",
         "SecretAccessKey": "local-greengrass-secret-access-key-00000",
-        "Token": "local-greengrass-session-token",  # nosec B105
+        "Token": DUMMY_SESSION_TOKEN,
         "Expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
