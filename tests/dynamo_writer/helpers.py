@@ -1,4 +1,4 @@
-"""Shared helpers of the writer tests (imported by name: tests/writer is on sys.path under pytest)."""
+"""Shared helpers of the writer tests."""
 
 from __future__ import annotations
 
