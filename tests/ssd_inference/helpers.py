@@ -1,31 +1,18 @@
 
-"""Helpers for the inference tests: synthetic model folders, a fake backend, a mocked IPC client."""
+"""Helpers for the inference tests: synthetic model folders and a fake backend (the mocked IPC is
+tests.support.fake_nucleus)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
-from unittest.mock import MagicMock
 
 import cv2
 import numpy as np
-from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
-from awsiot.greengrasscoreipc.model import (
-    ConfigurationUpdateEvent,
-    ConfigurationUpdateEvents,
-    GetConfigurationResponse,
-    JsonMessage,
-    MessageContext,
-    SubscriptionResponseMessage,
-)
 
 from repo_layout import REPO_ROOT
-from smartcam.contracts import FrameRef
 from ssd_inference.decoders.tf_od_api import encode_boxes
 
 REPO = REPO_ROOT
@@ -115,78 +102,3 @@ def jpeg_bytes(width: int = 160, height: int = 120, channels: int = 3, ext: str 
     ok, data = cv2.imencode(ext, rng.integers(0, 255, shape, dtype=np.uint8))
     assert ok
     return data.tobytes()
-
-
-class FakeGreengrass:
-    """A MagicMock(spec=GreengrassCoreIPCClientV2) that records what the component registers and sends."""
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
-        self.client = MagicMock(spec=GreengrassCoreIPCClientV2)
-        self.topic_handlers: dict[str, Any] = {}
-        self.config_handlers: list[Any] = []
-        self.published: list[tuple[str, dict[str, Any]]] = []
-        self.iot: list[tuple[str, dict[str, Any]]] = []
-        self.states: list[str] = []
-        self._lock = threading.Lock()
-        self.client.get_configuration.side_effect = lambda key_path: GetConfigurationResponse(
-            component_name="smartcam.SsdInference", value=json.loads(json.dumps(self.config)))
-        self.client.subscribe_to_topic.side_effect = self._subscribe
-        self.client.subscribe_to_configuration_update.side_effect = self._subscribe_config
-        self.client.publish_to_topic.side_effect = self._publish
-        self.client.publish_to_topic_async.side_effect = self._publish_async
-        self.client.publish_to_iot_core.side_effect = self._publish_iot
-        self.client.update_state.side_effect = self._update_state
-
-    def _update_state(self, state):
-        self.states.append(str(state))
-
-    def _subscribe(self, topic, receive_mode, on_stream_event, on_stream_error):
-        self.topic_handlers[topic] = on_stream_event
-        return MagicMock(), MagicMock()
-
-    def _subscribe_config(self, key_path, on_stream_event, on_stream_error):
-        self.config_handlers.append(on_stream_event)
-        return MagicMock(), MagicMock()
-
-    def _publish(self, topic, publish_message):
-        with self._lock:
-            self.published.append((topic, publish_message.json_message.message))
-
-    def _publish_async(self, topic, publish_message):
-        self._publish(topic, publish_message)
-        done: Future = Future()
-        done.set_result(None)
-        return done
-
-    def _publish_iot(self, topic_name, qos, payload):
-        with self._lock:
-            self.iot.append((topic_name, json.loads(payload)))
-
-    # driving the component --------------------------------------------------------------------
-    def send_frame(self, message: dict[str, Any] | FrameRef, topic: str = "smartcam/frames") -> None:
-        body = message.to_message() if isinstance(message, FrameRef) else message
-        event = SubscriptionResponseMessage(json_message=JsonMessage(message=body, context=MessageContext(topic=topic)))
-        self.topic_handlers[topic](event)
-
-    def update_config(self, **changes: Any) -> None:
-        self.config = {**self.config, **changes}
-        for handler in self.config_handlers:
-            handler(ConfigurationUpdateEvents(configuration_update_event=ConfigurationUpdateEvent(
-                component_name="smartcam.SsdInference", key_path=list(changes)[:1])))
-
-    def on(self, topic: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [m for t, m in self.published if t == topic]
-
-    def on_iot(self, topic: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [m for t, m in self.iot if t == topic]
-
-    def wait_for(self, predicate, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.01)
-        raise AssertionError("condition not met in time")

@@ -1,5 +1,6 @@
 """smartcam.SsdInference with a mocked Greengrass IPC client: frames in, detections out."""
 
+import dataclasses
 import importlib.util
 import json
 import threading
@@ -10,18 +11,18 @@ import pytest
 from smartcam.config import LiveConfig
 from smartcam.contracts import Detections, Health, parse
 from smartcam.frames import FrameRing
-from smartcam.ipc import Ipc
 from ssd_inference.app import SsdInferenceApp
 from ssd_inference.settings import SsdInferenceConfig
+from ssd_inference.frame_path import FramePath
 from tests.ssd_inference.helpers import (
     REPO,
     THING,
     FakeBackend,
-    FakeGreengrass,
     fake_factories,
     jpeg_bytes,
     write_model_dir,
 )
+from tests.support.fake_nucleus import FakeNucleus, wait_until
 
 STATUS = f"smartcam/{THING}/status/smartcam.SsdInference"
 SUMMARY = f"smartcam/{THING}/detections"
@@ -33,16 +34,15 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
     FakeBackend.calls.clear()
     frames = tmp_path / "frames"
-    gg = FakeGreengrass({"frameRoot": str(frames), "statusMinIntervalS": 0, "healthIntervalS": 3600,
-                         "scoreThreshold": 0.5, "backend": "onnxruntime"})
+    gg = FakeNucleus({"frameRoot": str(frames), "statusMinIntervalS": 0, "healthIntervalS": 3600,
+                      "scoreThreshold": 0.5, "backend": "onnxruntime"}, "smartcam.SsdInference")
     ring = FrameRing(frames, "cam1", capacity=4)
     return gg, ring, tmp_path
 
 
-def start_app(gg, model_dir, factories=None):
-    ipc = Ipc(gg.client)
-    app = SsdInferenceApp(ipc, LiveConfig(ipc, SsdInferenceConfig), model_dir=model_dir,
-                          backend_factories=factories or fake_factories("onnxruntime", "litert"))
+def start_app(gg, model_dir, factories=None, **kwargs):
+    app = SsdInferenceApp(gg.ipc, LiveConfig(gg.ipc, SsdInferenceConfig), model_dir=model_dir,
+                          backend_factories=factories or fake_factories("onnxruntime", "litert"), **kwargs)
     app.start_result = app.start()  # what run_component reports with UpdateState
     return app
 
@@ -52,13 +52,17 @@ def write_frame(ring, data=None, width=160, height=120):
                       captured_monotonic_ns=time.monotonic_ns())
 
 
+def send_frame(gg, frame):
+    gg.send("smartcam/frames", frame)
+
+
 def detections_for(gg, frame):
-    gg.wait_for(lambda: any(m["frame"]["frame_id"] == frame.frame_id for m in gg.on("smartcam/detections")))
+    wait_until(lambda: any(m["frame"]["frame_id"] == frame.frame_id for m in gg.on("smartcam/detections")))
     return next(parse(Detections, m) for m in gg.on("smartcam/detections") if m["frame"]["frame_id"] == frame.frame_id)
 
 
 def status_with(gg, text):
-    gg.wait_for(lambda: any(text in m["detail"] for m in gg.on_iot(STATUS)))
+    wait_until(lambda: any(text in m["detail"] for m in gg.on_iot(STATUS)))
     return next(parse(Health, m) for m in gg.on_iot(STATUS) if text in m["detail"])
 
 
@@ -67,7 +71,7 @@ def test_frame_in_detections_out(env):
     app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
     try:
         frame = write_frame(ring)
-        gg.send_frame(frame)
+        send_frame(gg, frame)
         message = detections_for(gg, frame)
         assert message.frame == frame
         assert [(d.label, round(d.score, 2)) for d in message.detections] == [("person", 0.9), ("dog", 0.6)]
@@ -77,7 +81,7 @@ def test_frame_in_detections_out(env):
         assert (model.name, model.version, model.backend) == ("test-ssd", "0.1.0", "onnxruntime")
         assert message.latency.read_ms >= 0 and message.latency.infer_ms >= 0
         assert 0 <= message.latency.queue_ms < 60_000  # from the frame's monotonic capture stamp
-        gg.wait_for(lambda: gg.on_iot(SUMMARY))
+        wait_until(lambda: gg.on_iot(SUMMARY))
         summary = gg.on_iot(SUMMARY)[0]
         assert summary["count"] == 2 and summary["labels"] == {"person": 1, "dog": 1}
         assert len(json.dumps(summary)) < 1024
@@ -93,23 +97,23 @@ def test_live_config_update_applies_without_restart(env):
     app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
     try:
         first = write_frame(ring)
-        gg.send_frame(first)
+        send_frame(gg, first)
         assert len(detections_for(gg, first).detections) == 2
-        gg.update_config(scoreThreshold=0.7, classAllowList=["person", "dog"])
+        gg.update(scoreThreshold=0.7, classAllowList=["person", "dog"])
         second = write_frame(ring)
-        gg.send_frame(second)
+        send_frame(gg, second)
         assert [d.label for d in detections_for(gg, second).detections] == ["person"]
 
-        gg.update_config(classAllowList=["dog"], scoreThreshold=0.5)
+        gg.update(classAllowList=["dog"], scoreThreshold=0.5)
         third = write_frame(ring)
-        gg.send_frame(third)
+        send_frame(gg, third)
         assert [d.label for d in detections_for(gg, third).detections] == ["dog"]
 
         old_backend = app.engine.backend
-        gg.update_config(backend="litert", threads=1)
-        gg.wait_for(lambda: app.engine.backend_name == "litert")
+        gg.update(backend="litert", threads=1)
+        wait_until(lambda: app.engine.backend_name == "litert")
         fourth = write_frame(ring)
-        gg.send_frame(fourth)
+        send_frame(gg, fourth)
         assert detections_for(gg, fourth).model.backend == "litert"
         assert ("litert", 1) in FakeBackend.calls and old_backend.closed
     finally:
@@ -120,9 +124,9 @@ def test_invalid_config_update_keeps_the_previous_one(env):
     gg, ring, tmp = env
     app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
     try:
-        gg.update_config(scoreThreshold=7)
+        gg.update(scoreThreshold=7)
         frame = write_frame(ring)
-        gg.send_frame(frame)
+        send_frame(gg, frame)
         assert len(detections_for(gg, frame).detections) == 2
     finally:
         app.stop()
@@ -138,22 +142,22 @@ def test_backend_that_fails_to_reload_keeps_serving(env):
     factories = {**fake_factories("onnxruntime"), "litert": broken}
     app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
     try:
-        gg.update_config(backend="litert")
-        assert "broken on purpose" in status_with(gg, "backend_reload_failed").detail
+        gg.update(backend="litert")
+        assert "broken on purpose" in status_with(gg, "backendReloadFailed").detail
         frame = write_frame(ring)
-        gg.send_frame(frame)
+        send_frame(gg, frame)
         assert detections_for(gg, frame).model.backend == "onnxruntime"
     finally:
         app.stop()
 
 
 @pytest.mark.parametrize("bad, kind", [
-    ({"schema": "smartcam.frame/1", "frame_id": "x"}, "invalid_message"),
-    ("missing", "frame_expired"),
-    ("corrupt", "bad_frame"),
-    ("wrong_size", "bad_frame"),
-    ("outside", "frame_refused"),
-    ("not_jpeg", "bad_frame"),
+    ({"schema": "smartcam.frame/1", "frame_id": "x"}, "invalidMessage"),
+    ("missing", "frameExpired"),
+    ("corrupt", "badFrame"),
+    ("wrong_size", "badFrame"),
+    ("outside", "frameOutsideRoot"),
+    ("not_jpeg", "badFrame"),
 ])
 def test_bad_input_gets_a_status_and_the_next_frame_is_served(env, bad, kind):
     gg, ring, tmp = env
@@ -163,25 +167,25 @@ def test_bad_input_gets_a_status_and_the_next_frame_is_served(env, bad, kind):
             frame = write_frame(ring)
             for _ in range(4):
                 write_frame(ring)  # the ring recycles it
-            gg.send_frame(frame)
+            send_frame(gg, frame)
         elif bad == "corrupt":
-            gg.send_frame(write_frame(ring, jpeg_bytes()[:300]))
+            send_frame(gg, write_frame(ring, jpeg_bytes()[:300]))
         elif bad == "wrong_size":
-            gg.send_frame(write_frame(ring, jpeg_bytes(64, 48)))
+            send_frame(gg, write_frame(ring, jpeg_bytes(64, 48)))
         elif bad == "not_jpeg":
-            gg.send_frame(write_frame(ring, b"plain text, not an image"))
+            send_frame(gg, write_frame(ring, b"plain text, not an image"))
         elif bad == "outside":
             other = FrameRing(tmp / "elsewhere", "cam1", capacity=2)
-            gg.send_frame(write_frame(other))
+            send_frame(gg, write_frame(other))
         else:
-            gg.send_frame(bad)
+            send_frame(gg, bad)
         status = status_with(gg, kind)
         assert status.state == "degraded" and status.component == "smartcam.SsdInference"
-        assert app.counters[kind if kind != "invalid_message" else "messages_invalid"] == 1
+        assert app.counters[kind if kind != "invalidMessage" else "messagesInvalid"] == 1
         good = write_frame(ring)
-        gg.send_frame(good)
+        send_frame(gg, good)
         assert len(detections_for(gg, good).detections) == 2
-        assert "ERRORED" not in [str(s) for s in gg.states]
+        assert "ERRORED" not in [str(s) for s in gg.states()]
     finally:
         app.stop()
 
@@ -205,8 +209,8 @@ def test_unusable_model_reports_errored_and_keeps_running(env, breakage, reason)
         assert status.state == "errored"
         assert app.start_result == "ERRORED"
         frame = write_frame(ring)
-        gg.send_frame(frame)
-        gg.wait_for(lambda: app.counters["frames_refused"] == 1)
+        send_frame(gg, frame)
+        wait_until(lambda: app.counters["framesRefused"] == 1)
         assert not gg.on("smartcam/detections")
         assert app._worker.is_alive()
     finally:
@@ -216,14 +220,14 @@ def test_unusable_model_reports_errored_and_keeps_running(env, breakage, reason)
 def test_annotated_frames_are_written_and_bounded(env):
     gg, ring, tmp = env
     out = tmp / "annotated"
-    gg.config["annotatedOutput"] = {"enabled": True, "dir": str(out), "keepPerCamera": 2}
+    gg.configuration["annotatedOutput"] = {"enabled": True, "dir": str(out), "keepPerCamera": 2}
     app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
     try:
         frames = [write_frame(ring) for _ in range(3)]
         for frame in frames:
-            gg.send_frame(frame)
+            send_frame(gg, frame)
             detections_for(gg, frame)
-        gg.wait_for((out / "cam1" / f"{frames[-1].frame_id}.jpg").is_file)
+        wait_until((out / "cam1" / f"{frames[-1].frame_id}.jpg").is_file)
         assert sorted(p.name for p in (out / "cam1").iterdir()) == sorted(f"{f.frame_id}.jpg" for f in frames[1:])
     finally:
         app.stop()
@@ -248,9 +252,9 @@ def test_main_runs_the_component_and_reports_running(env, monkeypatch):
     runner = threading.Thread(target=lambda: inference_main.main(gg.client, stop))
     runner.start()
     try:
-        gg.wait_for(lambda: "RUNNING" in gg.states and "smartcam/frames" in gg.topic_handlers)
+        wait_until(lambda: "RUNNING" in gg.states() and "smartcam/frames" in gg.topic_handlers)
         frame = write_frame(ring)
-        gg.send_frame(frame)
+        send_frame(gg, frame)
         assert detections_for(gg, frame).model.backend == "onnxruntime"
     finally:
         stop.set()
@@ -269,13 +273,13 @@ def test_chosen_backend_failing_at_start_falls_back_and_says_so(env):
     factories = {"onnxruntime": broken, **fake_factories("litert")}
     app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
     try:
-        assert "serving with litert" in status_with(gg, "backend_fallback").detail
+        assert "serving with litert" in status_with(gg, "backendFallback").detail
         frame = write_frame(ring)
-        gg.send_frame(frame)
+        send_frame(gg, frame)
         assert detections_for(gg, frame).model.backend == "litert"
         health = parse(Health, gg.on("smartcam/health/smartcam.SsdInference")[0])
         assert health.state == "degraded" and "configured: onnxruntime" in health.detail
-        assert "ERRORED" not in gg.states
+        assert "ERRORED" not in gg.states()
     finally:
         app.stop()
 
@@ -285,12 +289,12 @@ def test_annotated_output_defaults_to_the_work_folder(env, monkeypatch):
     work = tmp / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    gg.config["annotatedOutput"] = {"enabled": True}
+    gg.configuration["annotatedOutput"] = {"enabled": True}
     app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
     try:
         frame = write_frame(ring)
-        gg.send_frame(frame)
-        gg.wait_for((work / "annotated" / "cam1" / f"{frame.frame_id}.jpg").is_file)
+        send_frame(gg, frame)
+        wait_until((work / "annotated" / "cam1" / f"{frame.frame_id}.jpg").is_file)
     finally:
         app.stop()
 
@@ -307,16 +311,16 @@ def test_when_inference_is_behind_only_the_newest_frame_waits(env):
             return super().run(tensor)
 
     factories = {"onnxruntime": lambda bundle, threads: SlowBackend("onnxruntime", bundle, threads)}
-    gg.config["healthIntervalS"] = 0.2
+    gg.configuration["healthIntervalS"] = 0.2
     ring = FrameRing(tmp / "frames", "cam1", capacity=64)
     app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
     try:
         first = write_frame(ring)
-        gg.send_frame(first)
+        send_frame(gg, first)
         assert started.wait(60)
         later = [write_frame(ring) for _ in range(30)]
         for frame in later:
-            gg.send_frame(frame)
+            send_frame(gg, frame)
         gate.set()
         detections_for(gg, later[-1])
         served = {m["frame"]["frame_id"] for m in gg.on("smartcam/detections")}
@@ -324,14 +328,14 @@ def test_when_inference_is_behind_only_the_newest_frame_waits(env):
 
         def dropped():
             reports = [m for m in gg.on("smartcam/health/smartcam.SsdInference")]
-            return reports and reports[-1]["counters"].get("frames_dropped") == 29
-        gg.wait_for(dropped)
+            return reports and reports[-1]["counters"].get("framesDropped") == 29
+        wait_until(dropped)
     finally:
         gate.set()
         app.stop()
 
 
-def test_the_next_frame_is_prepared_while_the_model_runs(env, monkeypatch):
+def test_the_next_frame_is_prepared_while_the_model_runs(env):
     """Under load, reading and decoding frame n+1 overlaps inference of frame n (prefetch thread)."""
     gg, ring, tmp = env
     events = []  # (what, frame path or None, thread name, time)
@@ -341,18 +345,12 @@ def test_the_next_frame_is_prepared_while_the_model_runs(env, monkeypatch):
         with lock:
             events.append((what, path, threading.current_thread().name, time.monotonic()))
 
-    import ssd_inference.app as app_module
-    real_read = app_module.read_frame
-
-    def recording_read(frame, root):
-        note("read", frame.path)
-        return real_read(frame, root)
-
-    real_decode = app_module.decode_image
-
-    def slow_decode(*args, **kwargs):  # a big frame: preparing it takes half as long as inference
-        time.sleep(0.1)
-        return real_decode(*args, **kwargs)
+    class SlowPreparation(FramePath):  # a big frame: preparing it takes half as long as inference
+        def prepare(self, frame):
+            note("read", frame.path)
+            time.sleep(0.1)
+            prepared = super().prepare(frame)
+            return dataclasses.replace(prepared, preprocess_ms=prepared.preprocess_ms + 100.0)  # what it took
 
     class SlowBackend(FakeBackend):
         def run(self, tensor):
@@ -361,16 +359,15 @@ def test_the_next_frame_is_prepared_while_the_model_runs(env, monkeypatch):
             note("infer-end")
             return super().run(tensor)
 
-    monkeypatch.setattr(app_module, "read_frame", recording_read)
-    monkeypatch.setattr(app_module, "decode_image", slow_decode)
-    gg.config["dropPolicy"] = {"pendingPerCamera": 8}
+    gg.configuration["dropPolicy"] = {"pendingPerCamera": 8}
     factories = {"onnxruntime": lambda bundle, threads: SlowBackend("onnxruntime", bundle, threads)}
     ring = FrameRing(tmp / "frames", "cam1", capacity=64)
-    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories,
+                    frame_path_factory=SlowPreparation)
     try:
         frames = [write_frame(ring) for _ in range(4)]
         for frame in frames:
-            gg.send_frame(frame)
+            send_frame(gg, frame)
         detections_for(gg, frames[-1])
         served = [m["frame"]["frame_id"] for m in gg.on("smartcam/detections")]
         assert served == [f.frame_id for f in frames]  # in order, none lost
@@ -399,8 +396,8 @@ def test_main_with_an_altered_model_ends_errored_without_exiting(env, monkeypatc
     runner = threading.Thread(target=lambda: exit_codes.append(load_inference_main().main(gg.client, stop)))
     runner.start()
     try:
-        gg.wait_for(lambda: gg.states == ["ERRORED"])
-        assert "fake.model is altered" in status_with(gg, "model_unusable").detail
+        wait_until(lambda: gg.states() == ["ERRORED"])
+        assert "fake.model is altered" in status_with(gg, "modelUnusable").detail
         assert runner.is_alive()
     finally:
         stop.set()

@@ -16,14 +16,14 @@ import pytest
 from smartcam.config import LiveConfig
 from smartcam.contracts import Detection, Detections, parse
 from smartcam.frames import FrameRing
-from smartcam.ipc import Ipc
 from ssd_inference.app import SsdInferenceApp
 from ssd_inference.backends import available_backends, resolve_backend
 from ssd_inference.decoders import Selection
 from ssd_inference.engine import Engine, PreparedModel
 from ssd_inference.preprocessing import decode_image
 from ssd_inference.settings import SsdInferenceConfig
-from tests.ssd_inference.helpers import MODEL_DIR, REPO, THING, FakeGreengrass
+from tests.ssd_inference.helpers import MODEL_DIR, REPO, THING
+from tests.support.fake_nucleus import FakeNucleus, wait_until
 
 IMAGES = REPO / "tests" / "model_packaging" / "images"
 EXPECTED = REPO / "tests" / "model_packaging" / "expected_detections.json"
@@ -113,16 +113,15 @@ def test_grace_hopper_is_a_person_on_every_backend(engines, model):
 def test_component_detects_grace_hopper_with_the_real_model(tmp_path, monkeypatch, backend):
     monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
     monkeypatch.setenv("SMARTCAM_MODEL_DIR", str(MODEL_DIR))
-    gg = FakeGreengrass({"frameRoot": str(tmp_path), "backend": backend, "threads": 2})
+    gg = FakeNucleus({"frameRoot": str(tmp_path), "backend": backend, "threads": 2}, "smartcam.SsdInference")
     ring = FrameRing(tmp_path, "cam1", capacity=4)
-    ipc = Ipc(gg.client)
-    app = SsdInferenceApp(ipc, LiveConfig(ipc, SsdInferenceConfig))
+    app = SsdInferenceApp(gg.ipc, LiveConfig(gg.ipc, SsdInferenceConfig))
     app.start()
     try:
         frame = ring.write((IMAGES / "grace_hopper.jpg").read_bytes(), width=512, height=600,
                            captured_at=time.time(), captured_monotonic_ns=time.monotonic_ns())
-        gg.send_frame(frame)
-        gg.wait_for(lambda: gg.on("smartcam/detections"), timeout=120)
+        gg.send("smartcam/frames", frame)
+        wait_until(lambda: gg.on("smartcam/detections"), timeout=120)
         message = parse(Detections, gg.on("smartcam/detections")[0])
         assert [d.label for d in message.detections] == ["person"]
         assert message.model.name == "ssdlite-mobilenetv2-person"

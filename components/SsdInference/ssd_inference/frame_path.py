@@ -1,0 +1,135 @@
+"""The per-frame path of smartcam.SsdInference: a frame reference in, a Detections message out.
+
+A plain object, no threads and no IPC: the component's scheduler, the benchmarks and the tests call
+the same code. The three steps are separate so the scheduler can overlap them (prepare frame n+1
+while the model runs frame n, finish frame n-1 on the delivery thread); :meth:`FramePath.process`
+runs them one after the other.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from smartcam.contracts import Detection, Detections, FrameRef, ModelInfo, StageLatency
+from smartcam.frames import FrameError as RingFrameError
+from smartcam.frames import FrameExpired, FrameOutsideRoot, read_frame
+from ssd_inference.backends import BackendError
+from ssd_inference.decoders import DecoderError, Selection
+from ssd_inference.engine import Engine
+from ssd_inference.preprocessing import FrameError, decode_image
+
+
+class FrameRefused(Exception):
+    """A frame this path cannot serve; ``kind`` is the counter and status kind (camelCase)."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000.0, 3)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A frame made ready for the model, with what it took to get there."""
+
+    frame: FrameRef
+    rgb: np.ndarray
+    tensor: np.ndarray
+    queue_ms: float | None  # capture -> start of preparation
+    read_ms: float
+    preprocess_ms: float
+
+    @property
+    def seconds(self) -> float:
+        return (self.read_ms + self.preprocess_ms) / 1000.0
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """A frame the model ran on, with its detections."""
+
+    prepared: Prepared
+    detections: list[Detection]
+    infer_ms: float
+    postprocess_ms: float
+
+
+class FramePath:
+    """Frame ref -> Detections with one engine, frame root and selection (rebuild it when they change)."""
+
+    def __init__(self, engine: Engine, frame_root: Path, selection: Selection) -> None:
+        self.engine = engine
+        self.frame_root = frame_root
+        self.selection = selection
+
+    def process(self, frame: FrameRef) -> Detections:
+        """The whole path; FrameRefused for a frame that cannot be served."""
+        return self.finish(self.infer(self.prepare(frame)))
+
+    def prepare(self, frame: FrameRef) -> Prepared:
+        """Read the frame from the ring, decode and preprocess it."""
+        t0 = time.perf_counter()
+        # Both clocks are the same host's CLOCK_MONOTONIC: ingest stamped the frame with it.
+        queued_ns = time.monotonic_ns() - frame.captured_monotonic_ns
+        try:
+            data = read_frame(frame, self.frame_root)
+            t1 = time.perf_counter()
+            rgb = decode_image(data, (frame.width, frame.height), self.engine.model.input_size)
+            tensor = self.engine.preprocess(rgb)
+            t2 = time.perf_counter()
+        except FrameExpired as exc:
+            raise FrameRefused("frameExpired", str(exc)) from exc
+        except FrameOutsideRoot as exc:
+            raise FrameRefused("frameOutsideRoot", str(exc)) from exc
+        except (RingFrameError, FrameError) as exc:
+            raise FrameRefused("badFrame", f"frame {frame.frame_id}: {exc}") from exc
+        except OSError as exc:
+            raise FrameRefused("unreadableFrame", f"frame {frame.frame_id}: {frame.path}: {exc}") from exc
+        queue_ms = round(queued_ns / 1e6, 3) if queued_ns >= 0 else None
+        return Prepared(frame, rgb, tensor, queue_ms, _ms(t0, t1), _ms(t1, t2))
+
+    def infer(self, prepared: Prepared) -> Inferred:
+        """Run the model and decode its outputs into detections."""
+        t0 = time.perf_counter()
+        try:
+            outputs = self.engine.infer(prepared.tensor)
+            t1 = time.perf_counter()
+            detections = self.engine.postprocess(outputs, self.selection)
+            t2 = time.perf_counter()
+        except (BackendError, DecoderError) as exc:
+            raise FrameRefused("inferenceFailed", f"frame {prepared.frame.frame_id}: {exc}") from exc
+        return Inferred(prepared, detections, _ms(t0, t1), _ms(t1, t2))
+
+    def finish(self, inferred: Inferred) -> Detections:
+        """The detections message, with the time each stage took."""
+        prepared = inferred.prepared
+        bundle = self.engine.model.bundle
+        return Detections(
+            frame=prepared.frame,
+            detections=inferred.detections,
+            model=ModelInfo(name=bundle.name, version=bundle.version, backend=self.engine.backend_name),
+            latency=StageLatency(queue_ms=prepared.queue_ms, read_ms=prepared.read_ms,
+                                 preprocess_ms=prepared.preprocess_ms, infer_ms=inferred.infer_ms,
+                                 postprocess_ms=inferred.postprocess_ms),
+            inferred_at=time.time(),
+        )
+
+
+def selection_for(engine: Engine, *, score_threshold: float, nms_iou_threshold: float, max_detections: int,
+                  class_allow_list: list[str] | tuple[str, ...] = (), min_box_area: float = 0.0) -> Selection:
+    """Which detections to keep, with the allow-list's labels turned into this model's class ids."""
+    return Selection(
+        score_threshold=score_threshold,
+        nms_iou_threshold=nms_iou_threshold,
+        max_detections=max_detections,
+        allowed_class_ids=engine.model.class_ids(class_allow_list),
+        min_box_area=min_box_area,
+    )

@@ -1,0 +1,98 @@
+"""The per-frame path on its own: a frame in a real ring in, a Detections message out (no IPC, no threads)."""
+
+import time
+
+import pytest
+
+from smartcam.contracts import Detections, parse
+from smartcam.frames import FrameRing
+from ssd_inference.backends import BackendError
+from ssd_inference.engine import Engine, PreparedModel
+from ssd_inference.frame_path import FramePath, FrameRefused, selection_for
+from tests.ssd_inference.helpers import FakeBackend, fake_factories, jpeg_bytes, write_model_dir
+
+
+@pytest.fixture
+def engine(tmp_path):
+    runtimes = {"onnxruntime": {"path": "fake.model", "outputs": {}}}
+    model = PreparedModel.load(write_model_dir(tmp_path / "model", runtimes=runtimes))
+    started = Engine.start(model, "onnxruntime", 1, fake_factories("onnxruntime"))
+    yield started
+    started.close()
+
+
+@pytest.fixture
+def ring(tmp_path):
+    return FrameRing(tmp_path / "frames", "cam1", capacity=4)
+
+
+def frame_path(engine, ring, **selection):
+    chosen = {"score_threshold": 0.5, "nms_iou_threshold": 0.45, "max_detections": 10} | selection
+    return FramePath(engine, ring.directory.parent, selection_for(engine, **chosen))
+
+
+def write(ring, data=None, width=160, height=120):
+    return ring.write(data or jpeg_bytes(width, height), width=width, height=height, captured_at=time.time(),
+                      captured_monotonic_ns=time.monotonic_ns())
+
+
+def test_process_turns_a_frame_into_a_detections_message_with_stage_latencies(engine, ring):
+    frame = write(ring)
+    message = frame_path(engine, ring).process(frame)
+    assert parse(Detections, message.to_message()) == message
+    assert message.frame == frame
+    assert [(d.label, round(d.score, 2)) for d in message.detections] == [("person", 0.9), ("dog", 0.6)]
+    box = message.detections[0].box
+    assert (box.x1, box.y1, box.x2, box.y2) == pytest.approx(FakeBackend.PERSON_BOX, abs=1e-4)
+    assert (message.model.name, message.model.version, message.model.backend) == ("test-ssd", "0.1.0", "onnxruntime")
+    latency = message.latency
+    assert min(latency.read_ms, latency.preprocess_ms, latency.infer_ms, latency.postprocess_ms) >= 0
+    assert 0 <= latency.queue_ms < 60_000
+
+
+def test_the_steps_compose_to_process(engine, ring):
+    path = frame_path(engine, ring, class_allow_list=["dog"])
+    prepared = path.prepare(write(ring))
+    assert prepared.tensor.shape == (1, 64, 64, 3) and prepared.rgb.shape == (120, 160, 3)
+    inferred = path.infer(prepared)
+    assert [d.label for d in inferred.detections] == ["dog"]
+    message = path.finish(inferred)
+    assert message.detections == inferred.detections
+    assert message.latency.infer_ms == inferred.infer_ms and message.latency.read_ms == prepared.read_ms
+
+
+@pytest.mark.parametrize("case, kind", [
+    ("recycled", "frameExpired"),
+    ("truncated", "badFrame"),
+    ("wrong_size", "badFrame"),
+    ("not_jpeg", "badFrame"),
+    ("outside", "frameOutsideRoot"),
+])
+def test_a_frame_that_cannot_be_served_is_refused_with_its_kind(engine, ring, tmp_path, case, kind):
+    if case == "recycled":
+        frame = write(ring)
+        for _ in range(4):
+            write(ring)
+    elif case == "truncated":
+        frame = write(ring, jpeg_bytes()[:300])
+    elif case == "wrong_size":
+        frame = write(ring, jpeg_bytes(64, 48))
+    elif case == "not_jpeg":
+        frame = write(ring, b"plain text, not an image")
+    else:
+        frame = write(FrameRing(tmp_path / "elsewhere", "cam1", capacity=2))
+    with pytest.raises(FrameRefused) as refused:
+        frame_path(engine, ring).process(frame)
+    assert refused.value.kind == kind
+    assert refused.value.detail
+
+
+def test_a_backend_failure_is_refused_as_inference_failed(engine, ring):
+    class Broken(FakeBackend):
+        def run(self, tensor):
+            raise BackendError("runtime crashed")
+
+    broken = Engine(engine.model, Broken("onnxruntime", engine.model.bundle, 1))
+    with pytest.raises(FrameRefused) as refused:
+        frame_path(broken, ring).process(write(ring))
+    assert refused.value.kind == "inferenceFailed" and "runtime crashed" in refused.value.detail
