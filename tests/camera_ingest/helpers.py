@@ -1,34 +1,22 @@
-"""Shared helpers of the camera ingest tests: real media made from a real photo, a mocked
-Greengrass IPC client whose stream callbacks we can drive, and a V4L2 capture test double."""
+"""Shared helpers of the camera ingest tests: real media made from a real photo, the fake nucleus
+with the capture tests' readers, and a V4L2 capture test double."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
-from unittest.mock import MagicMock
 
 import cv2
 import matplotlib
 import numpy as np
-from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
-from awsiot.greengrasscoreipc.model import (
-    BinaryMessage,
-    GetConfigurationResponse,
-    IoTCoreMessage,
-    JsonMessage,
-    MessageContext,
-    MQTTMessage,
-    SubscriptionResponseMessage,
-)
 
 from camera_ingest.app import CameraIngestApp
 from camera_ingest.settings import CameraIngestConfig
 from smartcam import topics
 from smartcam.config import LiveConfig
 from smartcam.contracts import CaptureStatus, FrameRef, parse
-from smartcam.ipc import Ipc
+from tests.support.fake_nucleus import FakeNucleus, wait_until
 
 THING = "test-thing"
 PHOTO = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
@@ -85,78 +73,23 @@ def config_dict(frame_root: Path, folder: Path, **over: Any) -> dict[str, Any]:
     return base
 
 
-class IpcHarness:
-    """Ipc over MagicMock(spec=GreengrassCoreIPCClientV2): records publishes, keeps the stream
-    callbacks so tests deliver real IoTCoreMessage / SubscriptionResponseMessage objects."""
-
-    def __init__(self, configuration: dict[str, Any]) -> None:
-        self.client = MagicMock(spec=GreengrassCoreIPCClientV2)
-        self.configuration = configuration
-        self.client.get_configuration.side_effect = lambda **_: GetConfigurationResponse(
-            component_name="smartcam.CameraIngest", value=self.configuration
-        )
-        self.iot_handlers: dict[str, Any] = {}
-        self.local_handlers: dict[str, Any] = {}
-        self.config_handlers: list[Any] = []
-        self.client.subscribe_to_iot_core.side_effect = self._subscribe_iot
-        self.client.subscribe_to_topic.side_effect = self._subscribe_local
-        self.client.subscribe_to_configuration_update.side_effect = self._subscribe_config
-        self.ipc = Ipc(self.client)
-        self._lock = threading.Lock()
-
-    def _subscribe_iot(self, *, topic_name: str, on_stream_event: Any, **_: Any) -> tuple[None, MagicMock]:
-        self.iot_handlers[topic_name] = on_stream_event
-        return None, MagicMock()
-
-    def _subscribe_local(self, *, topic: str, on_stream_event: Any, **_: Any) -> tuple[None, MagicMock]:
-        self.local_handlers[topic] = on_stream_event
-        return None, MagicMock()
-
-    def _subscribe_config(self, *, on_stream_event: Any, **_: Any) -> tuple[None, MagicMock]:
-        self.config_handlers.append(on_stream_event)
-        return None, MagicMock()
-
-    # delivering messages ------------------------------------------------------------------
-    def send_iot(self, topic: str, payload: bytes) -> None:
-        self.iot_handlers[topic](IoTCoreMessage(message=MQTTMessage(topic_name=topic, payload=payload)))
+class IngestNucleus(FakeNucleus):
+    """The fake nucleus, with what the capture tests read and send in their own words."""
 
     def send_local_json(self, message: dict[str, Any]) -> None:
-        topic = topics.LOCAL_CAPTURE_COMMANDS
-        event = SubscriptionResponseMessage(
-            json_message=JsonMessage(message=message, context=MessageContext(topic=topic))
-        )
-        self.local_handlers[topic](event)
+        self.send(topics.LOCAL_CAPTURE_COMMANDS, message)
 
     def send_local_binary(self, payload: bytes) -> None:
-        topic = topics.LOCAL_CAPTURE_COMMANDS
-        event = SubscriptionResponseMessage(
-            binary_message=BinaryMessage(message=payload, context=MessageContext(topic=topic))
-        )
-        self.local_handlers[topic](event)
-
-    # what was published ------------------------------------------------------------------
-    def local_messages(self, topic: str) -> list[dict[str, Any]]:
-        found = []
-        for call in list(self.client.publish_to_topic.call_args_list):
-            if call.kwargs["topic"] == topic:
-                found.append(call.kwargs["publish_message"].json_message.message)
-        return found
-
-    def iot_payloads(self, topic: str) -> list[bytes]:
-        return [
-            call.kwargs["payload"]
-            for call in list(self.client.publish_to_iot_core.call_args_list)
-            if call.kwargs["topic_name"] == topic
-        ]
+        self.send_binary(topics.LOCAL_CAPTURE_COMMANDS, payload)
 
     def statuses(self) -> list[CaptureStatus]:
-        return [parse(CaptureStatus, m) for m in self.local_messages(topics.LOCAL_CAPTURE_STATUS)]
+        return self.parsed(CaptureStatus, topics.LOCAL_CAPTURE_STATUS)
 
     def iot_statuses(self) -> list[CaptureStatus]:
         return [parse(CaptureStatus, p) for p in self.iot_payloads(topics.iot_capture_status(THING))]
 
     def frames(self) -> list[FrameRef]:
-        return [parse(FrameRef, m) for m in self.local_messages(topics.FRAMES)]
+        return self.parsed(FrameRef, topics.FRAMES)
 
     def wait_for_terminal(self, request_id: str, timeout: float = 60.0) -> CaptureStatus:
         deadline = time.monotonic() + timeout
@@ -168,16 +101,11 @@ class IpcHarness:
         raise AssertionError(f"no terminal status for {request_id}: {self.statuses()}")
 
     def wait_until(self, predicate: Any, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.01)
-        raise AssertionError("condition not met in time")
+        wait_until(predicate, timeout)
 
 
-def build_app(configuration: dict[str, Any], **kwargs: Any) -> tuple[CameraIngestApp, IpcHarness]:
-    harness = IpcHarness(configuration)
+def build_app(configuration: dict[str, Any], **kwargs: Any) -> tuple[CameraIngestApp, IngestNucleus]:
+    harness = IngestNucleus(configuration, "smartcam.CameraIngest")
     live = LiveConfig(harness.ipc, CameraIngestConfig)
     app = CameraIngestApp(harness.ipc, live, thing=THING, **kwargs)
     return app, harness

@@ -46,7 +46,7 @@ def command(**fields) -> bytes:
 def test_capture_n_frames_from_iot_core(started, folder, frame_root):
     _, ipc = started(config_dict(frame_root, folder))
     assert set(ipc.iot_handlers) == {COMMANDS, topics.FLEET_CAPTURE_COMMANDS}
-    assert set(ipc.local_handlers) == {topics.LOCAL_CAPTURE_COMMANDS}
+    assert set(ipc.topic_handlers) == {topics.LOCAL_CAPTURE_COMMANDS}
     ipc.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=6, fps=60, request_id="r1"))
     final = ipc.wait_for_terminal("r1")
     assert final.state == "finished", final.reason
@@ -239,11 +239,12 @@ def test_health_is_published_with_counters(started, folder, frame_root):
     app, ipc = started(config_dict(frame_root, folder))
     ipc.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=2, fps=60, request_id="h"))
     ipc.wait_for_terminal("h")
-    ipc.wait_until(lambda: app.dispatcher.counters["frames_captured"] == 2)
+    ipc.wait_until(lambda: app.telemetry.counters["framesCaptured"] == 2)
     health = parse(Health, app.health().to_message())
     assert health.state == "ok"
-    assert health.counters["frames_captured"] == 2 and health.counters["status_finished"] == 1
-    published = ipc.local_messages(topics.health("smartcam.CameraIngest"))
+    assert health.counters["framesCaptured"] == 2 and health.counters["statusFinished"] == 1
+    assert health.counters["sessionsFinished"] == 1 and health.counters["statusAccepted"] == 1
+    published = ipc.on(topics.health("smartcam.CameraIngest"))
     assert published and published[0]["component"] == "smartcam.CameraIngest"
 
 
@@ -251,10 +252,10 @@ def test_thing_name_comes_from_the_nucleus_environment(monkeypatch, folder, fram
     from camera_ingest.app import CameraIngestApp
     from camera_ingest.settings import CameraIngestConfig
     from smartcam.config import LiveConfig
-    from tests.camera_ingest.helpers import IpcHarness
+    from tests.support.fake_nucleus import FakeNucleus
 
     monkeypatch.setenv("AWS_IOT_THING_NAME", "gate-7")
-    harness = IpcHarness(config_dict(frame_root, folder))
+    harness = FakeNucleus(config_dict(frame_root, folder), "smartcam.CameraIngest")
     app = CameraIngestApp(harness.ipc, LiveConfig(harness.ipc, CameraIngestConfig))
     app.start()
     try:
@@ -286,25 +287,16 @@ def test_recipe_default_configuration_is_valid_and_captures_the_samples(tmp_path
 
 
 def test_a_configuration_update_applies_to_the_next_command(started, folder, frame_root, tmp_path):
-    from awsiot.greengrasscoreipc.model import ConfigurationUpdateEvent, ConfigurationUpdateEvents
-
     configuration = config_dict(frame_root, folder)
     _, ipc = started(configuration)
     ipc.send_iot(COMMANDS, command(action="snapshot", camera_id="porch", request_id="before"))
     assert ipc.wait_for_terminal("before").state == "rejected"
     video = make_video(tmp_path / "porch.avi", count=4, size=(96, 72), fps=60)
-    ipc.configuration = {**configuration, "cameras": [
-        *configuration["cameras"], {"id": "porch", "source": {"type": "file", "path": str(video)}}]}
-    for handler in ipc.config_handlers:
-        handler(ConfigurationUpdateEvents(configuration_update_event=ConfigurationUpdateEvent(
-            component_name="smartcam.CameraIngest", key_path=["cameras"])))
+    ipc.update(cameras=[*configuration["cameras"], {"id": "porch", "source": {"type": "file", "path": str(video)}}])
     ipc.send_iot(COMMANDS, command(action="snapshot", camera_id="porch", request_id="after"))
     assert ipc.wait_for_terminal("after").state == "finished"
     # An invalid update is refused and the previous configuration stays in force.
-    ipc.configuration = {**configuration, "cameras": [{"id": "x", "source": {"type": "v4l2", "device": "/etc/passwd"}}]}
-    for handler in ipc.config_handlers:
-        handler(ConfigurationUpdateEvents(configuration_update_event=ConfigurationUpdateEvent(
-            component_name="smartcam.CameraIngest", key_path=["cameras"])))
+    ipc.update(cameras=[{"id": "x", "source": {"type": "v4l2", "device": "/etc/passwd"}}])
     ipc.send_iot(COMMANDS, command(action="snapshot", camera_id="porch", request_id="still"))
     assert ipc.wait_for_terminal("still").state == "finished"
 

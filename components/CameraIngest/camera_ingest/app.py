@@ -1,26 +1,26 @@
 """smartcam.CameraIngest: capture on command, frames into the ring, references on smartcam/frames.
 
 Commands arrive on IoT Core (this device's topic and the fleet topic) and on local pub/sub; each is
-validated against the configuration and answered on the status topics (see camera_ingest.status).
+validated against the configuration and answered on the status topics (see camera_ingest.replies).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 from camera_ingest.cameras import CameraDispatcher, SourceFactory
 from camera_ingest.commands import Rejected, validate
 from camera_ingest.settings import CameraIngestConfig
 from camera_ingest.sources import open_source
-from camera_ingest.status import StatusReporter
+from camera_ingest.replies import CaptureReplies
 from smartcam import topics
 from smartcam.config import LiveConfig
 from smartcam.contracts import FrameRef, Health
 from smartcam.device import thing_name
 from smartcam.ipc import Ipc
+from smartcam.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,10 @@ class CameraIngestApp:
         self._ipc = ipc
         self._config = config
         self.thing = thing or thing_name()
-        self.status = StatusReporter(ipc, self.thing)
-        self.dispatcher = CameraDispatcher(lambda: config.current, self.status, self._publish_frame, source_factory)
+        self.telemetry = Telemetry(ipc, COMPONENT_NAME, self.thing)
+        self.status = CaptureReplies(ipc, self.thing, self.telemetry.counters)
+        self.dispatcher = CameraDispatcher(lambda: config.current, self.status, self._publish_frame,
+                                           self.telemetry.counters, source_factory)
         self._stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
         self._health_errors_seen = 0
@@ -83,22 +85,14 @@ class CameraIngestApp:
             )
 
     def health(self) -> Health:
-        counters = dict(self.dispatcher.counters)
-        counters.update({f"status_{state}": n for state, n in self.status.counts.items()})
-        errors = self.status.counts["error"]
+        errors = self.telemetry.counters["statusError"]
         degraded = errors > self._health_errors_seen
         self._health_errors_seen = errors
         running = self.dispatcher.running()
         detail = f"capturing: {', '.join(f'{c} ({r})' for c, r in running.items())}" if running else "idle"
         if degraded and self.status.last_error:
             detail = f"{detail}; last error: {self.status.last_error}"
-        return Health(
-            component=COMPONENT_NAME,
-            state="degraded" if degraded else "ok",
-            detail=detail[:1024],
-            counters={k[:64]: max(0, int(v)) for k, v in list(counters.items())[:64]},
-            at=time.time(),
-        )
+        return self.telemetry.health("degraded" if degraded else "ok", detail)
 
     # internals ----------------------------------------------------------------------------
     def _publish_frame(self, ref: FrameRef) -> None:
@@ -107,8 +101,8 @@ class CameraIngestApp:
     def _health_loop(self) -> None:
         while True:
             try:
-                self._ipc.publish(topics.health(COMPONENT_NAME), self.health())
-            except Exception as exc:  # noqa: BLE001 - health is best effort
-                log.warning("health not published: %s", exc)
+                self.telemetry.publish_health(self.health())
+            except Exception:  # health is best effort, the loop goes on
+                log.exception("building the health message failed")
             if self._stop.wait(self._config.current.health_interval_s):
                 return

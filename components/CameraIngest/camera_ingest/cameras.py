@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,9 +16,10 @@ from camera_ingest.commands import CaptureRequest
 from camera_ingest.session import CaptureSession
 from camera_ingest.settings import CameraIngestConfig, CameraSettings
 from camera_ingest.sources import FrameSource, open_source
-from camera_ingest.status import StatusReporter
+from camera_ingest.replies import CaptureReplies
 from smartcam.contracts import FrameRef
 from smartcam.frames import FrameRing, FrameRingError
+from smartcam.telemetry import Counters, camel
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,9 @@ class CameraDispatcher:
     def __init__(
         self,
         config: Callable[[], CameraIngestConfig],
-        status: StatusReporter,
+        status: CaptureReplies,
         publish_frame: Callable[[FrameRef], None],
+        counters: Counters,
         source_factory: SourceFactory = open_source,
     ) -> None:
         self._config = config
@@ -42,7 +43,7 @@ class CameraDispatcher:
         self._sessions: dict[str, CaptureSession] = {}
         self._rings: dict[str, tuple[tuple[Path, int, int], FrameRing]] = {}
         self._stopping = False
-        self.counters: Counter[str] = Counter()
+        self._counters = counters
 
     def handle(self, request: CaptureRequest) -> None:
         if request.action == "stop":
@@ -120,11 +121,12 @@ class CameraDispatcher:
         with self._lock:
             if self._sessions.get(session.request.camera_id) is session:
                 del self._sessions[session.request.camera_id]
-            self.counters["frames_captured"] += session.stats.frames
-            self.counters["frames_skipped"] += session.stats.skipped
-            self.counters["reconnects"] += session.stats.reconnects
-            self.counters["frame_publish_failures"] += session.stats.publish_failures
-            self.counters["sessions_" + (session.outcome[0] if session.outcome else "error")] += 1
+        stats, counters = session.stats, self._counters
+        counters.add("framesCaptured", stats.frames)
+        counters.add("framesSkipped", stats.skipped)
+        counters.add("reconnects", stats.reconnects)
+        counters.add("framePublishFailures", stats.publish_failures)
+        counters.add(camel("sessions", session.outcome[0] if session.outcome else "error"))
 
     def _ring(self, config: CameraIngestConfig, camera: CameraSettings) -> FrameRing:
         key = (config.frame_root_path, config.ring.frames, config.ring.max_bytes)

@@ -20,7 +20,7 @@ from camera_ingest.encode import EncodeError, encode_jpeg
 from camera_ingest.schedule import FrameSchedule
 from camera_ingest.settings import ReconnectSettings
 from camera_ingest.sources import FrameSource, SourceDisconnected, SourceEnded, SourceError
-from camera_ingest.status import StatusReporter
+from camera_ingest.replies import CaptureReplies
 from smartcam.contracts import FrameRef
 from smartcam.frames import FrameRing
 
@@ -56,7 +56,7 @@ class CaptureSession:
         request: CaptureRequest,
         source: FrameSource,
         ring: FrameRing,
-        status: StatusReporter,
+        status: CaptureReplies,
         publish_frame: Callable[[FrameRef], None],
         *,
         reconnect: ReconnectSettings,

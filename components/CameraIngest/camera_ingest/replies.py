@@ -1,6 +1,7 @@
 """Status replies to capture commands, on IoT Core (this device's status topic) and local pub/sub.
 
-A reply that cannot be sent is logged and counted, never raised: the capture goes on.
+A reply that cannot be sent is logged and counted, never raised: the capture goes on. Each reply is
+counted by state (``statusAccepted``, ``statusFinished``, ...) in the component's telemetry.
 """
 
 from __future__ import annotations
@@ -8,12 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from typing import Literal
 
 from smartcam import topics
 from smartcam.contracts import CaptureStatus
 from smartcam.ipc import Ipc
+from smartcam.telemetry import Counters, camel
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +23,11 @@ TERMINAL: frozenset[str] = frozenset({"rejected", "finished", "error"})
 MAX_REASON = 1024
 
 
-class StatusReporter:
-    def __init__(self, ipc: Ipc, thing_name: str) -> None:
+class CaptureReplies:
+    def __init__(self, ipc: Ipc, thing_name: str, counters: Counters) -> None:
         self._ipc = ipc
         self.iot_topic = topics.iot_capture_status(thing_name)
-        self.counts: Counter[str] = Counter()
+        self._counters = counters
         self.last_error: str | None = None
         self._lock = threading.Lock()
 
@@ -51,8 +52,8 @@ class StatusReporter:
             frames_requested=frames_requested,
             at=time.time(),
         )
+        self._counters.add(camel("status", state))
         with self._lock:
-            self.counts[state] += 1
             if state == "error":
                 self.last_error = reason
         log_level = logging.WARNING if state in ("rejected", "error") else logging.INFO
@@ -62,7 +63,6 @@ class StatusReporter:
             try:
                 publish(topic, status)
             except Exception as exc:  # noqa: BLE001 - e.g. IoT Core offline; the status is logged above
-                with self._lock:
-                    self.counts["status_publish_failures"] += 1
+                self._counters.add("statusPublishFailures")
                 log.warning("could not publish capture status on %s: %s", topic, exc)
         return status
