@@ -19,7 +19,7 @@ from dynamo_writer.dynamo import make_client
 from dynamo_writer.sender import Sender
 from dynamo_writer.settings import DynamoWriterConfig
 from dynamo_writer.spool import Spool
-from dynamo_writer.stats import Counters
+from smartcam.telemetry import Counters
 
 
 class DieAfter:

@@ -12,8 +12,8 @@ from dynamo_writer.dynamo import ACTIONS_USED, LABEL_INDEX, TABLE_DEFINITION, TT
 from dynamo_writer.items import items_for
 from dynamo_writer.sender import Sender
 from dynamo_writer.spool import Spool
-from dynamo_writer.stats import Counters
 from repo_layout import REPO_ROOT
+from smartcam.telemetry import Counters
 from tests.dynamo_writer.helpers import DEVICE, config, drain, frames
 
 TEMPLATE = REPO_ROOT / "infrastructure" / "dynamodb.yaml"

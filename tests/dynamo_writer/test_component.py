@@ -2,20 +2,16 @@
 """The whole component (main.main) with a mocked IPC client, writing into DynamoDB Local."""
 
 import importlib.util
-import json
 import threading
-from types import SimpleNamespace
-from unittest.mock import MagicMock
 
 import pytest
 import yaml
-from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
-from awsiot.greengrasscoreipc.model import JsonMessage, MessageContext, SubscriptionResponseMessage
 
 from dynamo_writer.settings import DynamoWriterConfig
 from repo_layout import REPO_ROOT
 from smartcam.config import validate_config
 from tests.dynamo_writer.helpers import frames, scan_all, wait_until
+from tests.support.fake_nucleus import FakeNucleus
 
 pytestmark = pytest.mark.integration
 
@@ -24,31 +20,20 @@ RECIPE = COMPONENT_DIR / "recipe.yaml"
 THING = "writer-test-thing"
 
 
-class FakeIpc:
+class WriterNucleus(FakeNucleus):
+    """The fake nucleus, with what the writer tests read in their own words."""
+
     def __init__(self, configuration):
-        self.client = MagicMock(spec=GreengrassCoreIPCClientV2)
-        self.client.get_configuration.return_value = SimpleNamespace(value=configuration)
-        self.handlers = {}
-        self.client.subscribe_to_configuration_update.return_value = (None, MagicMock())
-
-        def subscribe_to_topic(topic, receive_mode, on_stream_event, on_stream_error):
-            self.handlers[topic] = on_stream_event
-            return None, MagicMock()
-
-        self.client.subscribe_to_topic.side_effect = subscribe_to_topic
+        super().__init__(configuration, "smartcam.DynamoWriter")
 
     def deliver(self, topic, message):
-        event = SubscriptionResponseMessage(
-            json_message=JsonMessage(message=message, context=MessageContext(topic=topic)))
-        self.handlers[topic](event)
+        self.send(topic, message)
 
     def iot_reports(self):
-        return [json.loads(c.kwargs["payload"]) for c in self.client.publish_to_iot_core.call_args_list
-                if c.kwargs["topic_name"] == f"smartcam/{THING}/writer"]
+        return self.on_iot(f"smartcam/{THING}/writer")
 
     def health(self):
-        return [c.kwargs["publish_message"].json_message.message for c in self.client.publish_to_topic.call_args_list
-                if c.kwargs["topic"] == "smartcam/health/smartcam.DynamoWriter"]
+        return self.on("smartcam/health/smartcam.DynamoWriter")
 
 
 def load_main():
@@ -76,12 +61,12 @@ def test_detections_in_items_out_with_reports(aws_env, monkeypatch, tmp_path):
     table = f"component-{tmp_path.name[-20:]}".replace("_", "-")
     configuration = recipe_defaults() | {"tableName": table, "createTableIfMissing": True,
                                          "flushIntervalS": 0.1, "reportIntervalS": 0.2}
-    ipc = FakeIpc(configuration)
+    ipc = WriterNucleus(configuration)
     stop = threading.Event()
     runner = threading.Thread(target=load_main().main, args=(ipc.client, stop), daemon=True)
     runner.start()
     try:
-        wait_until(lambda: "smartcam/detections" in ipc.handlers, what="the subscription")
+        wait_until(lambda: "smartcam/detections" in ipc.topic_handlers, what="the subscription")
         messages = frames(40)
         for message in messages:
             ipc.deliver("smartcam/detections", message.to_message())
@@ -125,11 +110,11 @@ def test_detections_in_items_out_with_reports(aws_env, monkeypatch, tmp_path):
 
 
 def run_component(configuration):
-    ipc = FakeIpc(configuration)
+    ipc = WriterNucleus(configuration)
     stop = threading.Event()
     runner = threading.Thread(target=load_main().main, args=(ipc.client, stop), daemon=True)
     runner.start()
-    wait_until(lambda: "smartcam/detections" in ipc.handlers or not runner.is_alive(), what="the subscription")
+    wait_until(lambda: "smartcam/detections" in ipc.topic_handlers or not runner.is_alive(), what="the subscription")
     assert runner.is_alive()
     return ipc, stop, runner
 

@@ -7,7 +7,7 @@ import pytest
 from dynamo_writer.backoff import Backoff
 from dynamo_writer.receiver import Receiver
 from dynamo_writer.spool import Spool
-from dynamo_writer.stats import Counters
+from smartcam.telemetry import Counters
 from tests.dynamo_writer.helpers import DEVICE, config, detections, frames
 
 

@@ -13,8 +13,8 @@ from dynamo_writer.dynamo import make_client
 from dynamo_writer.items import items_for
 from dynamo_writer.sender import Sender, _distinct
 from dynamo_writer.spool import Spool, SpooledItem
-from dynamo_writer.stats import Counters
 from local_greengrass.standins.dynamodb_local import DynamoDBLocal, free_port
+from smartcam.telemetry import Counters
 from tests.dynamo_writer.helpers import (
     DEVICE,
     RecordingClient,

@@ -12,8 +12,8 @@ from smartcam.config import LiveConfig
 from smartcam.contracts import Detections, Health, parse
 from smartcam.frames import FrameRing
 from ssd_inference.app import SsdInferenceApp
-from ssd_inference.settings import SsdInferenceConfig
 from ssd_inference.frame_path import FramePath
+from ssd_inference.settings import SsdInferenceConfig
 from tests.ssd_inference.helpers import (
     REPO,
     THING,

@@ -12,9 +12,9 @@ from typing import Any
 
 from camera_ingest.cameras import CameraDispatcher, SourceFactory
 from camera_ingest.commands import Rejected, validate
+from camera_ingest.replies import CaptureReplies
 from camera_ingest.settings import CameraIngestConfig
 from camera_ingest.sources import open_source
-from camera_ingest.replies import CaptureReplies
 from smartcam import topics
 from smartcam.config import LiveConfig
 from smartcam.contracts import FrameRef, Health

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from camera_ingest.commands import CaptureRequest
+from camera_ingest.replies import CaptureReplies
 from camera_ingest.session import CaptureSession
 from camera_ingest.settings import CameraIngestConfig, CameraSettings
 from camera_ingest.sources import FrameSource, open_source
-from camera_ingest.replies import CaptureReplies
 from smartcam.contracts import FrameRef
 from smartcam.frames import FrameRing, FrameRingError
 from smartcam.telemetry import Counters, camel

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 from camera_ingest.commands import CaptureRequest
 from camera_ingest.encode import EncodeError, encode_jpeg
+from camera_ingest.replies import CaptureReplies
 from camera_ingest.schedule import FrameSchedule
 from camera_ingest.settings import ReconnectSettings
 from camera_ingest.sources import FrameSource, SourceDisconnected, SourceEnded, SourceError
-from camera_ingest.replies import CaptureReplies
 from smartcam.contracts import FrameRef
 from smartcam.frames import FrameRing
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 from dynamo_writer.dynamo import make_client
 from dynamo_writer.receiver import Receiver
-from dynamo_writer.reports import Reporter
+from dynamo_writer.reports import COMPONENT, Reporter
 from dynamo_writer.sender import ClientFactory, Sender
 from dynamo_writer.settings import DynamoWriterConfig
 from dynamo_writer.spool import Spool
-from dynamo_writer.stats import Counters
 from smartcam import topics
 from smartcam.config import LiveConfig
 from smartcam.device import thing_name
 from smartcam.ipc import Ipc
+from smartcam.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,11 @@ class DynamoWriterApp:
         self._ipc = ipc
         self._config = config
         self.thing = thing_name()
-        self.counters = Counters()
+        self.telemetry = Telemetry(ipc, COMPONENT, self.thing)
+        self.counters = self.telemetry.counters
         self.spool = Spool(spool_path_from_env())
         settings = lambda: config.current  # noqa: E731 - always the live configuration
-        self.reporter = Reporter(ipc, self.thing, self.spool, self.counters,
+        self.reporter = Reporter(ipc, self.thing, self.spool, self.telemetry,
                                  settings=settings, sender_state=self._sender_state)
         self.sender = Sender(self.spool, settings, self.counters, client_factory=client_factory,
                              on_written=self.reporter.record)

@@ -10,8 +10,8 @@ from typing import Any
 from dynamo_writer.items import items_for
 from dynamo_writer.settings import DynamoWriterConfig
 from dynamo_writer.spool import Admission, Spool
-from dynamo_writer.stats import Counters
 from smartcam.contracts import ContractError, Detections, parse
+from smartcam.telemetry import Counters
 
 log = logging.getLogger(__name__)
 

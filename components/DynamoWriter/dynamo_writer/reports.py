@@ -11,10 +11,10 @@ from typing import Any
 
 from dynamo_writer.settings import DynamoWriterConfig
 from dynamo_writer.spool import Spool, SpooledItem
-from dynamo_writer.stats import Counters
 from smartcam import topics
 from smartcam.contracts import Health
 from smartcam.ipc import Ipc
+from smartcam.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class Reporter:
         ipc: Ipc,
         thing: str,
         spool: Spool,
-        counters: Counters,
+        telemetry: Telemetry,
         *,
         settings: Callable[[], DynamoWriterConfig],
         sender_state: Callable[[], tuple[int, str | None]],  # (consecutive failures, last error)
@@ -37,7 +37,8 @@ class Reporter:
         self._ipc = ipc
         self._thing = thing
         self._spool = spool
-        self._counters = counters
+        self._telemetry = telemetry
+        self._counters = telemetry.counters
         self._settings = settings
         self._sender_state = sender_state
         self._lock = threading.Lock()
@@ -74,15 +75,13 @@ class Reporter:
         except Exception:
             log.exception("building the writer report failed")
             return
-        for what, publish in (
-            ("IoT Core report", lambda: self._ipc.publish_iot(topics.iot_writer_reports(self._thing), report)),
-            ("health", lambda: self._ipc.publish(topics.health(COMPONENT), health)),
-        ):
-            try:
-                publish()
-            except Exception:  # offline or IPC trouble: the next report carries the counters
-                self._counters.add("reportErrors")
-                log.warning("publishing the %s failed", what, exc_info=True)
+        try:
+            self._ipc.publish_iot(topics.iot_writer_reports(self._thing), report)
+        except Exception:  # offline or IPC trouble: the next report carries the counters
+            self._counters.add("reportErrors")
+            log.warning("publishing the IoT Core report failed", exc_info=True)
+        if not self._telemetry.publish_health(health):
+            self._counters.add("reportErrors")
 
     def build(self) -> tuple[dict[str, Any], Health]:
         cfg = self._settings()
@@ -113,8 +112,4 @@ class Reporter:
         detail = f"spool {items} items, {size} bytes ({full:.0%} full)"
         if last_error:
             detail += f"; last error: {last_error}"
-        health = Health(
-            component=COMPONENT, state="degraded" if degraded else "ok", detail=detail[:1024],
-            counters={k[:64]: v for k, v in sorted(counters.items())[:64]}, at=time.time(),
-        )
-        return report, health
+        return report, self._telemetry.health("degraded" if degraded else "ok", detail)

@@ -24,7 +24,7 @@ from dynamo_writer.dynamo import create_table_if_missing, make_client
 from dynamo_writer.items import spool_key
 from dynamo_writer.settings import DynamoWriterConfig
 from dynamo_writer.spool import Spool, SpooledItem
-from dynamo_writer.stats import Counters
+from smartcam.telemetry import Counters
 
 log = logging.getLogger(__name__)
 

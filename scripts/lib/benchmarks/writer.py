@@ -36,10 +36,10 @@ from dynamo_writer.receiver import Receiver
 from dynamo_writer.sender import Sender
 from dynamo_writer.settings import DynamoWriterConfig
 from dynamo_writer.spool import Spool
-from dynamo_writer.stats import Counters
 from local_greengrass.standins.dynamodb_local import DynamoDBLocal
 from repo_layout import REPO_ROOT as REPO
 from smartcam.contracts import Detections
+from smartcam.telemetry import Counters
 
 DEVICE = "bench-thing"
 LIMITS = {"max_items": 10**8, "max_bytes": 10**12, "policy": "refuseNewest"}
