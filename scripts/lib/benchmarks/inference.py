@@ -36,13 +36,12 @@ import numpy as np
 
 from repo_layout import REPO_ROOT as REPO
 from smartcam import topics
-from smartcam.contracts import Detections, FrameRef, ModelInfo, StageLatency
-from smartcam.frames import FrameRing, default_frame_root, read_frame
+from smartcam.contracts import FrameRef
+from smartcam.frames import FrameRing, default_frame_root
 from smartcam.ipc import Ipc
 from ssd_inference.app import summary
-from ssd_inference.decoders import Selection
 from ssd_inference.engine import Engine, PreparedModel
-from ssd_inference.preprocessing import decode_image
+from ssd_inference.frame_path import FramePath, selection_for
 
 MODEL_DIR = REPO / "components" / "SsdModelStore" / "model"
 IMAGES = REPO / "tests" / "model_packaging" / "images"
@@ -79,29 +78,17 @@ def make_frames(root: Path, size: tuple[int, int]) -> list[FrameRef]:
     return frames
 
 
-def run_frame(engine: Engine, frame: FrameRef, root: Path, ipc: Ipc, selection: Selection) -> dict[str, float]:
-    """The component's per-frame path (ssd_inference.app), timed per stage, in milliseconds."""
+def run_frame(path: FramePath, frame: FrameRef, ipc: Ipc) -> dict[str, float]:
+    """The component's per-frame path (ssd_inference.frame_path), timed per stage, in milliseconds."""
+    prepared = path.prepare(frame)
+    inferred = path.infer(prepared)
     t0 = time.perf_counter()
-    data = read_frame(frame, root)
-    t1 = time.perf_counter()
-    tensor = engine.preprocess(decode_image(data, (frame.width, frame.height), engine.model.input_size))
-    t2 = time.perf_counter()
-    outputs = engine.infer(tensor)
-    t3 = time.perf_counter()
-    detections = engine.postprocess(outputs, selection)
-    t4 = time.perf_counter()
-    bundle = engine.model.bundle
-    ms = [(b - a) * 1000 for a, b in ((t0, t1), (t1, t2), (t2, t3), (t3, t4))]
-    message = Detections(
-        frame=frame, detections=detections,
-        model=ModelInfo(name=bundle.name, version=bundle.version, backend=engine.backend_name),
-        latency=StageLatency(read_ms=ms[0], preprocess_ms=ms[1], infer_ms=ms[2], postprocess_ms=ms[3]),
-        inferred_at=time.time(),
-    )
+    message = path.finish(inferred)
     ipc.publish(topics.DETECTIONS, message)
     ipc.publish_iot(topics.iot_detection_summary("bench-thing"), summary(message, 10), qos=0)
-    t5 = time.perf_counter()
-    return dict(zip(STAGES, [*ms, (t5 - t4) * 1000], strict=True))
+    t1 = time.perf_counter()
+    times = (prepared.read_ms, prepared.preprocess_ms, inferred.infer_ms, inferred.postprocess_ms, (t1 - t0) * 1000)
+    return dict(zip(STAGES, times, strict=True))
 
 
 def stats(values: list[float]) -> dict[str, float]:
@@ -122,21 +109,23 @@ def benchmark(
     engines = {name: Engine.start(model, name, threads, fall_back=False) for name in BACKENDS
                if name in model.bundle.manifest.runtimes}
     ipc = Ipc(SerializingClient())  # type: ignore[arg-type]
-    selection = Selection(score_threshold=0.5, nms_iou_threshold=0.45, max_detections=20)
     samples: dict[str, dict[str, list[float]]] = {name: {s: [] for s in STAGES} for name in engines}
     # The ring's default parent: tmpfs (/dev/shm) when writable, like on a device.
     with tempfile.TemporaryDirectory(prefix="bench-inference-", dir=default_frame_root().parent) as tmp:
         root = Path(tmp)
         frames = make_frames(root, size)
-        for engine in engines.values():  # warm-up: first runs allocate and spin up thread pools
+        paths = {name: FramePath(engine, root, selection_for(engine, score_threshold=0.5, nms_iou_threshold=0.45,
+                                                             max_detections=20))
+                 for name, engine in engines.items()}
+        for path in paths.values():  # warm-up: first runs allocate and spin up thread pools
             for frame in frames:
-                run_frame(engine, frame, root, ipc, selection)
+                run_frame(path, frame, ipc)
         per_block = max(1, frames_per_backend // blocks)
         for block in range(blocks):
-            for name, engine in engines.items():
+            for name, path in paths.items():
                 for i in range(per_block):
                     frame = frames[(block * per_block + i) % len(frames)]
-                    for stage, value in run_frame(engine, frame, root, ipc, selection).items():
+                    for stage, value in run_frame(path, frame, ipc).items():
                         samples[name][stage].append(value)
     results: dict[str, Any] = {}
     for name, stage_values in samples.items():

@@ -4,9 +4,11 @@
     .venv/bin/python scripts/bench.py pipeline [--rates 5,10,20,30,45,60] [--seconds 15] [--threads 2]
                                                [--out docs/bench/pipeline.json] [--plot docs/bench/pipeline.png]
 
-1. Standalone model: the packaged model on the same backend and threads as the component, on the
-   photos of people at 640x480: preprocess + infer per frame, back to back, in a child process,
-   before the runtime starts (nothing else of ours competes for the cores).
+1. Standalone model: the component's frame path (ssd_inference.frame_path) with the packaged model on
+   the same backend and threads, on the photos of people as 640x480 JPEGs in a frame ring: prepare
+   (read, decode, preprocess) + infer per frame, back to back, in a child process, before the
+   runtime starts (nothing else of ours competes for the cores). ``preprocess`` is the component's
+   stage of that name (JPEG decode + resize + normalize).
 2. Pipeline: the runtime (root .local-greengrass/bench) with the four components from their built
    recipes and their default settings; a folder camera of the three photos with people; for each
    input rate an operator capture command over MQTT for --seconds. Inference keeps its default drop
@@ -31,12 +33,12 @@ import queue
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 import psutil
 
 from local_device.observe import Operator, operator_connection
@@ -46,7 +48,9 @@ from local_device.store import items_for_request, table
 from local_device.video import copy_people
 from repo_layout import REPO_ROOT as REPO
 from smartcam import topics
+from smartcam.frames import FrameRing, default_frame_root
 from ssd_inference.engine import Engine, PreparedModel
+from ssd_inference.frame_path import FramePath, selection_for
 
 MODEL_DIR = REPO / "components" / "SsdModelStore" / "model"
 ROOT = REPO / ".local-greengrass" / "bench"
@@ -77,24 +81,27 @@ def standalone_model(backend: str, threads: int, frames: int) -> dict[str, Any]:
 
 def measure_standalone_model(backend: str, threads: int, frames: int) -> dict[str, Any]:
     people = copy_people(ROOT / "bench-camera")
-    images = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted(people.glob("*.jpg"))]
     engine = Engine.start(PreparedModel.load(MODEL_DIR), backend, threads, fall_back=False)
-    try:
-        for image in images * 2:  # warm-up
-            engine.infer(engine.preprocess(image))
-        infer_ms, total_ms = [], []
-        started = time.perf_counter()
-        for index in range(frames):
-            t0 = time.perf_counter()
-            tensor = engine.preprocess(images[index % len(images)])
-            t1 = time.perf_counter()
-            engine.infer(tensor)
-            t2 = time.perf_counter()
-            infer_ms.append((t2 - t1) * 1000)
-            total_ms.append((t2 - t0) * 1000)
-        elapsed = time.perf_counter() - started
-    finally:
-        engine.close()
+    # The component's own frame path on the camera's frames (640x480 JPEGs in a frame ring), without
+    # the pipeline around it: prepare (read, decode, preprocess) and infer, back to back.
+    with tempfile.TemporaryDirectory(prefix="bench-standalone-", dir=default_frame_root().parent) as ring_root:
+        path = FramePath(engine, Path(ring_root), selection_for(engine, score_threshold=0.5, nms_iou_threshold=0.45,
+                                                                max_detections=10))
+        ring = FrameRing(Path(ring_root), "standalone", capacity=16)
+        refs = [ring.write(jpeg.read_bytes(), width=640, height=480, captured_at=time.time(),
+                           captured_monotonic_ns=time.monotonic_ns()) for jpeg in sorted(people.glob("*.jpg"))]
+        try:
+            for ref in refs * 2:  # warm-up
+                path.infer(path.prepare(ref))
+            infer_ms, total_ms = [], []
+            started = time.perf_counter()
+            for index in range(frames):
+                inferred = path.infer(path.prepare(refs[index % len(refs)]))
+                infer_ms.append(inferred.infer_ms)
+                total_ms.append(inferred.prepared.preprocess_ms + inferred.infer_ms)
+            elapsed = time.perf_counter() - started
+        finally:
+            engine.close()
     return {"backend": engine.backend_name, "threads": threads, "frames": frames,
             "fps": frames / elapsed, "infer_ms_p50": statistics.median(infer_ms),
             "preprocess_plus_infer_ms_p50": statistics.median(total_ms),
