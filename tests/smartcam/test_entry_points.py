@@ -18,10 +18,9 @@ from unittest.mock import MagicMock
 
 import pytest
 import yaml
-from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
-from awsiot.greengrasscoreipc.model import GetConfigurationResponse
 
 from repo_layout import REPO_ROOT
+from tests.support.fake_nucleus import FakeNucleus
 
 REPO = REPO_ROOT
 COMPONENTS = REPO / "components"
@@ -63,12 +62,7 @@ def recipe_environment(folder: str, work: Path) -> dict[str, str]:
 
 
 def mock_client(folder: str) -> MagicMock:
-    client = MagicMock(spec=GreengrassCoreIPCClientV2)
-    client.get_configuration.return_value = GetConfigurationResponse(
-        component_name=f"smartcam.{folder}", value=default_configuration(folder))
-    for method in ("subscribe_to_topic", "subscribe_to_iot_core", "subscribe_to_configuration_update"):
-        getattr(client, method).return_value = (MagicMock(), MagicMock())
-    return client
+    return FakeNucleus(default_configuration(folder), f"smartcam.{folder}").client
 
 
 def load_main(folder: str):
