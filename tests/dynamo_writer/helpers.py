@@ -10,6 +10,7 @@ from typing import Any
 from dynamo_writer.dynamo import create_table_if_missing
 from dynamo_writer.settings import DynamoWriterConfig
 from smartcam.contracts import Detections
+from tests.support.fake_nucleus import wait_until as support_wait_until
 
 DEVICE = "test-thing-1"
 # Recent: DynamoDB Local really deletes items whose TTL (capture time + retention) has passed.
@@ -75,12 +76,7 @@ def scan_all(client: Any, table: str) -> list[dict[str, Any]]:
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 120.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    support_wait_until(predicate, timeout, what)
 
 
 def drain(sender: Any, spool: Any, timeout: float = 180.0) -> None:

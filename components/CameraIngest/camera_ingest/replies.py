@@ -43,15 +43,8 @@ class CaptureReplies:
     ) -> CaptureStatus:
         if reason is not None and len(reason) > MAX_REASON:
             reason = reason[: MAX_REASON - 3] + "..."
-        status = CaptureStatus(
-            state=state,
-            request_id=request_id,
-            camera_id=camera_id,
-            reason=reason,
-            frames_captured=frames_captured,
-            frames_requested=frames_requested,
-            at=time.time(),
-        )
+        status = CaptureStatus(state=state, request_id=request_id, camera_id=camera_id, reason=reason,
+                               frames_captured=frames_captured, frames_requested=frames_requested, at=time.time())
         self._counters.add(camel("status", state))
         with self._lock:
             if state == "error":
