@@ -33,6 +33,7 @@ from ssd_inference.backends import BackendError
 from ssd_inference.backends.registry import BackendFactory
 from ssd_inference.decoders import DecoderError, Selection
 from ssd_inference.engine import Engine, EngineError, PreparedModel, model_dir_from_env
+from ssd_inference.iot_summary import summarize
 from ssd_inference.pending import PendingFrames
 from ssd_inference.preprocessing import FrameError, decode_image
 from ssd_inference.settings import SsdInferenceConfig
@@ -329,7 +330,7 @@ class SsdInferenceApp:
         if summary_cfg.enabled and (detections or summary_cfg.include_empty):
             try:
                 self._ipc.publish_iot(
-                    topics.iot_detection_summary(self._thing), summary(message, summary_cfg.max_boxes), qos=0
+                    topics.iot_detection_summary(self._thing), summarize(message, summary_cfg.max_boxes), qos=0
                 )
             except Exception:
                 log.exception("sending the detection summary of frame %s to IoT Core failed", frame.frame_id)
@@ -378,22 +379,3 @@ class SsdInferenceApp:
         except Exception:
             log.exception("publishing health failed")
 
-
-def summary(message: Detections, max_boxes: int) -> dict[str, Any]:
-    """The compact form for IoT Core: counts per label and the best boxes, rounded."""
-    labels = Counter(d.label for d in message.detections)
-    return {
-        "schema": "smartcam.detection-summary/1",
-        "frame_id": message.frame.frame_id,
-        "camera_id": message.frame.camera_id,
-        "captured_at": round(message.frame.captured_at, 3),
-        "model": f"{message.model.name}@{message.model.version}",
-        "backend": message.model.backend,
-        "count": len(message.detections),
-        "labels": dict(labels),
-        "boxes": [
-            [d.label, round(d.score, 3), *(round(v, 4) for v in (d.box.x1, d.box.y1, d.box.x2, d.box.y2))]
-            for d in message.detections[:max_boxes]
-        ],
-        "infer_ms": message.latency.infer_ms,
-    }

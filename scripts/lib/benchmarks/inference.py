@@ -39,9 +39,9 @@ from smartcam import topics
 from smartcam.contracts import Detections, FrameRef, ModelInfo, StageLatency
 from smartcam.frames import FrameRing, default_frame_root, read_frame
 from smartcam.ipc import Ipc
-from ssd_inference.app import summary
 from ssd_inference.decoders import Selection
 from ssd_inference.engine import Engine, PreparedModel
+from ssd_inference.iot_summary import summarize
 from ssd_inference.preprocessing import decode_image
 
 MODEL_DIR = REPO / "components" / "SsdModelStore" / "model"
@@ -99,7 +99,7 @@ def run_frame(engine: Engine, frame: FrameRef, root: Path, ipc: Ipc, selection: 
         inferred_at=time.time(),
     )
     ipc.publish(topics.DETECTIONS, message)
-    ipc.publish_iot(topics.iot_detection_summary("bench-thing"), summary(message, 10), qos=0)
+    ipc.publish_iot(topics.iot_detection_summary("bench-thing"), summarize(message, 10), qos=0)
     t5 = time.perf_counter()
     return dict(zip(STAGES, [*ms, (t5 - t4) * 1000], strict=True))
 

@@ -46,6 +46,7 @@ from local_device.store import items_for_request, table
 from local_device.video import copy_people
 from repo_layout import REPO_ROOT as REPO
 from smartcam import topics
+from smartcam.contracts import ContractError, WriterReport, parse
 from ssd_inference.engine import Engine, PreparedModel
 
 MODEL_DIR = REPO / "components" / "SsdModelStore" / "model"
@@ -121,9 +122,9 @@ class StoredTimes:
                 message = self.connection.messages.get(timeout=0.2)
             except queue.Empty:
                 continue
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                for entry in json.loads(message.payload)["confirmed"]:
-                    self.stored_at.setdefault(str(entry["sk"]), float(entry["at"]))
+            with contextlib.suppress(ContractError):
+                for entry in parse(WriterReport, message.payload).confirmed:
+                    self.stored_at.setdefault(entry.sk, entry.at)
 
     def close(self) -> None:
         self._stop.set()
