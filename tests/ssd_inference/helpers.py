@@ -69,6 +69,7 @@ def write_model_dir(folder: Path, *, runtimes: dict[str, Any] | None = None, dec
     runtimes = runtimes or {"fake": {"path": "fake.model", "outputs": {}}}
     manifest = {
         "schema": "smartcam.model/1", "name": "test-ssd", "version": "0.1.0", "framework": "test",
+        "notes": "a synthetic model for the tests",
         "input": {"name": "image", "shape": [1, 64, 64, 3], "layout": "NHWC", "dtype": "float32", "color": "RGB",
                   "normalization": {"mean": [127.5] * 3, "std": [127.5] * 3}},
         "decoder": decoder or {"type": "tf_od_api", "params": {

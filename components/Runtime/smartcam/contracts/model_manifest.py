@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, field_validator
 
@@ -17,8 +17,8 @@ from smartcam.contracts.base import Contract, Identifier
 MANIFEST_FILE = "model.json"
 MODEL_SCHEMA = "smartcam.model/1"
 # ``decoder.type`` values SsdInference can decode (its decoder registry has exactly these).
-DECODER_TYPES = ("tf_od_api", "tflite_postprocess", "mxnet_ssd", "gluoncv")
 DecoderType = Literal["tf_od_api", "tflite_postprocess", "mxnet_ssd", "gluoncv"]
+DECODER_TYPES: tuple[str, ...] = get_args(DecoderType)
 Architecture = Literal["x86_64", "aarch64", "armv7l", "unknown"]
 RelativePath = Annotated[str, Field(min_length=1, max_length=1024)]
 Text = Annotated[str, Field(max_length=4096)]
