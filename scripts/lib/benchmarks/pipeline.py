@@ -123,13 +123,19 @@ class StoredTimes:
             except queue.Empty:
                 continue
             with contextlib.suppress(ContractError):
-                for entry in parse(WriterReport, message.payload).confirmed:
-                    self.stored_at.setdefault(entry.sk, entry.at)
+                for key, at in stored_times(message.payload).items():
+                    self.stored_at.setdefault(key, at)
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(5)
         self.connection.close()
+
+
+def stored_times(payload: bytes) -> dict[str, float]:
+    """A writer report's confirmations: item sort key -> when DynamoDB accepted it (ContractError if
+    the payload is not a writer report)."""
+    return {entry.sk: entry.at for entry in parse(WriterReport, payload).confirmed}
 
 
 class RssSampler:
