@@ -1,32 +1,28 @@
-"""Writes and verifies model.json, the contract between a packaged model folder and its readers.
+"""Writes and verifies model.json, the file a packaged model folder is read by.
 
-Standard library only: the offline build, the SageMaker Neo path, the tests and (if it wants) the
-inference component use the same code without TensorFlow or TVM.
+The format is :class:`smartcam.contracts.ModelManifest`, the model SsdInference reads it with: what
+is written here is validated by that model first, so nothing the component would refuse is packaged.
+The offline build (``make model``, in model_packaging/.venv-build), the SageMaker Neo path and the
+tests all write through :func:`write_model_json`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
-MODEL_JSON = "model.json"
+from smartcam.contracts import MANIFEST_FILE, ContractError, ModelManifest, parse, sha256_file
+
+MODEL_JSON = MANIFEST_FILE
+# What the packaging side always states (the manifest's own required fields, plus the labels for people).
 REQUIRED_KEYS = (
     "schema", "name", "version", "framework", "notes", "input", "decoder", "labels_file", "runtimes", "files",
 )
-_CHUNK = 1 << 20
 
 
 class ModelFolderError(ValueError):
     """The model folder does not match its model.json (missing, extra or altered files, bad metadata)."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def list_model_files(folder: Path) -> list[str]:
@@ -38,22 +34,23 @@ def list_model_files(folder: Path) -> list[str]:
     )
 
 
-def write_model_json(folder: Path, metadata: dict) -> dict:
+def write_model_json(folder: Path, metadata: dict[str, Any]) -> dict[str, Any]:
     """Adds the sha256 of every file in `folder` to `metadata` and writes folder/model.json."""
     missing = [key for key in REQUIRED_KEYS if key not in metadata and key != "files"]
     if missing:
         raise ModelFolderError(f"model.json metadata lacks {missing}")
-    document = {key: value for key, value in metadata.items() if key != "files"}
-    document["files"] = {name: sha256_of(folder / name) for name in list_model_files(folder)}
-    referenced = _referenced_paths(document)
-    absent = [path for path in referenced if not _exists(folder, path, document["files"])]
+    files = {name: sha256_file(folder / name) for name in list_model_files(folder)}
+    manifest = _validated({**{k: v for k, v in metadata.items() if k != "files"}, "files": files}, "metadata")
+    referenced = [*manifest.needed_files(), *(runtime.path for runtime in manifest.runtimes.values())]
+    absent = [path for path in referenced if not manifest.covers(path)]
     if absent:
         raise ModelFolderError(f"model.json refers to {absent}, which are not in {folder}")
+    document = manifest.to_message()
     (folder / MODEL_JSON).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return document
 
 
-def load_model_json(folder: Path) -> dict:
+def load_manifest(folder: Path) -> ModelManifest:
     path = Path(folder) / MODEL_JSON
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -66,37 +63,34 @@ def load_model_json(folder: Path) -> dict:
     missing = [key for key in REQUIRED_KEYS if key not in document]
     if missing:
         raise ModelFolderError(f"{path} lacks the keys {missing}")
-    return document
+    return _validated(document, str(path))
 
 
-def verify_model_folder(folder: Path) -> dict:
+def load_model_json(folder: Path) -> dict[str, Any]:
+    """model.json as its JSON object, after the contract accepted it."""
+    return load_manifest(folder).to_message()
+
+
+def verify_model_folder(folder: Path) -> dict[str, Any]:
     """Loads model.json and checks every listed file's sha256; raises ModelFolderError on any mismatch."""
     folder = Path(folder)
-    document = load_model_json(folder)
-    files = document["files"]
+    manifest = load_manifest(folder)
     problems: list[str] = []
-    for name, expected in sorted(files.items()):
+    for name, expected in sorted(manifest.files.items()):
         path = folder / name
         if not path.is_file():
             problems.append(f"{name}: missing")
-        elif sha256_of(path) != expected:
+        elif sha256_file(path) != expected:
             problems.append(f"{name}: sha256 differs from model.json (altered or corrupt)")
-    unlisted = sorted(set(list_model_files(folder)) - set(files))
+    unlisted = sorted(set(list_model_files(folder)) - set(manifest.files))
     problems.extend(f"{name}: not listed in model.json" for name in unlisted)
     if problems:
         raise ModelFolderError(f"model folder {folder} failed verification: " + "; ".join(problems))
-    return document
+    return manifest.to_message()
 
 
-def _referenced_paths(document: dict) -> list[str]:
-    paths = [document["labels_file"]]
-    anchors = document["decoder"].get("params", {}).get("anchors_file")
-    if anchors:
-        paths.append(anchors)
-    paths.extend(runtime["path"] for runtime in document["runtimes"].values())
-    return paths
-
-
-def _exists(folder: Path, path: str, files: dict) -> bool:
-    # A runtime path may be a folder (the DLR artifact): it exists if some listed file lies inside it.
-    return path in files or ((folder / path).is_dir() and any(name.startswith(f"{path}/") for name in files))
+def _validated(document: dict[str, Any], where: str) -> ModelManifest:
+    try:
+        return parse(ModelManifest, document)
+    except ContractError as exc:
+        raise ModelFolderError(f"{where}: {exc}") from None

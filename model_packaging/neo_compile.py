@@ -67,12 +67,13 @@ PRESETS = {
                 "name": "data", "shape": [1, 3, 512, 512], "layout": "NCHW", "dtype": "float32", "color": "RGB",
                 "normalization": {"mean": [123.68, 116.779, 103.939], "std": [58.393, 57.12, 57.375]},
             },
+            # SsdInference's mxnet_ssd decoder: one output of rows [class_id, score, x1, y1, x2, y2],
+            # corners normalized to the input, class -1 for an empty row, NMS already done in the graph.
             "decoder": {
-                "type": "sagemaker_mxnet_ssd",
+                "type": "mxnet_ssd",
                 "params": {
-                    "output": 0,
                     "row_format": ["class_id", "score", "x1", "y1", "x2", "y2"],
-                    "coordinates": "normalized to the input",
+                    "coordinates": "normalized",
                     "invalid_class_id": -1,
                     "nms_in_graph": True,
                 },

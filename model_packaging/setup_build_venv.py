@@ -2,6 +2,8 @@
 
 Standard library only; run with a Python 3.11 interpreter: `python3 model_packaging/setup_build_venv.py`.
 TensorFlow, tf2onnx and hhb-tvm live here and nowhere else (never in a component's runtime venv).
+Its one .pth puts the repo root (model_packaging) and components/Runtime (the shared smartcam package,
+whose ModelManifest contract model.json is written with) on the import path.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv-build"
+IMPORT_ROOTS = (HERE.parent, HERE.parent / "components" / "Runtime")
+IMPORT_PTH = "smartcam-build.pth"
 REQUIREMENTS = HERE / "requirements-build.txt"
 STAMP_NAME = "smartcam-build-stamp.txt"
 # Only cp38/cp310 wheels exist; the cp310 one works unzipped into 3.11 (ctypes FFI fallback).
@@ -49,6 +53,10 @@ def _install_hhb_tvm(python: Path, site_packages: Path) -> None:
             archive.extractall(site_packages)
 
 
+def write_import_roots(site_packages: Path) -> None:
+    (site_packages / IMPORT_PTH).write_text("".join(f"{root}\n" for root in IMPORT_ROOTS))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--venv", type=Path, default=VENV, help="where to build it (default: %(default)s)")
@@ -56,15 +64,18 @@ def main() -> None:
     if sys.version_info[:2] != (3, 11):
         raise SystemExit(f"run this with Python 3.11 (the pinned TensorFlow wheels are cp311), not {sys.version}")
     stamp = target / STAMP_NAME
+    site_packages = target / "lib" / "python3.11" / "site-packages"
     if stamp.is_file() and stamp.read_text() == _stamp_text():
+        write_import_roots(site_packages)  # a venv made before the .pth existed gets it too
         print(f"{target} is up to date")
         return
     venv.EnvBuilder(with_pip=True, clear=target.exists()).create(target)
     python = target / "bin" / "python"
     _run(str(python), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS))
-    site_packages = target / "lib" / "python3.11" / "site-packages"
     _install_hhb_tvm(python, site_packages)
-    _run(str(python), "-c", "import tvm, tensorflow, tf2onnx, onnx, tflite; print('build venv ok', tvm.__version__)")
+    write_import_roots(site_packages)
+    _run(str(python), "-c", "import tvm, tensorflow, tf2onnx, onnx, tflite, smartcam.contracts; "
+         "print('build venv ok', tvm.__version__)")
     stamp.write_text(_stamp_text())
 
 

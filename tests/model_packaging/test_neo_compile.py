@@ -19,6 +19,10 @@ from model_packaging.model_json import verify_model_folder
 from model_packaging.preprocess import model_input
 from model_packaging.reference_runners import load_runner
 from repo_layout import REPO_ROOT
+from ssd_inference.backends import map_outputs
+from ssd_inference.decoders import Selection
+from ssd_inference.engine import Engine, PreparedModel
+from ssd_inference.preprocessing import decode_image
 
 REPO = REPO_ROOT
 MODEL = REPO / "components" / "SsdModelStore" / "model"
@@ -144,7 +148,7 @@ def test_mxnet_builtin_ssd_uses_its_own_input_and_decoder(clients, tmp_path):
     document = neo_compile.compile_and_package(sagemaker, s3, args, sleep=lambda _: None)
 
     assert (document["name"], document["version"], document["framework"]) == ("thesis-ssd", "2.1.0", "mxnet")
-    assert document["decoder"]["type"] == "sagemaker_mxnet_ssd"
+    assert document["decoder"]["type"] == "mxnet_ssd"
     assert document["input"]["layout"] == "NCHW"
     assert document["labels"] == ["person", "bicycle"]
     assert document["runtimes"]["dlr"]["platforms"] == ["aarch64"]
@@ -196,3 +200,111 @@ def test_bad_s3_uris_are_refused():
         neo_compile.S3Uri.parse("https://bucket/key")
     assert str(neo_compile.S3Uri.parse("s3://b/a/b.tar.gz")) == "s3://b/a/b.tar.gz"
 
+
+
+# --- every preset's output loads in SsdInference and decodes its family's real outputs ----------------
+
+IMAGE = REPO / "tests" / "model_packaging" / "images" / "grace_hopper.jpg"
+SELECTION = Selection(score_threshold=0.3, nms_iou_threshold=0.5, max_detections=10)
+PRESET_ARGS = {
+    "ssdlite-tflite": [],
+    "ssdlite-onnx": [],
+    "sagemaker-ssd-mxnet": ["--model-s3-uri", "s3://training/ssd/output/model.tar.gz", "--labels", "{labels}"],
+}
+
+
+def package_preset(clients, tmp_path, preset: str):
+    """The whole Neo path of ``preset`` against the stubs (requests checked by the service models)."""
+    sagemaker, s3, sagemaker_stub, s3_stub = clients
+    job = f"smartcam-{preset}"
+    prefix = f"smartcam/neo/{job}"
+    if neo_compile.PRESETS[preset].local_model_file:
+        s3_stub.add_response("put_object", {}, {"Bucket": "my-bucket", "Key": f"{prefix}/input/model.tar.gz",
+                                                "Body": ANY})
+    sagemaker_stub.add_response(
+        "create_compilation_job", {"CompilationJobArn": JOB_ARN.format(name=job)},
+        {"CompilationJobName": job, "RoleArn": ROLE, "InputConfig": ANY, "OutputConfig": ANY,
+         "StoppingCondition": ANY},
+    )
+    artifacts = f"s3://my-bucket/{prefix}/output/model-ml_c5.tar.gz"
+    sagemaker_stub.add_response(
+        "describe_compilation_job", describe(job, "COMPLETED", artifacts=artifacts), {"CompilationJobName": job}
+    )
+    body = neo_output_tarball()
+    s3_stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))},
+                         {"Bucket": "my-bucket", "Key": f"{prefix}/output/model-ml_c5.tar.gz"})
+    labels = tmp_path / "labels.txt"
+    labels.write_text("person\nbicycle\n")
+    out = tmp_path / preset
+    args = neo_compile.parse_args([
+        "--preset", preset, "--target-device", "ml_c5", "--role-arn", ROLE, "--bucket", "my-bucket",
+        "--job-name", job, "--out", str(out), *(a.format(labels=labels) for a in PRESET_ARGS[preset]),
+    ])
+    neo_compile.compile_and_package(sagemaker, s3, args, sleep=lambda _: None)
+    return out
+
+
+class FamilyOutputs:
+    """A backend that answers like the family's compiled model: ``raw`` in the runtime's output order,
+    named through model.json's output mapping exactly as SsdInference's DLR backend names them."""
+
+    name = "dlr"
+    threads = 1
+
+    def __init__(self, model: PreparedModel, raw: list[np.ndarray]) -> None:
+        self.mapping = model.bundle.runtime("dlr").outputs
+        self.input_shape = tuple(model.bundle.input.shape)
+        self.raw = raw
+
+    def run(self, tensor):
+        assert tensor.shape == self.input_shape
+        return map_outputs(self.name, self.raw, [], self.mapping)
+
+    def close(self):
+        pass
+
+
+def sagemaker_ssd_rows() -> np.ndarray:
+    """SageMaker's built-in Object Detection (MXNet SSD) output: [1, N, 6] rows (class, score, x1, y1,
+    x2, y2), corners normalized to the input, best first, class -1 on the rows NMS emptied."""
+    rows = np.full((1, 100, 6), -1.0, np.float32)
+    rows[0, 0] = [0, 0.92, 0.10, 0.20, 0.40, 0.80]
+    rows[0, 1] = [1, 0.71, 0.50, 0.55, 0.90, 0.95]
+    rows[0, 2] = [0, 0.12, 0.60, 0.10, 0.70, 0.30]  # below the score threshold
+    return rows
+
+
+def engine_for(preset: str, model: PreparedModel) -> Engine:
+    if preset == "sagemaker-ssd-mxnet":
+        return Engine(model, FamilyOutputs(model, [sagemaker_ssd_rows()]))
+    # The ssdlite presets compile the sample's own TFLite/ONNX export: the Neo artifact is a real DLR
+    # model, run by SsdInference's DLR backend (raw box encodings [1, 1917, 4], class logits [1, 1917, 2]).
+    return Engine.start(model, "dlr", 1, fall_back=False)
+
+
+EXPECTED = {
+    "ssdlite-tflite": ["person"],
+    "ssdlite-onnx": ["person"],
+    "sagemaker-ssd-mxnet": ["person", "bicycle"],
+}
+
+
+@pytest.mark.parametrize("preset", sorted(neo_compile.PRESETS))
+def test_each_preset_loads_in_ssd_inference_and_decodes_its_family_output(clients, tmp_path, preset):
+    out = package_preset(clients, tmp_path, preset)
+    model = PreparedModel.load(out)  # the component's own path: manifest contract, checksums, decoder registry
+    engine = engine_for(preset, model)
+    try:
+        tensor = engine.preprocess(decode_image(IMAGE.read_bytes()))
+        detections = engine.postprocess(engine.infer(tensor), SELECTION)
+    finally:
+        engine.close()
+    assert [d.label for d in detections] == EXPECTED[preset]
+    assert detections[0].score > 0.5
+    if preset == "sagemaker-ssd-mxnet":
+        assert model.bundle.input.layout == "NCHW"
+        box = detections[0].box
+        np.testing.assert_allclose([box.x1, box.y1, box.x2, box.y2], [0.10, 0.20, 0.40, 0.80], atol=1e-6)
+    else:
+        box = detections[0].box  # Grace Hopper fills most of the portrait
+        assert box.x2 - box.x1 > 0.5 and box.y2 - box.y1 > 0.5

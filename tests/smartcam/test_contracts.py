@@ -43,3 +43,26 @@ def test_frame_path_must_be_absolute_without_dotdot():
 def test_oversize_message_refused():
     with pytest.raises(ContractError, match="limit"):
         parse(Detections, b"{" + b" " * (200 * 1024) + b"}")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("sequence", "1"),  # a string is never read as a number
+    ("width", True),  # nor a bool as an int
+    ("sequence", 1.0),  # nor a float as an int
+    ("captured_at", "1700000000.5"),
+])
+def test_contracts_are_strict(field, value):
+    with pytest.raises(ContractError, match=field):
+        parse(FrameRef, frame(**{field: value}))
+
+
+def test_an_unknown_key_is_refused():
+    with pytest.raises(ContractError, match="colour: Extra inputs"):
+        parse(FrameRef, frame(colour="red"))
+
+
+def test_the_manifest_names_exactly_the_decoders_ssd_inference_has():
+    from smartcam.contracts import DECODER_TYPES
+    from ssd_inference.decoders import DECODERS
+
+    assert set(DECODER_TYPES) == set(DECODERS)

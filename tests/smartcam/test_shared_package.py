@@ -7,6 +7,7 @@ import time
 from concurrent.futures import Future
 from unittest.mock import MagicMock
 
+import pytest
 from awsiot.greengrasscoreipc.model import (
     BinaryMessage,
     IoTCoreMessage,
@@ -18,6 +19,7 @@ from awsiot.greengrasscoreipc.model import (
 
 from smartcam.component import run_component
 from smartcam.config import ConfigError, LiveConfig
+from smartcam.contracts import Health
 from smartcam.ipc import Ipc
 from tests.support.fake_nucleus import DemoConfig, FakeNucleus
 
@@ -146,18 +148,32 @@ def test_a_failing_handler_does_not_escape_and_the_subscription_stays():
     assert on_error(RuntimeError("connection hiccup")) is False
 
 
+def health(n: int) -> Health:
+    return Health(component="smartcam.Test", state="ok", counters={"n": n}, at=1_700_000_000.0)
+
+
 def test_publish_sends_json_locally_and_bytes_to_iot_core():
     nucleus = FakeNucleus({})
     ipc = Ipc(nucleus.client)
-    ipc.publish("smartcam/frames", {"x": 1})
-    ipc.publish_iot("smartcam/t/writer", {"ok": True}, qos=0)
+    ipc.publish("smartcam/frames", health(1))
+    ipc.publish_iot("smartcam/t/writer", health(2), qos=0)
     local = nucleus.client.publish_to_topic.call_args.kwargs
     assert local["topic"] == "smartcam/frames"
-    assert local["publish_message"].json_message.message == {"x": 1}
+    assert local["publish_message"].json_message.message == health(1).to_message()
     iot = nucleus.client.publish_to_iot_core.call_args.kwargs
     assert iot["topic_name"] == "smartcam/t/writer"
-    assert iot["payload"] == b'{"ok":true}'
+    assert iot["payload"] == health(2).to_bytes()
     assert str(iot["qos"]) == "0"
+
+
+def test_a_hand_built_dict_is_not_published():
+    nucleus = FakeNucleus({})
+    ipc = Ipc(nucleus.client)
+    for publish in (ipc.publish, ipc.publish_iot, lambda t, m: ipc.publish_nowait(t, m, print)):
+        with pytest.raises(TypeError, match=r"smartcam\.contracts"):
+            publish("smartcam/frames", {"x": 1})
+    assert not nucleus.client.publish_to_topic.called and not nucleus.client.publish_to_iot_core.called
+    assert not nucleus.client.publish_to_topic_async.called
 
 
 def test_publish_nowait_returns_at_once_and_reports_only_failures():
@@ -171,10 +187,12 @@ def test_publish_nowait_returns_at_once_and_reports_only_failures():
     nucleus.client.publish_to_topic_async.side_effect = publish_async
     ipc = Ipc(nucleus.client)
     failures: list[BaseException] = []
-    ipc.publish_nowait("smartcam/detections", {"n": 1}, failures.append)
-    ipc.publish_nowait("smartcam/detections", {"n": 2}, failures.append)
+    ipc.publish_nowait("smartcam/detections", health(1), failures.append)
+    ipc.publish_nowait("smartcam/detections", health(2), failures.append)
     calls = nucleus.client.publish_to_topic_async.call_args_list
-    assert [c.kwargs["publish_message"].json_message.message for c in calls] == [{"n": 1}, {"n": 2}]
+    assert [c.kwargs["publish_message"].json_message.message for c in calls] == [
+        health(1).to_message(), health(2).to_message()
+    ]
     assert failures == []  # nothing answered yet, and the caller was not kept waiting
     pending[0].set_result(None)
     denied = RuntimeError("not authorized")

@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 
 from repo_layout import REPO_ROOT
-from ssd_inference.decoders.tf_od_api import encode_boxes
 
 REPO = REPO_ROOT
 MODEL_DIR = REPO / "components" / "SsdModelStore" / "model"
@@ -29,6 +28,17 @@ def grid_anchors(n: int = 10) -> np.ndarray:
     for size in (0.2, 0.4):
         out.append(np.stack([yc.ravel(), xc.ravel(), np.full(n * n, size), np.full(n * n, size)], axis=1))
     return np.concatenate(out).astype(np.float32)
+
+
+def encode_boxes(boxes_xyxy: np.ndarray, anchors_center: np.ndarray, scale_factors: np.ndarray) -> np.ndarray:
+    """Inverse of the TF OD API box decoding (``ssd_inference.decoders.tf_od_api.decode_boxes``): makes
+    the raw outputs a model would give for known boxes."""
+    x1, y1, x2, y2 = boxes_xyxy.T
+    ya, xa, ha, wa = anchors_center.T
+    h, w = y2 - y1, x2 - x1
+    yc, xc = (y1 + y2) / 2, (x1 + x2) / 2
+    codes = np.stack([(yc - ya) / ha, (xc - xa) / wa, np.log(h / ha), np.log(w / wa)], axis=1)
+    return (codes * scale_factors).astype(np.float32)
 
 
 def logit(p: float) -> float:
@@ -56,6 +66,7 @@ def write_model_dir(folder: Path, *, runtimes: dict[str, Any] | None = None, dec
     runtimes = runtimes or {"fake": {"path": "fake.model", "outputs": {}}}
     manifest = {
         "schema": "smartcam.model/1", "name": "test-ssd", "version": "0.1.0", "framework": "test",
+        "notes": "a synthetic model for the tests",
         "input": {"name": "image", "shape": [1, 64, 64, 3], "layout": "NHWC", "dtype": "float32", "color": "RGB",
                   "normalization": {"mean": [127.5] * 3, "std": [127.5] * 3}},
         "decoder": decoder or {"type": "tf_od_api", "params": {

@@ -193,7 +193,7 @@ def test_bad_input_gets_a_status_and_the_next_frame_is_served(env, bad, kind):
 @pytest.mark.parametrize("breakage, reason", [
     ("altered", "anchors.npy is altered"),
     ("missing", "labels.txt is missing"),
-    ("decoder", "unknown decoder 'yolo9'"),
+    ("decoder", "decoder.type: Input should be 'tf_od_api'"),
 ])
 def test_unusable_model_reports_errored_and_keeps_running(env, breakage, reason):
     gg, ring, tmp = env

@@ -6,8 +6,8 @@ import pytest
 from ssd_inference.decoders import DecoderError, Selection, build_decoder, foreground_labels, select, to_detections
 from ssd_inference.decoders.base import Candidates
 from ssd_inference.decoders.nms import class_aware_nms
-from ssd_inference.decoders.tf_od_api import anchors_to_center, decode_boxes, encode_boxes
-from tests.ssd_inference.helpers import grid_anchors, raw_outputs
+from ssd_inference.decoders.tf_od_api import anchors_to_center, decode_boxes
+from tests.ssd_inference.helpers import encode_boxes, grid_anchors, raw_outputs
 
 SCALES = np.asarray([10, 10, 5, 5], np.float32)
 TF_PARAMS = {"anchors_file": "anchors.npy", "anchor_order": "yxhw", "scale_factors": [10, 10, 5, 5],

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssd_inference.model_bundle import InputSpec
+from smartcam.contracts import InputSpec
 from ssd_inference.preprocessing import FrameError, Preprocessor, decode_image, image_size
 from tests.ssd_inference.helpers import REPO, jpeg_bytes
 

@@ -7,20 +7,18 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 from dynamo_writer.settings import DynamoWriterConfig
 from dynamo_writer.spool import Spool, SpooledItem
 from smartcam import topics
-from smartcam.contracts import Health
+from smartcam.contracts import MAX_CONFIRMATIONS, Confirmation, Health, SpoolDepth, WriterReport
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
 COMPONENT = "smartcam.DynamoWriter"
-REPORT_SCHEMA = "smartcam.writer-report/2"
-MAX_CONFIRMATIONS_PER_REPORT = 200  # keeps a report far below IoT Core's 128 KB
+MAX_DETAIL = 1024
 
 
 class Reporter:
@@ -42,7 +40,7 @@ class Reporter:
         self._settings = settings
         self._sender_state = sender_state
         self._lock = threading.Lock()
-        self._confirmed: deque[dict[str, Any]] = deque(maxlen=MAX_CONFIRMATIONS_PER_REPORT)
+        self._confirmed: deque[Confirmation] = deque(maxlen=MAX_CONFIRMATIONS)
         self._confirmed_since_report = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -51,7 +49,7 @@ class Reporter:
         """Called as DynamoDB accepted ``written``: that moment is when they were stored."""
         stored_at = round(time.time(), 3)
         with self._lock:
-            self._confirmed.extend({"sk": row.item["sk"]["S"], "at": stored_at} for row in written)
+            self._confirmed.extend(Confirmation(sk=row.item["sk"]["S"], at=stored_at) for row in written)
             self._confirmed_since_report += len(written)
 
     def start(self) -> None:
@@ -83,7 +81,7 @@ class Reporter:
         if not self._telemetry.publish_health(health):
             self._counters.add("reportErrors")
 
-    def build(self) -> tuple[dict[str, Any], Health]:
+    def build(self) -> tuple[WriterReport, Health]:
         cfg = self._settings()
         items, size = self._spool.depth()
         oldest = self._spool.oldest_age_s()
@@ -94,19 +92,19 @@ class Reporter:
             since = self._confirmed_since_report
             self._confirmed.clear()
             self._confirmed_since_report = 0
-        report = {
-            "schema": REPORT_SCHEMA,
-            "thing": self._thing,
-            "table": cfg.table_name,
-            "at": time.time(),
-            "written": since,
-            "confirmed": confirmed,
-            "confirmedOmitted": since - len(confirmed),
-            "spool": {"items": items, "bytes": size, "oldestAgeS": oldest,
-                      "maxItems": cfg.max_spool_items, "maxBytes": cfg.max_spool_bytes},
-            "counters": counters,
-            "lastError": last_error,
-        }
+        report = WriterReport(
+            thing=self._thing,
+            table=cfg.table_name,
+            # rounded like the confirmations' times, so none of them is later than the report
+            at=round(time.time(), 3),
+            written=since,
+            confirmed=confirmed,
+            confirmed_omitted=since - len(confirmed),
+            spool=SpoolDepth(items=items, bytes=size, oldest_age_s=oldest,
+                             max_items=cfg.max_spool_items, max_bytes=cfg.max_spool_bytes),
+            counters=counters,
+            last_error=None if last_error is None else last_error[:MAX_DETAIL],
+        )
         full = max(items / cfg.max_spool_items, size / cfg.max_spool_bytes)
         degraded = failures > 0 or full >= 0.9 or counters.get("itemsRejected", 0) > 0
         detail = f"spool {items} items, {size} bytes ({full:.0%} full)"

@@ -65,10 +65,6 @@ class Admission:
     disk_full: bool = False
 
 
-class SpoolFullError(Exception):
-    pass
-
-
 class Spool:
     def __init__(self, path: Path, *, max_page_count: int | None = None) -> None:
         self.path = Path(path)

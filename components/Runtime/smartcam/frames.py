@@ -157,10 +157,6 @@ class FrameRing:
     def total_bytes(self) -> int:
         return self._bytes
 
-    @property
-    def next_sequence(self) -> int:
-        return self._sequence
-
     def write(
         self,
         jpeg: bytes,

@@ -8,7 +8,6 @@ so nothing a peer sends can stop a component.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any, Literal
@@ -44,20 +43,20 @@ class Ipc:
         self._operations: list[Any] = []
 
     # local pub/sub -------------------------------------------------------------------------
-    def publish(self, topic: str, message: Contract | dict[str, Any]) -> None:
-        body = message.to_message() if isinstance(message, Contract) else message
+    def publish(self, topic: str, message: Contract) -> None:
+        body = _wire(message).to_message()
         self._client.publish_to_topic(
             topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=body))
         )
 
     def publish_nowait(
-        self, topic: str, message: Contract | dict[str, Any], on_failure: Callable[[BaseException], None]
+        self, topic: str, message: Contract, on_failure: Callable[[BaseException], None]
     ) -> None:
         """Hands the message to the connection and returns without waiting for the nucleus's answer
         (a round trip through a busy core is milliseconds the caller's hot loop need not wait).
         Messages keep their order on the connection; ``on_failure`` runs, on the client's thread,
         only for one that failed."""
-        body = message.to_message() if isinstance(message, Contract) else message
+        body = _wire(message).to_message()
         future = self._client.publish_to_topic_async(
             topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=body))
         )
@@ -92,15 +91,9 @@ class Ipc:
         self._operations.append(operation)
 
     # IoT Core ------------------------------------------------------------------------------
-    def publish_iot(self, topic: str, payload: Contract | dict[str, Any] | bytes, *, qos: Literal[0, 1] = 1) -> None:
-        if isinstance(payload, Contract):
-            data = payload.to_bytes()
-        elif isinstance(payload, dict):
-            data = json.dumps(payload, separators=(",", ":")).encode()
-        else:
-            data = payload
+    def publish_iot(self, topic: str, message: Contract, *, qos: Literal[0, 1] = 1) -> None:
         self._client.publish_to_iot_core(
-            topic_name=topic, qos=QOS.AT_LEAST_ONCE if qos else QOS.AT_MOST_ONCE, payload=data
+            topic_name=topic, qos=QOS.AT_LEAST_ONCE if qos else QOS.AT_MOST_ONCE, payload=_wire(message).to_bytes()
         )
 
     def subscribe_iot(self, topic: str, handler: IoTHandler, *, qos: Literal[0, 1] = 1) -> None:
@@ -200,3 +193,10 @@ class Ipc:
             return False  # keep the stream open
 
         return on_error
+
+
+def _wire(message: Contract) -> Contract:
+    """Only contracts cross a process boundary: a hand-built dict would skip the receiver's model."""
+    if not isinstance(message, Contract):
+        raise TypeError(f"publish a smartcam.contracts model, not {type(message).__name__}")
+    return message

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +32,7 @@ from ssd_inference.backends.registry import BackendFactory
 from ssd_inference.decoders import Selection
 from ssd_inference.engine import Engine
 from ssd_inference.frame_path import FramePath, FrameRefused, Inferred, Prepared, selection_for
+from ssd_inference.iot_summary import summarize
 from ssd_inference.model_loader import ModelLoader
 from ssd_inference.pending import PendingFrames
 from ssd_inference.settings import SsdInferenceConfig
@@ -249,7 +249,7 @@ class SsdInferenceApp:
         if summary_cfg.enabled and (message.detections or summary_cfg.include_empty):
             try:
                 self._ipc.publish_iot(
-                    topics.iot_detection_summary(self._thing), summary(message, summary_cfg.max_boxes), qos=0
+                    topics.iot_detection_summary(self._thing), summarize(message, summary_cfg.max_boxes), qos=0
                 )
             except Exception:
                 log.exception("sending the detection summary of frame %s to IoT Core failed", frame.frame_id)
@@ -281,22 +281,3 @@ class SsdInferenceApp:
         state, detail = self._models.health(config)
         self._telemetry.publish_health(self._telemetry.health(state, detail))
 
-
-def summary(message: Detections, max_boxes: int) -> dict[str, Any]:
-    """The compact form for IoT Core: counts per label and the best boxes, rounded."""
-    labels = Counter(d.label for d in message.detections)
-    return {
-        "schema": "smartcam.detection-summary/1",
-        "frame_id": message.frame.frame_id,
-        "camera_id": message.frame.camera_id,
-        "captured_at": round(message.frame.captured_at, 3),
-        "model": f"{message.model.name}@{message.model.version}",
-        "backend": message.model.backend,
-        "count": len(message.detections),
-        "labels": dict(labels),
-        "boxes": [
-            [d.label, round(d.score, 3), *(round(v, 4) for v in (d.box.x1, d.box.y1, d.box.x2, d.box.y2))]
-            for d in message.detections[:max_boxes]
-        ],
-        "infer_ms": message.latency.infer_ms,
-    }

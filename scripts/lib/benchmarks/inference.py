@@ -39,9 +39,9 @@ from smartcam import topics
 from smartcam.contracts import FrameRef
 from smartcam.frames import FrameRing, default_frame_root
 from smartcam.ipc import Ipc
-from ssd_inference.app import summary
 from ssd_inference.engine import Engine, PreparedModel
 from ssd_inference.frame_path import FramePath, selection_for
+from ssd_inference.iot_summary import summarize
 
 MODEL_DIR = REPO / "components" / "SsdModelStore" / "model"
 IMAGES = REPO / "tests" / "model_packaging" / "images"
@@ -85,7 +85,7 @@ def run_frame(path: FramePath, frame: FrameRef, ipc: Ipc) -> dict[str, float]:
     t0 = time.perf_counter()
     message = path.finish(inferred)
     ipc.publish(topics.DETECTIONS, message)
-    ipc.publish_iot(topics.iot_detection_summary("bench-thing"), summary(message, 10), qos=0)
+    ipc.publish_iot(topics.iot_detection_summary("bench-thing"), summarize(message, 10), qos=0)
     t1 = time.perf_counter()
     times = (prepared.read_ms, prepared.preprocess_ms, inferred.infer_ms, inferred.postprocess_ms, (t1 - t0) * 1000)
     return dict(zip(STAGES, times, strict=True))

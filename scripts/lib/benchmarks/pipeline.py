@@ -48,6 +48,7 @@ from local_device.store import items_for_request, table
 from local_device.video import copy_people
 from repo_layout import REPO_ROOT as REPO
 from smartcam import topics
+from smartcam.contracts import ContractError, WriterReport, parse
 from smartcam.frames import FrameRing, default_frame_root
 from ssd_inference.engine import Engine, PreparedModel
 from ssd_inference.frame_path import FramePath, selection_for
@@ -128,14 +129,20 @@ class StoredTimes:
                 message = self.connection.messages.get(timeout=0.2)
             except queue.Empty:
                 continue
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                for entry in json.loads(message.payload)["confirmed"]:
-                    self.stored_at.setdefault(str(entry["sk"]), float(entry["at"]))
+            with contextlib.suppress(ContractError):
+                for key, at in stored_times(message.payload).items():
+                    self.stored_at.setdefault(key, at)
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(5)
         self.connection.close()
+
+
+def stored_times(payload: bytes) -> dict[str, float]:
+    """A writer report's confirmations: item sort key -> when DynamoDB accepted it (ContractError if
+    the payload is not a writer report)."""
+    return {entry.sk: entry.at for entry in parse(WriterReport, payload).confirmed}
 
 
 class RssSampler:

@@ -39,16 +39,6 @@ def decode_boxes(encodings: np.ndarray, anchors_center: np.ndarray, scale_factor
     return np.stack([xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2], axis=1).astype(np.float32)
 
 
-def encode_boxes(boxes_xyxy: np.ndarray, anchors_center: np.ndarray, scale_factors: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`decode_boxes` (used by tests and tools)."""
-    x1, y1, x2, y2 = boxes_xyxy.T
-    ya, xa, ha, wa = anchors_center.T
-    h, w = y2 - y1, x2 - x1
-    yc, xc = (y1 + y2) / 2, (x1 + x2) / 2
-    codes = np.stack([(yc - ya) / ha, (xc - xa) / wa, np.log(h / ha), np.log(w / wa)], axis=1)
-    return (codes * scale_factors).astype(np.float32)
-
-
 def activate(logits: np.ndarray, activation: str) -> np.ndarray:
     logits = logits.astype(np.float32, copy=False)
     if activation == "sigmoid":

@@ -1,0 +1,81 @@
+"""Every message and file the smartcam processes exchange: one strict pydantic model each.
+
+Use :func:`parse` on anything that arrives from a peer; build what you send as a contract (IPC
+publishes contracts only). By topic:
+
+- frames: :class:`FrameRef` (CameraIngest -> SsdInference)
+- detections: :class:`Detections` (SsdInference -> DynamoWriter), :class:`DetectionSummary` (-> IoT Core)
+- capture: :class:`CaptureCommand` (operator -> CameraIngest), :class:`CaptureStatus` (its replies)
+- health: :class:`Health` (every component: health on local pub/sub, problem status on IoT Core)
+- writer: :class:`WriterReport` (DynamoWriter -> IoT Core)
+- model_manifest: :class:`ModelManifest`, ``model.json`` (model_packaging -> SsdModelStore -> SsdInference)
+"""
+
+from smartcam.contracts.base import (
+    MAX_MESSAGE_BYTES,
+    Contract,
+    ContractError,
+    Identifier,
+    RequestId,
+    Unit,
+    parse,
+)
+from smartcam.contracts.capture import CaptureCommand, CaptureStatus
+from smartcam.contracts.detections import (
+    Box,
+    Detection,
+    Detections,
+    DetectionSummary,
+    ModelInfo,
+    StageLatency,
+)
+from smartcam.contracts.frames import FrameRef
+from smartcam.contracts.health import Health, HealthState
+from smartcam.contracts.model_manifest import (
+    DECODER_TYPES,
+    MANIFEST_FILE,
+    MODEL_SCHEMA,
+    DecoderSpec,
+    InputSpec,
+    ModelManifest,
+    NeoJob,
+    Normalization,
+    RuntimeSpec,
+    sha256_file,
+)
+from smartcam.contracts.writer import MAX_CONFIRMATIONS, Confirmation, SpoolDepth, WriterReport
+
+__all__ = [
+    "DECODER_TYPES",
+    "MANIFEST_FILE",
+    "MAX_CONFIRMATIONS",
+    "MAX_MESSAGE_BYTES",
+    "MODEL_SCHEMA",
+    "Box",
+    "CaptureCommand",
+    "CaptureStatus",
+    "Confirmation",
+    "Contract",
+    "ContractError",
+    "DecoderSpec",
+    "Detection",
+    "DetectionSummary",
+    "Detections",
+    "FrameRef",
+    "Health",
+    "HealthState",
+    "Identifier",
+    "InputSpec",
+    "ModelInfo",
+    "ModelManifest",
+    "NeoJob",
+    "Normalization",
+    "RequestId",
+    "RuntimeSpec",
+    "SpoolDepth",
+    "StageLatency",
+    "Unit",
+    "WriterReport",
+    "parse",
+    "sha256_file",
+]

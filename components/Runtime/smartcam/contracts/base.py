@@ -1,0 +1,85 @@
+"""What every contract shares: the base model, the field types, and :func:`parse` for what arrives.
+
+Contracts are strict: a string is never read as a number, a bool never as an int, an unknown key is
+refused. Each message carries ``schema`` (name and version) so a receiver can refuse what it does
+not understand with a clear reason instead of guessing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+EpochSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+Milliseconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Detail = Annotated[str, Field(max_length=1024)]
+
+
+class ContractError(ValueError):
+    """A message that does not follow the contract; ``str()`` says why, for logs and status replies."""
+
+
+class Contract(BaseModel):
+    """A message or file exchanged between processes. Python names are snake_case; a field whose wire
+    name differs (``schema``, the writer report's camelCase keys) declares it as its alias."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True, populate_by_name=True)
+
+    #: an optional field left unset is omitted from the wire, unless the contract states its nulls
+    wire_nulls: ClassVar[bool] = False
+
+    def to_message(self) -> dict[str, Any]:
+        """The JSON object that goes on the wire (IPC ``jsonMessage.message`` is a map)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=not self.wire_nulls)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_message(), separators=(",", ":")).encode()
+
+
+M = TypeVar("M", bound=Contract)
+
+MAX_MESSAGE_BYTES = 128 * 1024  # a device's default IPC message limit
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate ``data`` (a dict, JSON text or JSON bytes) as ``model``; raise ContractError."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        if len(data) > MAX_MESSAGE_BYTES:
+            raise ContractError(f"message of {len(data)} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")
+        try:
+            data = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ContractError(f"message is not UTF-8: {exc}") from None
+    if isinstance(data, str):
+        try:
+            data = json.loads(data, parse_constant=_refuse_constant)
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise ContractError(f"message is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ContractError(f"message must be a JSON object, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ContractError(_describe(model, exc)) from None
+    except RecursionError:
+        raise ContractError("message is nested too deeply") from None
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _describe(model: type[Contract], exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "message"
+        problems.append(f"{where}: {err['msg']}")
+    more = exc.error_count() - len(problems)
+    suffix = f" (+{more} more)" if more > 0 else ""
+    return f"invalid {model.__name__}: " + "; ".join(problems) + suffix

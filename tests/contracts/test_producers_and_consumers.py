@@ -1,0 +1,227 @@
+"""Every cross-process contract: what its real producer emits round-trips through JSON and is
+accepted by its real consumer. One case per contract; a new contract without a case fails."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import smartcam.contracts as contracts
+from benchmarks.pipeline import stored_times
+from camera_ingest.commands import validate
+from camera_ingest.replies import CaptureReplies
+from camera_ingest.settings import CameraIngestConfig
+from dynamo_writer.items import items_for
+from dynamo_writer.receiver import Receiver
+from dynamo_writer.reports import Reporter
+from dynamo_writer.spool import Spool, SpooledItem
+from fleet.mqtt_client import Progress, build_command
+from fleet.mqtt_client import parse_args as operator_args
+from model_packaging.model_json import load_model_json, write_model_json
+from repo_layout import REPO_ROOT
+from smartcam.contracts import (
+    CaptureCommand,
+    CaptureStatus,
+    Contract,
+    Detections,
+    DetectionSummary,
+    FrameRef,
+    Health,
+    ModelInfo,
+    ModelManifest,
+    StageLatency,
+    WriterReport,
+    parse,
+)
+from smartcam.frames import FrameRing, read_frame
+from smartcam.ipc import Ipc
+from smartcam.telemetry import Counters, StatusReporter, Telemetry
+from ssd_inference.decoders import Selection, build_decoder, select, to_detections
+from ssd_inference.iot_summary import summarize
+from ssd_inference.model_bundle import load_model_bundle
+from tests.camera_ingest.helpers import config_dict, make_folder
+from tests.dynamo_writer.helpers import config as writer_config
+from tests.ssd_inference.helpers import grid_anchors, jpeg_bytes, raw_outputs
+from tests.support.fake_nucleus import FakeNucleus
+
+THING = "contract-thing"
+MODEL = REPO_ROOT / "components" / "SsdModelStore" / "model"
+TF_PARAMS = {"anchors_file": "anchors.npy", "anchor_order": "yxhw", "scale_factors": [10, 10, 5, 5],
+             "score_activation": "sigmoid", "background_class": 0}
+
+
+def iot_payloads(nucleus: FakeNucleus) -> list[bytes]:
+    return [call.kwargs["payload"] for call in nucleus.client.publish_to_iot_core.call_args_list]
+
+
+# --- the real producers ------------------------------------------------------------------------------
+
+def produce_frame(tmp: Path) -> FrameRef:
+    """CameraIngest's ring writes the frame and returns the reference it publishes."""
+    ring = FrameRing(tmp / "frames", "cam0", capacity=4)
+    return ring.write(jpeg_bytes(160, 120), width=160, height=120, captured_at=time.time(),
+                      captured_monotonic_ns=time.monotonic_ns(), request_id="req-1")
+
+
+def produce_detections(tmp: Path) -> Detections:
+    """SsdInference's decoder and selection on a TF OD API output, in the message it publishes."""
+    decoder = build_decoder("tf_od_api", TF_PARAMS, grid_anchors(), (64, 64))
+    outputs = raw_outputs(grid_anchors(), [(44, 1, 0.9, (0.1, 0.2, 0.4, 0.8)), (177, 2, 0.6, (0.55, 0.5, 0.95, 0.9))])
+    found = select(decoder.decode(outputs, 0.3), Selection(0.3, 0.5, 10))
+    return Detections(
+        frame=produce_frame(tmp), detections=to_detections(found, ("person", "dog")),
+        model=ModelInfo(name="test-ssd", version="0.1.0", backend="onnxruntime"),
+        latency=StageLatency(queue_ms=1.5, read_ms=0.4, preprocess_ms=2.0, infer_ms=11.0, postprocess_ms=0.7),
+        inferred_at=time.time(),
+    )
+
+
+def produce_summary(tmp: Path) -> DetectionSummary:
+    return summarize(produce_detections(tmp), max_boxes=1)
+
+
+def produce_command(tmp: Path) -> CaptureCommand:
+    """The operator's mqtt-client builds the command from its command line."""
+    return build_command(operator_args([
+        "--endpoint", "127.0.0.1", "--cert", "c.pem", "--key", "k.pem", "--thing", THING,
+        "--camera-id", "cam0", "--frames", "3", "--fps", "5", "--request-id", "req-7",
+    ]))
+
+
+def produce_capture_status(tmp: Path) -> bytes:
+    nucleus = FakeNucleus({})
+    CaptureReplies(Ipc(nucleus.client), THING, Counters()).send(
+        "finished", request_id="req-7", camera_id="cam0", reason="captured 3 frames", frames_captured=3,
+        frames_requested=3,
+    )
+    return iot_payloads(nucleus)[-1]
+
+
+def produce_problem_status(tmp: Path) -> bytes:
+    nucleus = FakeNucleus({})
+    StatusReporter(Ipc(nucleus.client), THING, "smartcam.SsdInference").report("modelUnusable", "no model.json")
+    return iot_payloads(nucleus)[-1]
+
+
+def writer_reporter(tmp: Path, nucleus: FakeNucleus) -> Reporter:
+    spool = Spool(tmp / "spool.db")
+    telemetry = Telemetry(Ipc(nucleus.client), "smartcam.DynamoWriter", THING)
+    telemetry.count("itemsWritten", 2)
+    reporter = Reporter(Ipc(nucleus.client), THING, spool, telemetry, settings=writer_config,
+                        sender_state=lambda: (1, "ProvisionedThroughputExceededException"))
+    items = items_for(produce_detections(tmp), THING, 30)
+    reporter.record([SpooledItem(seq, i.key, i.item, time.time()) for seq, i in enumerate(items)])
+    return reporter
+
+
+def produce_writer_report(tmp: Path) -> bytes:
+    nucleus = FakeNucleus({})
+    writer_reporter(tmp, nucleus).report_now()
+    return iot_payloads(nucleus)[-1]
+
+
+def produce_manifest(tmp: Path) -> ModelManifest:
+    """model_packaging's writer, on a copy of the packaged sample."""
+    folder = tmp / "model"
+    shutil.copytree(MODEL, folder)
+    metadata = {key: value for key, value in load_model_json(folder).items() if key != "files"}
+    return parse(ModelManifest, write_model_json(folder, metadata))
+
+
+PRODUCERS = {
+    FrameRef: produce_frame,
+    Detections: produce_detections,
+    DetectionSummary: produce_summary,
+    CaptureCommand: produce_command,
+    CaptureStatus: produce_capture_status,
+    Health: produce_problem_status,
+    WriterReport: produce_writer_report,
+    ModelManifest: produce_manifest,
+}
+
+
+def wire_bytes(produced: Contract | bytes) -> bytes:
+    return produced if isinstance(produced, bytes) else produced.to_bytes()
+
+
+def test_every_contract_with_a_schema_has_a_case():
+    tagged = {
+        model for name in contracts.__all__
+        if isinstance(model := getattr(contracts, name), type) and issubclass(model, Contract)
+        and "schema_" in model.model_fields
+    }
+    assert tagged == set(PRODUCERS)
+
+
+@pytest.mark.parametrize("model", list(PRODUCERS), ids=lambda m: m.__name__)
+def test_what_the_producer_emits_round_trips_through_json(model, tmp_path):
+    data = wire_bytes(PRODUCERS[model](tmp_path))
+    parsed = parse(model, data)
+    assert parse(model, parsed.to_bytes()) == parsed
+    assert parse(model, parsed.to_message()) == parsed
+    assert parsed.to_bytes() == data  # nothing is lost or renamed on the way
+
+
+# --- and each consumer accepts it -----------------------------------------------------------------
+
+def test_ssd_inference_reads_the_jpeg_a_frame_ref_names(tmp_path):
+    ref = parse(FrameRef, produce_frame(tmp_path).to_bytes())
+    assert read_frame(ref, tmp_path / "frames") == jpeg_bytes(160, 120)
+
+
+def test_detections_are_spooled_by_the_writer(tmp_path):
+    message = produce_detections(tmp_path)
+    counters = Counters()
+    receiver = Receiver(Spool(tmp_path / "spool.db"), writer_config, counters, THING, wake_sender=lambda: None)
+    admission = receiver.on_message("smartcam/detections", message.to_message())
+    assert admission is not None and admission.accepted == len(message.detections) == 2
+    assert counters.get("messagesInvalid") == 0
+
+
+def test_the_summary_counts_every_detection_and_keeps_the_best_boxes(tmp_path):
+    summary = parse(DetectionSummary, produce_summary(tmp_path).to_bytes())
+    assert (summary.count, summary.labels) == (2, {"person": 1, "dog": 1})
+    assert [box[0] for box in summary.boxes] == ["person"]
+
+
+def test_the_operators_command_is_accepted_by_camera_ingest(tmp_path):
+    settings = config_dict(tmp_path / "frames", make_folder(tmp_path / "in"))
+    config = CameraIngestConfig.model_validate({k: v for k, v in settings.items() if k != "accessControl"})
+    request = validate(produce_command(tmp_path).to_message(), config)
+    assert (request.camera_id, request.frames, request.request_id) == ("cam0", 3, "req-7")
+
+
+def test_the_capture_status_ends_the_operators_wait(tmp_path):
+    progress = Progress("req-7", [THING], None)
+    progress.observe(THING, parse(CaptureStatus, produce_capture_status(tmp_path)))
+    assert progress.done and progress.exit_status() == 0
+
+
+def test_a_problem_status_is_a_health_message(tmp_path):
+    status = parse(Health, produce_problem_status(tmp_path))
+    assert (status.component, status.state) == ("smartcam.SsdInference", "degraded")
+    assert status.detail == "modelUnusable: no model.json"
+
+
+def test_the_bench_reads_the_stored_times_from_the_writer_report(tmp_path):
+    stored = stored_times(produce_writer_report(tmp_path))
+    assert len(stored) == 2 and all(at > 0 for at in stored.values())
+    report = parse(WriterReport, produce_writer_report(tmp_path))
+    assert report.last_error == "ProvisionedThroughputExceededException"
+    assert report.to_message()["spool"]["oldestAgeS"] is None  # the report states its nulls
+
+
+def test_the_writer_health_parses(tmp_path):
+    _, health = writer_reporter(tmp_path, FakeNucleus({})).build()
+    assert parse(Health, health.to_bytes()).state == "degraded"
+
+
+def test_the_packaged_manifest_loads_in_ssd_inference(tmp_path):
+    written = produce_manifest(tmp_path)
+    bundle = load_model_bundle(tmp_path / "model")
+    assert bundle.manifest == written
+    assert bundle.labels == ("background", "person")
+
