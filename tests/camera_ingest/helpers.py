@@ -56,12 +56,11 @@ def make_folder(path: Path, count: int = 4, size: tuple[int, int] = (160, 120)) 
     return path
 
 
-def config_dict(frame_root: Path, folder: Path, **over: Any) -> dict[str, Any]:
+def config_dict(folder: Path, **over: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "cameras": [
             {"id": "cam0", "source": {"type": "folder", "path": str(folder), "fps": 120}, "jpegQuality": 80},
         ],
-        "frameRoot": str(frame_root),
         "ring": {"frames": 50, "megabytes": 16},
         "limits": {"maxDurationS": 5, "maxFrames": 100, "maxFps": 120, "defaultFps": 30},
         "reconnect": {"attempts": 2, "initialBackoffS": 0.01, "maxBackoffS": 0.02},
@@ -104,10 +103,10 @@ class IngestNucleus(FakeNucleus):
         wait_until(predicate, timeout)
 
 
-def build_app(configuration: dict[str, Any], **kwargs: Any) -> tuple[CameraIngestApp, IngestNucleus]:
+def build_app(configuration: dict[str, Any], frame_root: Path, **kwargs: Any) -> tuple[CameraIngestApp, IngestNucleus]:
     harness = IngestNucleus(configuration, "smartcam.CameraIngest")
     live = LiveConfig(harness.ipc, CameraIngestConfig)
-    app = CameraIngestApp(harness.ipc, live, thing=THING, **kwargs)
+    app = CameraIngestApp(harness.ipc, live, thing=THING, frame_root=frame_root, **kwargs)
     return app, harness
 
 

@@ -20,16 +20,17 @@ from smartcam import frames, topics
 from smartcam.contracts import Health, parse
 from smartcam.frames import read_frame
 from tests.camera_ingest.helpers import THING, FakeV4l2Capture, build_app, config_dict, make_video
+from tests.support.frame_root import nucleus_frame_root
 
 COMMANDS = topics.iot_capture_commands(THING)
 
 
 @pytest.fixture
-def started():
+def started(frame_root):
     apps = []
 
     def start(configuration, **kwargs):
-        app, harness = build_app(configuration, **kwargs)
+        app, harness = build_app(configuration, frame_root, **kwargs)
         app.start()
         apps.append(app)
         return app, harness
@@ -44,7 +45,7 @@ def command(**fields) -> bytes:
 
 
 def test_capture_n_frames_from_iot_core(started, folder, frame_root):
-    _, ipc = started(config_dict(frame_root, folder))
+    _, ipc = started(config_dict(folder))
     assert set(ipc.iot_handlers) == {COMMANDS, topics.FLEET_CAPTURE_COMMANDS}
     assert set(ipc.topic_handlers) == {topics.LOCAL_CAPTURE_COMMANDS}
     ipc.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=6, fps=60, request_id="r1"))
@@ -66,9 +67,9 @@ def test_capture_n_frames_from_iot_core(started, folder, frame_root):
     assert monotonic == sorted(monotonic)
 
 
-def test_requested_fps_holds_whatever_the_camera_rate(started, folder, frame_root):
+def test_requested_fps_holds_whatever_the_camera_rate(started, folder):
     # A "camera" delivering 100 fps, sampled at 20 fps.
-    configuration = config_dict(frame_root, folder)
+    configuration = config_dict(folder)
     configuration["cameras"][0]["source"]["fps"] = 100
     _, ipc = started(configuration)
     ipc.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=12, fps=20, request_id="fps"))
@@ -83,8 +84,8 @@ def test_requested_fps_holds_whatever_the_camera_rate(started, folder, frame_roo
     assert statistics.median(gaps) >= 0.5 * period
 
 
-def test_capture_for_a_duration(started, folder, frame_root):
-    _, ipc = started(config_dict(frame_root, folder))
+def test_capture_for_a_duration(started, folder):
+    _, ipc = started(config_dict(folder))
     ipc.send_local_json({"action": "capture", "camera_id": "cam0", "duration_s": 0.3, "fps": 20, "request_id": "d"})
     final = ipc.wait_for_terminal("d")
     assert final.state == "finished" and "in 0.3 s" in final.reason
@@ -92,9 +93,9 @@ def test_capture_for_a_duration(started, folder, frame_root):
     assert len(ipc.frames()) == final.frames_captured
 
 
-def test_video_file_camera_end_to_end(started, tmp_path, frame_root):
+def test_video_file_camera_end_to_end(started, tmp_path):
     video = make_video(tmp_path / "clip.avi", count=10, size=(320, 240), fps=120)
-    configuration = config_dict(frame_root, tmp_path)
+    configuration = config_dict(tmp_path)
     configuration["cameras"] = [
         {"id": "door", "source": {"type": "file", "path": str(video)}, "width": 160, "height": 120, "jpegQuality": 60}
     ]
@@ -105,16 +106,16 @@ def test_video_file_camera_end_to_end(started, tmp_path, frame_root):
     assert {(r.width, r.height) for r in ipc.frames()} == {(160, 120)}
 
 
-def test_snapshot_and_fleet_topic(started, folder, frame_root):
-    _, ipc = started(config_dict(frame_root, folder))
+def test_snapshot_and_fleet_topic(started, folder):
+    _, ipc = started(config_dict(folder))
     ipc.send_iot(topics.FLEET_CAPTURE_COMMANDS, command(action="snapshot", camera_id="cam0", request_id="s"))
     final = ipc.wait_for_terminal("s")
     assert (final.state, final.frames_captured, final.frames_requested) == ("finished", 1, 1)
     assert len(ipc.frames()) == 1
 
 
-def test_continuous_capture_until_stop_and_busy_camera_rejected(started, folder, frame_root):
-    _, ipc = started(config_dict(frame_root, folder))
+def test_continuous_capture_until_stop_and_busy_camera_rejected(started, folder):
+    _, ipc = started(config_dict(folder))
     ipc.send_iot(COMMANDS, command(action="start", camera_id="cam0", fps=50, request_id="go"))
     ipc.wait_until(lambda: len(ipc.frames()) >= 3)
     ipc.send_iot(COMMANDS, command(action="snapshot", camera_id="cam0", request_id="busy"))
@@ -132,8 +133,8 @@ def test_continuous_capture_until_stop_and_busy_camera_rejected(started, folder,
     assert ipc.wait_for_terminal("again").state == "finished"
 
 
-def test_bad_commands_get_a_rejection_on_both_topics(started, folder, frame_root):
-    _, ipc = started(config_dict(frame_root, folder))
+def test_bad_commands_get_a_rejection_on_both_topics(started, folder):
+    _, ipc = started(config_dict(folder))
     ipc.send_iot(COMMANDS, b"\x00garbage")
     ipc.send_iot(COMMANDS, command(action="capture", camera_id="ghost", frames=1, request_id="g"))
     ipc.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=1000, request_id="big"))
@@ -147,13 +148,13 @@ def test_bad_commands_get_a_rejection_on_both_topics(started, folder, frame_root
     assert not ipc.frames()
 
 
-def test_v4l2_disconnect_mid_capture_reconnects(started, folder, frame_root):
+def test_v4l2_disconnect_mid_capture_reconnects(started, folder):
     plugs = iter([4, None])  # the first "device" dies after 4 frames, the reopened one keeps going
 
     def flaky(index, api):
         return FakeV4l2Capture(index, api, fps=100, fail_after=next(plugs))
 
-    configuration = config_dict(frame_root, folder)
+    configuration = config_dict(folder)
     configuration["cameras"] = [{"id": "usb", "source": {"type": "v4l2", "device": 0}}]
     _, ipc = started(configuration, source_factory=lambda cam: OpenCvSource(
         cam, video_capture=flaky, device_exists=lambda path: True))
@@ -165,14 +166,14 @@ def test_v4l2_disconnect_mid_capture_reconnects(started, folder, frame_root):
     assert len(FakeV4l2Capture.instances) == 2
 
 
-def test_v4l2_unplugged_for_good_reports_a_partial_result(started, folder, frame_root):
+def test_v4l2_unplugged_for_good_reports_a_partial_result(started, folder):
     opened = []
 
     def dies(index, api):
         opened.append(1)
         return FakeV4l2Capture(index, api, fps=100, fail_after=3, opens=len(opened) == 1)
 
-    configuration = config_dict(frame_root, folder)
+    configuration = config_dict(folder)
     configuration["cameras"] = [{"id": "usb", "source": {"type": "v4l2", "device": 0}}]
     app, ipc = started(configuration, source_factory=lambda cam: OpenCvSource(
         cam, video_capture=dies, device_exists=lambda path: True))
@@ -185,8 +186,8 @@ def test_v4l2_unplugged_for_good_reports_a_partial_result(started, folder, frame
     assert app.health().state == "degraded"
 
 
-def test_missing_camera_is_an_error_and_the_component_keeps_running(started, folder, frame_root):
-    configuration = config_dict(frame_root, folder)
+def test_missing_camera_is_an_error_and_the_component_keeps_running(started, folder):
+    configuration = config_dict(folder)
     configuration["cameras"].append({"id": "usb", "source": {"type": "v4l2", "device": "/dev/video9"}})
     missing = functools.partial(OpenCvSource, video_capture=FakeV4l2Capture, device_exists=lambda path: False)
     _, ipc = started(configuration, source_factory=lambda cam: missing(cam) if cam.id == "usb" else open_source(cam))
@@ -197,8 +198,8 @@ def test_missing_camera_is_an_error_and_the_component_keeps_running(started, fol
     assert ipc.wait_for_terminal("ok").state == "finished"
 
 
-def test_disk_full_is_an_error_status_and_the_component_keeps_running(started, folder, frame_root, monkeypatch):
-    _, ipc = started(config_dict(frame_root, folder))
+def test_disk_full_is_an_error_status_and_the_component_keeps_running(started, folder, monkeypatch):
+    _, ipc = started(config_dict(folder))
     real_write = frames._write_atomically
     calls = []
 
@@ -218,15 +219,15 @@ def test_disk_full_is_an_error_status_and_the_component_keeps_running(started, f
     assert ipc.wait_for_terminal("after").state == "finished"
 
 
-def test_failing_publishes_do_not_stop_a_capture(started, folder, frame_root):
-    _, ipc = started(config_dict(frame_root, folder))
+def test_failing_publishes_do_not_stop_a_capture(started, folder):
+    _, ipc = started(config_dict(folder))
     ipc.client.publish_to_iot_core.side_effect = RuntimeError("IoT Core offline")
     ipc.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=3, fps=60, request_id="off"))
     assert ipc.wait_for_terminal("off").frames_captured == 3
 
 
 def test_stopping_the_component_finishes_running_captures(folder, frame_root):
-    app, ipc = build_app(config_dict(frame_root, folder))
+    app, ipc = build_app(config_dict(folder), frame_root)
     app.start()
     ipc.send_iot(COMMANDS, command(action="start", camera_id="cam0", fps=30, request_id="long"))
     ipc.wait_until(ipc.frames)
@@ -235,8 +236,8 @@ def test_stopping_the_component_finishes_running_captures(folder, frame_root):
     assert final.state == "finished" and "component stopping" in final.reason
 
 
-def test_health_is_published_with_counters(started, folder, frame_root):
-    app, ipc = started(config_dict(frame_root, folder))
+def test_health_is_published_with_counters(started, folder):
+    app, ipc = started(config_dict(folder))
     ipc.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=2, fps=60, request_id="h"))
     ipc.wait_for_terminal("h")
     ipc.wait_until(lambda: app.telemetry.counters["framesCaptured"] == 2)
@@ -255,12 +256,31 @@ def test_thing_name_comes_from_the_nucleus_environment(monkeypatch, folder, fram
     from tests.support.fake_nucleus import FakeNucleus
 
     monkeypatch.setenv("AWS_IOT_THING_NAME", "gate-7")
-    harness = FakeNucleus(config_dict(frame_root, folder), "smartcam.CameraIngest")
-    app = CameraIngestApp(harness.ipc, LiveConfig(harness.ipc, CameraIngestConfig))
+    harness = FakeNucleus(config_dict(folder), "smartcam.CameraIngest")
+    app = CameraIngestApp(harness.ipc, LiveConfig(harness.ipc, CameraIngestConfig), frame_root=frame_root)
     app.start()
     try:
         assert "smartcam/gate-7/capture" in harness.iot_handlers
         assert app.status.iot_topic == "smartcam/gate-7/capture/status"
+    finally:
+        app.stop()
+
+
+def test_frames_go_to_the_root_derived_from_the_nucleus(monkeypatch, folder, tmp_path):
+    from camera_ingest.app import CameraIngestApp
+    from camera_ingest.settings import CameraIngestConfig
+    from smartcam.config import LiveConfig
+    from tests.camera_ingest.helpers import IngestNucleus
+
+    derived = nucleus_frame_root(monkeypatch, tmp_path)
+    harness = IngestNucleus(config_dict(folder), "smartcam.CameraIngest")
+    app = CameraIngestApp(harness.ipc, LiveConfig(harness.ipc, CameraIngestConfig), thing=THING)
+    app.start()
+    try:
+        harness.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=2, request_id="derived"))
+        assert harness.wait_for_terminal("derived").frames_captured == 2
+        assert app.frame_root == derived
+        assert [len(read_frame(ref, derived)) > 0 for ref in harness.frames()] == [True, True]
     finally:
         app.stop()
 
@@ -276,7 +296,7 @@ def test_recipe_default_configuration_is_valid_and_captures_the_samples(tmp_path
     config = validate_config(CameraIngestConfig, default)
     assert config == CameraIngestConfig()  # code defaults and recipe defaults agree
     assert config.cameras[0].source.resolved.is_dir()
-    app, ipc = build_app({**default, "frameRoot": str(tmp_path / "frames")})
+    app, ipc = build_app(default, tmp_path / "frames")
     app.start()
     try:
         ipc.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=3, fps=10, request_id="sample"))
@@ -286,8 +306,8 @@ def test_recipe_default_configuration_is_valid_and_captures_the_samples(tmp_path
         app.stop()
 
 
-def test_a_configuration_update_applies_to_the_next_command(started, folder, frame_root, tmp_path):
-    configuration = config_dict(frame_root, folder)
+def test_a_configuration_update_applies_to_the_next_command(started, folder, tmp_path):
+    configuration = config_dict(folder)
     _, ipc = started(configuration)
     ipc.send_iot(COMMANDS, command(action="snapshot", camera_id="porch", request_id="before"))
     assert ipc.wait_for_terminal("before").state == "rejected"
@@ -301,8 +321,8 @@ def test_a_configuration_update_applies_to_the_next_command(started, folder, fra
     assert ipc.wait_for_terminal("still").state == "finished"
 
 
-def test_long_captures_report_progress(started, folder, frame_root):
-    _, ipc = started(config_dict(frame_root, folder, progressIntervalS=0.05))
+def test_long_captures_report_progress(started, folder):
+    _, ipc = started(config_dict(folder, progressIntervalS=0.05))
     ipc.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=20, fps=60, request_id="prog"))
     final = ipc.wait_for_terminal("prog")
     progress = [s for s in ipc.statuses() if s.request_id == "prog" and s.state == "progress"]

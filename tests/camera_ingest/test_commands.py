@@ -14,7 +14,7 @@ from tests.camera_ingest.helpers import config_dict
 
 @pytest.fixture
 def config(tmp_path: Path) -> CameraIngestConfig:
-    raw = config_dict(tmp_path / "frames", tmp_path / "images")
+    raw = config_dict(tmp_path / "images")
     raw.pop("accessControl")
     raw["cameras"].append({"id": "cam1", "source": {"type": "v4l2", "device": "/dev/video1"}})
     raw["limits"] = {"maxDurationS": 60, "maxFrames": 100, "maxFps": 30, "defaultFps": 5, "maxIntervalS": 600}

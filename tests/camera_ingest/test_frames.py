@@ -13,13 +13,11 @@ import pytest
 from smartcam import frames
 from smartcam.contracts import FrameRef
 from smartcam.frames import (
-    DEFAULT_FRAME_ROOT,
     FrameExpired,
     FrameOutsideRoot,
     FrameRing,
     FrameRingError,
     read_frame,
-    resolve_frame_root,
 )
 
 
@@ -159,12 +157,3 @@ def test_a_symlinked_camera_folder_is_refused(tmp_path: Path, frame_root: Path):
     with pytest.raises(FrameRingError, match="not a plain folder"):
         FrameRing(frame_root, "cam0", capacity=3)
 
-
-def test_frame_root_resolution():
-    assert resolve_frame_root("auto") == DEFAULT_FRAME_ROOT
-    assert resolve_frame_root(None) == DEFAULT_FRAME_ROOT
-    assert resolve_frame_root("/var/frames") == Path("/var/frames")
-    with pytest.raises(ValueError, match="absolute"):
-        resolve_frame_root("relative/frames")
-    if frames._is_writable_tmpfs(Path("/dev/shm")):
-        assert Path("/dev/shm/smartcam-frames") == DEFAULT_FRAME_ROOT

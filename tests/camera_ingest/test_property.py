@@ -73,11 +73,11 @@ def media(tmp_path_factory) -> tuple[Path, Path]:
 @given(batch=st.lists(st.tuples(st.sampled_from(["iot", "fleet", "local"]), payloads), min_size=1, max_size=5))
 def test_random_commands_never_escape_and_always_end(media, batch):
     folder, frame_root = media
-    configuration = config_dict(frame_root, folder)
+    configuration = config_dict(folder)
     configuration["cameras"][0]["source"]["fps"] = 240
     configuration["cameras"].append({"id": "cam1", "source": {"type": "folder", "path": str(folder), "fps": 240}})
     configuration["limits"] = {"maxDurationS": 0.2, "maxFrames": 4, "maxFps": 240, "defaultFps": 120}
-    app, ipc = build_app(configuration)
+    app, ipc = build_app(configuration, frame_root)
     app.start()
     try:
         for where, payload in batch:

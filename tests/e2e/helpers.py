@@ -84,7 +84,7 @@ def merges(root: Path, **overrides: Any) -> dict[str, dict[str, Any]]:
     # Every image has one person, so every frame must yield exactly one `person` item.
     camera = {"id": CAMERA, "source": {"type": "folder", "path": str(people), "fps": 10}, "width": 640,
               "height": 480, "loop": True}
-    return pipeline_merges(root, camera=camera, **overrides)
+    return pipeline_merges(camera=camera, **overrides)
 
 
 _NOT_SOURCE = {"greengrass-build", "zip-build", "__pycache__", ".pytest_cache"}

@@ -23,6 +23,7 @@ from tests.ssd_inference.helpers import (
     write_model_dir,
 )
 from tests.support.fake_nucleus import FakeNucleus, wait_until
+from tests.support.frame_root import nucleus_frame_root
 
 STATUS = f"smartcam/{THING}/status/smartcam.SsdInference"
 SUMMARY = f"smartcam/{THING}/detections"
@@ -33,16 +34,18 @@ RUNTIMES = {"onnxruntime": {"path": "fake.model", "outputs": {}}, "litert": {"pa
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
     FakeBackend.calls.clear()
-    frames = tmp_path / "frames"
-    gg = FakeNucleus({"frameRoot": str(frames), "statusMinIntervalS": 0, "healthIntervalS": 3600,
+    # The nucleus's environment, so that main() (which derives the root) finds the same ring.
+    frames = nucleus_frame_root(monkeypatch, tmp_path)
+    gg = FakeNucleus({"statusMinIntervalS": 0, "healthIntervalS": 3600,
                       "scoreThreshold": 0.5, "backend": "onnxruntime"}, "smartcam.SsdInference")
     ring = FrameRing(frames, "cam1", capacity=4)
     return gg, ring, tmp_path
 
 
-def start_app(gg, model_dir, factories=None, **kwargs):
+def start_app(gg, ring, model_dir, factories=None, **kwargs):
     app = SsdInferenceApp(gg.ipc, LiveConfig(gg.ipc, SsdInferenceConfig), model_dir=model_dir,
-                          backend_factories=factories or fake_factories("onnxruntime", "litert"), **kwargs)
+                          backend_factories=factories or fake_factories("onnxruntime", "litert"),
+                          frame_root=ring.root, **kwargs)
     app.start_result = app.start()  # what run_component reports with UpdateState
     return app
 
@@ -68,7 +71,7 @@ def status_with(gg, text):
 
 def test_frame_in_detections_out(env):
     gg, ring, tmp = env
-    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES))
     try:
         frame = write_frame(ring)
         send_frame(gg, frame)
@@ -94,7 +97,7 @@ def test_frame_in_detections_out(env):
 
 def test_live_config_update_applies_without_restart(env):
     gg, ring, tmp = env
-    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES))
     try:
         first = write_frame(ring)
         send_frame(gg, first)
@@ -122,7 +125,7 @@ def test_live_config_update_applies_without_restart(env):
 
 def test_invalid_config_update_keeps_the_previous_one(env):
     gg, ring, tmp = env
-    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES))
     try:
         gg.update(scoreThreshold=7)
         frame = write_frame(ring)
@@ -140,7 +143,7 @@ def test_backend_that_fails_to_reload_keeps_serving(env):
         raise BackendError("litert: cannot load fake.model: broken on purpose")
 
     factories = {**fake_factories("onnxruntime"), "litert": broken}
-    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
     try:
         gg.update(backend="litert")
         assert "broken on purpose" in status_with(gg, "backendReloadFailed").detail
@@ -161,7 +164,7 @@ def test_backend_that_fails_to_reload_keeps_serving(env):
 ])
 def test_bad_input_gets_a_status_and_the_next_frame_is_served(env, bad, kind):
     gg, ring, tmp = env
-    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES))
     try:
         if bad == "missing":
             frame = write_frame(ring)
@@ -203,7 +206,7 @@ def test_unusable_model_reports_errored_and_keeps_running(env, breakage, reason)
         (folder / "anchors.npy").write_bytes(b"\x93NUMPY altered")
     elif breakage == "missing":
         (folder / "labels.txt").unlink()
-    app = start_app(gg, folder)
+    app = start_app(gg, ring, folder)
     try:
         status = status_with(gg, reason)
         assert status.state == "errored"
@@ -221,7 +224,7 @@ def test_annotated_frames_are_written_and_bounded(env):
     gg, ring, tmp = env
     out = tmp / "annotated"
     gg.configuration["annotatedOutput"] = {"enabled": True, "dir": str(out), "keepPerCamera": 2}
-    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES))
     try:
         frames = [write_frame(ring) for _ in range(3)]
         for frame in frames:
@@ -271,7 +274,7 @@ def test_chosen_backend_failing_at_start_falls_back_and_says_so(env):
         raise BackendError("onnxruntime: cannot load fake.model: broken on purpose")
 
     factories = {"onnxruntime": broken, **fake_factories("litert")}
-    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
     try:
         assert "serving with litert" in status_with(gg, "backendFallback").detail
         frame = write_frame(ring)
@@ -290,7 +293,7 @@ def test_annotated_output_defaults_to_the_work_folder(env, monkeypatch):
     work.mkdir()
     monkeypatch.chdir(work)
     gg.configuration["annotatedOutput"] = {"enabled": True}
-    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES))
     try:
         frame = write_frame(ring)
         send_frame(gg, frame)
@@ -313,7 +316,7 @@ def test_when_inference_is_behind_only_the_newest_frame_waits(env):
     factories = {"onnxruntime": lambda bundle, threads: SlowBackend("onnxruntime", bundle, threads)}
     gg.configuration["healthIntervalS"] = 0.2
     ring = FrameRing(tmp / "frames", "cam1", capacity=64)
-    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
     try:
         first = write_frame(ring)
         send_frame(gg, first)
@@ -362,7 +365,7 @@ def test_the_next_frame_is_prepared_while_the_model_runs(env):
     gg.configuration["dropPolicy"] = {"pendingPerCamera": 8}
     factories = {"onnxruntime": lambda bundle, threads: SlowBackend("onnxruntime", bundle, threads)}
     ring = FrameRing(tmp / "frames", "cam1", capacity=64)
-    app = start_app(gg, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories,
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories,
                     frame_path_factory=SlowPreparation)
     try:
         frames = [write_frame(ring) for _ in range(4)]

@@ -113,9 +113,9 @@ def test_grace_hopper_is_a_person_on_every_backend(engines, model):
 def test_component_detects_grace_hopper_with_the_real_model(tmp_path, monkeypatch, backend):
     monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
     monkeypatch.setenv("SMARTCAM_MODEL_DIR", str(MODEL_DIR))
-    gg = FakeNucleus({"frameRoot": str(tmp_path), "backend": backend, "threads": 2}, "smartcam.SsdInference")
+    gg = FakeNucleus({"backend": backend, "threads": 2}, "smartcam.SsdInference")
     ring = FrameRing(tmp_path, "cam1", capacity=4)
-    app = SsdInferenceApp(gg.ipc, LiveConfig(gg.ipc, SsdInferenceConfig))
+    app = SsdInferenceApp(gg.ipc, LiveConfig(gg.ipc, SsdInferenceConfig), frame_root=tmp_path)
     app.start()
     try:
         frame = ring.write((IMAGES / "grace_hopper.jpg").read_bytes(), width=512, height=600,

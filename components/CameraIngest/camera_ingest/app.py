@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 from camera_ingest.cameras import CameraDispatcher, SourceFactory
@@ -19,6 +20,7 @@ from smartcam import topics
 from smartcam.config import LiveConfig
 from smartcam.contracts import FrameRef, Health
 from smartcam.device import thing_name
+from smartcam.frames import pipeline_frame_root
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Telemetry
 
@@ -35,14 +37,17 @@ class CameraIngestApp:
         *,
         source_factory: SourceFactory = open_source,
         thing: str | None = None,
+        frame_root: Path | None = None,
     ) -> None:
+        """``frame_root`` is for tests; a component always takes the pipeline's derived one."""
         self._ipc = ipc
         self._config = config
         self.thing = thing or thing_name()
+        self.frame_root = frame_root if frame_root is not None else pipeline_frame_root()
         self.telemetry = Telemetry(ipc, COMPONENT_NAME, self.thing)
         self.status = CaptureReplies(ipc, self.thing, self.telemetry.counters)
         self.dispatcher = CameraDispatcher(lambda: config.current, self.status, self._publish_frame,
-                                           self.telemetry.counters, source_factory)
+                                           self.frame_root, self.telemetry.counters, source_factory=source_factory)
         self._stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
         self._health_errors_seen = 0
@@ -53,7 +58,7 @@ class CameraIngestApp:
         self._ipc.subscribe(topics.LOCAL_CAPTURE_COMMANDS, self.on_command)
         self._health_thread.start()
         log.info("cameras: %s; frames in %s", ", ".join(c.id for c in self._config.current.cameras),
-                 self._config.current.frame_root_path)
+                 self.frame_root)
 
     def stop(self) -> None:
         self._stop.set()

@@ -32,16 +32,19 @@ class CameraDispatcher:
         config: Callable[[], CameraIngestConfig],
         status: CaptureReplies,
         publish_frame: Callable[[FrameRef], None],
+        frame_root: Path,
         counters: Counters,
+        *,
         source_factory: SourceFactory = open_source,
     ) -> None:
         self._config = config
+        self._frame_root = frame_root
         self._status = status
         self._publish_frame = publish_frame
         self._source_factory = source_factory
         self._lock = threading.Lock()
         self._sessions: dict[str, CaptureSession] = {}
-        self._rings: dict[str, tuple[tuple[Path, int, int], FrameRing]] = {}
+        self._rings: dict[str, tuple[tuple[int, int], FrameRing]] = {}
         self._stopping = False
         self._counters = counters
 
@@ -129,11 +132,11 @@ class CameraDispatcher:
         counters.add(camel("sessions", session.outcome[0] if session.outcome else "error"))
 
     def _ring(self, config: CameraIngestConfig, camera: CameraSettings) -> FrameRing:
-        key = (config.frame_root_path, config.ring.frames, config.ring.max_bytes)
+        key = (config.ring.frames, config.ring.max_bytes)
         cached = self._rings.get(camera.id)
         if cached is not None and cached[0] == key:
             return cached[1]
-        ring = FrameRing(key[0], camera.id, capacity=key[1], max_bytes=key[2])
+        ring = FrameRing(self._frame_root, camera.id, capacity=key[0], max_bytes=key[1])
         self._rings[camera.id] = (key, ring)
         return ring
 

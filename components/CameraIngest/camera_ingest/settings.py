@@ -15,7 +15,6 @@ from pydantic import Field, field_validator, model_validator
 
 from smartcam.config import ComponentConfig
 from smartcam.contracts import Identifier
-from smartcam.frames import AUTO, resolve_frame_root
 
 ARTIFACT_DIR = Path(__file__).resolve().parent.parent
 _VIDEO_DEVICE = re.compile(r"^/dev/video\d{1,3}$")
@@ -201,10 +200,6 @@ class CameraIngestConfig(ComponentConfig):
         default_factory=_sample_camera,
         description="The cameras of this device (1..32, unique ids); capture commands can use only these.",
     )
-    frame_root: str = Field(
-        AUTO, description='Folder of the frame ring: "auto" (`/dev/shm/smartcam-frames` on a writable tmpfs, else '
-        "`<tmp>/smartcam-frames`) or an absolute path; SsdInference's frameRoot must match."
-    )
     ring: RingSettings = RingSettings()
     limits: Limits = Limits()
     reconnect: ReconnectSettings = ReconnectSettings()
@@ -215,12 +210,6 @@ class CameraIngestConfig(ComponentConfig):
         30.0, description="Seconds between health messages on `smartcam/health/smartcam.CameraIngest`."
     )
 
-    @field_validator("frame_root")
-    @classmethod
-    def _frame_root(cls, value: str) -> str:
-        resolve_frame_root(value)  # raises ValueError with the reason
-        return value
-
     @field_validator("cameras")
     @classmethod
     def _unique_ids(cls, cameras: list[CameraSettings]) -> list[CameraSettings]:
@@ -229,10 +218,6 @@ class CameraIngestConfig(ComponentConfig):
         if duplicates:
             raise ValueError(f"camera ids must be unique; repeated: {', '.join(duplicates)}")
         return cameras
-
-    @property
-    def frame_root_path(self) -> Path:
-        return resolve_frame_root(self.frame_root)
 
     def camera(self, camera_id: str) -> CameraSettings | None:
         return next((camera for camera in self.cameras if camera.id == camera_id), None)

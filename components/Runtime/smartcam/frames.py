@@ -12,17 +12,24 @@ Guarantees:
   is bounded. A reader that comes too late gets :class:`FrameExpired`, never a different image.
 - Folders are 0750 and files 0640: readable by the pipeline's user and group only.
 
-Default root (:data:`DEFAULT_FRAME_ROOT`): ``/dev/shm/smartcam-frames`` when ``/dev/shm`` is a
-writable tmpfs (frames never touch the SD card or disk), else ``<system temp dir>/smartcam-frames``.
-The fallback is deliberately NOT a component's work folder: the writer and the readers are
-different components with different work folders, and both must find the same root without any
-configuration. Components accept ``frameRoot: "auto"`` for this default (see
-:func:`resolve_frame_root`).
+The root (:func:`pipeline_frame_root`) is derived, never configured: every component of the
+pipeline computes the same folder from what its nucleus gives it, so the writer and the readers
+cannot disagree. It is ``<base>/smartcam-frames-<euid>-<digest>``:
+- base: ``/dev/shm`` when it is a writable tmpfs (frames never touch the SD card or disk), else the
+  system temp dir (:func:`frame_base`);
+- euid: private to the user the components run as (the nucleus runs them all as its default user);
+- digest: a short SHA-256 of the nucleus IPC socket path, which the nucleus hands every component it
+  starts and which is the same for all components of one nucleus: two nuclei (or local runtimes) on
+  one machine never share a ring.
+It is deliberately NOT a component's work folder (the writer and the readers are different
+components with different work folders), and not a recipe setting (nucleus lite has no
+cross-component recipe interpolation to share one).
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import os
 import re
@@ -31,6 +38,7 @@ import stat
 import tempfile
 import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +48,10 @@ log = logging.getLogger(__name__)
 
 DIR_MODE = 0o750
 FILE_MODE = 0o640
-AUTO = "auto"
+# Set by the nucleus (Java and lite) in the environment of every component it starts.
+NUCLEUS_SOCKET_ENV = "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"
+_ROOT_PREFIX = "smartcam-frames"
+_DIGEST_CHARS = 16
 # Shared and world-writable: ensure_private_dir refuses a folder there that is not our own.
 _SHM = Path("/dev/shm")  # noqa: S108  # nosec B108
 _FRAME_NAME = re.compile(r"^(?P<sequence>\d{12})-(?P<frame_id>[A-Za-z0-9][A-Za-z0-9_.:-]*)\.jpg$")
@@ -76,23 +87,25 @@ def _is_writable_tmpfs(path: Path) -> bool:
         return False
 
 
-def default_frame_root() -> Path:
-    if _is_writable_tmpfs(_SHM):
-        return _SHM / "smartcam-frames"
-    return Path(tempfile.gettempdir()) / "smartcam-frames"
+def frame_base() -> Path:
+    """Where frame roots live: /dev/shm when it is a writable tmpfs, else the system temp dir."""
+    return _SHM if _is_writable_tmpfs(_SHM) else Path(tempfile.gettempdir())
 
 
-DEFAULT_FRAME_ROOT: Path = default_frame_root()
+def pipeline_frame_root(environ: Mapping[str, str] | None = None, *, base: Path | None = None) -> Path:
+    """The frame root of the pipeline this process belongs to (see the module docstring).
 
-
-def resolve_frame_root(value: str | Path | None) -> Path:
-    """``None``, ``""`` or ``"auto"`` mean :data:`DEFAULT_FRAME_ROOT`; anything else must be absolute."""
-    if value is None or str(value).strip() in ("", AUTO):
-        return DEFAULT_FRAME_ROOT
-    path = Path(value)
-    if not path.is_absolute():
-        raise ValueError(f"frame root {str(value)!r} must be an absolute path or 'auto'")
-    return path
+    ``environ`` defaults to ``os.environ``; outside a nucleus (no IPC socket variable) there is no
+    pipeline to share a ring with, and this raises :class:`FrameRingError`.
+    """
+    socket = (os.environ if environ is None else environ).get(NUCLEUS_SOCKET_ENV, "")
+    if not socket:
+        raise FrameRingError(
+            f"{NUCLEUS_SOCKET_ENV} is not set: the frame root is derived from the nucleus IPC socket, "
+            "so a pipeline component must be started by a Greengrass nucleus"
+        )
+    digest = hashlib.sha256(socket.encode()).hexdigest()[:_DIGEST_CHARS]
+    return (base if base is not None else frame_base()) / f"{_ROOT_PREFIX}-{os.geteuid()}-{digest}"
 
 
 def frame_file_name(sequence: int, frame_id: str) -> str:
@@ -102,8 +115,8 @@ def frame_file_name(sequence: int, frame_id: str) -> str:
 def ensure_private_dir(path: Path) -> None:
     """Create ``path`` (and parents) and make sure it is OUR folder with mode 0750.
 
-    The default root lives in the world-writable /dev/shm: refuse a symlink or a folder someone
-    else created there, instead of writing frames into it.
+    The frame root lives in the world-writable /dev/shm (or temp dir): refuse a symlink or a folder
+    someone else created there, instead of writing frames into it.
     """
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     info = os.lstat(path)
@@ -112,7 +125,7 @@ def ensure_private_dir(path: Path) -> None:
     if info.st_uid != os.geteuid():
         raise FrameRingError(
             f"frame folder {path} belongs to uid {info.st_uid}, not to this user (uid {os.geteuid()}): "
-            "refusing to use it; remove it or configure another frameRoot"
+            "refusing to use it; remove it (it is not ours)"
         )
     if stat.S_IMODE(info.st_mode) != DIR_MODE:
         os.chmod(path, DIR_MODE)

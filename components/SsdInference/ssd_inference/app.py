@@ -24,7 +24,7 @@ from smartcam.component import State as LifecycleState
 from smartcam.config import LiveConfig
 from smartcam.contracts import ContractError, Detections, FrameRef, parse
 from smartcam.device import thing_name
-from smartcam.frames import resolve_frame_root
+from smartcam.frames import pipeline_frame_root
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Counters, Telemetry
 from ssd_inference.annotate import write_annotated
@@ -53,9 +53,12 @@ class SsdInferenceApp:
         model_dir: str | Path | None = None,
         backend_factories: dict[str, BackendFactory] | None = None,
         frame_path_factory: FramePathFactory = FramePath,
+        frame_root: Path | None = None,
     ) -> None:
         self._ipc = ipc
         self._config = config
+        # Frames outside the pipeline's root are refused; ``frame_root`` is for tests only.
+        self._frame_root = frame_root if frame_root is not None else pipeline_frame_root()
         self._thing = thing_name()
         self._telemetry = Telemetry(ipc, COMPONENT, self._thing)
         self._models = ModelLoader(self._telemetry.status, Path(model_dir) if model_dir is not None else None,
@@ -138,7 +141,7 @@ class SsdInferenceApp:
                 engine, score_threshold=config.score_threshold, nms_iou_threshold=config.nms_iou_threshold,
                 max_detections=config.max_detections, class_allow_list=config.class_allow_list,
                 min_box_area=config.min_box_area)
-            self._path = self._frame_path_factory(engine, resolve_frame_root(config.frame_root), selection)
+            self._path = self._frame_path_factory(engine, self._frame_root, selection)
 
     # worker -----------------------------------------------------------------------------------
     def _run(self) -> None:

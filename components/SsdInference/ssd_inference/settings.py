@@ -97,10 +97,6 @@ class SsdInferenceConfig(ComponentConfig):
     annotated_output: AnnotatedOutput = Field(default_factory=AnnotatedOutput)
     drop_policy: DropPolicy = Field(default_factory=DropPolicy)
     iot_summary: IotSummary = Field(default_factory=IotSummary)
-    frame_root: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
-        "auto", description='Frames outside this folder are refused: "auto" (the ring\'s default) or an absolute '
-        "path; must match CameraIngest's frameRoot."
-    )
     health_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         30.0, description="Seconds between health messages on `smartcam/health/smartcam.SsdInference`."
     )
@@ -109,9 +105,3 @@ class SsdInferenceConfig(ComponentConfig):
         "are counted and sent with the next."
     )
 
-    @field_validator("frame_root")
-    @classmethod
-    def _absolute_root(cls, value: str) -> str:
-        if value != "auto" and (not value.startswith("/") or "\x00" in value or value == "/"):
-            raise ValueError("must be 'auto' or an absolute path other than /")
-        return value

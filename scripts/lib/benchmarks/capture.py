@@ -182,9 +182,9 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def _frame_root_parent() -> Path:
-    from smartcam.frames import DEFAULT_FRAME_ROOT
+    from smartcam.frames import frame_base
 
-    return DEFAULT_FRAME_ROOT.parent  # the same filesystem the component writes to
+    return frame_base()  # the same filesystem the component writes to
 
 
 def run(frames: int, seconds: float, publish: str) -> dict[str, Any]:

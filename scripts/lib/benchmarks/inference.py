@@ -37,7 +37,7 @@ import numpy as np
 from repo_layout import REPO_ROOT as REPO
 from smartcam import topics
 from smartcam.contracts import FrameRef
-from smartcam.frames import FrameRing, default_frame_root
+from smartcam.frames import FrameRing, frame_base
 from smartcam.ipc import Ipc
 from ssd_inference.engine import Engine, PreparedModel
 from ssd_inference.frame_path import FramePath, selection_for
@@ -110,8 +110,8 @@ def benchmark(
                if name in model.bundle.manifest.runtimes}
     ipc = Ipc(SerializingClient())  # type: ignore[arg-type]
     samples: dict[str, dict[str, list[float]]] = {name: {s: [] for s in STAGES} for name in engines}
-    # The ring's default parent: tmpfs (/dev/shm) when writable, like on a device.
-    with tempfile.TemporaryDirectory(prefix="bench-inference-", dir=default_frame_root().parent) as tmp:
+    # Where the pipeline's ring lives: tmpfs (/dev/shm) when writable, like on a device.
+    with tempfile.TemporaryDirectory(prefix="bench-inference-", dir=frame_base()) as tmp:
         root = Path(tmp)
         frames = make_frames(root, size)
         paths = {name: FramePath(engine, root, selection_for(engine, score_threshold=0.5, nms_iou_threshold=0.45,

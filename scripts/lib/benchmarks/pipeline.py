@@ -307,11 +307,8 @@ def bench_deployment(args: argparse.Namespace, rates: list[float]) -> Path:
     people = copy_people(ROOT / "bench-camera")
     camera = {"id": "cam0", "source": {"type": "folder", "path": str(people), "fps": max(rates)}, "width": 640,
               "height": 480, "loop": True}
-    merges = pipeline_merges(ROOT, camera=camera, pending_per_camera=1)
-    # The ring on tmpfs as on a device (the components' default is /dev/shm), private to this benchmark.
-    # The ring refuses a folder another user created there.
-    ring = f"/dev/shm/smartcam-bench-{os.getuid()}"  # noqa: S108  # nosec B108
-    merges["smartcam.CameraIngest"]["frameRoot"] = merges["smartcam.SsdInference"]["frameRoot"] = ring
+    # The ring is on tmpfs (/dev/shm) as on a device, private to the benchmark's runtime: both derive it.
+    merges = pipeline_merges(camera=camera, pending_per_camera=1)
     merges["smartcam.CameraIngest"]["limits"] = {"maxFps": max(rates)}
     merges["smartcam.SsdInference"].update(backend=args.backend, threads=args.threads,
                                            iotSummary={"includeEmpty": False})

@@ -85,8 +85,7 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     annotated = demo / "annotated"
     shutil.rmtree(annotated, ignore_errors=True)  # only this run's frames
     camera = {"id": "cam0", "source": source, "width": 640, "height": 480, "loop": True}
-    document = write_overlay(demo / "deployment.json", pipeline_merges(runtime.root, camera=camera,
-                                                                       annotated_dir=annotated),
+    document = write_overlay(demo / "deployment.json", pipeline_merges(camera=camera, annotated_dir=annotated),
                              name="smartcam-local-demo")
     say(f"deployment document {document} (recipes/dev.json + local settings)")
     say("starting the local Greengrass runtime (the first run builds the device venv: about a minute)")

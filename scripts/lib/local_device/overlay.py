@@ -46,23 +46,22 @@ def write_overlay(path: Path, merges: dict[str, dict[str, Any]], base: Path = DE
     return path
 
 
-def pipeline_merges(root: Path, *, camera: dict[str, Any], annotated_dir: Path | None = None,
+def pipeline_merges(*, camera: dict[str, Any], annotated_dir: Path | None = None,
                     score_threshold: float | None = None, pending_per_camera: int = 64
                     ) -> dict[str, dict[str, Any]]:
-    """The local settings every run here needs: a camera, a frame ring private to this runtime root
-    (the default /dev/shm one is shared by every runtime on the machine), a table created on first
-    use, short timeouts, and every inferred frame summarised to IoT Core."""
-    frames = str(root / "frames")
+    """The local settings every run here needs: a camera, a table created on first use, short
+    timeouts, and every inferred frame summarised to IoT Core. (The frame ring needs nothing: each
+    runtime's components derive a root of their own from its IPC socket.)"""
     # A queue deep enough for a whole short capture: on a busy 2-core machine inference can fall
     # behind a 5 fps camera, and the default (keep only the newest frame) would drop frames.
-    inference: dict[str, Any] = {"frameRoot": frames, "iotSummary": {"includeEmpty": True},
+    inference: dict[str, Any] = {"iotSummary": {"includeEmpty": True},
                                  "dropPolicy": {"pendingPerCamera": pending_per_camera}}
     if annotated_dir is not None:
         inference["annotatedOutput"] = {"enabled": True, "dir": str(annotated_dir), "keepPerCamera": 200}
     if score_threshold is not None:
         inference["scoreThreshold"] = score_threshold
     return {
-        "smartcam.CameraIngest": {"cameras": [camera], "frameRoot": frames, "progressIntervalS": 1},
+        "smartcam.CameraIngest": {"cameras": [camera], "progressIntervalS": 1},
         "smartcam.SsdInference": inference,
         "smartcam.DynamoWriter": {"createTableIfMissing": True, "requestTimeoutS": 3, "backoffMaxS": 2,
                                   "flushIntervalS": 0.2, "reportIntervalS": 5},
