@@ -7,10 +7,12 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import yaml
 
+from benchmarks.results import RESULT_MODELS, BenchResult, CaptureResult, IpcResult, PipelineResult, PipelineRun
 from readme_tables import bench_table, readme
 from readme_tables import config_reference as ref
 from repo_layout import REPO_ROOT
@@ -19,6 +21,7 @@ from smartcam.contracts import CaptureCommand, parse
 ROOT = REPO_ROOT
 README = ROOT / "README.md"
 REGENERATE = ".venv/bin/python scripts/update_readme.py"
+R = TypeVar("R", bound=BenchResult)
 
 
 def _section(text: str, markers: tuple[str, str]) -> str:
@@ -174,38 +177,73 @@ def test_a_readme_without_the_markers_is_a_clear_error(tmp_path, capsys):
     assert "config-reference:start" in capsys.readouterr().err
 
 
-def test_the_benchmark_table_leaves_out_missing_broken_and_empty_files(tmp_path):
+def _committed(model: type[R], name: str) -> R:
+    return model.read(ROOT / "docs" / "bench" / name)
+
+
+def _pipeline_run(**changes: object) -> PipelineRun:
+    return _committed(PipelineResult, "pipeline.json").runs[0].model_copy(update=changes)
+
+
+def test_the_benchmark_table_leaves_out_missing_broken_and_other_shaped_files(tmp_path):
     assert "No benchmark results yet" in bench_table.render_bench_table(tmp_path)
     bench = tmp_path / "docs" / "bench"
     bench.mkdir(parents=True)
     (bench / "ipc.json").write_text("{not json")
     (bench / "writer.json").write_text(json.dumps({"results": {}}))
-    (bench / "pipeline.json").write_text(json.dumps({
-        "command": "scripts/bench.py pipeline", "targets": {"e2e_p50_target_ms": 47.0},
-        "runs": [{"input_fps": 10.0, "pipeline_fps": 9.8, "e2e_ms_p50": 60.0, "e2e_ms_p99": 90.0}]}))
-    (bench / "capture.json").write_text(json.dumps(
-        {"results": {"640x480": {"sustained": {"requested_fps": 30.0, "achieved_fps": 29.9, "cpu_cores": 0.1}}},
-         "target": {"fps_at_640x480": 30.0, "cpu_cores_below": 0.5}}))
+    renamed = json.loads((ROOT / "docs" / "bench" / "inference.json").read_text())
+    renamed["target"] = renamed.pop("targets")  # a key renamed on one side only
+    (bench / "inference.json").write_text(json.dumps(renamed))
+    pipeline = _committed(PipelineResult, "pipeline.json")
+    pipeline.model_copy(update={
+        "command": "scripts/bench.py pipeline",
+        "targets": pipeline.targets.model_copy(update={"e2e_p50_target_ms": 47.0}),
+        "runs": [_pipeline_run(input_fps=10.0, pipeline_fps=9.8, e2e_ms_p50=60.0, e2e_ms_p99=90.0)],
+    }).write(bench / "pipeline.json")
+    capture = _committed(CaptureResult, "capture.json")
+    vga = capture.results["640x480"]
+    capture.model_copy(update={"results": {"640x480": vga.model_copy(update={
+        "sustained": vga.sustained.model_copy(update={"requested_fps": 30.0, "achieved_fps": 29.9, "cpu_cores": 0.1})
+    })}}).write(bench / "capture.json")
     table = bench_table.render_bench_table(tmp_path)
     assert ("| pipeline | 10 fps in: stored fps; capture->stored p50 / p99 | 9.8 fps; 60 ms / 90 ms | p50 ≤ 47 ms |"
             in table)
     assert "| capture | 640x480: sustained at 30 fps | 29.9 fps, 0.10 cores | 30 fps under 0.5 core |" in table
-    assert "| ipc |" not in table and "| writer |" not in table
-    assert "`docs/bench/pipeline.json`: `scripts/bench.py pipeline`" in table
+    assert "| ipc |" not in table and "| writer |" not in table and "| inference |" not in table
+    assert f"`docs/bench/pipeline.json`, {pipeline.when}: `scripts/bench.py pipeline`" in table
 
 
 def test_a_variant_run_of_a_benchmark_is_read_like_the_benchmark(tmp_path):
     bench = tmp_path / "docs" / "bench"
     bench.mkdir(parents=True)
-    (bench / "pipeline-threads1.json").write_text(json.dumps({
-        "command": "scripts/bench.py pipeline --threads 1", "model": {"backend": "dlr", "threads": 1, "fps": 29.5},
-        "runs": [{"input_fps": 45.0, "pipeline_fps": 24.0, "e2e_ms_p50": 70.0, "e2e_ms_p99": 90.0,
-                  "cpu_ms_per_stored_frame": {"smartcam.SsdInference": 41.25, "DynamoDB Local (stand-in)": 3.8}}]}))
-    (bench / "capture.json").write_text(json.dumps(
-        {"results": {"640x480": {"sustained": {"requested_fps": 30.0, "achieved_fps": 29.9, "cpu_cores": 0.1}}}}))
+    pipeline = _committed(PipelineResult, "pipeline.json")
+    pipeline.model_copy(update={
+        "command": "scripts/bench.py pipeline --threads 1",
+        "model": pipeline.model.model_copy(update={"backend": "dlr", "threads": 1, "fps": 29.5}),
+        "runs": [_pipeline_run(input_fps=45.0, cpu_ms_per_stored_frame={
+            "smartcam.SsdInference": 41.25, "DynamoDB Local (stand-in)": 3.8})],
+    }).write(bench / "pipeline-threads1.json")
+    _committed(CaptureResult, "capture.json").write(bench / "capture.json")
     table = bench_table.render_bench_table(tmp_path)
     assert "| pipeline-threads1 | standalone model (dlr, 1 threads) | 29.5 fps |  |" in table
     assert ("| pipeline-threads1 | CPU per stored frame at 45 fps in | SsdInference 41.2 ms, "
             "DynamoDB Local (stand-in) 3.8 ms |  |") in table
     assert table.index("| capture |") < table.index("| pipeline-threads1 |")  # ordered as the pipeline benchmark
-    assert "`docs/bench/pipeline-threads1.json`: `scripts/bench.py pipeline --threads 1`" in table
+    assert f"`docs/bench/pipeline-threads1.json`, {pipeline.when}: `scripts/bench.py pipeline --threads 1`" in table
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "docs" / "bench").glob("*.json")), ids=lambda p: p.name)
+def test_each_committed_benchmark_result_parses_with_its_benchmarks_model(path):
+    model = RESULT_MODELS[path.stem.split("-", 1)[0]]
+    result = model.read(path)
+    assert result.to_json() == path.read_text()  # what the benchmark would write for it, to the byte
+    assert bench_table.BENCH_READERS[path.stem.split("-", 1)[0]](path.read_text())[1]  # and it has rows
+
+
+def test_a_result_file_with_an_unknown_or_mistyped_key_is_refused():
+    text = (ROOT / "docs" / "bench" / "ipc.json").read_text()
+    IpcResult.parse(text)
+    with pytest.raises(ValueError, match="p50_rtt_ms"):
+        IpcResult.parse(text.replace('"p50_ms"', '"p50_rtt_ms"'))
+    with pytest.raises(ValueError, match="messages_per_s"):
+        IpcResult.parse(text.replace('"messages_per_s": 5573', '"messages_per_s": "5573"'))

@@ -1,26 +1,24 @@
-"""The benchmark table: a few rows per result file in docs/bench/; a missing or unreadable file is left out."""
+"""The benchmark table: a few rows per result file in docs/bench/, each file read with its benchmark's
+result model (benchmarks.results); a missing, unreadable or differently shaped file is left out."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmarks import NAMES
+from benchmarks.results import (
+    BenchResult,
+    CaptureResult,
+    InferenceResult,
+    IpcResult,
+    PipelineResult,
+    WriterResult,
+)
 from readme_tables.config_reference import GE, LE, TIMES, cell
 from repo_layout import REPO_ROOT as ROOT
-
-
-def _dig(data: Any, *path: Any) -> Any:
-    for step in path:
-        if isinstance(data, dict):
-            data = data.get(step)
-        elif isinstance(data, list) and isinstance(step, int) and -len(data) <= step < len(data):
-            data = data[step]
-        else:
-            return None
-    return data
 
 
 def _fmt(value: Any, unit: str = "", digits: int = 1) -> str | None:
@@ -44,105 +42,95 @@ def _target(prefix: str, value: str | None) -> str:
 
 
 BenchRow = tuple[str, str, str]  # measure, result, target
+R = TypeVar("R", bound=BenchResult)
 
 
 def _rows(*candidates: tuple[str, str | None, str]) -> list[BenchRow]:
     return [(measure, result, target) for measure, result, target in candidates if result is not None]
 
 
-def bench_ipc(data: dict[str, Any]) -> list[BenchRow]:
-    one_way = data.get("one_way") or {}
-    delivered = _fmt(one_way.get("messages_per_s"), "msg/s", 0)
+def bench_ipc(data: IpcResult) -> list[BenchRow]:
+    one_way = data.one_way
+    delivered = _fmt(one_way.messages_per_s, "msg/s", 0)
     if delivered is not None:
-        delivered += f" ({one_way.get('lost')} lost, in order: {str(one_way.get('in_order')).lower()})"
+        delivered += f" ({one_way.lost} lost, in order: {str(one_way.in_order).lower()})"
     return _rows(
         ("round trip p50 / p99, awsiotsdk client to client",
-         _pair(_fmt(_dig(data, "round_trip", "p50_ms"), "ms", 2), _fmt(_dig(data, "round_trip", "p99_ms"), "ms", 2)),
-         _target(f"p50 {LE}", _fmt(_dig(data, "targets", "p50_round_trip_ms"), "ms", 1))),
+         _pair(_fmt(data.round_trip.p50_ms, "ms", 2), _fmt(data.round_trip.p99_ms, "ms", 2)),
+         _target(f"p50 {LE}", _fmt(data.targets.p50_round_trip_ms, "ms", 1))),
         ("one way, small JSON messages", delivered,
-         _target(GE, _fmt(_dig(data, "targets", "one_way_messages_per_s"), "msg/s", 0))),
+         _target(GE, _fmt(data.targets.one_way_messages_per_s, "msg/s", 0))),
     )
 
 
-def bench_capture(data: dict[str, Any]) -> list[BenchRow]:
+def bench_capture(data: CaptureResult) -> list[BenchRow]:
     rows: list[BenchRow] = []
-    fps_target = _fmt(_dig(data, "target", "fps_at_640x480"), "fps", 0)
-    cpu_target = _dig(data, "target", "cpu_cores_below")
-    for size, result in (_dig(data, "results") or {}).items():
-        sustained = result.get("sustained") or {}
+    fps_target = _fmt(data.target.fps_at_640x480, "fps", 0)
+    cpu_target = data.target.cpu_cores_below
+    for size, result in data.results.items():
+        sustained = result.sustained
         target = f"{fps_target} under {cpu_target} core" if size == "640x480" and fps_target and cpu_target else ""
         rows += _rows(
             (f"{size}: grab + encode + ring + publish per frame, p50 (one stream flat out)",
-             _pair(_fmt(_dig(result, "per_frame", "ms", "total", "p50"), "ms", 2),
-                   _fmt(_dig(result, "per_frame", "max_fps_one_stream"), "fps", 0), "{} ({})"), ""),
-            (f"{size}: sustained at {_fmt(sustained.get('requested_fps'), 'fps', 0)}",
-             _pair(_fmt(sustained.get("achieved_fps"), "fps", 1), _fmt(sustained.get("cpu_cores"), "cores", 2),
-                   "{}, {}"), target),
+             _pair(_fmt(result.per_frame.ms.total.p50, "ms", 2),
+                   _fmt(result.per_frame.max_fps_one_stream, "fps", 0), "{} ({})"), ""),
+            (f"{size}: sustained at {_fmt(sustained.requested_fps, 'fps', 0)}",
+             _pair(_fmt(sustained.achieved_fps, "fps", 1), _fmt(sustained.cpu_cores, "cores", 2), "{}, {}"), target),
         )
     return rows
 
 
-def bench_inference(data: dict[str, Any]) -> list[BenchRow]:
+def bench_inference(data: InferenceResult) -> list[BenchRow]:
     rows: list[BenchRow] = []
-    share = _dig(data, "targets", "overhead_vs_model")
-    overhead_target = f"overhead {LE} {share:.0%} of model" if isinstance(share, float) else ""
-    for run in data.get("runs") or []:
-        threads = run.get("threads")
-        checks = run.get("checks") or {}
-        for backend, result in (run.get("backends") or {}).items():
-            model = _pair(_fmt(_dig(result, "model", "median_ms"), "ms"), _fmt(_dig(result, "model", "p90_ms"), "ms"),
-                          "{} (p90 {})")
-            overhead = _fmt(_dig(result, "overhead", "median_ms"), "ms")
-            ratio = _dig(checks, "overhead_vs_model", backend)
-            if overhead is not None and isinstance(ratio, float):
+    overhead_target = f"overhead {LE} {data.targets.overhead_vs_model:.0%} of model"
+    for run in data.runs:
+        checks = run.checks
+        for backend, result in run.backends.items():
+            model = _pair(_fmt(result.model.median_ms, "ms"), _fmt(result.model.p90_ms, "ms"), "{} (p90 {})")
+            overhead = _fmt(result.overhead.median_ms, "ms")
+            ratio = checks.overhead_vs_model.get(backend)
+            if overhead is not None and ratio is not None:
                 overhead += f" = {ratio:.0%}"
-            rows += _rows((f"{backend}, {threads} thread(s): model median; component overhead median",
+            rows += _rows((f"{backend}, {run.threads} thread(s): model median; component overhead median",
                            _pair(model, overhead, "{}; {}"), overhead_target))
-        rows += _rows((f"DLR / fastest ({checks.get('fastest_backend')}), {threads} thread(s)",
-                       _times(checks.get("dlr_vs_fastest")), _target(LE, _times(checks.get("dlr_vs_fastest_target")))))
+        rows += _rows((f"DLR / fastest ({checks.fastest_backend}), {run.threads} thread(s)",
+                       _times(checks.dlr_vs_fastest), _target(LE, _times(checks.dlr_vs_fastest_target))))
     return rows
 
 
-def bench_writer(data: dict[str, Any]) -> list[BenchRow]:
-    results = data.get("results") or {}
-    overhead = results.get("spool_overhead")
+def bench_writer(data: WriterResult) -> list[BenchRow]:
+    results = data.results
     return _rows(
-        ("through the spool into DynamoDB Local", _fmt(_dig(results, "through_spool", "items_per_s"), "items/s", 0),
-         _target(GE, _fmt(data.get("target_items_per_s_through_spool"), "items/s", 0))),
-        ("direct BatchWriteItem, no spool", _fmt(_dig(results, "direct", "items_per_s"), "items/s", 0), ""),
-        ("spool overhead against direct", f"{overhead:.0%}" if isinstance(overhead, float) else None, ""),
-        ("backlog drain after an outage", _fmt(_dig(results, "backlog_drain", "items_per_s"), "items/s", 0), ""),
+        ("through the spool into DynamoDB Local", _fmt(results.through_spool.items_per_s, "items/s", 0),
+         _target(GE, _fmt(data.target_items_per_s_through_spool, "items/s", 0))),
+        ("direct BatchWriteItem, no spool", _fmt(results.direct.items_per_s, "items/s", 0), ""),
+        ("spool overhead against direct", f"{results.spool_overhead:.0%}", ""),
+        ("backlog drain after an outage", _fmt(results.backlog_drain.items_per_s, "items/s", 0), ""),
     )
 
 
-def bench_pipeline(data: dict[str, Any]) -> list[BenchRow]:
-    targets = data.get("targets") or {}
-    model = data.get("model") or {}
+def bench_pipeline(data: PipelineResult) -> list[BenchRow]:
+    targets = data.targets
+    model = data.model
     rows = _rows(
-        (f"standalone model ({model.get('backend')}, {model.get('threads')} threads)",
-         _fmt(model.get("fps"), "fps"), ""),
+        (f"standalone model ({model.backend}, {model.threads} threads)", _fmt(model.fps, "fps"), ""),
         ("pipeline throughput, max stored / standalone model",
-         _pair(_fmt(targets.get("pipeline_fps_max"), "fps"),
-               f"{targets['pipeline_fps_vs_model']:.0%}" if isinstance(targets.get("pipeline_fps_vs_model"), float)
-               else None, "{} = {}"),
-         f"{GE} {targets['pipeline_fps_vs_model_target']:.0%}"
-         if isinstance(targets.get("pipeline_fps_vs_model_target"), float) else ""),
+         _pair(_fmt(targets.pipeline_fps_max, "fps"), f"{targets.pipeline_fps_vs_model:.0%}", "{} = {}"),
+         f"{GE} {targets.pipeline_fps_vs_model_target:.0%}"),
     )
-    for run in data.get("runs") or []:
-        rows += _rows((f"{_fmt(run.get('input_fps'), 'fps', 0)} in: stored fps; capture->stored p50 / p99",
-                       _pair(_fmt(run.get("pipeline_fps"), "fps"),
-                             _pair(_fmt(run.get("e2e_ms_p50"), "ms", 0), _fmt(run.get("e2e_ms_p99"), "ms", 0)),
-                             "{}; {}"),
-                       _target(f"p50 {LE}", _fmt(targets.get("e2e_p50_target_ms"), "ms", 0))
-                       if run.get("input_fps") == 10.0 else ""))
-    runs = [r for r in data.get("runs") or [] if isinstance(r, dict)]
-    cpu = runs[-1].get("cpu_ms_per_stored_frame") if runs else None
-    if isinstance(cpu, dict) and cpu:
-        rows += _rows((f"CPU per stored frame at {_fmt(runs[-1].get('input_fps'), 'fps', 0)} in",
+    for run in data.runs:
+        rows += _rows((f"{_fmt(run.input_fps, 'fps', 0)} in: stored fps; capture->stored p50 / p99",
+                       _pair(_fmt(run.pipeline_fps, "fps"),
+                             _pair(_fmt(run.e2e_ms_p50, "ms", 0), _fmt(run.e2e_ms_p99, "ms", 0)), "{}; {}"),
+                       _target(f"p50 {LE}", _fmt(targets.e2e_p50_target_ms, "ms", 0))
+                       if run.input_fps == 10.0 else ""))
+    cpu = data.runs[-1].cpu_ms_per_stored_frame if data.runs else None
+    if cpu:
+        rows += _rows((f"CPU per stored frame at {_fmt(data.runs[-1].input_fps, 'fps', 0)} in",
                        ", ".join(f"{k.removeprefix('smartcam.')} {_fmt(v, 'ms', 1)}" for k, v in cpu.items()), ""))
-    rss = data.get("rss_mb_max")
-    if isinstance(rss, dict):
-        rows += _rows(("peak RSS per component", ", ".join(f"{k} {_fmt(v, 'MB', 0)}" for k, v in rss.items()), ""))
+    if data.rss_mb_max:
+        rows += _rows(("peak RSS per component",
+                       ", ".join(f"{k} {_fmt(v, 'MB', 0)}" for k, v in data.rss_mb_max.items()), ""))
     return rows
 
 
@@ -164,9 +152,19 @@ def bench_generic(data: dict[str, Any]) -> list[BenchRow]:
     return rows
 
 
-BENCH_READERS: dict[str, Callable[[dict[str, Any]], list[BenchRow]]] = {
-    "ipc": bench_ipc, "capture": bench_capture, "inference": bench_inference, "writer": bench_writer,
-    "pipeline": bench_pipeline,
+def _reader(model: type[R], rows: Callable[[R], list[BenchRow]]) -> Callable[[str], tuple[BenchResult, list[BenchRow]]]:
+    def read(text: str) -> tuple[BenchResult, list[BenchRow]]:
+        result = model.parse(text)
+        return result, rows(result)
+
+    return read
+
+
+# Each benchmark's file is read with the model the benchmark writes it with (benchmarks.results).
+BENCH_READERS: dict[str, Callable[[str], tuple[BenchResult, list[BenchRow]]]] = {
+    "ipc": _reader(IpcResult, bench_ipc), "capture": _reader(CaptureResult, bench_capture),
+    "inference": _reader(InferenceResult, bench_inference), "writer": _reader(WriterResult, bench_writer),
+    "pipeline": _reader(PipelineResult, bench_pipeline),
 }
 BENCH_ORDER = NAMES
 
@@ -176,12 +174,27 @@ def _bench_kind(path: Path) -> str:
     return path.stem.split("-", 1)[0]
 
 
-def bench_command(name: str, data: dict[str, Any], root: Path) -> str:
-    command = data.get("command")
-    if isinstance(command, str) and command:
-        return command
+def bench_command(name: str, recorded: str | None, root: Path) -> str:
+    if recorded:
+        return recorded
     script = root / "scripts" / "lib" / "benchmarks" / f"{name}.py"
     return f".venv/bin/python scripts/bench.py {name}" if script.is_file() else "make bench"
+
+
+def _generic(text: str) -> tuple[dict[str, Any], list[BenchRow]]:
+    data = json.loads(text)
+    return data, bench_generic(data) if isinstance(data, dict) else []
+
+
+def _about(result: BenchResult | dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(command, when, machine line) of a result file."""
+    if isinstance(result, BenchResult):
+        return result.recorded_command, result.when_measured, result.machine_line
+    machine = result.get("machine")
+    line = (f"{machine['cpus']} CPUs, Python {machine.get('python', '?')}, {machine.get('platform', '?')}"
+            if isinstance(machine, dict) and machine.get("cpus") else None)
+    command, when = result.get("command"), result.get("when") or result.get("measured_at")
+    return (command if isinstance(command, str) else None), (str(when) if when else None), line
 
 
 def render_bench_table(root: Path = ROOT) -> str:
@@ -192,21 +205,19 @@ def render_bench_table(root: Path = ROOT) -> str:
     sources: list[str] = []
     machines: list[str] = []
     for path in files:
+        read = BENCH_READERS.get(_bench_kind(path), _generic)
         try:
-            data = json.loads(path.read_text())
-            rows = BENCH_READERS.get(_bench_kind(path), bench_generic)(data) if isinstance(data, dict) else []
+            result, rows = read(path.read_text())
         except (OSError, ValueError, TypeError, KeyError):
-            continue  # unreadable or of an unexpected shape: left out rather than guessed at
+            continue  # unreadable or not of its benchmark's result model: left out rather than guessed at
         if not rows:
             continue
         table += [f"| {path.stem} | {cell(m)} | {cell(r)} | {cell(t)} |" for m, r, t in rows]
-        when = data.get("when") or data.get("measured_at") or ""
+        command, when, machine = _about(result)
         when_text = f", {when}" if when else ""
-        sources.append(f"- `docs/bench/{path.name}`{when_text}: `{bench_command(_bench_kind(path), data, root)}`")
-        machine = data.get("machine")
-        if isinstance(machine, dict) and machine.get("cpus") and not machines:
-            machines.append(f"{machine['cpus']} CPUs, Python {machine.get('python', '?')}, "
-                            f"{machine.get('platform', '?')}")
+        sources.append(f"- `docs/bench/{path.name}`{when_text}: `{bench_command(_bench_kind(path), command, root)}`")
+        if machine and not machines:
+            machines.append(machine)
     header = "<!-- Generated by scripts/update_readme.py from docs/bench/*.json. Do not edit by hand. -->"
     if not sources:
         return f"{header}\n\nNo benchmark results yet: run `make bench`."

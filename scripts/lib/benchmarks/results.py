@@ -1,0 +1,448 @@
+"""What each benchmark writes to docs/bench/<name>.json, as one model per benchmark.
+
+The benchmark builds its result from these models and writes it with :meth:`BenchResult.write`; the
+README's benchmark table (readme_tables.bench_table) reads the files back with
+:meth:`BenchResult.read`. A key renamed on one side therefore fails the other side (and the test
+that parses every committed file), instead of silently dropping a row from the table. The models
+live apart from the benchmark modules so that reading a result does not import OpenCV, the
+inference runtimes or the local Greengrass runtime.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ResultPart(BaseModel):
+    """Strict: unknown keys and values of another type are refused, never coerced."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class BenchResult(ResultPart):
+    """A whole result file."""
+
+    def to_json(self) -> str:
+        # json.dumps (not pydantic's dumper) keeps the files' format: indent 2, NaN where nothing was measured.
+        return json.dumps(self.model_dump(mode="json"), indent=2) + "\n"
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json())
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Raises pydantic.ValidationError (a ValueError) for a file of another shape."""
+        return cls.model_validate_json(text)
+
+    @classmethod
+    def read(cls, path: Path) -> Self:
+        return cls.parse(path.read_text())
+
+    # What every result says about itself, for the table's source and machine lines.
+    @property
+    def recorded_command(self) -> str | None:
+        return None
+
+    @property
+    def when_measured(self) -> str | None:
+        return None
+
+    @property
+    def machine_line(self) -> str | None:
+        return None
+
+
+class Machine(ResultPart):
+    cpus: int | None
+    python: str
+    platform: str
+
+
+def _machine_line(cpus: int | None, python: str, platform: str) -> str | None:
+    return f"{cpus} CPUs, Python {python}, {platform}" if cpus else None
+
+
+# ipc -------------------------------------------------------------------------------------------------
+class SampleMessage(ResultPart):
+    seq: int
+    label: str
+    score: float
+    box: list[float]
+    frame: str
+
+
+class RoundTrip(ResultPart):
+    count: int
+    warmup: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    mismatched: int
+
+
+class OneWay(ResultPart):
+    messages: int
+    received: int
+    lost: int
+    in_order: bool
+    messages_per_s: int
+    publisher_window: int
+
+
+class IpcTargets(ResultPart):
+    p50_round_trip_ms: float
+    one_way_messages_per_s: int
+    met: bool
+
+
+class IpcResult(BenchResult):
+    command: str
+    when: str
+    machine: Machine
+    client: str
+    message: SampleMessage
+    round_trip: RoundTrip
+    one_way: OneWay
+    targets: IpcTargets
+
+    @property
+    def recorded_command(self) -> str | None:
+        return self.command
+
+    @property
+    def when_measured(self) -> str | None:
+        return self.when
+
+    @property
+    def machine_line(self) -> str | None:
+        return _machine_line(self.machine.cpus, self.machine.python, self.machine.platform)
+
+
+# capture ---------------------------------------------------------------------------------------------
+class Spread(ResultPart):
+    mean: float
+    p50: float
+    p95: float
+
+
+class CaptureStages(ResultPart):
+    grab_decode: Spread
+    encode: Spread
+    ring_write: Spread
+    publish: Spread
+    total: Spread
+
+
+class PerFrame(ResultPart):
+    frames: int
+    ms: CaptureStages
+    jpeg_kb_mean: float
+    max_fps_one_stream: float
+    cpu_cores_at_max_fps: float
+    cpu_ms_per_frame: float
+
+
+class Sustained(ResultPart):
+    requested_fps: float
+    seconds: float
+    frames: int
+    achieved_fps: float
+    frame_gap_ms: Spread | None
+    cpu_cores: float
+    outcome: str | None
+
+
+class CaptureAtSize(ResultPart):
+    opencv: str
+    opencv_threads: int
+    per_frame: PerFrame
+    sustained: Sustained
+
+
+class CaptureTarget(ResultPart):
+    fps_at_640x480: float
+    cpu_cores_below: float
+    met: bool
+
+
+class CaptureResult(BenchResult):
+    command: str
+    when: str
+    machine: Machine
+    publish: str
+    frame_root_filesystem: str
+    jpeg_quality: int
+    results: dict[str, CaptureAtSize]  # by frame size, "640x480"
+    target: CaptureTarget
+
+    @property
+    def recorded_command(self) -> str | None:
+        return self.command
+
+    @property
+    def when_measured(self) -> str | None:
+        return self.when
+
+    @property
+    def machine_line(self) -> str | None:
+        return _machine_line(self.machine.cpus, self.machine.python, self.machine.platform)
+
+
+# inference -------------------------------------------------------------------------------------------
+class ModelUsed(ResultPart):
+    name: str
+    version: str
+    folder: str
+    dlr_target: str | None
+
+
+class FramesUsed(ResultPart):
+    size: str
+    source: str
+    per_backend: int
+
+
+class InferenceMachine(ResultPart):
+    platform: str
+    machine: str
+    cpus: int | None
+    python: str
+    load_average_1m: float
+
+
+class InferenceTargets(ResultPart):
+    overhead_vs_model: float
+    dlr_vs_fastest: float
+
+
+class MedianP90(ResultPart):
+    median_ms: float
+    p90_ms: float
+
+
+class BackendTimes(ResultPart):
+    frames: int
+    stages: dict[str, MedianP90]  # read, preprocess, infer, postprocess, publish
+    model: MedianP90
+    overhead: MedianP90
+    total: MedianP90
+
+
+class InferenceChecks(ResultPart):
+    fastest_backend: str
+    dlr_vs_fastest: float | None
+    dlr_vs_fastest_target: float
+    overhead_vs_model: dict[str, float]  # by backend
+    overhead_vs_model_target: float
+    dlr_within_target: bool
+    overhead_within_target: dict[str, bool]  # by backend
+
+
+class InferenceRun(ResultPart):
+    """One thread count, measured in its own process (which prints this)."""
+
+    threads: int
+    model: ModelUsed
+    frames_per_backend: int
+    load_average_1m_after: float
+    backends: dict[str, BackendTimes]
+    checks: InferenceChecks
+
+
+class InferenceResult(BenchResult):
+    benchmark: str
+    model: ModelUsed
+    frames: FramesUsed
+    machine: InferenceMachine
+    versions: dict[str, str | None]  # by distribution name; None: not installed
+    overhead_stages: list[str]
+    targets: InferenceTargets
+    runs: list[InferenceRun]
+    measured_at: str
+
+    @property
+    def when_measured(self) -> str | None:
+        return self.measured_at
+
+    @property
+    def machine_line(self) -> str | None:
+        return _machine_line(self.machine.cpus, self.machine.python, self.machine.platform)
+
+
+# writer ----------------------------------------------------------------------------------------------
+class WriterMachine(ResultPart):
+    cpus: int | None
+    python: str
+    loadavg_1m_start: float
+    loadavg_1m_end: float
+    note: str
+
+
+class Direct(ResultPart):
+    items: int
+    seconds: float
+    items_per_s: float
+    cpu_ms_per_item: float
+
+
+class ThroughSpool(ResultPart):
+    items: int
+    seconds: float
+    items_per_s: float
+    cpu_ms_per_item: float
+    receive_items_per_s: float
+    receive_ms_p50: float
+    receive_ms_p99: float
+
+
+class BacklogDrain(ResultPart):
+    backlog_items: int
+    backlog_bytes: int
+    seconds: float
+    items_per_s: float
+    cpu_ms_per_item: float
+
+
+class SpoolAlone(ResultPart):
+    items: int
+    put_items_per_s: float
+    peek_ack_items_per_s: float
+
+
+class WriterRound(ResultPart):
+    """One round of the measurements that are repeated (interleaved, best of the rounds reported)."""
+
+    direct: Direct
+    through_spool: ThroughSpool
+    backlog_drain: BacklogDrain
+
+
+class RoundsItemsPerS(ResultPart):
+    direct: list[float]
+    through_spool: list[float]
+    backlog_drain: list[float]
+
+
+class WriterResults(ResultPart):
+    direct: Direct
+    through_spool: ThroughSpool
+    backlog_drain: BacklogDrain
+    spool_alone: SpoolAlone
+    rounds_items_per_s: RoundsItemsPerS
+    spool_overhead: float
+
+    @classmethod
+    def best_of(cls, rounds: list[WriterRound], spool_alone: SpoolAlone) -> WriterResults:
+        direct = max((r.direct for r in rounds), key=lambda m: m.items_per_s)
+        through_spool = max((r.through_spool for r in rounds), key=lambda m: m.items_per_s)
+        return cls(
+            direct=direct,
+            through_spool=through_spool,
+            backlog_drain=max((r.backlog_drain for r in rounds), key=lambda m: m.items_per_s),
+            spool_alone=spool_alone,
+            rounds_items_per_s=RoundsItemsPerS(
+                direct=[r.direct.items_per_s for r in rounds],
+                through_spool=[r.through_spool.items_per_s for r in rounds],
+                backlog_drain=[r.backlog_drain.items_per_s for r in rounds],
+            ),
+            spool_overhead=round(1 - through_spool.items_per_s / direct.items_per_s, 3),
+        )
+
+
+class WriterResult(BenchResult):
+    benchmark: str
+    command: str
+    note: str
+    machine: WriterMachine
+    target_items_per_s_through_spool: int
+    results: WriterResults
+
+    @property
+    def recorded_command(self) -> str | None:
+        return self.command
+
+    @property
+    def machine_line(self) -> str | None:
+        return _machine_line(self.machine.cpus, self.machine.python, "?")  # no platform recorded
+
+
+# pipeline --------------------------------------------------------------------------------------------
+class PipelineMachine(ResultPart):
+    cpus: int | None
+    platform: str
+    python: str
+    loadavg_at_end: tuple[float, float, float]
+
+
+class StandaloneModel(ResultPart):
+    """The model alone, measured in its own process (which prints this)."""
+
+    backend: str
+    threads: int
+    frames: int
+    fps: float
+    infer_ms_p50: float
+    preprocess_plus_infer_ms_p50: float
+    infer_ms_p99: float
+
+
+class PipelineRun(ResultPart):
+    input_fps: float
+    frames_requested: int
+    frames_captured: int
+    frames_stored: int
+    frames_dropped: int
+    stored_without_confirmation: int
+    capture_seconds: float
+    pipeline_fps: float
+    e2e_ms_p50: float
+    e2e_ms_p99: float
+    capture_to_inferred_ms_p50: float
+    inferred_to_stored_ms_p50: float
+    stage_ms_p50: dict[str, float]  # queue, read, preprocess, infer, postprocess
+    capture_state: str
+    cpu_ms_per_stored_frame: dict[str, float]  # by process role
+
+
+class PipelineTargets(ResultPart):
+    pipeline_fps_max: float
+    pipeline_fps_vs_model: float
+    pipeline_fps_vs_model_target: float
+    e2e_p50_ms_at_10fps: float | None
+    e2e_p50_target_ms: float
+
+
+class PipelineResult(BenchResult):
+    command: str
+    when: str
+    machine: PipelineMachine
+    model: StandaloneModel
+    runs: list[PipelineRun]
+    rss_mb_max: dict[str, float]  # by component
+    targets: PipelineTargets
+    notes: str
+
+    @property
+    def recorded_command(self) -> str | None:
+        return self.command
+
+    @property
+    def when_measured(self) -> str | None:
+        return self.when
+
+    @property
+    def machine_line(self) -> str | None:
+        return _machine_line(self.machine.cpus, self.machine.python, self.machine.platform)
+
+
+# by benchmark name (benchmarks.NAMES); a variant's file, "pipeline-threads1.json", is read as its benchmark's
+RESULT_MODELS: dict[str, type[BenchResult]] = {
+    "ipc": IpcResult, "capture": CaptureResult, "inference": InferenceResult, "writer": WriterResult,
+    "pipeline": PipelineResult,
+}
