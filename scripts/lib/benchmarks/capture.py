@@ -21,7 +21,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess  # nosec B404
@@ -33,6 +32,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from benchmarks.results import (
+    CaptureAtSize,
+    CaptureResult,
+    CaptureStages,
+    CaptureTarget,
+    Machine,
+    PerFrame,
+    Spread,
+    Sustained,
+)
 from repo_layout import REPO_ROOT as REPO
 
 RESOLUTIONS = ((640, 480), (1280, 720))
@@ -83,7 +92,7 @@ def _camera(video: Path) -> Any:
     )
 
 
-def per_frame(video: Path, frame_root: Path, frames: int, publish: Callable[[Any], None]) -> dict[str, Any]:
+def per_frame(video: Path, frame_root: Path, frames: int, publish: Callable[[Any], None]) -> PerFrame:
     from camera_ingest.encode import encode_jpeg
     from camera_ingest.sources import OpenCvSource
     from smartcam.frames import FrameRing
@@ -114,19 +123,17 @@ def per_frame(video: Path, frame_root: Path, frames: int, publish: Callable[[Any
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     source.close()
     totals = [sum(parts) for parts in zip(*stages.values(), strict=True)]
-    summary = {name: _stats(values) for name, values in stages.items()}
-    summary["total"] = _stats(totals)
-    return {
-        "frames": frames,
-        "ms": summary,
-        "jpeg_kb_mean": round(ring.total_bytes / max(1, len(ring)) / 1024, 1),
-        "max_fps_one_stream": round(frames / wall, 1),
-        "cpu_cores_at_max_fps": round(cpu / wall, 2),
-        "cpu_ms_per_frame": round(cpu / frames * 1000, 2),
-    }
+    return PerFrame(
+        frames=frames,
+        ms=CaptureStages(**{name: _stats(values) for name, values in stages.items()}, total=_stats(totals)),
+        jpeg_kb_mean=round(ring.total_bytes / max(1, len(ring)) / 1024, 1),
+        max_fps_one_stream=round(frames / wall, 1),
+        cpu_cores_at_max_fps=round(cpu / wall, 2),
+        cpu_ms_per_frame=round(cpu / frames * 1000, 2),
+    )
 
 
-def sustained(video: Path, frame_root: Path, seconds: float, publish: Callable[[Any], None]) -> dict[str, Any]:
+def sustained(video: Path, frame_root: Path, seconds: float, publish: Callable[[Any], None]) -> Sustained:
     from camera_ingest.commands import CaptureRequest
     from camera_ingest.session import CaptureSession
     from camera_ingest.settings import ReconnectSettings
@@ -144,15 +151,15 @@ def sustained(video: Path, frame_root: Path, seconds: float, publish: Callable[[
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     stamps = session.stats.timestamps_ns
     gaps = [(b - a) / 1e6 for a, b in itertools.pairwise(stamps)]
-    return {
-        "requested_fps": TARGET_FPS,
-        "seconds": seconds,
-        "frames": session.stats.frames,
-        "achieved_fps": round(session.stats.achieved_fps() or 0.0, 2),
-        "frame_gap_ms": _stats(gaps) if gaps else None,
-        "cpu_cores": round(cpu / wall, 3),
-        "outcome": session.outcome[0] if session.outcome else None,
-    }
+    return Sustained(
+        requested_fps=TARGET_FPS,
+        seconds=seconds,
+        frames=session.stats.frames,
+        achieved_fps=round(session.stats.achieved_fps() or 0.0, 2),
+        frame_gap_ms=_stats(gaps) if gaps else None,
+        cpu_cores=round(cpu / wall, 3),
+        outcome=session.outcome[0] if session.outcome else None,
+    )
 
 
 def child(args: argparse.Namespace) -> None:
@@ -160,25 +167,25 @@ def child(args: argparse.Namespace) -> None:
 
     publish, close = _publisher(args.publish)
     try:
-        result = {
-            "opencv": cv2.__version__,
-            "opencv_threads": cv2.getNumThreads(),
-            "per_frame": per_frame(args.video, args.frame_root, args.frames, publish),
-            "sustained": sustained(args.video, args.frame_root, args.seconds, publish),
-        }
+        result = CaptureAtSize(
+            opencv=cv2.__version__,
+            opencv_threads=cv2.getNumThreads(),
+            per_frame=per_frame(args.video, args.frame_root, args.frames, publish),
+            sustained=sustained(args.video, args.frame_root, args.seconds, publish),
+        )
     finally:
         close()
-    print(json.dumps(result), flush=True)
+    print(result.model_dump_json(), flush=True)
 
 
 # orchestration --------------------------------------------------------------------------------------
-def _stats(values: list[float]) -> dict[str, float]:
+def _stats(values: list[float]) -> Spread:
     ordered = sorted(values)
-    return {
-        "mean": round(statistics.fmean(values), 3),
-        "p50": round(ordered[len(ordered) // 2], 3),
-        "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
-    }
+    return Spread(
+        mean=round(statistics.fmean(values), 3),
+        p50=round(ordered[len(ordered) // 2], 3),
+        p95=round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
+    )
 
 
 def _frame_root_parent() -> Path:
@@ -187,7 +194,7 @@ def _frame_root_parent() -> Path:
     return frame_base()  # the same filesystem the component writes to
 
 
-def run(frames: int, seconds: float, publish: str) -> dict[str, Any]:
+def run(frames: int, seconds: float, publish: str) -> CaptureResult:
     work = Path(tempfile.mkdtemp(prefix="capture-bench-"))
     frame_root = Path(tempfile.mkdtemp(prefix="capture-bench-frames-", dir=_frame_root_parent()))
     server = None
@@ -205,7 +212,7 @@ def run(frames: int, seconds: float, publish: str) -> dict[str, Any]:
             server.start()
             env["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"] = str(server.socket_path)
             env["SVCUID"] = server.add_component(COMPONENT)
-        results = {}
+        results: dict[str, CaptureAtSize] = {}
         for width, height in RESOLUTIONS:
             video = work / f"bench-{width}x{height}.avi"
             make_video(video, (width, height), count=max(60, min(frames, 300)))
@@ -217,28 +224,28 @@ def run(frames: int, seconds: float, publish: str) -> dict[str, Any]:
             )
             if output.returncode != 0:
                 raise RuntimeError(f"benchmark child failed:\n{output.stderr[-4000:]}")
-            results[f"{width}x{height}"] = json.loads(output.stdout.strip().splitlines()[-1])
+            results[f"{width}x{height}"] = CaptureAtSize.model_validate_json(output.stdout.strip().splitlines()[-1])
     finally:
         if server is not None:
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(frame_root, ignore_errors=True)
-    vga = results["640x480"]
-    return {
-        "command": ".venv/bin/python scripts/bench.py capture",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "publish": "local Greengrass IPC server + awsiotsdk GreengrassCoreIPCClientV2" if publish == "ipc"
+    vga = results["640x480"].sustained
+    return CaptureResult(
+        command=".venv/bin/python scripts/bench.py capture",
+        when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        machine=Machine.here(),
+        publish="local Greengrass IPC server + awsiotsdk GreengrassCoreIPCClientV2" if publish == "ipc"
         else "JSON encoding only (no IPC)",
-        "frame_root_filesystem": str(_frame_root_parent()),
-        "jpeg_quality": QUALITY,
-        "results": results,
-        "target": {
-            "fps_at_640x480": TARGET_FPS,
-            "cpu_cores_below": 0.5,
-            "met": vga["sustained"]["achieved_fps"] >= 0.95 * TARGET_FPS and vga["sustained"]["cpu_cores"] < 0.5,
-        },
-    }
+        frame_root_filesystem=str(_frame_root_parent()),
+        jpeg_quality=QUALITY,
+        results=results,
+        target=CaptureTarget(
+            fps_at_640x480=TARGET_FPS,
+            cpu_cores_below=0.5,
+            met=vga.achieved_fps >= 0.95 * TARGET_FPS and vga.cpu_cores < 0.5,
+        ),
+    )
 
 
 def main() -> None:
@@ -255,9 +262,8 @@ def main() -> None:
         child(args)
         return
     report = run(args.frames, args.seconds, args.publish)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    report.write(args.out)
+    print(report.to_json(), end="")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,17 @@ from typing import Any
 import cv2
 import numpy as np
 
+from benchmarks.results import (
+    BackendTimes,
+    FramesUsed,
+    InferenceChecks,
+    InferenceMachine,
+    InferenceResult,
+    InferenceRun,
+    InferenceTargets,
+    MedianP90,
+    ModelUsed,
+)
 from repo_layout import REPO_ROOT as REPO
 from smartcam import topics
 from smartcam.contracts import FrameRef
@@ -91,8 +102,8 @@ def run_frame(path: FramePath, frame: FrameRef, ipc: Ipc) -> dict[str, float]:
     return dict(zip(STAGES, times, strict=True))
 
 
-def stats(values: list[float]) -> dict[str, float]:
-    return {"median_ms": round(float(np.median(values)), 3), "p90_ms": round(float(np.percentile(values, 90)), 3)}
+def stats(values: list[float]) -> MedianP90:
+    return MedianP90(median_ms=round(float(np.median(values)), 3), p90_ms=round(float(np.percentile(values, 90)), 3))
 
 
 def version_of(package: str) -> str | None:
@@ -104,7 +115,7 @@ def version_of(package: str) -> str | None:
 
 def benchmark(
     frames_per_backend: int, threads: int, size: tuple[int, int], model_dir: Path = MODEL_DIR, blocks: int = 5
-) -> dict[str, Any]:
+) -> InferenceRun:
     model = PreparedModel.load(model_dir)
     engines = {name: Engine.start(model, name, threads, fall_back=False) for name in BACKENDS
                if name in model.bundle.manifest.runtimes}
@@ -127,44 +138,43 @@ def benchmark(
                     frame = frames[(block * per_block + i) % len(frames)]
                     for stage, value in run_frame(path, frame, ipc).items():
                         samples[name][stage].append(value)
-    results: dict[str, Any] = {}
+    results: dict[str, BackendTimes] = {}
     for name, stage_values in samples.items():
         overhead = [sum(stage_values[s][i] for s in OVERHEAD) for i in range(len(stage_values["infer"]))]
         total = [o + m for o, m in zip(overhead, stage_values["infer"], strict=True)]
-        results[name] = {
-            "frames": len(total),
-            "stages": {stage: stats(values) for stage, values in stage_values.items()},
-            "model": stats(stage_values["infer"]),
-            "overhead": stats(overhead),
-            "total": stats(total),
-        }
-    fastest = min(results, key=lambda n: results[n]["model"]["median_ms"])
-    fastest_ms = results[fastest]["model"]["median_ms"]
+        results[name] = BackendTimes(
+            frames=len(total),
+            stages={stage: stats(values) for stage, values in stage_values.items()},
+            model=stats(stage_values["infer"]),
+            overhead=stats(overhead),
+            total=stats(total),
+        )
+    fastest = min(results, key=lambda n: results[n].model.median_ms)
+    fastest_ms = results[fastest].model.median_ms
     default = "dlr" if "dlr" in results else fastest
-    checks = {
-        "fastest_backend": fastest,
-        "dlr_vs_fastest": round(results["dlr"]["model"]["median_ms"] / fastest_ms, 2) if "dlr" in results else None,
-        "dlr_vs_fastest_target": TARGET_DLR_RATIO,
-        # each backend's own overhead (same code, measured in the same blocks) over its model time
-        "overhead_vs_model": {
-            n: round(r["overhead"]["median_ms"] / r["model"]["median_ms"], 3) for n, r in results.items()
-        },
-        "overhead_vs_model_target": TARGET_OVERHEAD,
-    }
-    checks["dlr_within_target"] = checks["dlr_vs_fastest"] is not None and checks["dlr_vs_fastest"] <= TARGET_DLR_RATIO
-    checks["overhead_within_target"] = {n: v <= TARGET_OVERHEAD for n, v in checks["overhead_vs_model"].items()}
-    return {
-        "threads": threads,
-        "model": {"name": model.bundle.name, "version": model.bundle.version, "folder": str(model_dir),
-                  "dlr_target": getattr(model.bundle.manifest.runtimes.get("dlr"), "target", None)},
-        "frames_per_backend": results[default]["frames"],
-        "load_average_1m_after": round(os.getloadavg()[0], 2),
-        "backends": results,
-        "checks": checks,
-    }
+    dlr_vs_fastest = round(results["dlr"].model.median_ms / fastest_ms, 2) if "dlr" in results else None
+    # each backend's own overhead (same code, measured in the same blocks) over its model time
+    overhead_vs_model = {n: round(r.overhead.median_ms / r.model.median_ms, 3) for n, r in results.items()}
+    return InferenceRun(
+        threads=threads,
+        model=ModelUsed(name=model.bundle.name, version=model.bundle.version, folder=str(model_dir),
+                        dlr_target=getattr(model.bundle.manifest.runtimes.get("dlr"), "target", None)),
+        frames_per_backend=results[default].frames,
+        load_average_1m_after=round(os.getloadavg()[0], 2),
+        backends=results,
+        checks=InferenceChecks(
+            fastest_backend=fastest,
+            dlr_vs_fastest=dlr_vs_fastest,
+            dlr_vs_fastest_target=TARGET_DLR_RATIO,
+            overhead_vs_model=overhead_vs_model,
+            overhead_vs_model_target=TARGET_OVERHEAD,
+            dlr_within_target=dlr_vs_fastest is not None and dlr_vs_fastest <= TARGET_DLR_RATIO,
+            overhead_within_target={n: v <= TARGET_OVERHEAD for n, v in overhead_vs_model.items()},
+        ),
+    )
 
 
-def run_in_child(frames: int, threads: int, size: str, model_dir: Path) -> dict[str, Any]:
+def run_in_child(frames: int, threads: int, size: str, model_dir: Path) -> InferenceRun:
     """One thread count per process: TVM sizes its thread pool once per process."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         subprocess.run(  # nosec B603
@@ -172,35 +182,35 @@ def run_in_child(frames: int, threads: int, size: str, model_dir: Path) -> dict[
              "--size", size, "--model-dir", str(model_dir), "--out", out.name],
             check=True, stdout=subprocess.DEVNULL,
         )
-        return json.loads(Path(out.name).read_text())
+        return InferenceRun.model_validate_json(Path(out.name).read_text())
 
 
-def plot(report: dict[str, Any], path: Path) -> None:
+def plot(report: InferenceResult, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = report["runs"]
+    runs = report.runs
     fig, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 4.2), sharey=True, squeeze=False)
     for ax, run in zip(axes[0], runs, strict=True):
-        names = list(run["backends"])
+        names = list(run.backends)
         bottom = np.zeros(len(names))
         for stage, color in zip(STAGES, ("#9ecae1", "#6baed6", "#fd8d3c", "#3182bd", "#08519c"), strict=True):
-            values = np.asarray([run["backends"][n]["stages"][stage]["median_ms"] for n in names])
+            values = np.asarray([run.backends[n].stages[stage].median_ms for n in names])
             ax.bar(names, values, bottom=bottom, label=stage, color=color)
             bottom += values
-        p90 = [run["backends"][n]["total"]["p90_ms"] for n in names]
+        p90 = [run.backends[n].total.p90_ms for n in names]
         ax.scatter(names, p90, marker="_", s=600, color="black", label="p90 per frame", zorder=3)
         ax.set_xticks(range(len(names)), [
-            f"{n}\nmodel {run['backends'][n]['model']['median_ms']:.1f} ms"
-            f"\noverhead {run['backends'][n]['overhead']['median_ms']:.1f} ms" for n in names
+            f"{n}\nmodel {run.backends[n].model.median_ms:.1f} ms"
+            f"\noverhead {run.backends[n].overhead.median_ms:.1f} ms" for n in names
         ])
-        ax.set_title(f"{run['threads']} thread{'s' if run['threads'] > 1 else ''}")
+        ax.set_title(f"{run.threads} thread{'s' if run.threads > 1 else ''}")
     axes[0][0].set_ylabel("ms per frame (median per stage)")
     axes[0][-1].legend(fontsize=8)
-    fig.suptitle(f"{report['model']['name']} on {report['frames']['size']} JPEG frames ({report['machine']['cpus']} "
-                 f"CPUs, load {report['machine']['load_average_1m']})")
+    fig.suptitle(f"{report.model.name} on {report.frames.size} JPEG frames ({report.machine.cpus} "
+                 f"CPUs, load {report.machine.load_average_1m})")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -219,36 +229,35 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     if args.single:
-        args.out.write_text(json.dumps(benchmark(args.frames, int(args.threads), (width, height), args.model_dir)))
+        run = benchmark(args.frames, int(args.threads), (width, height), args.model_dir)
+        args.out.write_text(run.model_dump_json())
         return 0
     load_before = round(os.getloadavg()[0], 2)
     runs = [run_in_child(args.frames, int(t), args.size, args.model_dir) for t in args.threads.split(",")]
-    report = {
-        "benchmark": "smartcam.SsdInference per-frame latency",
-        "model": runs[0]["model"],
-        "frames": {"size": f"{width}x{height}", "source": "tests/model_packaging/images re-encoded as JPEG q85",
-                   "per_backend": args.frames},
-        "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count(),
-                    "python": platform.python_version(), "load_average_1m": load_before},
-        "versions": {p: version_of(p) for p in ("dlr", "onnxruntime", "ai-edge-litert", "opencv-python-headless",
-                                                 "numpy")},
-        "overhead_stages": list(OVERHEAD),
-        "targets": {"overhead_vs_model": TARGET_OVERHEAD, "dlr_vs_fastest": TARGET_DLR_RATIO},
-        "runs": runs,
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    report = InferenceResult(
+        benchmark="smartcam.SsdInference per-frame latency",
+        model=runs[0].model,
+        frames=FramesUsed(size=f"{width}x{height}", source="tests/model_packaging/images re-encoded as JPEG q85",
+                          per_backend=args.frames),
+        machine=InferenceMachine(platform=platform.platform(), machine=platform.machine(), cpus=os.cpu_count(),
+                                 python=platform.python_version(), load_average_1m=load_before),
+        versions={p: version_of(p) for p in ("dlr", "onnxruntime", "ai-edge-litert", "opencv-python-headless",
+                                             "numpy")},
+        overhead_stages=list(OVERHEAD),
+        targets=InferenceTargets(overhead_vs_model=TARGET_OVERHEAD, dlr_vs_fastest=TARGET_DLR_RATIO),
+        runs=runs,
+        measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    report.write(args.out)
     plot(report, args.plot)
     header = ("backend", "model med", "model p90", "overhead med", "total med", "total p90")
     for run in runs:
-        print(f"threads={run['threads']}")
+        print(f"threads={run.threads}")
         print(f"  {header[0]:<12} " + " ".join(f"{h:>13}" for h in header[1:]))
-        for name, r in run["backends"].items():
-            values = (r["model"]["median_ms"], r["model"]["p90_ms"], r["overhead"]["median_ms"],
-                      r["total"]["median_ms"], r["total"]["p90_ms"])
+        for name, r in run.backends.items():
+            values = (r.model.median_ms, r.model.p90_ms, r.overhead.median_ms, r.total.median_ms, r.total.p90_ms)
             print(f"  {name:<12} " + " ".join(f"{v:>13.2f}" for v in values))
-        print("  " + json.dumps(run["checks"]))
+        print("  " + run.checks.model_dump_json())
     print(f"wrote {args.out} and {args.plot}")
     return 0
 

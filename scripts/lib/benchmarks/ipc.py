@@ -16,7 +16,6 @@ import argparse
 import concurrent.futures
 import json
 import os
-import platform
 import queue
 import statistics
 import subprocess
@@ -28,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks.results import IpcResult, IpcTargets, Machine, OneWay, RoundTrip, SampleMessage
 from repo_layout import REPO_ROOT as REPO
 
 PING, PONG, STREAM = "bench/ping", "bench/pong", "bench/stream"
@@ -163,7 +163,7 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def run(round_trips: int, messages: int, warmup: int) -> dict[str, Any]:
+def run(round_trips: int, messages: int, warmup: int) -> IpcResult:
     from local_greengrass.configuration.store import ConfigStore
     from local_greengrass.ipc.server import IpcServer
 
@@ -199,41 +199,41 @@ def run(round_trips: int, messages: int, warmup: int) -> dict[str, Any]:
     elapsed = received["last"] - sent["start"]
     rate = received["received"] / elapsed if received["finished"] and elapsed > 0 else 0.0
     p50 = statistics.median(samples)
-    return {
-        "command": "make bench  (or: .venv/bin/python scripts/bench.py ipc)",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "client": (
+    return IpcResult(
+        command="make bench  (or: .venv/bin/python scripts/bench.py ipc)",
+        when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        machine=Machine.here(),
+        client=(
             f"awsiotsdk {metadata.version('awsiotsdk')} GreengrassCoreIPCClientV2, awscrt {metadata.version('awscrt')}"
         ),
-        "message": small_message(0),
-        "round_trip": {
-            "count": len(samples),
-            "warmup": warmup,
-            "p50_ms": round(p50, 3),
-            "p90_ms": round(percentile(samples, 0.90), 3),
-            "p99_ms": round(percentile(samples, 0.99), 3),
-            "max_ms": round(max(samples), 3),
-            "mismatched": rtt["mismatched"],
-        },
-        "one_way": {
-            "messages": messages,
-            "received": received["received"],
-            "lost": messages - received["received"],
-            "in_order": received["in_order"],
-            "messages_per_s": round(rate),
-            "publisher_window": WINDOW,
-        },
-        "targets": {
-            "p50_round_trip_ms": TARGET_P50_MS,
-            "one_way_messages_per_s": TARGET_MSGS_PER_S,
-            "met": p50 <= TARGET_P50_MS
+        message=SampleMessage(**small_message(0)),
+        round_trip=RoundTrip(
+            count=len(samples),
+            warmup=warmup,
+            p50_ms=round(p50, 3),
+            p90_ms=round(percentile(samples, 0.90), 3),
+            p99_ms=round(percentile(samples, 0.99), 3),
+            max_ms=round(max(samples), 3),
+            mismatched=rtt["mismatched"],
+        ),
+        one_way=OneWay(
+            messages=messages,
+            received=received["received"],
+            lost=messages - received["received"],
+            in_order=received["in_order"],
+            messages_per_s=round(rate),
+            publisher_window=WINDOW,
+        ),
+        targets=IpcTargets(
+            p50_round_trip_ms=TARGET_P50_MS,
+            one_way_messages_per_s=TARGET_MSGS_PER_S,
+            met=p50 <= TARGET_P50_MS
             and rate >= TARGET_MSGS_PER_S
             and received["received"] == messages
             and received["in_order"]
             and rtt["mismatched"] == 0,
-        },
-    }
+        ),
+    )
 
 
 def main() -> None:
@@ -255,10 +255,9 @@ def main() -> None:
     elif args.role == "sender":
         role_sender(args.count)
     else:
-        results = run(args.round_trips, args.messages, args.warmup)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-        print(json.dumps({k: results[k] for k in ("round_trip", "one_way", "targets")}, indent=2))
+        result = run(args.round_trips, args.messages, args.warmup)
+        result.write(args.out)
+        print(result.model_dump_json(include={"round_trip", "one_way", "targets"}, indent=2))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ inference runtimes or the local Greengrass runtime.
 from __future__ import annotations
 
 import json
+import os
+import platform
 from pathlib import Path
 from typing import Self
 
@@ -61,6 +63,10 @@ class Machine(ResultPart):
     cpus: int | None
     python: str
     platform: str
+
+    @classmethod
+    def here(cls) -> Machine:
+        return cls(cpus=os.cpu_count(), python=platform.python_version(), platform=platform.platform())
 
 
 def _machine_line(cpus: int | None, python: str, platform: str) -> str | None:
@@ -336,23 +342,6 @@ class WriterResults(ResultPart):
     spool_alone: SpoolAlone
     rounds_items_per_s: RoundsItemsPerS
     spool_overhead: float
-
-    @classmethod
-    def best_of(cls, rounds: list[WriterRound], spool_alone: SpoolAlone) -> WriterResults:
-        direct = max((r.direct for r in rounds), key=lambda m: m.items_per_s)
-        through_spool = max((r.through_spool for r in rounds), key=lambda m: m.items_per_s)
-        return cls(
-            direct=direct,
-            through_spool=through_spool,
-            backlog_drain=max((r.backlog_drain for r in rounds), key=lambda m: m.items_per_s),
-            spool_alone=spool_alone,
-            rounds_items_per_s=RoundsItemsPerS(
-                direct=[r.direct.items_per_s for r in rounds],
-                through_spool=[r.through_spool.items_per_s for r in rounds],
-                backlog_drain=[r.backlog_drain.items_per_s for r in rounds],
-            ),
-            spool_overhead=round(1 - through_spool.items_per_s / direct.items_per_s, 3),
-        )
 
 
 class WriterResult(BenchResult):

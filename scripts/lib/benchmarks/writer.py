@@ -19,7 +19,6 @@ The spool's overhead is 1 - (items/s through the spool) / (items/s direct).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -30,6 +29,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from benchmarks.results import (
+    BacklogDrain,
+    Direct,
+    RoundsItemsPerS,
+    SpoolAlone,
+    ThroughSpool,
+    WriterMachine,
+    WriterResult,
+    WriterResults,
+    WriterRound,
+)
 from dynamo_writer.dynamo import create_table_if_missing, make_client
 from dynamo_writer.items import items_for
 from dynamo_writer.receiver import Receiver
@@ -79,7 +89,7 @@ def count_items(db: DynamoDBLocal, table: str) -> int:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def bench_direct(db: DynamoDBLocal, msgs: list[dict[str, Any]]) -> dict[str, Any]:
+def bench_direct(db: DynamoDBLocal, msgs: list[dict[str, Any]]) -> Direct:
     table = new_table(db)
     items = [items_for(Detections.model_validate(m), DEVICE, 30)[0].item for m in msgs]
     client = make_client(settings(table))
@@ -92,11 +102,11 @@ def bench_direct(db: DynamoDBLocal, msgs: list[dict[str, Any]]) -> dict[str, Any
     elapsed = time.perf_counter() - started
     cpu_ms = (time.process_time() - cpu) * 1000
     assert count_items(db, table) == len(items)
-    return {"items": len(items), "seconds": round(elapsed, 3), "items_per_s": round(len(items) / elapsed, 1),
-            "cpu_ms_per_item": round(cpu_ms / len(items), 3)}
+    return Direct(items=len(items), seconds=round(elapsed, 3), items_per_s=round(len(items) / elapsed, 1),
+                  cpu_ms_per_item=round(cpu_ms / len(items), 3))
 
 
-def bench_through_spool(db: DynamoDBLocal, msgs: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
+def bench_through_spool(db: DynamoDBLocal, msgs: list[dict[str, Any]], workdir: Path) -> ThroughSpool:
     table = new_table(db)
     cfg = settings(table)
     spool = Spool(workdir / f"{table}.sqlite3")
@@ -120,16 +130,16 @@ def bench_through_spool(db: DynamoDBLocal, msgs: list[dict[str, Any]], workdir: 
     spool.close()
     assert count_items(db, table) == len(msgs) == counters.get("itemsWritten")
     commit_ms.sort()
-    return {
-        "items": len(msgs), "seconds": round(elapsed, 3), "items_per_s": round(len(msgs) / elapsed, 1),
-        "cpu_ms_per_item": round(cpu_ms / len(msgs), 3),  # receiving + sending, all threads
-        "receive_items_per_s": round(len(msgs) / received, 1),
-        "receive_ms_p50": round(statistics.median(commit_ms), 3),
-        "receive_ms_p99": round(commit_ms[int(len(commit_ms) * 0.99) - 1], 3),
-    }
+    return ThroughSpool(
+        items=len(msgs), seconds=round(elapsed, 3), items_per_s=round(len(msgs) / elapsed, 1),
+        cpu_ms_per_item=round(cpu_ms / len(msgs), 3),  # receiving + sending, all threads
+        receive_items_per_s=round(len(msgs) / received, 1),
+        receive_ms_p50=round(statistics.median(commit_ms), 3),
+        receive_ms_p99=round(commit_ms[int(len(commit_ms) * 0.99) - 1], 3),
+    )
 
 
-def bench_backlog(db: DynamoDBLocal, msgs: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
+def bench_backlog(db: DynamoDBLocal, msgs: list[dict[str, Any]], workdir: Path) -> BacklogDrain:
     table = new_table(db)
     cfg = settings(table)
     spool = Spool(workdir / f"{table}.sqlite3")
@@ -149,11 +159,11 @@ def bench_backlog(db: DynamoDBLocal, msgs: list[dict[str, Any]], workdir: Path) 
     sender.stop()
     spool.close()
     assert count_items(db, table) == len(msgs)
-    return {"backlog_items": backlog[0], "backlog_bytes": backlog[1], "seconds": round(elapsed, 3),
-            "items_per_s": round(backlog[0] / elapsed, 1), "cpu_ms_per_item": round(cpu_ms / backlog[0], 3)}
+    return BacklogDrain(backlog_items=backlog[0], backlog_bytes=backlog[1], seconds=round(elapsed, 3),
+                        items_per_s=round(backlog[0] / elapsed, 1), cpu_ms_per_item=round(cpu_ms / backlog[0], 3))
 
 
-def bench_spool_alone(msgs: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
+def bench_spool_alone(msgs: list[dict[str, Any]], workdir: Path) -> SpoolAlone:
     spool = Spool(workdir / "alone.sqlite3")
     items = [items_for(Detections.model_validate(m), DEVICE, 30) for m in msgs]
     started = time.perf_counter()
@@ -165,8 +175,26 @@ def bench_spool_alone(msgs: list[dict[str, Any]], workdir: Path) -> dict[str, An
         spool.ack(r.seq for r in rows)
     drain_s = time.perf_counter() - started
     spool.close()
-    return {"items": len(items), "put_items_per_s": round(len(items) / put_s, 1),
-            "peek_ack_items_per_s": round(len(items) / drain_s, 1)}
+    return SpoolAlone(items=len(items), put_items_per_s=round(len(items) / put_s, 1),
+                      peek_ack_items_per_s=round(len(items) / drain_s, 1))
+
+
+def best_of(rounds: list[WriterRound], spool_alone: SpoolAlone) -> WriterResults:
+    """The best round of each measurement, every round's rate, and the spool's overhead."""
+    direct = max((r.direct for r in rounds), key=lambda m: m.items_per_s)
+    through_spool = max((r.through_spool for r in rounds), key=lambda m: m.items_per_s)
+    return WriterResults(
+        direct=direct,
+        through_spool=through_spool,
+        backlog_drain=max((r.backlog_drain for r in rounds), key=lambda m: m.items_per_s),
+        spool_alone=spool_alone,
+        rounds_items_per_s=RoundsItemsPerS(
+            direct=[r.direct.items_per_s for r in rounds],
+            through_spool=[r.through_spool.items_per_s for r in rounds],
+            backlog_drain=[r.backlog_drain.items_per_s for r in rounds],
+        ),
+        spool_overhead=round(1 - through_spool.items_per_s / direct.items_per_s, 3),
+    )
 
 
 def main() -> int:
@@ -187,36 +215,30 @@ def main() -> int:
                            "AWS_SECRET_ACCESS_KEY": dummy, "AWS_REGION": "us-east-1"})
         try:
             bench_direct(db, messages(3000, "warm"))  # JIT warm-up of the engine
-            rounds = []
-            for r in range(args.rounds):  # interleaved, so a change in machine load hits all alike
-                rounds.append({
-                    "direct": bench_direct(db, messages(args.items, f"d{r}-")),
-                    "through_spool": bench_through_spool(db, messages(args.items, f"s{r}-"), work),
-                    "backlog_drain": bench_backlog(db, messages(args.items, f"b{r}-"), work),
-                })
-            results: dict[str, Any] = {
-                name: max((rnd[name] for rnd in rounds), key=lambda m: m["items_per_s"]) for name in rounds[0]
-            }
-            results["spool_alone"] = bench_spool_alone(messages(args.items, "a"), work)
-            results["rounds_items_per_s"] = {name: [rnd[name]["items_per_s"] for rnd in rounds] for name in rounds[0]}
+            rounds = [  # interleaved, so a change in machine load hits all alike
+                WriterRound(
+                    direct=bench_direct(db, messages(args.items, f"d{r}-")),
+                    through_spool=bench_through_spool(db, messages(args.items, f"s{r}-"), work),
+                    backlog_drain=bench_backlog(db, messages(args.items, f"b{r}-"), work),
+                )
+                for r in range(args.rounds)
+            ]
+            results = best_of(rounds, bench_spool_alone(messages(args.items, "a"), work))
         finally:
             db.stop()
-    results["spool_overhead"] = round(
-        1 - results["through_spool"]["items_per_s"] / results["direct"]["items_per_s"], 3)
-    report = {
-        "benchmark": "smartcam.DynamoWriter into DynamoDB Local (in memory, -sharedDb)",
-        "command": f"scripts/bench.py writer --items {args.items} --rounds {args.rounds}",
-        "note": "best of the rounds per measurement; all rounds in results.rounds_items_per_s",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "loadavg_1m_start": round(load_at_start, 2),
-                    "loadavg_1m_end": round(os.getloadavg()[0], 2),
-                    "note": "the machine is shared with other jobs; the load average shows how much"},
-        "target_items_per_s_through_spool": 1000,
-        "results": results,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    report = WriterResult(
+        benchmark="smartcam.DynamoWriter into DynamoDB Local (in memory, -sharedDb)",
+        command=f"scripts/bench.py writer --items {args.items} --rounds {args.rounds}",
+        note="best of the rounds per measurement; all rounds in results.rounds_items_per_s",
+        machine=WriterMachine(cpus=os.cpu_count(), python=platform.python_version(),
+                              loadavg_1m_start=round(load_at_start, 2),
+                              loadavg_1m_end=round(os.getloadavg()[0], 2),
+                              note="the machine is shared with other jobs; the load average shows how much"),
+        target_items_per_s_through_spool=1000,
+        results=results,
+    )
+    report.write(args.out)
+    print(report.to_json(), end="")
     return 0
 
 
