@@ -163,11 +163,8 @@ def benchmark(
         load_average_1m_after=round(os.getloadavg()[0], 2),
         backends=results,
         checks=InferenceChecks(
-            fastest_backend=fastest,
-            dlr_vs_fastest=dlr_vs_fastest,
-            dlr_vs_fastest_target=TARGET_DLR_RATIO,
-            overhead_vs_model=overhead_vs_model,
-            overhead_vs_model_target=TARGET_OVERHEAD,
+            fastest_backend=fastest, dlr_vs_fastest=dlr_vs_fastest, dlr_vs_fastest_target=TARGET_DLR_RATIO,
+            overhead_vs_model=overhead_vs_model, overhead_vs_model_target=TARGET_OVERHEAD,
             dlr_within_target=dlr_vs_fastest is not None and dlr_vs_fastest <= TARGET_DLR_RATIO,
             overhead_within_target={n: v <= TARGET_OVERHEAD for n, v in overhead_vs_model.items()},
         ),

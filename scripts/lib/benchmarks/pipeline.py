@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import queue
@@ -41,6 +40,7 @@ from typing import Any
 
 import psutil
 
+from benchmarks.results import PipelineMachine, PipelineResult, PipelineRun, PipelineTargets, StandaloneModel
 from local_device.observe import Operator, operator_connection
 from local_device.overlay import pipeline_merges, write_overlay
 from local_device.process import LocalRuntime
@@ -49,7 +49,7 @@ from local_device.video import copy_people
 from repo_layout import REPO_ROOT as REPO
 from smartcam import topics
 from smartcam.contracts import ContractError, WriterReport, parse
-from smartcam.frames import FrameRing, default_frame_root
+from smartcam.frames import FrameRing, frame_base
 from ssd_inference.engine import Engine, PreparedModel
 from ssd_inference.frame_path import FramePath, selection_for
 
@@ -69,7 +69,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def standalone_model(backend: str, threads: int, frames: int) -> dict[str, Any]:
+def standalone_model(backend: str, threads: int, frames: int) -> StandaloneModel:
     """Measured in a child process: a runtime's thread pool (TVM pins the calling thread to a core
     with one thread) must not shape this process or the runtime it starts afterwards."""
     command = [sys.executable, __file__, "--standalone-only", "--backend", backend, "--threads", str(threads),
@@ -77,15 +77,15 @@ def standalone_model(backend: str, threads: int, frames: int) -> dict[str, Any]:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"standalone model measurement failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return StandaloneModel.model_validate_json(done.stdout.strip().splitlines()[-1])
 
 
-def measure_standalone_model(backend: str, threads: int, frames: int) -> dict[str, Any]:
+def measure_standalone_model(backend: str, threads: int, frames: int) -> StandaloneModel:
     people = copy_people(ROOT / "bench-camera")
     engine = Engine.start(PreparedModel.load(MODEL_DIR), backend, threads, fall_back=False)
     # The component's own frame path on the camera's frames (640x480 JPEGs in a frame ring), without
     # the pipeline around it: prepare (read, decode, preprocess) and infer, back to back.
-    with tempfile.TemporaryDirectory(prefix="bench-standalone-", dir=default_frame_root().parent) as ring_root:
+    with tempfile.TemporaryDirectory(prefix="bench-standalone-", dir=frame_base()) as ring_root:
         path = FramePath(engine, Path(ring_root), selection_for(engine, score_threshold=0.5, nms_iou_threshold=0.45,
                                                                 max_detections=10))
         ring = FrameRing(Path(ring_root), "standalone", capacity=16)
@@ -103,10 +103,10 @@ def measure_standalone_model(backend: str, threads: int, frames: int) -> dict[st
             elapsed = time.perf_counter() - started
         finally:
             engine.close()
-    return {"backend": engine.backend_name, "threads": threads, "frames": frames,
-            "fps": frames / elapsed, "infer_ms_p50": statistics.median(infer_ms),
-            "preprocess_plus_infer_ms_p50": statistics.median(total_ms),
-            "infer_ms_p99": percentile(infer_ms, 99)}
+    return StandaloneModel(backend=engine.backend_name, threads=threads, frames=frames,
+                           fps=frames / elapsed, infer_ms_p50=statistics.median(infer_ms),
+                           preprocess_plus_infer_ms_p50=statistics.median(total_ms),
+                           infer_ms_p99=percentile(infer_ms, 99))
 
 
 class StoredTimes:
@@ -197,7 +197,7 @@ def cpu_seconds(processes: dict[str, psutil.Process]) -> dict[str, float]:
 
 
 def run_rate(operator: Operator, stored: StoredTimes, store: Any, thing: str, *, rate: float, seconds: float,
-             processes: dict[str, psutil.Process]) -> dict[str, Any]:
+             processes: dict[str, psutil.Process]) -> PipelineRun:
     frames = max(2, round(rate * seconds))
     request_id = f"bench-{int(rate * 10)}-{int(time.time())}"
     since_ms = int(time.time() * 1000) - 1000
@@ -223,52 +223,52 @@ def run_rate(operator: Operator, stored: StoredTimes, store: Any, thing: str, *,
     to_stored = [(at - float(item["inferredAt"])) * 1000 for at, item in timed]
     captured = final.frames_captured or 0
     duration = captured / rate if captured else seconds
-    return {
-        "input_fps": rate, "frames_requested": frames, "frames_captured": captured,
-        "frames_stored": len(frame_items), "frames_dropped": captured - len(frame_items),
-        "stored_without_confirmation": len(frame_items) - len(timed), "capture_seconds": duration,
-        "pipeline_fps": len(frame_items) / duration,
-        "e2e_ms_p50": percentile(latencies, 50), "e2e_ms_p99": percentile(latencies, 99),
+    return PipelineRun(
+        input_fps=rate, frames_requested=frames, frames_captured=captured,
+        frames_stored=len(frame_items), frames_dropped=captured - len(frame_items),
+        stored_without_confirmation=len(frame_items) - len(timed), capture_seconds=duration,
+        pipeline_fps=len(frame_items) / duration,
+        e2e_ms_p50=percentile(latencies, 50), e2e_ms_p99=percentile(latencies, 99),
         # The two halves of e2e: up to the end of inference (item inferredAt), then spool + write.
-        "capture_to_inferred_ms_p50": percentile(to_inferred, 50),
-        "inferred_to_stored_ms_p50": percentile(to_stored, 50),
-        "stage_ms_p50": {k: round(v, 2) for k, v in stages.items()},
-        "capture_state": final.state,
+        capture_to_inferred_ms_p50=percentile(to_inferred, 50),
+        inferred_to_stored_ms_p50=percentile(to_stored, 50),
+        stage_ms_p50={k: round(v, 2) for k, v in stages.items()},
+        capture_state=final.state,
         # CPU time of each process over the run (capture + drain) per frame stored.
-        "cpu_ms_per_stored_frame": {name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(1, len(seen)), 1)
-                                    for name in cpu_after if name in cpu_before},
-    }
+        cpu_ms_per_stored_frame={name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(1, len(seen)), 1)
+                                 for name in cpu_after if name in cpu_before},
+    )
 
 
-def plot(result: dict[str, Any], path: Path) -> None:
+def plot(result: PipelineResult, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = result["runs"]
-    rates = [r["input_fps"] for r in runs]
+    runs = result.runs
+    rates = [r.input_fps for r in runs]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     ax = axes[0]
-    ax.plot(rates, [r["pipeline_fps"] for r in runs], "o-", label="pipeline (stored frames/s)")
+    ax.plot(rates, [r.pipeline_fps for r in runs], "o-", label="pipeline (stored frames/s)")
     ax.plot(rates, rates, ":", color="grey", label="input")
-    ax.axhline(result["model"]["fps"], color="tab:red", ls="--", label="standalone model")
-    ax.axhline(result["model"]["fps"] * TARGET_FPS_RATIO, color="tab:red", ls=":", label="90% of model")
+    ax.axhline(result.model.fps, color="tab:red", ls="--", label="standalone model")
+    ax.axhline(result.model.fps * TARGET_FPS_RATIO, color="tab:red", ls=":", label="90% of model")
     ax.set(xlabel="input fps", ylabel="fps", title="Sustained throughput")
     ax.legend(fontsize=8)
     ax = axes[1]
-    ax.plot(rates, [r["e2e_ms_p50"] for r in runs], "o-", label="e2e p50")
-    ax.plot(rates, [r["e2e_ms_p99"] for r in runs], "s-", label="e2e p99")
-    ax.axhline(result["model"]["preprocess_plus_infer_ms_p50"] + TARGET_LATENCY_MARGIN_MS, color="tab:red",
+    ax.plot(rates, [r.e2e_ms_p50 for r in runs], "o-", label="e2e p50")
+    ax.plot(rates, [r.e2e_ms_p99 for r in runs], "s-", label="e2e p99")
+    ax.axhline(result.model.preprocess_plus_infer_ms_p50 + TARGET_LATENCY_MARGIN_MS, color="tab:red",
                ls="--", label="model + 25 ms")
     ax.set(xlabel="input fps", ylabel="ms (capture -> stored)", title="End-to-end latency", yscale="log")
     ax.legend(fontsize=8)
     ax = axes[2]
-    names = list(result["rss_mb_max"])
-    ax.bar([n.removeprefix("smartcam.") for n in names], [result["rss_mb_max"][n] for n in names])
+    names = list(result.rss_mb_max)
+    ax.bar([n.removeprefix("smartcam.") for n in names], [result.rss_mb_max[n] for n in names])
     ax.set(ylabel="MB", title="Max RSS per component")
-    fig.suptitle(f"smartcam pipeline on the local Greengrass runtime ({result['machine']['cpus']} CPUs, "
-                 f"{result['model']['backend']}, {result['model']['threads']} inference threads)")
+    fig.suptitle(f"smartcam pipeline on the local Greengrass runtime ({result.machine.cpus} CPUs, "
+                 f"{result.model.backend}, {result.model.threads} inference threads)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -286,19 +286,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--standalone-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.standalone_only:
-        print(json.dumps(measure_standalone_model(args.backend, args.threads, args.model_frames)))
+        print(measure_standalone_model(args.backend, args.threads, args.model_frames).model_dump_json())
         return 0
     rates = [float(r) for r in args.rates.split(",")]
 
     print("standalone model ...", flush=True)
     model = standalone_model(args.backend, args.threads, args.model_frames)
-    print(json.dumps(model), flush=True)
+    print(model.model_dump_json(), flush=True)
     runs, rss = measure_pipeline(args, rates)
     result = summarize(model, runs, rss, argv if argv is not None else sys.argv[1:])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    result.write(args.out)
     plot(result, args.plot)
-    print(json.dumps(result["targets"], indent=2))
+    print(result.targets.model_dump_json(indent=2))
     print(f"wrote {args.out} and {args.plot}")
     return 0
 
@@ -316,7 +315,7 @@ def bench_deployment(args: argparse.Namespace, rates: list[float]) -> Path:
     return write_overlay(ROOT / "bench" / "deployment.json", merges, name="smartcam-bench")
 
 
-def measure_pipeline(args: argparse.Namespace, rates: list[float]) -> tuple[list[dict[str, Any]], dict[str, float]]:
+def measure_pipeline(args: argparse.Namespace, rates: list[float]) -> tuple[list[PipelineRun], dict[str, float]]:
     runtime = LocalRuntime(ROOT, echo=lambda line: print(f"  {line}", flush=True))
     runtime.down()
     document = bench_deployment(args, rates)
@@ -340,7 +339,7 @@ def measure_pipeline(args: argparse.Namespace, rates: list[float]) -> tuple[list
             print(f"input {rate:g} fps for {args.seconds:g} s ...", flush=True)
             run = run_rate(operator, stored, store, thing, rate=rate, seconds=args.seconds,
                            processes=runtime_processes(runtime))
-            print(json.dumps(run), flush=True)
+            print(run.model_dump_json(), flush=True)
             runs.append(run)
     finally:
         sampler.stop()
@@ -351,31 +350,31 @@ def measure_pipeline(args: argparse.Namespace, rates: list[float]) -> tuple[list
     return runs, sampler.max_mb
 
 
-def summarize(model: dict[str, Any], runs: list[dict[str, Any]], rss: dict[str, float],
-              argv: list[str]) -> dict[str, Any]:
-    at_10 = next((r for r in runs if r["input_fps"] == 10.0), None)
-    best = max(r["pipeline_fps"] for r in runs)
-    return {
-        "command": ".venv/bin/python scripts/bench.py pipeline " + " ".join(argv),
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "loadavg_at_end": os.getloadavg()},
-        "model": model,
-        "runs": runs,
-        "rss_mb_max": {k: round(v, 1) for k, v in sorted(rss.items())},
-        "targets": {
-            "pipeline_fps_max": best,
-            "pipeline_fps_vs_model": best / model["fps"],
-            "pipeline_fps_vs_model_target": TARGET_FPS_RATIO,
-            "e2e_p50_ms_at_10fps": at_10["e2e_ms_p50"] if at_10 else None,
-            "e2e_p50_target_ms": model["preprocess_plus_infer_ms_p50"] + TARGET_LATENCY_MARGIN_MS,
-        },
-        "notes": "component defaults except: a folder camera at the highest rate, the ring in a private "
-                 "/dev/shm folder, writer reports every 0.5 s (they carry the stored times). Inference keeps only "
-                 "the newest pending frame (its default), so an input faster than the model shows as dropped "
-                 "frames. Stored = DynamoDB accepted the item (writer report confirmed[].at). The stand-ins "
-                 "run at nice 10, this observer too. The machine is shared, see loadavg_at_end.",
-    }
+def summarize(model: StandaloneModel, runs: list[PipelineRun], rss: dict[str, float],
+              argv: list[str]) -> PipelineResult:
+    at_10 = next((r for r in runs if r.input_fps == 10.0), None)
+    best = max(r.pipeline_fps for r in runs)
+    return PipelineResult(
+        command=".venv/bin/python scripts/bench.py pipeline " + " ".join(argv),
+        when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        machine=PipelineMachine(cpus=os.cpu_count(), platform=platform.platform(), python=platform.python_version(),
+                                loadavg_at_end=os.getloadavg()),
+        model=model,
+        runs=runs,
+        rss_mb_max={k: round(v, 1) for k, v in sorted(rss.items())},
+        targets=PipelineTargets(
+            pipeline_fps_max=best,
+            pipeline_fps_vs_model=best / model.fps,
+            pipeline_fps_vs_model_target=TARGET_FPS_RATIO,
+            e2e_p50_ms_at_10fps=at_10.e2e_ms_p50 if at_10 else None,
+            e2e_p50_target_ms=model.preprocess_plus_infer_ms_p50 + TARGET_LATENCY_MARGIN_MS,
+        ),
+        notes="component defaults except: a folder camera at the highest rate, the ring in a private "
+              "/dev/shm folder, writer reports every 0.5 s (they carry the stored times). Inference keeps only "
+              "the newest pending frame (its default), so an input faster than the model shows as dropped "
+              "frames. Stored = DynamoDB accepted the item (writer report confirmed[].at). The stand-ins "
+              "run at nice 10, this observer too. The machine is shared, see loadavg_at_end.",
+    )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -45,18 +46,20 @@ class BenchResult(ResultPart):
     def read(cls, path: Path) -> Self:
         return cls.parse(path.read_text())
 
-    # What every result says about itself, for the table's source and machine lines.
-    @property
-    def recorded_command(self) -> str | None:
-        return None
+    def about(self) -> About:
+        """What the file says about its run, for the table's source and machine lines."""
+        return About(None, None, None)
 
-    @property
-    def when_measured(self) -> str | None:
-        return None
 
-    @property
-    def machine_line(self) -> str | None:
-        return None
+@dataclass(frozen=True)
+class About:
+    command: str | None
+    when: str | None
+    machine: str | None  # "2 CPUs, Python 3.11.7, Linux-..."
+
+
+def _machine_line(cpus: int | None, python: str, platform: str) -> str | None:
+    return f"{cpus} CPUs, Python {python}, {platform}" if cpus else None
 
 
 class Machine(ResultPart):
@@ -68,9 +71,34 @@ class Machine(ResultPart):
     def here(cls) -> Machine:
         return cls(cpus=os.cpu_count(), python=platform.python_version(), platform=platform.platform())
 
+    @property
+    def line(self) -> str | None:
+        return _machine_line(self.cpus, self.python, self.platform)
 
-def _machine_line(cpus: int | None, python: str, platform: str) -> str | None:
-    return f"{cpus} CPUs, Python {python}, {platform}" if cpus else None
+
+class PipelineMachine(ResultPart):
+    cpus: int | None
+    platform: str
+    python: str
+    loadavg_at_end: tuple[float, float, float]
+
+    @property
+    def line(self) -> str | None:
+        return _machine_line(self.cpus, self.python, self.platform)
+
+
+MachineT = TypeVar("MachineT", Machine, PipelineMachine)
+
+
+class StampedResult(BenchResult, Generic[MachineT]):
+    """A result that records its command, time and machine under these keys, in this order, first."""
+
+    command: str
+    when: str
+    machine: MachineT
+
+    def about(self) -> About:
+        return About(self.command, self.when, self.machine.line)
 
 
 # ipc -------------------------------------------------------------------------------------------------
@@ -107,27 +135,12 @@ class IpcTargets(ResultPart):
     met: bool
 
 
-class IpcResult(BenchResult):
-    command: str
-    when: str
-    machine: Machine
+class IpcResult(StampedResult[Machine]):
     client: str
     message: SampleMessage
     round_trip: RoundTrip
     one_way: OneWay
     targets: IpcTargets
-
-    @property
-    def recorded_command(self) -> str | None:
-        return self.command
-
-    @property
-    def when_measured(self) -> str | None:
-        return self.when
-
-    @property
-    def machine_line(self) -> str | None:
-        return _machine_line(self.machine.cpus, self.machine.python, self.machine.platform)
 
 
 # capture ---------------------------------------------------------------------------------------------
@@ -177,27 +190,12 @@ class CaptureTarget(ResultPart):
     met: bool
 
 
-class CaptureResult(BenchResult):
-    command: str
-    when: str
-    machine: Machine
+class CaptureResult(StampedResult[Machine]):
     publish: str
     frame_root_filesystem: str
     jpeg_quality: int
     results: dict[str, CaptureAtSize]  # by frame size, "640x480"
     target: CaptureTarget
-
-    @property
-    def recorded_command(self) -> str | None:
-        return self.command
-
-    @property
-    def when_measured(self) -> str | None:
-        return self.when
-
-    @property
-    def machine_line(self) -> str | None:
-        return _machine_line(self.machine.cpus, self.machine.python, self.machine.platform)
 
 
 # inference -------------------------------------------------------------------------------------------
@@ -220,6 +218,10 @@ class InferenceMachine(ResultPart):
     cpus: int | None
     python: str
     load_average_1m: float
+
+    @property
+    def line(self) -> str | None:
+        return _machine_line(self.cpus, self.python, self.platform)
 
 
 class InferenceTargets(ResultPart):
@@ -272,13 +274,8 @@ class InferenceResult(BenchResult):
     runs: list[InferenceRun]
     measured_at: str
 
-    @property
-    def when_measured(self) -> str | None:
-        return self.measured_at
-
-    @property
-    def machine_line(self) -> str | None:
-        return _machine_line(self.machine.cpus, self.machine.python, self.machine.platform)
+    def about(self) -> About:
+        return About(None, self.measured_at, self.machine.line)
 
 
 # writer ----------------------------------------------------------------------------------------------
@@ -352,23 +349,11 @@ class WriterResult(BenchResult):
     target_items_per_s_through_spool: int
     results: WriterResults
 
-    @property
-    def recorded_command(self) -> str | None:
-        return self.command
-
-    @property
-    def machine_line(self) -> str | None:
-        return _machine_line(self.machine.cpus, self.machine.python, "?")  # no platform recorded
+    def about(self) -> About:
+        return About(self.command, None, _machine_line(self.machine.cpus, self.machine.python, "?"))  # no platform
 
 
 # pipeline --------------------------------------------------------------------------------------------
-class PipelineMachine(ResultPart):
-    cpus: int | None
-    platform: str
-    python: str
-    loadavg_at_end: tuple[float, float, float]
-
-
 class StandaloneModel(ResultPart):
     """The model alone, measured in its own process (which prints this)."""
 
@@ -407,27 +392,12 @@ class PipelineTargets(ResultPart):
     e2e_p50_target_ms: float
 
 
-class PipelineResult(BenchResult):
-    command: str
-    when: str
-    machine: PipelineMachine
+class PipelineResult(StampedResult[PipelineMachine]):
     model: StandaloneModel
     runs: list[PipelineRun]
     rss_mb_max: dict[str, float]  # by component
     targets: PipelineTargets
     notes: str
-
-    @property
-    def recorded_command(self) -> str | None:
-        return self.command
-
-    @property
-    def when_measured(self) -> str | None:
-        return self.when
-
-    @property
-    def machine_line(self) -> str | None:
-        return _machine_line(self.machine.cpus, self.machine.python, self.machine.platform)
 
 
 # by benchmark name (benchmarks.NAMES); a variant's file, "pipeline-threads1.json", is read as its benchmark's
