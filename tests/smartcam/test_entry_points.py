@@ -21,6 +21,7 @@ import yaml
 
 from repo_layout import REPO_ROOT
 from tests.support.fake_nucleus import FakeNucleus
+from tests.support.frame_root import nucleus_frame_root
 
 REPO = REPO_ROOT
 COMPONENTS = REPO / "components"
@@ -86,6 +87,7 @@ def test_entry_point_reports_running_reads_config_and_stops_cleanly(folder, tmp_
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     for key, value in recipe_environment(folder, tmp_path / "work").items():
         monkeypatch.setenv(key, value)
+    nucleus_frame_root(monkeypatch, tmp_path)  # the nucleus gives every component its IPC socket's path
     (tmp_path / "work").mkdir()
     module = load_main(folder)
     client = mock_client(folder)
