@@ -188,7 +188,7 @@ def test_the_summary_counts_every_detection_and_keeps_the_best_boxes(tmp_path):
 
 
 def test_the_operators_command_is_accepted_by_camera_ingest(tmp_path):
-    settings = config_dict(tmp_path / "frames", make_folder(tmp_path / "in"))
+    settings = config_dict(make_folder(tmp_path / "in"))
     config = CameraIngestConfig.model_validate({k: v for k, v in settings.items() if k != "accessControl"})
     request = validate(produce_command(tmp_path).to_message(), config)
     assert (request.camera_id, request.frames, request.request_id) == ("cam0", 3, "req-7")
