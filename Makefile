@@ -57,6 +57,7 @@ bench: venv system build
 	$(PY) scripts/bench.py
 
 clean:
+	-[ -x $(PY) ] && $(PY) -m local_greengrass.cli down >/dev/null 2>&1  # a running local device, and its frame ring
 	rm -rf components/*/greengrass-build components/*/zip-build .local-greengrass .pytest_cache .coverage
 
 # Regenerate the packaged model (components/SsdModelStore/model/) and its test expectations from the

@@ -38,3 +38,23 @@ def test_up_refuses_a_broken_document_before_starting_anything(tmp_path: Path,
     assert main(["--root", str(tmp_path / "root"), "up", str(doc)]) == 2
     assert "not a semantic version" in capsys.readouterr().err
     assert not (tmp_path / "root").exists()
+
+
+def test_down_removes_this_devices_frame_ring_and_no_other(tmp_path: Path) -> None:
+    from local_greengrass.cli import device_frame_root
+
+    ours = device_frame_root(RuntimePaths(tmp_path / "a"))
+    other = device_frame_root(RuntimePaths(tmp_path / "b"))
+    assert ours != other
+    try:
+        for ring in (ours, other):
+            (ring / "cam0").mkdir(parents=True)
+            (ring / "cam0" / "000000000001-f.jpg").write_bytes(b"jpeg")
+        assert main(["--root", str(tmp_path / "a"), "down"]) == 0
+        assert not ours.exists()
+        assert (other / "cam0" / "000000000001-f.jpg").read_bytes() == b"jpeg"
+    finally:
+        import shutil
+
+        shutil.rmtree(ours, ignore_errors=True)
+        shutil.rmtree(other, ignore_errors=True)

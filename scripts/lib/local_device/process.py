@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -19,9 +18,7 @@ from typing import Any
 
 import psutil
 
-from local_greengrass.paths import RuntimePaths
 from repo_layout import REPO_ROOT
-from smartcam.frames import NUCLEUS_SOCKET_ENV, pipeline_frame_root
 
 CLI = REPO_ROOT / "scripts" / "local-greengrass"
 SCRIPTS = REPO_ROOT / "scripts"
@@ -79,13 +76,8 @@ class LocalRuntime:
         return result.stdout
 
     def down(self) -> None:
-        self.cli("down", timeout=400)
-        # As a reboot would on a device: the ring is in RAM (/dev/shm), and no later run reads it.
-        shutil.rmtree(self.frame_root(), ignore_errors=True)
+        self.cli("down", timeout=400)  # also removes this device's frame ring, as a reboot would
 
-    def frame_root(self) -> Path:
-        """The frame root this runtime's components derive (from the IPC socket it gives them)."""
-        return pipeline_frame_root({NUCLEUS_SOCKET_ENV: str(RuntimePaths(self.root).ipc_socket)})
 
     def status(self) -> dict[str, Any]:
         result = self.cli("status", "--json", timeout=60)

@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from local_greengrass.deployment.documents import DeploymentError, load_document
 from local_greengrass.lifecycle.launcher import BROKEN
 from local_greengrass.lifecycle.processes import end_everything
 from local_greengrass.paths import DEFAULT_COMPONENTS_DIR, RuntimePaths, default_root
+from smartcam.frames import NUCLEUS_SOCKET_ENV, pipeline_frame_root
 
 DEFAULT_THING_NAME = "local-greengrass-core"
 START_TIMEOUT_SECONDS = 240.0
@@ -227,8 +229,15 @@ def cmd_down(args: argparse.Namespace, paths: RuntimePaths) -> int:
     if survivors:
         print(f"could not end: {[p.pid for p in survivors]}", file=sys.stderr)
         return 1
+    # As a reboot clears a device's /dev/shm: no later run reads this device's frame ring.
+    shutil.rmtree(device_frame_root(paths), ignore_errors=True)
     print("stopped" if daemon else f"not running (root {paths.root}); nothing left behind")
     return 0
+
+
+def device_frame_root(paths: RuntimePaths) -> Path:
+    """The frame ring the components of this local device derive from the IPC socket it gives them."""
+    return pipeline_frame_root({NUCLEUS_SOCKET_ENV: str(paths.ipc_socket)})
 
 
 def build_parser() -> argparse.ArgumentParser:
