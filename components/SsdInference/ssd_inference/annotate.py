@@ -23,11 +23,22 @@ def draw(rgb: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
         p1 = (round(det.box.x1 * width), round(det.box.y1 * height))
         p2 = (round(det.box.x2 * width), round(det.box.y2 * height))
         cv2.rectangle(image, p1, p2, _COLOR, thickness)
-        cv2.putText(
-            image, f"{det.label} {det.score:.2f}", (p1[0], max(p1[1] - 4, 12)),
-            cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, _COLOR, thickness,
-        )
+        text = f"{det.label} {det.score:.2f}"
+        scale = 0.4 * thickness
+        (_, text_height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        cv2.putText(image, text, label_origin(p1, text_height, baseline), cv2.FONT_HERSHEY_SIMPLEX, scale, _COLOR,
+                    thickness)
     return image
+
+
+def label_origin(box_top_left: tuple[int, int], text_height: int, baseline: int, gap: int = 4) -> tuple[int, int]:
+    """Where a label's baseline goes: above the box, or just inside its top when there is no room above
+    (a box touching the frame's top edge), so the text is never cut off."""
+    x, y = box_top_left
+    above = y - gap - baseline
+    if above - text_height >= 0:
+        return x, above
+    return x, y + gap + text_height
 
 
 def write_annotated(

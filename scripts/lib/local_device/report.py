@@ -30,7 +30,7 @@ def detections_table(items: Iterable[dict[str, Any]]) -> str:
         captured, inferred = float(item["capturedAt"]), float(item["inferredAt"])
         sent = float(item["sentAt"]) if "sentAt" in item else None
         rows.append((
-            _clock(captured), str(item["cameraId"]), str(item["sequence"]), str(item["frameId"])[-10:],
+            _clock(captured), str(item["cameraId"]), str(item["sequence"]), str(item["frameId"]),
             str(item["label"]), str(item["count"]), scores, *(_ms(stages.get(stage)) for stage in STAGES),
             _ms(None if sent is None else (sent - inferred) * 1000),
             _ms(None if sent is None else (sent - captured) * 1000),
