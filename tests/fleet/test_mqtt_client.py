@@ -50,6 +50,7 @@ class FakeDevice:
         self.thing = thing
         self.answer = answer
         self.commands: list[CaptureCommand] = []
+        self.payloads: list[bytes] = []
         self.connection = MqttConnection(Endpoint(broker.host, broker.port, broker.ca_path, cert, key), thing)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=f"device-{thing}", daemon=True)
@@ -76,6 +77,7 @@ class FakeDevice:
                 message = self.connection.messages.get(timeout=0.2)
             except queue.Empty:
                 continue
+            self.payloads.append(message.payload)
             command = parse(CaptureCommand, message.payload)
             self.commands.append(command)
             if not self.answer:
@@ -176,3 +178,22 @@ def test_a_device_may_not_publish_commands_to_other_things_or_the_fleet(broker, 
         with pytest.raises(MqttError, match="NOT_AUTHORIZED"):
             connection.publish(topic, command)
         connection.publish("smartcam/cam-2/capture", command)  # its own topics are allowed
+
+
+def test_a_raw_payload_is_sent_exactly_as_given(broker):
+    command = CaptureCommand(action="capture", camera_id="cam0", frames=2, request_id="req-raw").to_message()
+    raw = json.dumps(command, indent=1)  # not how the client would format it
+    with FakeDevice(broker, "cam-raw") as device:
+        done = run_client(broker, "operator", "--thing", "cam-raw", "--raw", raw, "--timeout", "120")
+
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert device.payloads == [raw.encode()]
+
+
+def test_without_raw_a_camera_id_is_required(tmp_path: Path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--endpoint", "127.0.0.1", "--cert", str(tmp_path / "c"), "--key", str(tmp_path / "k"),
+              "--thing", "cam-1", "--frames", "1"])
+
+    assert exit_info.value.code == 2
+    assert "--camera-id is required" in capsys.readouterr().err

@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     connection = parser.add_argument_group("connection (mutual TLS)")
     connection.add_argument("--endpoint", required=True, help="IoT data endpoint (aws iot describe-endpoint "
                                                               "--endpoint-type iot:Data-ATS) or 127.0.0.1")
-    connection.add_argument("--port", type=int, default=8883)
+    connection.add_argument("--port", type=int, default=8883, help="MQTT over TLS port (default 8883)")
     connection.add_argument("--ca", type=Path, help="CA bundle (AmazonRootCA1.pem; the test CA locally)")
     connection.add_argument("--cert", type=Path, required=True, help="operator or device certificate")
     connection.add_argument("--key", type=Path, required=True, help="its private key")
@@ -46,18 +46,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     targets.add_argument("--thing", action="append", help="core device thing name (repeatable)")
     targets.add_argument("--fleet", action="store_true", help="every device (smartcam/fleet/capture)")
     parser.add_argument("--expect", type=int,
-                        help="with --fleet: stop once this many devices finished (else listen until --timeout)")
+                        help="with --fleet: stop once this many devices reached a final status")
     command = parser.add_argument_group("capture command (smartcam.contracts.CaptureCommand)")
-    command.add_argument("--action", default="capture", choices=["capture", "start", "stop", "snapshot"])
-    command.add_argument("--camera-id", required=True)
-    command.add_argument("--frames", type=int)
-    command.add_argument("--duration", type=float, dest="duration_s")
-    command.add_argument("--fps", type=float)
-    command.add_argument("--interval", type=float, dest="interval_s")
+    command.add_argument("--action", default="capture", choices=["capture", "start", "stop", "snapshot"],
+                         help="capture: a bounded capture; start/stop: continuous; snapshot: one frame")
+    command.add_argument("--camera-id", help="a camera id from the device's configuration (required unless --raw)")
+    command.add_argument("--frames", type=int, help="capture this many frames")
+    command.add_argument("--duration", type=float, dest="duration_s", help="capture for this many seconds")
+    command.add_argument("--fps", type=float, help="frames per second (the device bounds it)")
+    command.add_argument("--interval", type=float, dest="interval_s",
+                         help="with start: seconds between frames instead of fps")
     command.add_argument("--request-id", help="default: a new random id")
+    command.add_argument("--raw", metavar="PAYLOAD",
+                         help="send PAYLOAD exactly as given instead of a command built from the options above, "
+                              "e.g. to see how a device refuses bad input")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the results")
-    parser.add_argument("--connect-timeout", type=float, default=30.0)
-    return parser.parse_args(argv)
+    parser.add_argument("--connect-timeout", type=float, default=30.0, help="seconds to wait for the connection")
+    args = parser.parse_args(argv)
+    if args.raw is None and args.camera_id is None:
+        parser.error("--camera-id is required (unless --raw)")
+    return args
+
+
+def raw_request_id(payload: str) -> str:
+    """The request id a raw payload carries, if any; else only statuses naming no request count (what a device
+    answers to a payload it cannot parse)."""
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        return ""
+    request_id = value.get("request_id") if isinstance(value, dict) else None
+    return request_id if isinstance(request_id, str) else ""
 
 
 def build_command(args: argparse.Namespace) -> CaptureCommand:
@@ -131,18 +150,22 @@ def describe(message: Message) -> tuple[str, str, Any] | None:
 
 
 def run(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:
-    command = build_command(args)
+    if args.raw is not None:
+        payload, request_id = args.raw.encode(), raw_request_id(args.raw)
+    else:
+        command = build_command(args)
+        payload, request_id = command.to_bytes(), command.request_id or ""
     command_topics, watched = plan(args)
     endpoint = Endpoint(args.endpoint, args.port, args.ca, args.cert, args.key)
-    progress = Progress(command.request_id or "", None if args.fleet else list(args.thing), args.expect)
+    progress = Progress(request_id, None if args.fleet else list(args.thing), args.expect)
     connection = MqttConnection(endpoint, args.client_id or f"operator-{uuid.uuid4().hex[:12]}")
     connection.connect(args.connect_timeout)
     try:
         for topic_filter in watched:
             connection.subscribe(topic_filter)
         for topic in command_topics:
-            connection.publish(topic, command.to_bytes())
-            echo(f"sent      {topic}: {json.dumps(command.to_message(), separators=(',', ':'))}")
+            connection.publish(topic, payload)
+            echo(f"sent      {topic}: {payload.decode(errors='replace')}")
         deadline = time.monotonic() + args.timeout
         while not progress.done:
             remaining = deadline - time.monotonic()
