@@ -46,6 +46,7 @@ from local_device.overlay import pipeline_merges, write_overlay
 from local_device.process import LocalRuntime
 from local_device.store import items_for_request, table
 from local_device.video import copy_people
+from local_greengrass.standins.dynamodb_local import is_dynamodb_local
 from repo_layout import REPO_ROOT as REPO
 from smartcam import topics
 from smartcam.contracts import ContractError, WriterReport, parse
@@ -175,10 +176,11 @@ def runtime_processes(runtime: LocalRuntime) -> dict[str, psutil.Process]:
     found = {name: p for name in COMPONENTS if (p := runtime.component_process(name)) is not None}
     root = str(runtime.root)
     for process in psutil.process_iter(["cmdline", "cwd"]):
-        line = " ".join(process.info.get("cmdline") or [])
+        cmdline = process.info.get("cmdline") or []
+        line = " ".join(cmdline)
         if root not in line and root not in (process.info.get("cwd") or ""):
             continue
-        if "DynamoDBLocal.jar" in line:
+        if is_dynamodb_local(cmdline):
             found["DynamoDB Local (stand-in)"] = process
         elif "mosquitto" in line and "-c" in line:
             found["mosquitto (stand-in)"] = process

@@ -18,6 +18,7 @@ from typing import Any
 
 import psutil
 
+from local_greengrass.standins.dynamodb_local import is_dynamodb_local
 from repo_layout import REPO_ROOT
 
 CLI = REPO_ROOT / "scripts" / "local-greengrass"
@@ -147,11 +148,11 @@ class LocalRuntime:
         return process.pid
 
     def dynamodb_process(self) -> psutil.Process:
-        """The runtime's DynamoDB Local (java -jar DynamoDBLocal.jar ... -port <its port>)."""
+        """The runtime's DynamoDB Local (java ... LoopbackDynamoDBLocal 127.0.0.1 ... -port <its port>)."""
         port = self.dynamodb_endpoint().rsplit(":", 1)[1]
         for process in psutil.process_iter(["cmdline"]):
             cmdline = process.info.get("cmdline") or []
-            if any(part.endswith("DynamoDBLocal.jar") for part in cmdline) and port in cmdline:
+            if is_dynamodb_local(cmdline) and port in cmdline:
                 return process
         raise RuntimeFailure(f"no DynamoDB Local process on port {port}")
 

@@ -56,6 +56,11 @@ def find_jar() -> Path:
     return jars[-1]
 
 
+def is_dynamodb_local(cmdline: list[str]) -> bool:
+    """Whether a process's command line is a DynamoDB Local started by :class:`DynamoDBLocal`."""
+    return LAUNCHER_SOURCE.stem in cmdline
+
+
 def engine_classpath(jar: Path) -> str:
     return f"{jar}{os.pathsep}{jar.parent / 'DynamoDBLocal_lib'}/*"
 
