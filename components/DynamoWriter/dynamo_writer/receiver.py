@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from dynamo_writer.items import items_for
+from dynamo_writer.items import NumberOutOfRange, items_for
 from dynamo_writer.settings import DynamoWriterConfig
 from dynamo_writer.spool import Admission, Spool
 from smartcam.contracts import ContractError, Detections, parse
@@ -44,7 +44,12 @@ class Receiver:
             log.warning("detections message refused, not spooled: %s", exc)
             return None
         cfg = self._settings()
-        items = items_for(message, self._device, cfg.retention_days)
+        try:
+            items = items_for(message, self._device, cfg.retention_days)
+        except NumberOutOfRange as exc:  # the contracts bound numbers; this guards what they miss
+            self._counters.add("messagesInvalid")
+            log.warning("detections message refused, not spooled: %s", exc)
+            return None
         if not items:
             self._counters.add("framesWithoutDetections")
             return Admission()
