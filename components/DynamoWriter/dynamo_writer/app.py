@@ -46,23 +46,29 @@ class DynamoWriterApp:
         self.spool = Spool(spool_path_from_env())
         settings = lambda: config.current  # noqa: E731 - always the live configuration
         self.reporter = Reporter(ipc, self.thing, self.spool, self.telemetry,
-                                 settings=settings, sender_state=self._sender_state)
+                                 settings=settings, sender_state=self._sender_state,
+                                 held_state=self._held_state)
         self.sender = Sender(self.spool, settings, self.counters, client_factory=client_factory,
                              on_written=self.reporter.record)
-        self.receiver = Receiver(self.spool, settings, self.counters, self.thing, self.sender.wake)
+        self.receiver = Receiver(self.spool, settings, self.counters, self.thing, self.sender.wake,
+                                 status=self.telemetry.status)
 
     def start(self) -> None:
         depth, size = self.spool.depth()
         log.info("spool %s holds %d items (%d bytes) from before", self.spool.path, depth, size)
         self.sender.start()
+        self.receiver.start()
         self._ipc.subscribe(topics.DETECTIONS, self.receiver.on_message)
         self.reporter.start()
 
     def stop(self) -> None:
-        self.receiver.closed = True
+        self.receiver.stop()
         self.reporter.stop()
         self.sender.stop()
         self.spool.close()
 
     def _sender_state(self) -> tuple[int, str | None]:
         return self.sender.consecutive_failures, self.sender.last_error
+
+    def _held_state(self) -> tuple[int, str | None]:
+        return self.receiver.held.items, self.receiver.spool_error

@@ -23,14 +23,16 @@ log = logging.getLogger(__name__)
 # (tests/writer/test_writer_cloudformation.py checks both the template and the calls made).
 ACTIONS_USED = ("dynamodb:BatchWriteItem",)
 
-LABEL_INDEX = "byLabel"
+# The label index is partitioned by label and shard (a hash of the device, see items.label_shard):
+# a label seen by the whole fleet spreads over LABEL_SHARDS partition keys instead of one hot key.
+LABEL_INDEX = "byLabelShard"
 TTL_ATTRIBUTE = "expiresAt"
 
 TABLE_DEFINITION: dict[str, Any] = {
     "AttributeDefinitions": [
         {"AttributeName": "device", "AttributeType": "S"},
         {"AttributeName": "sk", "AttributeType": "S"},
-        {"AttributeName": "label", "AttributeType": "S"},
+        {"AttributeName": "labelShard", "AttributeType": "S"},
         {"AttributeName": "labelSk", "AttributeType": "S"},
     ],
     "KeySchema": [
@@ -41,7 +43,7 @@ TABLE_DEFINITION: dict[str, Any] = {
         {
             "IndexName": LABEL_INDEX,
             "KeySchema": [
-                {"AttributeName": "label", "KeyType": "HASH"},
+                {"AttributeName": "labelShard", "KeyType": "HASH"},
                 {"AttributeName": "labelSk", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},

@@ -5,8 +5,11 @@ detection of that label in the frame.
   - partition key ``device`` = thing name; sort key ``sk`` = ``<capture ms, 13 digits>#<camera>#<frame>#<label>``
     -> a device's detections in a time range, newest first: Query device = :thing AND sk BETWEEN
     :from_ms AND :to_ms~ with ScanIndexForward=false.
-  - GSI ``byLabel``: ``label`` / ``labelSk`` = ``<capture ms>#<device>#<camera>#<frame>`` -> a label's
-    detections over time, across the fleet.
+  - GSI ``byLabelShard``: ``labelShard`` = ``<label>#<shard>`` / ``labelSk`` =
+    ``<capture ms>#<device>#<camera>#<frame>`` -> a label's detections over time, across the fleet:
+    one Query per shard (:func:`label_shard_keys`), merged by ``labelSk``. The shard (``00``..``15``)
+    is a hash of the device, so a label the whole fleet sees (``person``) spreads over 16 partition
+    keys instead of one hot key, and a device's items of a label stay in one shard.
   - ``expiresAt`` (epoch seconds) is the TTL attribute: capture time + retentionDays.
   - per-stage latency: ``capturedAt`` -> ``latencyMs`` {queue, read, preprocess, infer, postprocess}
     -> ``inferredAt`` -> ``sentAt`` (set by the sender: when the batch holding the item last left).
@@ -17,6 +20,7 @@ Frames without detections produce no item (they are counted by the component).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -47,6 +51,24 @@ def sort_key(captured_at: float, camera_id: str, frame_id: str, label: str) -> s
     return KEY_SEPARATOR.join((f"{capture_ms(captured_at):013d}", camera_id, frame_id, label))
 
 
+# Fixed for the life of the table: changing it means a new index (see the README's migration note).
+LABEL_SHARDS = 16
+
+
+def label_shard(device: str) -> int:
+    """Which shard of the label index a device's items go to: stable across processes and hosts."""
+    return int.from_bytes(hashlib.sha256(device.encode()).digest()[:4], "big") % LABEL_SHARDS
+
+
+def label_shard_key(label: str, device: str) -> str:
+    return f"{label}{KEY_SEPARATOR}{label_shard(device):02d}"
+
+
+def label_shard_keys(label: str) -> list[str]:
+    """Every partition key of the label index holding ``label``: a fleet-wide query asks each."""
+    return [f"{label}{KEY_SEPARATOR}{shard:02d}" for shard in range(LABEL_SHARDS)]
+
+
 def spool_key(item: dict[str, Any]) -> str:
     """The identity of a low-level item: its primary key (device, sk)."""
     return f"{item['device']['S']}\x1f{item['sk']['S']}"
@@ -65,6 +87,7 @@ def items_for(message: Detections, device: str, retention_days: int) -> list[Spo
             "device": _s(device),
             "sk": _s(sort_key(frame.captured_at, frame.camera_id, frame.frame_id, label)),
             "label": _s(label),
+            "labelShard": _s(label_shard_key(label, device)),
             "labelSk": _s(
                 KEY_SEPARATOR.join((f"{capture_ms(frame.captured_at):013d}", device, frame.camera_id, frame.frame_id))
             ),
@@ -126,10 +149,36 @@ def _s(value: str) -> dict[str, str]:
 
 
 def _n(value: float) -> dict[str, str]:
-    text = repr(value)  # the shortest text that round-trips
-    if "e" in text or "n" in text:  # 1e-05, inf, nan: DynamoDB wants plain digits
-        text = format(Decimal(text), "f")
-    return {"N": text}
+    return {"N": dynamo_number(value)}
+
+
+class NumberOutOfRange(ValueError):
+    """A number DynamoDB cannot store: NaN, infinity, 1e126 or more, or over 38 significant digits."""
+
+
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html
+MAX_SIGNIFICANT_DIGITS = 38
+SMALLEST_MAGNITUDE = Decimal("1e-130")
+LARGEST_MAGNITUDE = Decimal("1e126")  # exclusive
+
+
+def dynamo_number(value: float) -> str:
+    """``value`` as a DynamoDB number in plain digits. A magnitude below 1e-130 (a score of 1e-200)
+    is stored as 0, as a float underflows; what cannot be stored raises :class:`NumberOutOfRange`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise NumberOutOfRange(f"{value!r} is not a number")
+    # repr: the shortest text that round-trips a float, not its binary expansion
+    number = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    if not number.is_finite():
+        raise NumberOutOfRange(f"{value!r}: DynamoDB has no NaN or infinity")
+    if abs(number) < SMALLEST_MAGNITUDE:
+        return "0"
+    if abs(number) >= LARGEST_MAGNITUDE:
+        raise NumberOutOfRange(f"{value!r}: DynamoDB numbers stay below 1e126")
+    significant = "".join(map(str, number.as_tuple().digits)).strip("0")  # normalize() would round to 28
+    if len(significant) > MAX_SIGNIFICANT_DIGITS:
+        raise NumberOutOfRange(f"{value!r}: more than {MAX_SIGNIFICANT_DIGITS} significant digits")
+    return format(number, "f")  # 1e-05 -> 0.00001: DynamoDB wants plain digits
 
 
 # Item size per https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html

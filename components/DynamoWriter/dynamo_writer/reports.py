@@ -31,6 +31,7 @@ class Reporter:
         *,
         settings: Callable[[], DynamoWriterConfig],
         sender_state: Callable[[], tuple[int, str | None]],  # (consecutive failures, last error)
+        held_state: Callable[[], tuple[int, str | None]] = lambda: (0, None),  # (items held, spool error)
     ) -> None:
         self._ipc = ipc
         self._thing = thing
@@ -39,6 +40,7 @@ class Reporter:
         self._counters = telemetry.counters
         self._settings = settings
         self._sender_state = sender_state
+        self._held_state = held_state
         self._lock = threading.Lock()
         self._confirmed: deque[Confirmation] = deque(maxlen=MAX_CONFIRMATIONS)
         self._confirmed_since_report = 0
@@ -86,6 +88,9 @@ class Reporter:
         items, size = self._spool.depth()
         oldest = self._spool.oldest_age_s()
         failures, last_error = self._sender_state()
+        held, spool_error = self._held_state()
+        if spool_error is not None:  # what keeps detections out of the spool matters most
+            last_error = f"spool: {spool_error}"
         counters = self._counters.snapshot()
         with self._lock:
             confirmed = list(self._confirmed)
@@ -106,8 +111,11 @@ class Reporter:
             last_error=None if last_error is None else last_error[:MAX_DETAIL],
         )
         full = max(items / cfg.max_spool_items, size / cfg.max_spool_bytes)
-        degraded = failures > 0 or full >= 0.9 or counters.get("itemsRejected", 0) > 0
+        degraded = (failures > 0 or full >= 0.9 or counters.get("itemsRejected", 0) > 0 or held > 0
+                    or spool_error is not None)
         detail = f"spool {items} items, {size} bytes ({full:.0%} full)"
+        if held:
+            detail += f"; {held} items held in memory: the spool cannot write"
         if last_error:
             detail += f"; last error: {last_error}"
         return report, self._telemetry.health("degraded" if degraded else "ok", detail)

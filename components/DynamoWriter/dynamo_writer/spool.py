@@ -10,6 +10,7 @@ in the database (kept by triggers) so every process that opens the file sees the
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dynamo_writer.items import SpoolItem
+
+log = logging.getLogger(__name__)
 
 OverflowPolicy = Literal["refuseNewest", "dropOldest"]
 
@@ -63,6 +66,9 @@ class Admission:
     refused: int = 0  # spool full under refuseNewest, or disk full
     dropped: int = 0  # oldest items removed under dropOldest
     disk_full: bool = False
+    reason: str = ""  # why, when the disk was full
+    held: int = 0  # set by the receiver: waiting in memory for the spool
+    lost: int = 0  # set by the receiver: neither spooled nor held (memory bound exceeded)
 
 
 class Spool:
@@ -92,11 +98,18 @@ class Spool:
             try:
                 return self._put(items, max_items, max_bytes, policy)
             except sqlite3.OperationalError as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                self._rollback()
                 if "full" in str(exc).lower():
-                    return Admission(refused=len(items), disk_full=True)
+                    return Admission(refused=len(items), disk_full=True, reason=f"{type(exc).__name__}: {exc}")
                 raise
+
+    def _rollback(self) -> None:
+        if not self._db.in_transaction:
+            return
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.OperationalError:  # SQLite may have rolled back already (disk full, I/O error)
+            log.warning("rollback of the spool transaction failed", exc_info=True)
 
     def _put(self, items: Sequence[SpoolItem], max_items: int, max_bytes: int,
              policy: OverflowPolicy) -> Admission:

@@ -11,6 +11,8 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from dynamo_writer.dynamo import LABEL_INDEX
+from dynamo_writer.items import label_shard_keys
 from smartcam.contracts import Detections
 
 TABLE = "SmartcamDetections"
@@ -42,6 +44,25 @@ def items_for_request(store: Any, device: str, request_id: str, since_ms: int = 
         if "LastEvaluatedKey" not in page:
             return items
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def items_for_label(store: Any, label: str, from_ms: int, to_ms: int) -> list[dict[str, Any]]:
+    """A label's items across the fleet captured in [from_ms, to_ms], oldest first: one Query per
+    shard of the label index, merged by its sort key (capture ms first)."""
+    items: list[dict[str, Any]] = []
+    for shard_key in label_shard_keys(label):
+        query: dict[str, Any] = {
+            "IndexName": LABEL_INDEX,
+            "KeyConditionExpression": Key("labelShard").eq(shard_key)
+            & Key("labelSk").between(f"{from_ms:013d}", f"{to_ms:013d}~"),
+        }
+        while True:
+            page = store.query(**query)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(items, key=lambda item: str(item["labelSk"]))
 
 
 def expected_keys(messages: Iterable[Detections]) -> set[tuple[str, str]]:

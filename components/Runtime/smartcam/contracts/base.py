@@ -15,9 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-EpochSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0)]
-Milliseconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# Upper bounds keep every number storable (DynamoDB: 38 significant digits, magnitude below 1e126)
+# and readable by any JSON consumer: a count fits a signed 64-bit integer, a time lies before year 5138.
+MAX_COUNT = 2**63 - 1
+EpochSeconds = Annotated[float, Field(gt=0, lt=1e11, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Milliseconds = Annotated[float, Field(ge=0, lt=1e14, allow_inf_nan=False)]
 Detail = Annotated[str, Field(max_length=1024)]
 
 
