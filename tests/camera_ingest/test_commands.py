@@ -93,3 +93,59 @@ def test_valid_commands_become_bounded_requests(config):
     assert stop.action == "stop"
     at_limit = validate({"action": "capture", "camera_id": "cam0", "frames": 100, "fps": 30}, config)
     assert at_limit.frames == 100
+
+
+@pytest.mark.parametrize(("field", "value"), [("frames", "10"), ("frames", True), ("fps", "5"), ("duration_s", "1")])
+def test_a_string_or_a_bool_is_never_read_as_a_number(field, value, config):
+    payload = {"action": "capture", "camera_id": "cam0", "frames": 1, field: value}
+    with pytest.raises(Rejected) as info:
+        validate(payload, config)
+    assert f"{field}: must be a" in info.value.reason and "not a string or true/false" in info.value.reason
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_deeply_nested_json_gets_a_reason_not_an_internal_error(as_bytes, config):
+    text = '{"action":' * 50_000 + "1" + "}" * 50_000
+    with pytest.raises(Rejected) as info:
+        validate(text.encode() if as_bytes else text, config)
+    assert "nested too deeply" in info.value.reason or "over the 131072-byte limit" in info.value.reason
+    deep_but_small = "[" * 60_000 + "]" * 60_000
+    with pytest.raises(Rejected) as info:
+        validate(deep_but_small.encode() if as_bytes else deep_but_small, config)
+    assert info.value.reason == "message is nested too deeply"
+
+
+@pytest.mark.parametrize(("where", "value", "reason"), [
+    (("ring", "frames"), "10", "ring/frames: must be a whole number"),
+    (("ring", "frames"), True, "ring/frames: must be a whole number"),
+    (("limits", "maxFps"), "5", "limits/maxFps: must be a number"),
+    (("healthIntervalS",), False, "healthIntervalS: must be a number"),
+])
+def test_settings_refuse_strings_and_bools_for_numbers(where, value, reason, tmp_path):
+    from smartcam.config import ConfigError, validate_config
+
+    raw = config_dict(tmp_path / "images")
+    validate_config(CameraIngestConfig, raw)  # valid as it is; JSON forms (strings for paths) still read
+    target = raw
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    with pytest.raises(ConfigError) as info:
+        validate_config(CameraIngestConfig, raw)
+    assert reason in str(info.value) and "Input should" not in str(info.value)
+
+
+def test_a_deeply_nested_configuration_gets_a_reason(tmp_path):
+    from smartcam.config import ConfigError, validate_config
+
+    nested: dict = {"deep": 1}
+    for _ in range(100_000):
+        nested = {"deep": nested}
+    raw = config_dict(tmp_path / "images", ring=nested)
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        validate_config(CameraIngestConfig, raw)
+    shallow_enough_for_json_dumps: dict = {"deep": 1}
+    for _ in range(500):
+        shallow_enough_for_json_dumps = {"deep": shallow_enough_for_json_dumps}
+    with pytest.raises(ConfigError, match=r"ring/deep|nested too deeply"):
+        validate_config(CameraIngestConfig, config_dict(tmp_path / "images", ring=shallow_enough_for_json_dumps))

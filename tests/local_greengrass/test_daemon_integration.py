@@ -439,7 +439,7 @@ def test_smartcam_live_config_rejects_what_its_model_refuses(runtime: Runtime) -
     runtime.wait_for(lambda: "app started with limit 4" in runtime.log("test.Smart"), "test.Smart to start")
     result = _deploy(runtime, "smart-bad.json", _with_smart(-1))
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "test.Smart rejected its new configuration: invalid Settings: limit: Input should be greater than 0" \
+    assert "test.Smart rejected its new configuration: invalid Settings: limit: must be greater than 0" \
         in result.stderr
     result = _deploy(runtime, "smart-6.json", _with_smart(6))
     assert result.returncode == 0, result.stdout + result.stderr

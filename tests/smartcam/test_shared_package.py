@@ -38,7 +38,8 @@ def test_live_config_reads_camel_case_keys_and_ignores_access_control():
 def test_invalid_update_keeps_the_old_config_and_calls_no_listener():
     nucleus = FakeNucleus({"scoreThreshold": 0.7})
     errors: list[ConfigError] = []
-    config = LiveConfig(Ipc(nucleus.client), DemoConfig, on_error=errors.append)
+    refusals: list[ConfigError] = []
+    config = LiveConfig(Ipc(nucleus.client), DemoConfig, on_error=errors.append, on_refused=refusals.append)
     listener = MagicMock()
     config.on_change(listener)
 
@@ -46,8 +47,13 @@ def test_invalid_update_keeps_the_old_config_and_calls_no_listener():
 
     assert config.current == DemoConfig(score_threshold=0.7)
     listener.assert_not_called()
-    assert len(errors) == 1
-    assert "scoreThreshold" in str(errors[0]) and "typoKey" in str(errors[0])
+    assert errors == []  # the configuration is still usable: not an error of the component
+    assert len(refusals) == 1
+    assert "scoreThreshold" in str(refusals[0]) and "typoKey" in str(refusals[0])
+    assert config.refused is not None and "/scoreThreshold refused" in config.refused
+
+    nucleus.update_configuration({"scoreThreshold": 0.8}, "scoreThreshold")
+    assert config.current == DemoConfig(score_threshold=0.8) and config.refused is None
 
 
 def test_valid_update_calls_listeners_with_old_and_new():
@@ -96,6 +102,60 @@ def test_run_component_reports_errored_until_a_deployment_fixes_the_config():
     assert result == [0]
     app.stop.assert_called_once()
     nucleus.client.close.assert_called_once()
+
+
+def test_an_invalid_update_from_any_path_keeps_the_component_running_on_the_last_good_config():
+    """UpdateConfiguration outside a deployment (no validation asked): refused, and never ERRORED."""
+    nucleus = FakeNucleus({"scoreThreshold": 0.7})
+    started = threading.Event()
+    lives: list[LiveConfig] = []
+    app = MagicMock()
+    app.start.side_effect = started.set
+
+    def factory(ipc, live):
+        lives.append(live)
+        return app
+
+    stop = threading.Event()
+    result: list[int] = []
+    thread = threading.Thread(
+        target=lambda: result.append(run_component("demo", DemoConfig, factory, nucleus.client, stop)), daemon=True)
+    thread.start()
+    try:
+        assert started.wait(GENEROUS_S)
+        deadline = time.monotonic() + GENEROUS_S
+        while "RUNNING" not in nucleus.states() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for bad in ({"scoreThreshold": "high"}, {"scoreThreshold": True}, {"scoreThreshold": 0.7, "typo": 1}):
+            nucleus.update_configuration(bad, next(iter(bad)))
+        assert thread.is_alive()
+        assert nucleus.states() == ["RUNNING"]
+        [live] = lives
+        assert live.current == DemoConfig(score_threshold=0.7)
+        assert live.refused is not None and "typo" in live.refused
+    finally:
+        stop.set()
+        thread.join(GENEROUS_S)
+    assert result == [0]
+
+
+def test_a_refused_update_is_a_standing_note_in_every_health_message():
+    from smartcam.telemetry import Telemetry
+
+    nucleus = FakeNucleus({"scoreThreshold": 0.7})
+    live = LiveConfig(Ipc(nucleus.client), DemoConfig)
+    telemetry = Telemetry(nucleus.ipc, "demo", "thing1")
+    telemetry.add_note(lambda: live.refused)
+    assert telemetry.health("ok", "idle").state == "ok"
+
+    nucleus.update(scoreThreshold="high")
+    health = telemetry.health("ok", "idle")
+    assert health.state == "degraded"
+    assert health.detail.startswith("idle; configuration update at /scoreThreshold refused")
+    assert telemetry.health("errored", "model missing").state == "errored"
+
+    nucleus.update(scoreThreshold=0.6)
+    assert telemetry.health("ok", "idle").model_dump()["state"] == "ok"
 
 
 def test_run_component_reports_errored_and_returns_1_when_the_app_cannot_start():

@@ -196,7 +196,7 @@ def test_bad_input_gets_a_status_and_the_next_frame_is_served(env, bad, kind):
 @pytest.mark.parametrize("breakage, reason", [
     ("altered", "anchors.npy is altered"),
     ("missing", "labels.txt is missing"),
-    ("decoder", "decoder.type: Input should be 'tf_od_api'"),
+    ("decoder", "decoder.type: must be 'tf_od_api'"),
 ])
 def test_unusable_model_reports_errored_and_keeps_running(env, breakage, reason):
     gg, ring, tmp = env
@@ -406,3 +406,19 @@ def test_main_with_an_altered_model_ends_errored_without_exiting(env, monkeypatc
         stop.set()
         runner.join(timeout=30)
     assert exit_codes == [0]
+
+
+@pytest.mark.parametrize(("key", "value"), [("threads", "3"), ("threads", True), ("scoreThreshold", "0.5")])
+def test_a_string_or_bool_for_a_number_is_refused_and_the_previous_config_stays(env, key, value):
+    gg, ring, tmp = env
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    try:
+        before = app._config.current
+        gg.update(**{key: value})
+        assert app._config.current == before
+        assert app._config.refused is not None and f"{key}: must be a" in app._config.refused
+        frame = write_frame(ring)
+        send_frame(gg, frame)
+        assert len(detections_for(gg, frame).detections) == 2
+    finally:
+        app.stop()

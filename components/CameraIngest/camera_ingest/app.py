@@ -45,6 +45,7 @@ class CameraIngestApp:
         self.thing = thing or thing_name()
         self.frame_root = frame_root if frame_root is not None else pipeline_frame_root()
         self.telemetry = Telemetry(ipc, COMPONENT_NAME, self.thing)
+        self.telemetry.add_note(lambda: config.refused)
         self.status = CaptureReplies(ipc, self.thing, self.telemetry.counters)
         self.dispatcher = CameraDispatcher(lambda: config.current, self.status, self._publish_frame,
                                            self.frame_root, self.telemetry.counters, source_factory=source_factory)

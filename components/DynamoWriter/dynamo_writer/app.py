@@ -42,6 +42,7 @@ class DynamoWriterApp:
         self._config = config
         self.thing = thing_name()
         self.telemetry = Telemetry(ipc, COMPONENT, self.thing)
+        self.telemetry.add_note(lambda: config.refused)
         self.counters = self.telemetry.counters
         self.spool = Spool(spool_path_from_env())
         settings = lambda: config.current  # noqa: E731 - always the live configuration

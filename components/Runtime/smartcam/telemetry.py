@@ -130,6 +130,12 @@ class Telemetry:
         self.component = component
         self.counters = Counters()
         self.status = StatusReporter(ipc, thing, component, clock)
+        self._notes: list[Callable[[], str | None]] = []
+
+    def add_note(self, source: Callable[[], str | None]) -> None:
+        """A standing condition (e.g. a refused configuration update): while ``source()`` returns a
+        text, every health message carries it and is at least ``degraded``."""
+        self._notes.append(source)
 
     def count(self, name: str, amount: int = 1) -> None:
         self.counters.add(name, amount)
@@ -140,6 +146,10 @@ class Telemetry:
         self.status.report(kind, detail, state)
 
     def health(self, state: HealthState, detail: str) -> Health:
+        notes = [text for text in (source() for source in self._notes) if text]
+        if notes:
+            state = "errored" if state == "errored" else "degraded"
+            detail = "; ".join([detail, *notes]) if detail else "; ".join(notes)
         if len(detail) > MAX_DETAIL:
             detail = detail[: MAX_DETAIL - 3] + "..."
         return Health(component=self.component, state=state, detail=detail, counters=self.counters.snapshot(),

@@ -61,6 +61,7 @@ class SsdInferenceApp:
         self._frame_root = frame_root if frame_root is not None else pipeline_frame_root()
         self._thing = thing_name()
         self._telemetry = Telemetry(ipc, COMPONENT, self._thing)
+        self._telemetry.add_note(lambda: config.refused)
         self._models = ModelLoader(self._telemetry.status, Path(model_dir) if model_dir is not None else None,
                                    backend_factories)
         self._frame_path_factory = frame_path_factory

@@ -11,6 +11,7 @@ import json
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -60,10 +61,14 @@ def parse(model: type[M], data: Any) -> M:
         except UnicodeDecodeError as exc:
             raise ContractError(f"message is not UTF-8: {exc}") from None
     if isinstance(data, str):
+        if len(data) > MAX_MESSAGE_BYTES:
+            raise ContractError(f"message of {len(data)} characters is over the {MAX_MESSAGE_BYTES}-byte limit")
         try:
             data = json.loads(data, parse_constant=_refuse_constant)
         except (json.JSONDecodeError, ValueError) as exc:
             raise ContractError(f"message is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ContractError(TOO_DEEP.format(what="message")) from None
     if not isinstance(data, dict):
         raise ContractError(f"message must be a JSON object, got {type(data).__name__}")
     try:
@@ -71,7 +76,7 @@ def parse(model: type[M], data: Any) -> M:
     except ValidationError as exc:
         raise ContractError(_describe(model, exc)) from None
     except RecursionError:
-        raise ContractError("message is nested too deeply") from None
+        raise ContractError(TOO_DEEP.format(what="message")) from None
 
 
 def _refuse_constant(name: str) -> float:
@@ -79,10 +84,49 @@ def _refuse_constant(name: str) -> float:
 
 
 def _describe(model: type[Contract], exc: ValidationError) -> str:
+    return f"invalid {model.__name__}: " + describe_problems(exc, separator=".", root="message")
+
+
+TOO_DEEP = "{what} is nested too deeply"
+
+# Short reasons for what an operator most often gets wrong; anything else keeps pydantic's message,
+# reworded ("Input should be" -> "must be").
+_REASONS = {
+    "missing": "required",
+    "extra_forbidden": "unknown key",
+    "int_type": "must be a whole number (a JSON number, not a string or true/false)",
+    "int_parsing": "must be a whole number (a JSON number, not a string or true/false)",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number (a JSON number, not a string or true/false)",
+    "float_parsing": "must be a number (a JSON number, not a string or true/false)",
+    "finite_number": "must be a finite number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "dict_type": "must be a JSON object",
+    "model_type": "must be a JSON object",
+    "list_type": "must be a JSON array",
+    "tuple_type": "must be a JSON array",
+    "recursion_loop": "is nested too deeply",
+}
+
+
+def reason(err: ErrorDetails) -> str:
+    """One validation problem in words an operator reads: ``must be a number (...)``."""
+    if err["type"] == "json_invalid" and "recursion" in err["msg"].lower():
+        return "is nested too deeply"
+    short = _REASONS.get(err["type"])
+    if short is not None:
+        return short
+    msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return msg.replace("Input should be", "must be").replace("input should be", "must be")
+
+
+def describe_problems(exc: ValidationError, *, separator: str, root: str, limit: int = 5) -> str:
+    """``where: reason`` for the first ``limit`` problems of ``exc``, and how many more there are."""
     problems = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "message"
-        problems.append(f"{where}: {err['msg']}")
+    for err in exc.errors()[:limit]:
+        where = separator.join(str(p) for p in err["loc"]) or root
+        problems.append(f"{where}: {reason(err)}")
     more = exc.error_count() - len(problems)
     suffix = f" (+{more} more)" if more > 0 else ""
-    return f"invalid {model.__name__}: " + "; ".join(problems) + suffix
+    return "; ".join(problems) + suffix
