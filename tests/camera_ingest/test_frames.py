@@ -157,3 +157,52 @@ def test_a_symlinked_camera_folder_is_refused(tmp_path: Path, frame_root: Path):
     with pytest.raises(FrameRingError, match="not a plain folder"):
         FrameRing(frame_root, "cam0", capacity=3)
 
+
+
+def _ring_name_replaced(frame_root: Path) -> tuple[FrameRef, Path]:
+    """A frame whose ring file is removed, so the test can put something else at its name."""
+    ring = FrameRing(frame_root, "cam0", capacity=3)
+    ref = write(ring, payload(0))
+    path = Path(ref.path)
+    path.unlink()
+    return ref, path
+
+
+def test_a_fifo_at_a_ring_name_is_refused_without_hanging(frame_root: Path):
+    ref, path = _ring_name_replaced(frame_root)
+    os.mkfifo(path, 0o600)
+    started = time.monotonic()
+    with pytest.raises(FrameOutsideRoot, match=r"not a regular file \(a FIFO\)"):
+        read_frame(ref, frame_root)
+    assert time.monotonic() - started < 5
+
+
+def test_a_folder_at_a_ring_name_is_refused(frame_root: Path):
+    ref, path = _ring_name_replaced(frame_root)
+    path.mkdir()
+    with pytest.raises(FrameOutsideRoot, match=r"not a regular file \(a folder\)"):
+        read_frame(ref, frame_root)
+
+
+def test_a_symlink_at_a_ring_name_is_never_followed(tmp_path: Path, frame_root: Path):
+    ref, path = _ring_name_replaced(frame_root)
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(b"not yours")
+    path.symlink_to(secret)
+    with pytest.raises(FrameOutsideRoot, match="is a symlink; refused"):
+        read_frame(ref, frame_root)
+    # Even one pointing at another frame of the same ring.
+    path.unlink()
+    other = FrameRing(frame_root, "cam0", capacity=3)
+    path.symlink_to(write(other, payload(1)).path)
+    with pytest.raises(FrameOutsideRoot, match="is a symlink; refused"):
+        read_frame(ref, frame_root)
+
+
+def test_a_frame_over_the_size_bound_is_refused(frame_root: Path):
+    ring = FrameRing(frame_root, "cam0", capacity=3)
+    ref = write(ring, payload(0, size=1000))
+    assert read_frame(ref, frame_root, max_bytes=1000) == payload(0, size=1000)
+    with pytest.raises(frames.FrameTooLarge, match="1000 bytes, over the 999-byte frame limit"):
+        read_frame(ref, frame_root, max_bytes=999)
+    assert frames.MAX_FRAME_BYTES >= 16 * 1024 * 1024

@@ -11,6 +11,8 @@ Guarantees:
 - The ring deletes its oldest files beyond ``capacity`` frames or ``max_bytes`` bytes, so disk use
   is bounded. A reader that comes too late gets :class:`FrameExpired`, never a different image.
 - Folders are 0750 and files 0640: readable by the pipeline's user and group only.
+- A reader takes only a regular file at the frame's ring name, never follows a symlink there,
+  cannot be hung by a FIFO there, and reads at most ``MAX_FRAME_BYTES``.
 
 The root (:func:`pipeline_frame_root`) is derived, never configured: every component of the
 pipeline computes the same folder from what its nucleus gives it, so the writer and the readers
@@ -56,6 +58,9 @@ _DIGEST_CHARS = 16
 _SHM = Path("/dev/shm")  # noqa: S108  # nosec B108
 _FRAME_NAME = re.compile(r"^(?P<sequence>\d{12})-(?P<frame_id>[A-Za-z0-9][A-Za-z0-9_.:-]*)\.jpg$")
 _TMPFS_MAGIC = "tmpfs"
+# The most a reader takes from one ring file: far above a JPEG of any camera we serve (an 8K frame
+# at quality 100 is ~20 MB), far below what would exhaust a device's memory.
+MAX_FRAME_BYTES = 32 * 1024 * 1024
 
 
 class FrameError(Exception):
@@ -68,6 +73,10 @@ class FrameExpired(FrameError):
 
 class FrameOutsideRoot(FrameError, ValueError):
     """The reference points outside the frame root (or is not a ring file): refused."""
+
+
+class FrameTooLarge(FrameError):
+    """The ring file is larger than any frame may be (see :data:`MAX_FRAME_BYTES`)."""
 
 
 class FrameRingError(RuntimeError):
@@ -255,29 +264,88 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def read_frame(ref: FrameRef, root: Path | str) -> bytes:
+def read_frame(ref: FrameRef, root: Path | str, *, max_bytes: int = MAX_FRAME_BYTES) -> bytes:
     """The JPEG bytes of ``ref``. Raises FrameOutsideRoot for a path that is not a ring file of
-    ``ref`` under ``root``, and FrameExpired when the frame has been recycled."""
+    ``ref`` under ``root`` (or is a symlink, a FIFO, a folder: anything but a regular file),
+    FrameExpired when the frame has been recycled, and FrameTooLarge over ``max_bytes``.
+
+    The file is opened relative to the camera folder's descriptor, with O_NOFOLLOW (a symlink put
+    at a ring name is refused, never followed) and O_NONBLOCK (a FIFO there cannot hang the
+    reader), and only read once fstat shows a regular file of bounded size.
+    """
+    folder, name = _ring_location(ref, root)
+    fd = _open_ring_file(ref, folder, name)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FrameOutsideRoot(
+                f"frame {ref.frame_id}: {ref.path} is not a regular file ({_file_kind(info.st_mode)}); refused"
+            )
+        if info.st_size > max_bytes:
+            raise FrameTooLarge(
+                f"frame {ref.frame_id}: {ref.path} has {info.st_size} bytes, over the {max_bytes}-byte frame limit"
+            )
+    except BaseException:
+        os.close(fd)
+        raise
+    # Once open, the data stays readable even if the writer recycles the file meanwhile.
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        data = bytearray()
+        while len(data) <= max_bytes:  # bounded even if the file grew since fstat
+            chunk = handle.read(max_bytes + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    if len(data) > max_bytes:
+        raise FrameTooLarge(f"frame {ref.frame_id}: {ref.path} is over the {max_bytes}-byte frame limit")
+    return bytes(data)
+
+
+def _ring_location(ref: FrameRef, root: Path | str) -> tuple[str, str]:
+    """The camera folder (resolved) and file name of ``ref``'s ring file, if ``ref.path`` names it."""
     root_real = os.path.realpath(root)
-    path_real = os.path.realpath(ref.path)
-    if os.path.commonpath([root_real, path_real]) != root_real:
+    folder = os.path.join(root_real, ref.camera_id)
+    name = frame_file_name(ref.sequence, ref.frame_id)
+    # The folder part of ref.path resolved, its last part as it is: that one is never followed.
+    given = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(ref.path))), os.path.basename(ref.path))
+    if os.path.commonpath([root_real, given]) != root_real:
         raise FrameOutsideRoot(f"frame {ref.frame_id}: path {ref.path} is outside the frame root {root}")
-    expected = Path(root_real) / ref.camera_id / frame_file_name(ref.sequence, ref.frame_id)
-    if Path(path_real) != expected:
+    expected = os.path.join(folder, name)
+    if given != expected:
         raise FrameOutsideRoot(
             f"frame {ref.frame_id}: path {ref.path} is not the ring file of this frame (expected {expected})"
         )
+    return folder, name
+
+
+def _open_ring_file(ref: FrameRef, folder: str, name: str) -> int:
+    expired = FrameExpired(
+        f"frame {ref.frame_id} expired: {ref.path} was recycled from the ring "
+        "(the reader is slower than the ring's capacity allows)"
+    )
     try:
-        fd = os.open(path_real, os.O_RDONLY | os.O_NOFOLLOW)
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise FrameExpired(
-            f"frame {ref.frame_id} expired: {ref.path} was recycled from the ring "
-            "(the reader is slower than the ring's capacity allows)"
-        ) from None
+        raise expired from None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise FrameOutsideRoot(f"frame {ref.frame_id}: camera folder {folder} is not a plain folder") from None
+        raise
+    try:
+        return os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder_fd)
+    except FileNotFoundError:
+        raise expired from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise FrameOutsideRoot(f"frame {ref.frame_id}: {ref.path} is a symlink; refused") from None
+        if exc.errno == errno.ENXIO:  # a socket (or a FIFO some systems refuse to open)
+            raise FrameOutsideRoot(f"frame {ref.frame_id}: {ref.path} is not a regular file; refused") from None
         raise
-    # Once open, the data stays readable even if the writer recycles the file meanwhile.
-    with os.fdopen(fd, "rb") as handle:
-        return handle.read()
+    finally:
+        os.close(folder_fd)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket",
+             stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device"}
+    return next((kind for test, kind in kinds.items() if test(mode)), "not a regular file")
