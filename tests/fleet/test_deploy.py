@@ -270,3 +270,22 @@ def test_the_same_documents_load_in_the_local_runtime(name):
     local = load_local(REPO_ROOT / "recipes" / f"{name}.json")
     assert {n: c.version for n, c in local.components.items()} == {
         n: spec["componentVersion"] for n, spec in document["components"].items()}
+
+
+def test_a_bare_wildcard_in_access_control_is_refused_unless_the_operator_allows_it(fleet_repo, capsys):
+    from fleet.documents import problems_offline
+
+    document = json.loads((REPO_ROOT / "recipes" / "dev.json").read_text())
+    document["components"]["smartcam.DynamoWriter"]["configurationUpdate"] = {"merge": json.dumps(
+        {"accessControl": {"aws.greengrass.ipc.pubsub": {"p": {"operations": ["*"], "resources": ["*"]}}}})}
+    repo_components = {f"smartcam.{folder}" for folder in FOLDERS}
+    problems = problems_offline(document, repo_components)
+    assert len(problems) == 2 and all("contains a bare '*'" in p for p in problems)
+    assert problems[0].startswith("components['smartcam.DynamoWriter'].configurationUpdate.merge: accessControl.")
+    assert problems_offline(document, repo_components, allow_wildcard_access=True) == []
+
+    path = fleet_repo / "wildcard.json"
+    path.write_text(json.dumps(document))
+    assert deploy.main(["--root", str(REPO_ROOT), "validate", str(path)]) == 1
+    assert "bare '*'" in capsys.readouterr().err
+    assert deploy.main(["--root", str(REPO_ROOT), "validate", str(path), "--allow-wildcard-access"]) == 0

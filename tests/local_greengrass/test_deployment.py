@@ -191,3 +191,23 @@ def test_fingerprint_ignores_configuration_but_not_lifecycle(catalog, tmp_path: 
     first = fingerprints({}, {})
     assert fingerprints({"n": 2}, {})["test.Base"] == first["test.Base"]  # configuration only: no restart
     assert fingerprints({}, {"n": 8})["test.App"] != first["test.App"]  # {configuration:/n} is in its Run
+
+
+WILDCARD = {"accessControl": {"aws.greengrass.ipc.pubsub": {"smartcam.DynamoWriter:pubsub:1": {
+    "policyDescription": "anything", "operations": ["*"], "resources": ["*"]}}}}
+
+
+def test_a_bare_wildcard_in_access_control_is_refused_unless_allowed() -> None:
+    named = {"accessControl": {"aws.greengrass.ipc.pubsub": {"p": {
+        "operations": ["aws.greengrass#PublishToTopic"], "resources": ["smartcam/*"]}}}}  # a prefix is fine
+    document = doc({"test.A": {"componentVersion": "1.0.0", "configurationUpdate": merge(WILDCARD)},
+                    "test.B": {"componentVersion": "1.0.0", "configurationUpdate": merge(named)}})
+    parsed = parse_document(document, "dev.json")
+    error = parsed.components["test.A"].error
+    assert error is not None and "smartcam.DynamoWriter:pubsub:1.operations contains a bare '*'" in error
+    assert ".resources contains a bare '*'" in error and "--allow-wildcard-access" in error
+    assert parsed.components["test.B"].error is None
+
+    allowed = parse_document(document, "dev.json", allow_wildcard_access=True)
+    assert allowed.components["test.A"].error is None
+    assert allowed.components["test.A"].merge == WILDCARD

@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from access_policy import ALLOW_FLAG
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fleet.aws import Aws, FleetError, paginate
@@ -48,6 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     validate.add_argument("document", type=Path)
     deploy = commands.add_parser("deploy", help="validate, create the deployment, wait and report")
     deploy.add_argument("document", type=Path)
+    for command in (validate, deploy):
+        command.add_argument(ALLOW_FLAG, action="store_true", dest="allow_wildcard_access",
+                             help="accept a bare '*' in an accessControl policy's operations or resources")
     targeted(deploy)
     waiting(deploy)
     status = commands.add_parser("status", help="per-device status of a deployment")
@@ -90,7 +94,8 @@ def finish(deployer: Deployer, deployment_id: str, args: argparse.Namespace) -> 
 
 def run(args: argparse.Namespace, aws_factory: type[Aws] = Aws) -> int:
     if args.command == "validate":
-        problems = problems_offline(load_document(args.document), component_names(args.root))
+        problems = problems_offline(load_document(args.document), component_names(args.root),
+                                    allow_wildcard_access=args.allow_wildcard_access)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
         print(f"{args.document}: {'INVALID' if problems else 'valid'}")
@@ -99,7 +104,8 @@ def run(args: argparse.Namespace, aws_factory: type[Aws] = Aws) -> int:
     deployer = Deployer(aws, History(args.history))
     if args.command == "deploy":
         request = validated_request(load_document(args.document), aws, component_names(args.root),
-                                    thing_group=args.thing_group, target_arn=args.target_arn)
+                                    thing_group=args.thing_group, target_arn=args.target_arn,
+                                    allow_wildcard_access=args.allow_wildcard_access)
         return finish(deployer, deployer.deploy(request), args)
     aws.require_credentials()
     if args.command == "status":

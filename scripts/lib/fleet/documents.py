@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import botocore.session
+from access_policy import wildcard_problems
 from botocore.exceptions import ClientError
 
 from fleet import checker
@@ -69,8 +70,10 @@ def retarget(document: dict[str, Any], aws: Aws, thing_group: str | None = None,
     return request
 
 
-def problems_offline(document: dict[str, Any], repo_components: Iterable[str]) -> list[str]:
-    """Everything wrong with the document that needs no AWS access."""
+def problems_offline(document: dict[str, Any], repo_components: Iterable[str], *,
+                     allow_wildcard_access: bool = False) -> list[str]:
+    """Everything wrong with the document that needs no AWS access (a bare ``*`` in an accessControl
+    policy of a merge included, unless ``allow_wildcard_access``)."""
     model = botocore.session.get_session().get_service_model("greengrassv2")
     problems = checker.check_request(model.operation_model("CreateDeployment"), document)
     if "targetArn" in document and not any("targetArn" in problem for problem in problems):
@@ -89,6 +92,9 @@ def problems_offline(document: dict[str, Any], repo_components: Iterable[str]) -
             message = f"components[{name!r}].configurationUpdate.merge: {reason}"
             if message not in problems:
                 problems.append(message)
+        elif isinstance(merge, str) and not allow_wildcard_access:
+            problems += [f"components[{name!r}].configurationUpdate.merge: {problem}"
+                         for problem in wildcard_problems(json.loads(merge))]
     return problems
 
 
@@ -110,9 +116,10 @@ def problems_unpublished(document: dict[str, Any], aws: Aws) -> list[str]:
 
 
 def validated_request(document: dict[str, Any], aws: Aws, repo_components: Iterable[str],
-                      thing_group: str | None = None, target_arn: str | None = None) -> dict[str, Any]:
+                      thing_group: str | None = None, target_arn: str | None = None, *,
+                      allow_wildcard_access: bool = False) -> dict[str, Any]:
     """The CreateDeployment request to send, or FleetError listing every problem. Read-only calls only."""
-    problems = problems_offline(document, repo_components)
+    problems = problems_offline(document, repo_components, allow_wildcard_access=allow_wildcard_access)
     if problems:
         raise FleetError("invalid deployment document:\n  " + "\n  ".join(problems))
     aws.require_credentials()

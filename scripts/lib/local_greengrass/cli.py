@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from access_policy import ALLOW_FLAG
 
 from local_greengrass.deployment.documents import DeploymentError, load_document
 from local_greengrass.lifecycle.launcher import BROKEN
@@ -139,6 +140,7 @@ def cmd_up(args: argparse.Namespace, paths: RuntimePaths) -> int:
     daemon.returncode = 0  # it runs on after we exit; keep Popen from warning about it
     print(f"local runtime up: pid {daemon.pid}, thing {thing}, region {region}, root {paths.root}")
     ok = _print_deploy(request(paths, {"command": "deploy", "document": json.loads(args.document.read_text()),
+                                       "allow_wildcard_access": args.allow_wildcard_access,
                                        "source": str(args.document)}))
     if args.no_wait:
         return 0 if ok else 1
@@ -151,7 +153,8 @@ def cmd_deploy(args: argparse.Namespace, paths: RuntimePaths) -> int:
     except (OSError, ValueError) as exc:
         print(f"{args.document}: {exc}", file=sys.stderr)
         return 2
-    ok = _print_deploy(request(paths, {"command": "deploy", "document": data, "source": str(args.document)}))
+    ok = _print_deploy(request(paths, {"command": "deploy", "document": data, "source": str(args.document),
+                                       "allow_wildcard_access": args.allow_wildcard_access}))
     if args.no_wait:
         return 0 if ok else 1
     return 0 if _wait_settled(paths, args.timeout) and ok else 1
@@ -260,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (up, deploy := add("deploy", "deploy a document to the running runtime")):
         sub.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for components to settle")
         sub.add_argument("--no-wait", action="store_true", help="return once the deployment is accepted")
+        sub.add_argument(ALLOW_FLAG, action="store_true", dest="allow_wildcard_access",
+                         help="accept a bare '*' in an accessControl policy's operations or resources")
     deploy.add_argument("document", type=Path)
     status = add("status", "each component's state and version")
     status.add_argument("--json", action="store_true")

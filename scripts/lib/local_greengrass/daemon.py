@@ -229,9 +229,9 @@ class Daemon:
             path.unlink(missing_ok=True)
 
     # requests -----------------------------------------------------------------------------------------
-    def deploy(self, document: Any, source: str) -> dict[str, Any]:
+    def deploy(self, document: Any, source: str, *, allow_wildcard_access: bool = False) -> dict[str, Any]:
         with self._deploy_lock:
-            parsed = parse_document(document, source)
+            parsed = parse_document(document, source, allow_wildcard_access=allow_wildcard_access)
             previous = {}
             for name in parsed.components:
                 if self.config.has_component(name):
@@ -256,7 +256,8 @@ class Daemon:
                     "components": self.launcher.snapshot(), "standins": self.standins()}
         if command == "deploy":
             try:
-                return {"ok": True, **self.deploy(request.get("document"), str(request.get("source", "<document>")))}
+                return {"ok": True, **self.deploy(request.get("document"), str(request.get("source", "<document>")),
+                                                  allow_wildcard_access=request.get("allow_wildcard_access") is True)}
             except DeploymentError as exc:
                 return {"ok": False, "error": str(exc)}
         if command == "env":

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from access_policy import wildcard_problems
+
 from local_greengrass.deployment.recipes import COMPONENT_NAME, BuiltComponent, Catalog, Manifest, Recipe, RecipeError
 from local_greengrass.deployment.versions import VersionError, is_version, satisfies
 
@@ -63,7 +65,7 @@ class DeploymentDocument:
         return match.group(3) if match.group(2) == "thing" else f"{match.group(3)}-core"
 
 
-def _requested(source: str, name: str, spec: Any) -> RequestedComponent:
+def _requested(source: str, name: str, spec: Any, allow_wildcard_access: bool) -> RequestedComponent:
     if not isinstance(spec, dict):
         raise DeploymentError(f"{source}: components.{name} must be an object")
     version = spec.get("componentVersion")
@@ -84,6 +86,10 @@ def _requested(source: str, name: str, spec: Any) -> RequestedComponent:
         if not isinstance(parsed, dict):
             requested.error = f"{source}: {name}: configurationUpdate.merge must be a JSON object in a string"
             return requested
+        wildcards = [] if allow_wildcard_access else wildcard_problems(parsed)
+        if wildcards:
+            requested.error = f"{source}: {name}: configurationUpdate.merge: " + "; ".join(wildcards)
+            return requested
         requested.merge = parsed
     reset = update.get("reset") or []
     if not isinstance(reset, list) or not all(isinstance(p, str) and (p == "" or p.startswith("/")) for p in reset):
@@ -93,7 +99,9 @@ def _requested(source: str, name: str, spec: Any) -> RequestedComponent:
     return requested
 
 
-def parse_document(data: Any, source: str = "<document>") -> DeploymentDocument:
+def parse_document(data: Any, source: str = "<document>", *, allow_wildcard_access: bool = False) -> DeploymentDocument:
+    """The document, or DeploymentError; a component whose merge grants a bare ``*`` in accessControl
+    is not deployable unless ``allow_wildcard_access``."""
     if not isinstance(data, dict):
         raise DeploymentError(f"{source}: a deployment document is a JSON object")
     unknown = set(data) - _KNOWN_KEYS
@@ -109,7 +117,7 @@ def parse_document(data: Any, source: str = "<document>") -> DeploymentDocument:
     for name, spec in components.items():
         if not COMPONENT_NAME.match(name):
             raise DeploymentError(f"{source}: {name!r} is not a valid component name")
-        parsed[name] = _requested(source, name, spec)
+        parsed[name] = _requested(source, name, spec, allow_wildcard_access)
     return DeploymentDocument(source=source, components=parsed, target_arn=target, name=data.get("deploymentName"),
                               validation_timeout=_validation_timeout(source, data.get("deploymentPolicies")))
 
