@@ -170,3 +170,53 @@ def test_unreachable_stream_is_unavailable_and_credentials_are_redacted(http_ser
     with pytest.raises(SourceUnavailable) as info:
         source.open()
     assert "secret" not in str(info.value) and "***@" in str(info.value)
+
+
+class SteppedClock:
+    """A monotonic clock that moves only when someone sleeps (or the test advances it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0
+        self.now += seconds
+
+
+def test_a_folder_camera_delivers_every_image_in_order_at_its_rate_after_every_start(tmp_path: Path):
+    folder = make_folder(tmp_path / "imgs", count=6, size=(80, 60))
+    clock = SteppedClock()
+    source = FolderImageSource(camera({"type": "folder", "path": str(folder), "fps": 10}, loop=False),
+                               clock=clock, sleep=clock.sleep)
+    expected = [cv2.imread(str(path)) for path in sorted(folder.iterdir())]
+    for _start in range(2):
+        source.open()
+        start = clock.now
+        times, images = [], []
+        for _ in range(6):
+            source.grab()
+            times.append(round(clock.now - start, 6))
+            images.append(source.retrieve())
+        with pytest.raises(SourceEnded):
+            source.grab()
+        assert times == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]  # not two frames back to back after open()
+        assert all(np.array_equal(got, want) for got, want in zip(images, expected, strict=True))
+        source.close()
+        clock.now += 5.0
+
+
+def test_a_replay_consumer_a_little_late_keeps_the_rate_and_one_far_behind_gets_no_burst():
+    from camera_ingest.sources import _Pacer
+
+    clock = SteppedClock()
+    pacer = _Pacer(10, clock=clock, sleep=clock.sleep)
+    delivered = []
+    for busy in (0.0, 0.0, 0.13, 0.0, 0.35, 0.0, 0.0):  # what the consumer did since the last frame
+        clock.now += busy
+        pacer.wait()
+        delivered.append(round(clock.now - 1000.0, 6))
+    # 0.23 was 0.03 late and 0.3 still came on time; 0.65 was 0.25 behind: the next is 0.1 after it.
+    assert delivered == [0.0, 0.1, 0.23, 0.3, 0.65, 0.75, 0.85]

@@ -57,24 +57,33 @@ class FrameSource(Protocol):
 
 
 class _Pacer:
-    """Spaces frames of a replayed source at ``fps`` on the monotonic clock."""
+    """Spaces frames of a replayed source at ``fps`` on the monotonic clock.
 
-    def __init__(self, fps: float | None) -> None:
+    The first frame after :meth:`reset` comes at once and every next one a period after the one
+    before (no drift). A consumer a little late gets the frame at once and the rate holds; one a
+    whole period behind starts a new rhythm from then: never a burst to catch up, like a real camera.
+    """
+
+    def __init__(self, fps: float | None, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.period = 1.0 / fps if fps else 0.0
-        self._next = 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._next: float | None = None
 
     def wait(self) -> None:
         if not self.period:
             return
-        now = time.monotonic()
-        if self._next > now:
-            time.sleep(self._next - now)
-            now = self._next
-        # Never burst to catch up: a slow consumer just sees fewer frames, like a real camera.
-        self._next = max(self._next + self.period, now)
+        now = self._clock()
+        if self._next is None or now - self._next >= self.period:  # the first, or a period behind: no burst
+            self._next = now + self.period
+            return
+        if now < self._next:
+            self._sleep(self._next - now)
+        self._next += self.period
 
     def reset(self) -> None:
-        self._next = 0.0
+        self._next = None
 
 
 class OpenCvSource:
@@ -176,12 +185,13 @@ class FolderImageSource:
 
     live = False
 
-    def __init__(self, camera: CameraSettings) -> None:
+    def __init__(self, camera: CameraSettings, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         assert isinstance(camera.source, FolderSource)
         self.camera_id = camera.id
         self._camera = camera
         self._folder: Path = camera.source.resolved
-        self._pacer = _Pacer(camera.source.fps)
+        self._pacer = _Pacer(camera.source.fps, clock=clock, sleep=sleep)
         self._files: list[Path] = []
         self._index = -1
 
