@@ -14,8 +14,11 @@ class CameraChoiceError(ValueError):
     pass
 
 
-def camera_source(choice: str) -> dict[str, Any]:
-    """A V4L2 device (``/dev/video0`` or ``0``), a stream URL, a video file or a folder of images."""
+def camera_source(choice: str, fps: float) -> dict[str, Any]:
+    """A V4L2 device (``/dev/video0`` or ``0``), a stream URL, a video file or a folder of images.
+
+    A file or folder is replayed at ``fps``, the rate the demo captures at, so every image (every
+    video frame) is captured once, in order; a live camera runs at its own rate."""
     text = choice.strip()
     device = _DEVICE.match(text)
     if device:
@@ -24,9 +27,9 @@ def camera_source(choice: str) -> dict[str, Any]:
         return {"type": "stream", "url": text}
     path = Path(text).expanduser()
     if path.is_dir():
-        return {"type": "folder", "path": str(path.resolve()), "fps": 10}
+        return {"type": "folder", "path": str(path.resolve()), "fps": fps}
     if path.is_file():
-        return {"type": "file", "path": str(path.resolve())}
+        return {"type": "file", "path": str(path.resolve()), "fps": fps}
     raise CameraChoiceError(
         f"camera {choice!r}: not a V4L2 device (/dev/videoN or N), an rtsp(s)/http(s) URL, "
         "an existing video file or an existing folder of images"

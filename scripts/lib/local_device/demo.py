@@ -47,7 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--root", type=Path, default=REPO_ROOT / ".local-greengrass",
                         help="runtime root (default .local-greengrass; the device venv is kept there)")
     parser.add_argument("--frames", type=int, default=20)
-    parser.add_argument("--fps", type=float, default=5.0)
+    parser.add_argument("--fps", type=float, default=5.0,
+                        help="capture rate; a file or folder camera (and the sample video) is replayed at it too, "
+                        "so no image is skipped")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for the results")
     parser.add_argument("--keep-running", action="store_true", help="leave the runtime up at the end")
     parser.add_argument("--camera", default="", help="capture from this camera instead of the sample video: "
@@ -55,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(make demo CAMERA=...)")
     args = parser.parse_args(argv)
     try:
-        args.source = camera_source(args.camera) if args.camera else None
+        args.source = camera_source(args.camera, args.fps) if args.camera else None
     except CameraChoiceError as exc:
         parser.error(str(exc))
     return args
@@ -74,9 +76,10 @@ def demo_source(args: argparse.Namespace, demo: Path) -> dict[str, Any]:
     if args.source is not None:
         say(f"camera: {args.source}")
         return args.source
-    video = make_sample_video(demo / "sample.avi")
-    say(f"sample video {video} (640x480 MJPG, 8 s: Grace Hopper, Eileen Collins, the cameraman, Chelsea the cat)")
-    return {"type": "file", "path": str(video)}
+    video = make_sample_video(demo / "sample.avi", fps=args.fps)
+    say(f"sample video {video} (640x480 MJPG at {args.fps:g} fps, 8 s: Grace Hopper, Eileen Collins, the cameraman, "
+        "Chelsea the cat)")
+    return {"type": "file", "path": str(video), "fps": args.fps}
 
 
 def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
