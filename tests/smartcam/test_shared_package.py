@@ -69,6 +69,22 @@ def test_valid_update_calls_listeners_with_old_and_new():
     assert config.current.camera_id == "cam2"
 
 
+def _run_in_thread(nucleus: FakeNucleus, factory) -> tuple[threading.Thread, threading.Event, list[int]]:
+    """run_component on a thread, as the component's main would; set the event to stop it."""
+    stop = threading.Event()
+    result: list[int] = []
+    thread = threading.Thread(
+        target=lambda: result.append(run_component("demo", DemoConfig, factory, nucleus.client, stop)), daemon=True)
+    thread.start()
+    return thread, stop, result
+
+
+def _wait_for_state(nucleus: FakeNucleus, state: str) -> None:
+    deadline = time.monotonic() + GENEROUS_S
+    while state not in nucleus.states() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def test_run_component_reports_errored_until_a_deployment_fixes_the_config():
     nucleus = FakeNucleus({"scoreThreshold": "not a number"})
     started = threading.Event()
@@ -79,22 +95,15 @@ def test_run_component_reports_errored_until_a_deployment_fixes_the_config():
         assert live.current.score_threshold == 0.4
         return app
 
-    stop = threading.Event()
-    result: list[int] = []
-    thread = threading.Thread(
-        target=lambda: result.append(run_component("demo", DemoConfig, factory, nucleus.client, stop)), daemon=True)
-    thread.start()
+    thread, stop, result = _run_in_thread(nucleus, factory)
     try:
-        deadline = time.monotonic() + GENEROUS_S
-        while "ERRORED" not in nucleus.states() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        _wait_for_state(nucleus, "ERRORED")
         assert nucleus.states() == ["ERRORED"]
         assert not app.start.called
 
         nucleus.update_configuration({"scoreThreshold": 0.4}, "scoreThreshold")
         assert started.wait(GENEROUS_S)
-        while "RUNNING" not in nucleus.states() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        _wait_for_state(nucleus, "RUNNING")
         assert nucleus.states() == ["ERRORED", "RUNNING"]
     finally:
         stop.set()
@@ -116,16 +125,10 @@ def test_an_invalid_update_from_any_path_keeps_the_component_running_on_the_last
         lives.append(live)
         return app
 
-    stop = threading.Event()
-    result: list[int] = []
-    thread = threading.Thread(
-        target=lambda: result.append(run_component("demo", DemoConfig, factory, nucleus.client, stop)), daemon=True)
-    thread.start()
+    thread, stop, result = _run_in_thread(nucleus, factory)
     try:
         assert started.wait(GENEROUS_S)
-        deadline = time.monotonic() + GENEROUS_S
-        while "RUNNING" not in nucleus.states() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        _wait_for_state(nucleus, "RUNNING")
         for bad in ({"scoreThreshold": "high"}, {"scoreThreshold": True}, {"scoreThreshold": 0.7, "typo": 1}):
             nucleus.update_configuration(bad, next(iter(bad)))
         assert thread.is_alive()
