@@ -170,6 +170,20 @@ print("outside done")
 """
 
 
+# Joins as test.Smart and changes its configuration outside any deployment (nothing validates it first).
+UPDATER = """
+import time
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+
+client = GreengrassCoreIPCClientV2()
+for value in ("6", -1):
+    client.update_configuration(key_path=[], timestamp=time.time(), value_to_merge={"limit": value})
+    time.sleep(0.5)
+client.close()
+print("updater done")
+"""
+
+
 def run_cli(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CLI, "--root", str(root), *args], capture_output=True, text=True, timeout=timeout,
                           check=False)
@@ -445,6 +459,23 @@ def test_smartcam_live_config_rejects_what_its_model_refuses(runtime: Runtime) -
     assert result.returncode == 0, result.stdout + result.stderr
     runtime.wait_for(lambda: "configuration updated" in runtime.log("test.Smart"), "the accepted update")
     assert runtime.log("test.Smart").count("app started") == 1  # applied live, no restart
+
+
+def test_an_invalid_update_configuration_outside_a_deployment_keeps_smartcam_running(runtime: Runtime) -> None:
+    runtime.wait_for(lambda: runtime.status()["test.Smart"]["state"] == "RUNNING", "test.Smart to run")
+    script = runtime.root.parent / "updater.py"
+    script.write_text(UPDATER)
+    updater = subprocess.run(["bash", "-c", f'eval "$({CLI} --root {runtime.root} env test.Smart)" && '
+                                            f"{shlex.quote(PYTHON)} {shlex.quote(str(script))}"],
+                             capture_output=True, text=True, timeout=WAIT, check=False)
+    assert updater.returncode == 0 and "updater done" in updater.stdout, updater.stdout + updater.stderr
+    refused = "refused, the previous one stays"
+    runtime.wait_for(lambda: runtime.log("test.Smart").count(refused) == 2, "test.Smart to refuse both updates")
+    time.sleep(4.0)  # an ERRORED report would have the runtime restart it by now (BROKEN after 3)
+    log = runtime.log("test.Smart")
+    assert "limit: must be a whole number" in log and "limit: must be greater than 0" in log
+    assert "configuration unusable" not in log and log.count("app started") == 1
+    assert runtime.status()["test.Smart"]["state"] == "RUNNING"
 
 
 def test_invalid_at_start_up_ends_broken_and_a_fixing_deployment_reinstalls_it(runtime: Runtime) -> None:
