@@ -172,12 +172,13 @@ print("outside done")
 
 # Joins as test.Smart and changes its configuration outside any deployment (nothing validates it first).
 UPDATER = """
-import time
+import datetime, time
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
 client = GreengrassCoreIPCClientV2()
 for value in ("6", -1):
-    client.update_configuration(key_path=[], timestamp=time.time(), value_to_merge={"limit": value})
+    client.update_configuration(key_path=[], timestamp=datetime.datetime.now(datetime.timezone.utc),
+                                value_to_merge={"limit": value})
     time.sleep(0.5)
 client.close()
 print("updater done")
