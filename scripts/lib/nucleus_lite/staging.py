@@ -1,0 +1,38 @@
+"""The built components (``components/*/greengrass-build``, what GDK publishes) laid out for
+``ggl-cli deploy``: ``recipes/<name>-<version>.yaml`` and ``artifacts/<name>/<version>/<files>``."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def built_components(components_dir: Path = REPO_ROOT / "components") -> dict[str, tuple[str, Path]]:
+    """name -> (version, greengrass-build folder) of every built component."""
+    found: dict[str, tuple[str, Path]] = {}
+    for recipe in sorted(components_dir.glob("*/greengrass-build/recipes/recipe.yaml")):
+        document = yaml.safe_load(recipe.read_text())
+        found[str(document["ComponentName"])] = (str(document["ComponentVersion"]), recipe.parents[1])
+    return found
+
+
+def stage(into: Path, components_dir: Path = REPO_ROOT / "components") -> dict[str, str]:
+    """Copy every built recipe and artifact into ``into``; returns name -> version."""
+    recipes, artifacts = into / "recipes", into / "artifacts"
+    shutil.rmtree(into, ignore_errors=True)
+    recipes.mkdir(parents=True)
+    artifacts.mkdir()
+    versions: dict[str, str] = {}
+    for name, (version, build) in built_components(components_dir).items():
+        shutil.copyfile(build / "recipes" / "recipe.yaml", recipes / f"{name}-{version}.yaml")
+        source = build / "artifacts" / name / version
+        if source.is_dir():
+            shutil.copytree(source, artifacts / name / version)
+        versions[name] = version
+    for path in (into, *into.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return versions
