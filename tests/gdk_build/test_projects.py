@@ -128,7 +128,8 @@ def test_app_components_depend_on_the_shared_runtime(folder):
     assert dependency["VersionRequirement"]
     assert dependency.get("DependencyType", "HARD") == "HARD"
     for manifest in recipe(folder)["Manifests"]:
-        assert "{smartcam.Runtime:work:path}/venv/bin/python" in json.dumps(manifest["Lifecycle"])
+        # Kernel-rooted: nucleus lite has no cross-component variables ({smartcam.Runtime:work:path}).
+        assert "{kernel:rootPath}/work/smartcam.Runtime/venv/bin/python" in json.dumps(manifest["Lifecycle"])
 
 
 @pytest.mark.parametrize("name", ["gdk-config.schema.json", "greengrass-recipe.schema.json"])

@@ -39,15 +39,27 @@ def default_configuration(folder: str) -> dict:
 
 
 def recipe_environment(folder: str, work: Path) -> dict[str, str]:
-    """The lifecycle Setenv of the first manifest, interpolated as the nucleus would on this machine."""
+    """The Setenv of the first manifest (lifecycle and run step), interpolated as the nucleus would on
+    this machine; ``{kernel:rootPath}/work/smartcam.X/app`` is this checkout's components/X (what the
+    install step of X unpacks there)."""
     lifecycle = recipe(folder)["Manifests"][0].get("Lifecycle", {})
-    setenv = {k: str(v) for k, v in (lifecycle.get("Setenv") or {}).items()}
+    run = lifecycle.get("run") if isinstance(lifecycle.get("run"), dict) else {}
+    setenv = {k: str(v) for k, v in {**(lifecycle.get("Setenv") or {}), **(run.get("Setenv") or {})}.items()}
     config = default_configuration(folder)
+    root = work.parent / "kernel-root"
+    for component in COMPONENTS.iterdir():
+        if (component / "recipe.yaml").exists():
+            (root / "work" / f"smartcam.{component.name}").mkdir(parents=True, exist_ok=True)
+            app = root / "work" / f"smartcam.{component.name}" / "app"
+            if not app.exists():
+                app.symlink_to(component)
 
     def interpolate(match: re.Match) -> str:
         token = match.group(1)
         if token == "work:path":
             return str(work)
+        if token == "kernel:rootPath":
+            return str(root)
         if token == "iot:thingName":
             return THING
         if token.endswith("artifacts:decompressedPath"):

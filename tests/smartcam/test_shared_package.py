@@ -20,7 +20,7 @@ from awsiot.greengrasscoreipc.model import (
 from smartcam.component import run_component
 from smartcam.config import ConfigError, LiveConfig
 from smartcam.contracts import Health
-from smartcam.ipc import Ipc
+from smartcam.ipc import Ipc, published_body
 from tests.support.fake_nucleus import DemoConfig, FakeNucleus
 
 GENEROUS_S = 120.0
@@ -222,7 +222,7 @@ def test_publish_sends_json_locally_and_bytes_to_iot_core():
     ipc.publish_iot("smartcam/t/writer", health(2), qos=0)
     local = nucleus.client.publish_to_topic.call_args.kwargs
     assert local["topic"] == "smartcam/frames"
-    assert local["publish_message"].json_message.message == health(1).to_message()
+    assert published_body(local["publish_message"]) == health(1).to_message()
     iot = nucleus.client.publish_to_iot_core.call_args.kwargs
     assert iot["topic_name"] == "smartcam/t/writer"
     assert iot["payload"] == health(2).to_bytes()
@@ -253,7 +253,7 @@ def test_publish_nowait_returns_at_once_and_reports_only_failures():
     ipc.publish_nowait("smartcam/detections", health(1), failures.append)
     ipc.publish_nowait("smartcam/detections", health(2), failures.append)
     calls = nucleus.client.publish_to_topic_async.call_args_list
-    assert [c.kwargs["publish_message"].json_message.message for c in calls] == [
+    assert [published_body(c.kwargs["publish_message"]) for c in calls] == [
         health(1).to_message(), health(2).to_message()
     ]
     assert failures == []  # nothing answered yet, and the caller was not kept waiting

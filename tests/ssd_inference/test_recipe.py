@@ -25,11 +25,10 @@ def test_depends_on_runtime_and_model_store_and_reads_the_model_folder():
     assert set(doc["ComponentDependencies"]) == {"smartcam.Runtime", "smartcam.SsdModelStore"}
     assert all(dep["DependencyType"] == "HARD" for dep in doc["ComponentDependencies"].values())
     for manifest in doc["Manifests"]:
-        lifecycle = manifest["Lifecycle"]
-        assert lifecycle["Setenv"]["SMARTCAM_MODEL_DIR"] == (
-            "{smartcam.SsdModelStore:artifacts:decompressedPath}/SsdModelStore/model"
-        )
-        assert lifecycle["Run"].startswith("{smartcam.Runtime:work:path}/venv/bin/python -u ")
+        # Kernel-rooted, not {smartcam.X:...}: nucleus lite has no cross-component variables.
+        run = manifest["Lifecycle"]["run"]
+        assert run["Setenv"]["SMARTCAM_MODEL_DIR"] == "{kernel:rootPath}/work/smartcam.SsdModelStore/app/model"
+        assert run["Script"].startswith("{kernel:rootPath}/work/smartcam.Runtime/venv/bin/python -u ")
 
 
 def test_access_control_is_least_privilege():

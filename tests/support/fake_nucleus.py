@@ -30,7 +30,7 @@ from awsiot.greengrasscoreipc.model import (
 
 from smartcam.config import ComponentConfig
 from smartcam.contracts import Contract, parse
-from smartcam.ipc import Ipc
+from smartcam.ipc import Ipc, published_body
 
 M = TypeVar("M", bound=Contract)
 
@@ -78,9 +78,8 @@ class FakeNucleus:
 
     # what the component sent ------------------------------------------------------------------
     def _publish(self, *, topic: str, publish_message: Any) -> None:
-        message = publish_message.json_message
-        with self._lock:
-            self._published.append((topic, message.message if message is not None else None))
+        with self._lock:  # contracts travel as binary JSON (smartcam.ipc.local_message)
+            self._published.append((topic, published_body(publish_message)))
 
     def _publish_async(self, *, topic: str, publish_message: Any) -> Future:
         self._publish(topic=topic, publish_message=publish_message)

@@ -8,6 +8,7 @@ so nothing a peer sends can stop a component.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any, Literal
@@ -15,11 +16,11 @@ from typing import Any, Literal
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import (
     QOS,
+    BinaryMessage,
     ConfigurationUpdateEvents,
     ConfigurationValidityReport,
     ConfigurationValidityStatus,
     IoTCoreMessage,
-    JsonMessage,
     PublishMessage,
     ReceiveMode,
     ReportedLifecycleState,
@@ -37,6 +38,28 @@ IoTHandler = Callable[[str, bytes], None]  # (topic, payload)
 ConfigurationValidator = Callable[[dict[str, Any]], "str | None"]
 
 
+def local_message(message: Contract) -> PublishMessage:
+    """A contract travels on local pub/sub as a binary message holding its JSON text (UTF-8).
+
+    Nucleus lite's core bus decodes a JSON message into at most 550 bytes of objects (50 x 11-byte
+    GgObject, PAYLOAD_MAX_SUBOBJECTS in core-bus/src/client_subscribe.c): each map entry takes 21
+    bytes, each list item 11, and the envelope {topic, type, message} 63. A `Detections` message
+    needs 567 bytes with no detection and 179 more per detection, so lite dropped every one ("Insufficient
+    memory to decode packet") before any subscriber saw it; a `FrameRef` (273) passed. A binary message
+    is one buffer, whatever its size; every subscriber here parses either form (``contracts.parse``).
+    """
+    return PublishMessage(binary_message=BinaryMessage(message=_wire(message).to_bytes()))
+
+
+def published_body(message: PublishMessage) -> Any:
+    """What a :func:`local_message` carries: the JSON object of either form."""
+    if message.json_message is not None:
+        return message.json_message.message
+    if message.binary_message is not None:
+        return json.loads(message.binary_message.message or b"null")
+    return None
+
+
 class Ipc:
     def __init__(self, client: GreengrassCoreIPCClientV2) -> None:
         self._client = client
@@ -44,10 +67,7 @@ class Ipc:
 
     # local pub/sub -------------------------------------------------------------------------
     def publish(self, topic: str, message: Contract) -> None:
-        body = _wire(message).to_message()
-        self._client.publish_to_topic(
-            topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=body))
-        )
+        self._client.publish_to_topic(topic=topic, publish_message=local_message(message))
 
     def publish_nowait(
         self, topic: str, message: Contract, on_failure: Callable[[BaseException], None]
@@ -56,10 +76,7 @@ class Ipc:
         (a round trip through a busy core is milliseconds the caller's hot loop need not wait).
         Messages keep their order on the connection; ``on_failure`` runs, on the client's thread,
         only for one that failed."""
-        body = _wire(message).to_message()
-        future = self._client.publish_to_topic_async(
-            topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=body))
-        )
+        future = self._client.publish_to_topic_async(topic=topic, publish_message=local_message(message))
 
         def done(finished: Any) -> None:
             error = finished.exception()

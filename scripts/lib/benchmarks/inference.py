@@ -67,7 +67,7 @@ class SerializingClient:
     """Stands in for GreengrassCoreIPCClientV2: encodes what would go on the wire, sends nothing."""
 
     def publish_to_topic(self, *, topic: str, publish_message: Any) -> None:
-        json.dumps(publish_message.json_message.message, separators=(",", ":")).encode()
+        bytes(publish_message.binary_message.message)  # contracts go as binary JSON (smartcam.ipc.local_message)
 
     def publish_to_iot_core(self, *, topic_name: str, qos: Any, payload: bytes) -> None:
         assert len(payload) < 128 * 1024

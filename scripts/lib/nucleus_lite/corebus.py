@@ -29,7 +29,7 @@ class CoreBusError(RuntimeError):
         self.code = code
 
 
-def encode(value: Any) -> bytes:
+def encode(value: Any) -> bytes:  # noqa: PLR0911 - one return per wire type
     if value is None:
         return bytes([_NULL])
     if isinstance(value, bool):
@@ -59,7 +59,7 @@ def decode(data: bytes) -> Any:
     return value
 
 
-def _decode(data: bytes, pos: int) -> tuple[Any, int]:
+def _decode(data: bytes, pos: int) -> tuple[Any, int]:  # noqa: PLR0911 - one return per wire type
     kind = data[pos]
     pos += 1
     if kind == _NULL:

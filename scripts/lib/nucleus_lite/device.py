@@ -61,7 +61,8 @@ class LiteDevice:
             self.systemd.run("systemctl", "set-environment", *(f"{k}={v}" for k, v in self.environment.items()))
         units = sorted((self.prefix / "lib" / "systemd" / "system").iterdir())
         self.systemd.run("systemctl", "link", *map(str, units))
-        self.systemd.run("systemctl", "enable", *(u.name for u in units if u.suffix in (".socket", ".service", ".target")))
+        enable = [u.name for u in units if u.suffix in (".socket", ".service", ".target")]
+        self.systemd.run("systemctl", "enable", *enable)
         self.systemd.run("systemctl", "daemon-reload")
         self.systemd.run("systemctl", "start", "greengrass-lite.target", timeout=120)
         deadline = time.monotonic() + 60
