@@ -177,8 +177,12 @@ class Ipc:
             _, operation = self._client.subscribe_to_validate_configuration_updates(
                 on_stream_event=on_event, on_stream_error=self._keep_stream_open("configuration validation"))
         except Exception as exc:  # noqa: BLE001 - e.g. a runtime without it: the component runs on, unasked
-            log.warning("configuration validation is not available, deployments will not ask this component: %s",
-                        exc)
+            # Nucleus lite has no SubscribeToValidateConfigurationUpdates (its ggipcd answers
+            # "Unhandled operation"; awsiotsdk raises an exception whose text may be empty): say so.
+            log.warning("configuration validation is not available on this nucleus (SubscribeToValidateConfiguration"
+                        "Updates failed: %s: %s); deployments will not ask this component first, so every update is "
+                        "validated when it arrives and an invalid one is refused, keeping the last good configuration",
+                        type(exc).__name__, str(exc) or "no detail")
             return False
         self._operations.append(operation)
         return True

@@ -5,8 +5,9 @@
   DNS:localhost and IP:127.0.0.1. The device certificate is a client certificate of its test CA.
 - The AWS IoT credentials provider: ``GET /role-aliases/<alias>/credentials`` over mutual TLS, as
   lite's tesd calls it; it answers the local runtime's dummy credentials (only stand-ins take them).
-- The Greengrass data plane: a bound socket that never listens, so the thing-group lookup of a
-  local deployment is refused at once instead of waiting ~40 s for a timeout.
+- The Greengrass data plane (``greengrassDataPlanePort``): answers the thing-group lookup of a local
+  deployment at once with "no groups". A refused connection is no shortcut: lite retries it with
+  backoff (1 + 2 + 4 + ... s, ~36 s measured) before it falls back to the local deployment.
 Everything is per run, in a private folder; nothing is committed, nothing listens beyond loopback.
 """
 
@@ -20,13 +21,13 @@ import shutil
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from local_greengrass.credentials import dummy_credentials
-from local_greengrass.mosquitto import Mosquitto
+from nucleus_lite.reuse import Mosquitto, dummy_credentials
 
 log = logging.getLogger(__name__)
 
@@ -47,27 +48,31 @@ def iot_credentials(now: datetime | None = None) -> dict[str, dict[str, str]]:
                             "sessionToken": dummy["Token"], "expiration": dummy["Expiration"]}}
 
 
-class CredentialsProvider:
-    """``https://localhost:<port>/role-aliases/<alias>/credentials`` with a client certificate required."""
+Answer = tuple[int, dict[str, Any]]
 
-    def __init__(self, ca: Path, cert: Path, key: Path, role_alias: str = ROLE_ALIAS) -> None:
-        self.role_alias = role_alias
+
+class MutualTlsService:
+    """An HTTPS service on 127.0.0.1 that requires a client certificate of the test CA (like AWS
+    IoT's endpoints) and answers GETs with ``route(path, thing name header)``."""
+
+    def __init__(self, name: str, ca: Path, cert: Path, key: Path, route: Callable[[str, str], Answer]) -> None:
+        self.name = name
         self.requests: list[tuple[str, str]] = []  # (path, x-amzn-iot-thingname) of every call
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                outer._answer(self)
+                outer._answer(self, route)
 
             def log_message(self, format: str, *args: object) -> None:
-                log.debug("credentials provider: " + format, *args)
+                log.debug(f"{name}: " + format, *args)
 
         self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
         self._server.daemon_threads = True
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(str(cert), str(key))
         context.load_verify_locations(str(ca))
-        context.verify_mode = ssl.CERT_REQUIRED  # mutual TLS, like the real endpoint
+        context.verify_mode = ssl.CERT_REQUIRED
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
@@ -75,17 +80,10 @@ class CredentialsProvider:
     def port(self) -> int:
         return int(self._server.server_address[1])
 
-    @property
-    def endpoint(self) -> str:
-        """What goes into lite's ``iotCredEndpoint`` (host[:port], no scheme)."""
-        return f"localhost:{self.port}"
-
-    def _answer(self, request: BaseHTTPRequestHandler) -> None:
+    def _answer(self, request: BaseHTTPRequestHandler, route: Callable[[str, str], Answer]) -> None:
         thing = request.headers.get("x-amzn-iot-thingname", "")
         self.requests.append((request.path, thing))
-        expected = f"/role-aliases/{self.role_alias}/credentials"
-        status, body = (200, iot_credentials()) if request.path == expected else (
-            404, {"message": f"no role alias at {request.path}; this provider serves {expected}"})
+        status, body = route(request.path.split("?", 1)[0], thing)
         data = json.dumps(body).encode()
         request.send_response(status)
         request.send_header("Content-Type", "application/json")
@@ -94,7 +92,7 @@ class CredentialsProvider:
         request.wfile.write(data)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="iot-credentials", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -104,16 +102,30 @@ class CredentialsProvider:
         self._server.server_close()
 
 
-class RefusingPort:
-    """A loopback port that is bound but never listens: every connection is refused at once."""
+def credentials_route(role_alias: str) -> Callable[[str, str], Answer]:
+    """The AWS IoT credentials provider: the role alias's (dummy) credentials, else 404."""
+    expected = f"/role-aliases/{role_alias}/credentials"
 
-    def __init__(self) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind((LOOPBACK, 0))
-        self.port = int(self._socket.getsockname()[1])
+    def route(path: str, _thing: str) -> Answer:
+        if path == expected:
+            return 200, iot_credentials()
+        return 404, {"message": f"no role alias at {path}; this provider serves {expected}"}
 
-    def close(self) -> None:
-        self._socket.close()
+    return route
+
+
+def data_plane_route(thing_name: str) -> Callable[[str, str], Answer]:
+    """The Greengrass data plane as it answers a core device that is in no thing group: an empty
+    list for ListThingGroupsForCoreDevice, 404 for anything else. Lite retries a refused
+    connection with backoff for ~40 s, but takes an answer at once."""
+    groups = f"/greengrass/v2/coreDevices/{thing_name}/thingGroups"
+
+    def route(path: str, _thing: str) -> Answer:
+        if path == groups:
+            return 200, {"thingGroups": []}
+        return 404, {"message": f"{path} is not served by this stand-in"}
+
+    return route
 
 
 class CloudSide:
@@ -123,8 +135,8 @@ class CloudSide:
         self.workdir = workdir
         self.thing_name = thing_name
         self.broker = Mosquitto(workdir / "iot-core", port=IOT_CORE_PORT)
-        self.credentials: CredentialsProvider | None = None
-        self.data_plane: RefusingPort | None = None
+        self.credentials: MutualTlsService | None = None
+        self.data_plane: MutualTlsService | None = None
         self._lock: IO[str] | None = None
 
     def start(self) -> None:
@@ -137,10 +149,12 @@ class CloudSide:
                 self.stop()
                 raise CloudError(f"{LOOPBACK}:{IOT_CORE_PORT} is taken by another program; nucleus lite needs it")
         self.broker.start()
-        server_cert, server_key = self.broker.workdir / "server.pem", self.broker.workdir / "server.key"
-        self.credentials = CredentialsProvider(self.broker.ca_path, server_cert, server_key)
-        self.credentials.start()
-        self.data_plane = RefusingPort()
+        # Both answer as localhost with the broker's server certificate (DNS:localhost, IP:127.0.0.1).
+        tls = (self.broker.ca_path, self.broker.workdir / "server.pem", self.broker.workdir / "server.key")
+        self.credentials = MutualTlsService("iot-credentials", *tls, credentials_route(ROLE_ALIAS))
+        self.data_plane = MutualTlsService("greengrass-data-plane", *tls, data_plane_route(self.thing_name))
+        for service in (self.credentials, self.data_plane):
+            service.start()
 
     def device_certificates(self, folder: Path) -> dict[str, Path]:
         """The thing's certificate, key and the root CA, copied into ``folder`` for the device."""
@@ -161,7 +175,7 @@ class CloudSide:
             self.credentials.stop()
             self.credentials = None
         if self.data_plane is not None:
-            self.data_plane.close()
+            self.data_plane.stop()
             self.data_plane = None
         self.broker.stop()
         if self._lock is not None:

@@ -15,7 +15,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from local_greengrass.eventstream import Decoder, Header, encode_message
+from nucleus_lite.reuse import Decoder, Header, encode_message
 
 CALL = 1
 _NULL, _BOOL, _I64, _F64, _BUF, _LIST, _MAP = range(7)

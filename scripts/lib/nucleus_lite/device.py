@@ -47,7 +47,7 @@ class LiteDevice:
             self.cloud.start()
             self.cloud.device_certificates(self.run_dir / "certs")
             assert self.cloud.credentials is not None and self.cloud.data_plane is not None
-            settings = config.DeviceSettings(self.thing_name, REGION, self.cloud.credentials.endpoint,
+            settings = config.DeviceSettings(self.thing_name, REGION, f"localhost:{self.cloud.credentials.port}",
                                              self.cloud.data_plane.port, ROLE_ALIAS)
             (self.run_dir / "config.yaml").write_text(config.render(settings))
             self.systemd.start()

@@ -1,0 +1,12 @@
+"""The local runtime's pieces nucleus lite's test rig reuses, imported in one place.
+
+The IoT Core stand-in (mosquitto with mutual TLS and the IoT-policy ACL), DynamoDB Local, the dummy
+credentials only stand-ins accept, and the eventstream codec that lite's core bus also speaks.
+"""
+
+from local_greengrass.credentials import dummy_credentials
+from local_greengrass.dynamodb_local import DynamoDBLocal
+from local_greengrass.eventstream import Decoder, Header, encode_message
+from local_greengrass.mosquitto import OPERATOR, Mosquitto
+
+__all__ = ["OPERATOR", "Decoder", "DynamoDBLocal", "Header", "Mosquitto", "dummy_credentials", "encode_message"]
