@@ -14,6 +14,7 @@ def summarize(message: Detections, max_boxes: int) -> DetectionSummary:
     return DetectionSummary(
         frame_id=message.frame.frame_id,
         camera_id=message.frame.camera_id,
+        request_id=message.frame.request_id,
         captured_at=round(message.frame.captured_at, 3),
         model=f"{message.model.name}@{message.model.version}",
         backend=message.model.backend,

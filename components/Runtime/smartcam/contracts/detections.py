@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from smartcam.contracts.base import Contract, Count, EpochSeconds, Identifier, Milliseconds, Unit
+from smartcam.contracts.base import Contract, Count, EpochSeconds, Identifier, Milliseconds, RequestId, Unit
 from smartcam.contracts.frames import FrameRef
 
 Label = Annotated[str, Field(min_length=1, max_length=64)]
@@ -75,6 +75,7 @@ class DetectionSummary(Contract):
     schema_: Literal["smartcam.detection-summary/1"] = Field("smartcam.detection-summary/1", alias="schema")
     frame_id: Identifier
     camera_id: Identifier
+    request_id: RequestId | None = None  # the capture command the frame answers (None: scheduled captures)
     captured_at: EpochSeconds
     model: Annotated[str, Field(min_length=3, max_length=193, pattern=r"^[^@]+@[^@]+$")]  # name@version
     backend: Backend
