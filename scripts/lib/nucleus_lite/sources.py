@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from repo_layout import REPO_ROOT
+
 # Tarball name prefix -> the CMake FetchContent name it stands in for (None: nucleus lite itself).
 TARBALLS: dict[str, str | None] = {
     "aws-greengrass-lite-": None,
@@ -17,7 +19,7 @@ TARBALLS: dict[str, str | None] = {
 }
 # Bumped whenever the build command changes, so an old install is not reused.
 BUILD_RECIPE = "cmake-ninja-minsizerel-v1"
-REPO_ROOT = Path(__file__).resolve().parents[3]
+
 
 
 @dataclass(frozen=True)

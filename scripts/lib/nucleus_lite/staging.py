@@ -8,10 +8,10 @@ from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from repo_layout import COMPONENTS_DIR
 
 
-def built_components(components_dir: Path = REPO_ROOT / "components") -> dict[str, tuple[str, Path]]:
+def built_components(components_dir: Path = COMPONENTS_DIR) -> dict[str, tuple[str, Path]]:
     """name -> (version, greengrass-build folder) of every built component."""
     found: dict[str, tuple[str, Path]] = {}
     for recipe in sorted(components_dir.glob("*/greengrass-build/recipes/recipe.yaml")):
@@ -20,7 +20,7 @@ def built_components(components_dir: Path = REPO_ROOT / "components") -> dict[st
     return found
 
 
-def stage(into: Path, components_dir: Path = REPO_ROOT / "components") -> dict[str, str]:
+def stage(into: Path, components_dir: Path = COMPONENTS_DIR) -> dict[str, str]:
     """Copy every built recipe and artifact into ``into``; returns name -> version."""
     recipes, artifacts = into / "recipes", into / "artifacts"
     shutil.rmtree(into, ignore_errors=True)

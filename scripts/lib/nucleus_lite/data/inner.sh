@@ -34,8 +34,8 @@ for u in $(ls -1 /lib/systemd/system/sysinit.target.wants/) \
 done
 grep -q '^ggcore:' /etc/passwd || { groupadd -r ggcore; useradd -r -Ng ggcore ggcore; groupadd -r gg_component; useradd -r -Ng gg_component gg_component; }
 mkdir -p /var/lib/greengrass /etc/greengrass; chown ggcore:ggcore /var/lib/greengrass
-cp /tmp/ggl/config.yaml /etc/greengrass/config.yaml
+if [ -f /tmp/ggl/config.yaml ]; then cp /tmp/ggl/config.yaml /etc/greengrass/config.yaml; fi
 # The device key: readable by the nucleus's own user only.
-chgrp ggcore /tmp/ggl/certs/device.key; chmod 0640 /tmp/ggl/certs/device.key
+if [ -f /tmp/ggl/certs/device.key ]; then chgrp ggcore /tmp/ggl/certs/device.key; chmod 0640 /tmp/ggl/certs/device.key; fi
 export container=other
 exec /lib/systemd/systemd --system --unit=ggtest.target --log-target=console --log-level=info

@@ -1,0 +1,227 @@
+"""The two devices the e2e scenario runs on, behind one interface: the repository's local runtime
+and nucleus lite. Each is started with the same built components and the same configuration, so
+one test definition exercises both (tests/nucleus_lite/test_scenario.py).
+
+Both offer what ``local_device.observe.Operator`` needs (``operator()``, ``thing_name()``), the
+table the writer stores into, a configuration deployment and the process of a component.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import psutil
+
+from dynamo_writer.dynamo import create_table_if_missing
+from local_device.overlay import pipeline_merges, write_overlay
+from local_device.process import LocalRuntime, OperatorCredentials
+from local_device.store import TABLE, table
+from local_device.video import copy_people
+from local_greengrass.paths import RuntimePaths
+from nucleus_lite import corebus
+from nucleus_lite.build import ensure_built
+from nucleus_lite.device import LiteDevice
+from nucleus_lite.namespace import INSIDE_RUN_DIR
+from nucleus_lite.reuse import OPERATOR, DynamoDBLocal
+from nucleus_lite.sources import Sources
+from nucleus_lite.wheelhouse import ensure_wheelhouse
+from repo_layout import COMPONENTS_DIR, REPO_ROOT
+
+CAMERA = "cam0"
+PIPELINE = ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.DynamoWriter")
+LITE_RUNS = REPO_ROOT / ".nucleus-lite-run"
+
+
+class ScenarioDevice(Protocol):
+    name: str
+
+    def operator(self) -> OperatorCredentials: ...
+    def thing_name(self) -> str: ...
+    def table(self) -> Any: ...
+    def configure(self, merges: dict[str, dict[str, Any]]) -> None: ...
+    def component_process(self, component: str) -> psutil.Process | None: ...
+    def down(self) -> None: ...
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def scenario_merges(root: Path, camera_folder: str) -> dict[str, dict[str, Any]]:
+    """The configuration both devices get: a folder camera of photos with one person each, a table
+    created on first use, every frame summarised to IoT Core (local_device.overlay.pipeline_merges)."""
+    camera = {"id": CAMERA, "source": {"type": "folder", "path": camera_folder, "fps": 10}, "width": 640,
+              "height": 480, "loop": True}
+    return pipeline_merges(root, camera=camera)
+
+
+class LocalRuntimeDevice:
+    """scripts/local-greengrass under ``root``, deployed recipes/dev.json plus the scenario's merges."""
+
+    name = "local runtime"
+
+    def __init__(self, root: Path) -> None:
+        self.runtime = LocalRuntime(root)
+        self.root = root
+        self.merges: dict[str, dict[str, Any]] = {}
+        self.deploy_seconds = 0.0
+
+    def up(self) -> None:
+        self.runtime.down()  # a runtime left behind by an interrupted run
+        self.merges = scenario_merges(self.root, str(copy_people(self.root / "scenario-camera")))
+        document = write_overlay(self.root / "scenario" / "deployment.json", self.merges, name="smartcam-scenario")
+        started = time.monotonic()
+        self.runtime.up(document)
+        self.deploy_seconds = time.monotonic() - started
+
+    def operator(self) -> OperatorCredentials:
+        return self.runtime.operator()
+
+    def thing_name(self) -> str:
+        return self.runtime.thing_name()
+
+    def table(self) -> Any:
+        return table(self.runtime.dynamodb_endpoint())
+
+    def configure(self, merges: dict[str, dict[str, Any]]) -> None:
+        self.merges = deep_merge(self.merges, merges)
+        document = write_overlay(self.root / "scenario" / f"deployment-{time.monotonic_ns()}.json", self.merges,
+                                 name="smartcam-scenario")
+        self.runtime.deploy(document)
+
+    def component_process(self, component: str) -> psutil.Process | None:
+        return self.runtime.component_process(component)
+
+    def nucleus_processes(self) -> list[psutil.Process]:
+        """The local runtime's daemon (the process that holds its control socket)."""
+        with contextlib.suppress(OSError, ValueError, psutil.Error):
+            return [psutil.Process(int(RuntimePaths(self.root).pid_file.read_text().strip()))]
+        return []
+
+    def down(self) -> None:
+        self.runtime.down()
+
+
+class LiteRuntimeDevice:
+    """Nucleus lite built from ``sources``, in a private systemd, with its loopback cloud side and
+    DynamoDB Local; the built components deployed with ``ggl-cli deploy``, then the scenario's
+    configuration merged in one local deployment."""
+
+    name = "nucleus lite"
+
+    def __init__(self, sources: Sources, runs: Path = LITE_RUNS) -> None:
+        self.sources = sources
+        self.runs = runs
+        self.dynamodb: DynamoDBLocal | None = None
+        self.device: LiteDevice | None = None
+        self.merges: dict[str, dict[str, Any]] = {}
+        self.deploy_seconds = 0.0
+
+    def up(self) -> None:
+        prefix = ensure_built(self.sources)
+        wheels = ensure_wheelhouse(COMPONENTS_DIR / "Runtime" / "requirements.txt")
+        self.runs.mkdir(parents=True, exist_ok=True)
+        run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=self.runs))
+        try:
+            self.dynamodb = DynamoDBLocal(run_dir / "dynamodb")
+            self.dynamodb.start()
+            # The table exists before the device does, as infrastructure/dynamodb.yaml makes it.
+            create_table_if_missing(self.dynamodb.client(), TABLE)
+            environment = {"AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.endpoint,  # the stand-in, as locally
+                           "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}  # the venv from the wheelhouse
+            self.device = LiteDevice(prefix, run_dir, environment=environment)
+            self.device.start()
+            people = copy_people(run_dir / "camera")
+            for path in (people, *people.iterdir()):
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            started = time.monotonic()
+            self.device.deploy_built_components()
+            self.device.wait_states({name: ("RUNNING",) for name in self.device.versions}, timeout=600)
+            self.deploy_seconds = time.monotonic() - started
+            merges = scenario_merges(run_dir, str(INSIDE_RUN_DIR / "camera"))
+            for component in ("smartcam.CameraIngest", "smartcam.SsdInference"):
+                merges[component]["frameRoot"] = "auto"  # the namespace's own /dev/shm
+            self.configure(merges)
+        except BaseException:
+            self.down()
+            raise
+
+    def _lite(self) -> LiteDevice:
+        if self.device is None:
+            raise RuntimeError("nucleus lite is not up")
+        return self.device
+
+    def operator(self) -> OperatorCredentials:
+        broker = self._lite().cloud.broker
+        cert, key = broker.issue_client_cert(OPERATOR)
+        return OperatorCredentials(broker.host, broker.port, broker.ca_path, cert, key)
+
+    def thing_name(self) -> str:
+        return self._lite().thing_name
+
+    def table(self) -> Any:
+        if self.dynamodb is None:
+            raise RuntimeError("nucleus lite is not up")
+        return table(self.dynamodb.endpoint)
+
+    def configure(self, merges: dict[str, dict[str, Any]], timeout: float = 120.0) -> None:
+        """One local deployment merging ``merges``; returns once lite's configuration holds them."""
+        device = self._lite()
+        self.merges = deep_merge(self.merges, merges)
+        device.update_configuration(merges)
+        deadline = time.monotonic() + timeout
+        pending = [(component, key, value) for component, merge in merges.items() for key, value in merge.items()]
+        while pending and time.monotonic() < deadline:
+            component, key, value = pending[0]
+            path = ["services", component, "configuration", key]
+            with contextlib.suppress(corebus.CoreBusError):
+                current = corebus.call(device.host_path("/run/greengrass"), "gg_config", "read", {"key_path": path})
+                if _same(current, value):
+                    pending.pop(0)
+                    continue
+            time.sleep(0.25)
+        if pending:
+            raise TimeoutError(f"lite's configuration did not take {pending[0][:2]} within {timeout:g} s")
+
+    def component_process(self, component: str) -> psutil.Process | None:
+        return self._lite().component_process(component)
+
+    def nucleus_processes(self) -> list[psutil.Process]:
+        """Lite's own daemons (ggl binaries), without its components."""
+        found = []
+        bin_dir = str(self._lite().prefix / "bin")
+        for process in self._lite().processes():
+            with contextlib.suppress(psutil.Error):
+                if process.exe().startswith(bin_dir):
+                    found.append(process)
+        return found
+
+    def down(self) -> None:
+        device, self.device = self.device, None
+        dynamodb, self.dynamodb = self.dynamodb, None
+        try:
+            if device is not None:
+                device.stop()
+        finally:
+            if dynamodb is not None:
+                dynamodb.stop()
+            if device is not None:
+                shutil.rmtree(device.run_dir, ignore_errors=True)
+
+
+def _same(current: Any, wanted: Any) -> bool:
+    """lite stores numbers as i64 or f64 and keeps maps and lists: compare as JSON values."""
+    return json.loads(json.dumps(current)) == json.loads(json.dumps(wanted))
