@@ -110,6 +110,18 @@ def test_dependencies_first_then_install_only_finishes_and_run_exits_zero_finish
     assert oct(rig.paths.work("test.App").stat().st_mode & 0o777) == "0o700"
 
 
+def test_install_does_not_wait_for_dependencies_but_run_does(rig: Rig) -> None:
+    # As the Java nucleus (installs in parallel) and nucleus lite (all installs before any run) do.
+    write_component(rig.components, "test.Base", lifecycle={"Install": "sleep 1.5; echo ready > {work:path}/ready"})
+    write_component(rig.components, "test.App", dependencies={"test.Base": "^1.0.0"}, lifecycle={
+        "Install": "test ! -f {test.Base:work:path}/ready && echo early > {work:path}/installed",
+        "Run": "test -f {test.Base:work:path}/ready && echo app ran"})
+    rig.deploy({"test.App": V1, "test.Base": V1})
+    rig.wait_state("test.App", FINISHED, BROKEN)
+    assert (rig.paths.work("test.App") / "installed").read_text().strip() == "early"
+    assert rig.state("test.App") == FINISHED and "app ran" in rig.log("test.App")
+
+
 def test_crash_loop_ends_broken_and_others_keep_running(rig: Rig) -> None:
     write_component(rig.components, "test.Crash", lifecycle={
         "Install": "echo installing", "Run": "echo crashing; exit 3", "Recover": "echo recovering"})
@@ -206,7 +218,7 @@ def test_a_dependent_of_a_broken_component_waits_and_says_why(rig: Rig) -> None:
     with rig.launcher.changed:
         assert rig.launcher.changed.wait_for(lambda: rig.launcher.runner("test.App").blocked_by, WAIT)
     rows = {row["component"]: row for row in rig.launcher.snapshot()}
-    assert rows["test.App"]["state"] == "NEW" and rows["test.App"]["settled"]
+    assert rows["test.App"]["state"] == "INSTALLED" and rows["test.App"]["settled"]  # installs do not wait
     assert rows["test.App"]["error"] == "waiting for test.Base, which is BROKEN"
     assert rig.launcher.wait_settled(WAIT)
 

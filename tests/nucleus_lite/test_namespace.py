@@ -9,11 +9,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from nucleus_lite.devices import LITE_RUNS
-from nucleus_lite.namespace import CGROUP_ROOT, HIERARCHIES, NamespaceError, PrivateSystemd, available
+from nucleus_lite.namespace import CGROUP_ROOT, HIERARCHIES, NamespaceError, PrivateSystemd, alive, available
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=f"private systemd: {available()}")
 
@@ -47,14 +46,14 @@ def test_private_systemd_leaves_the_host_alone_and_nothing_running(run_dir: Path
         # The units that clean /tmp at boot are masked.
         for unit in ("systemd-tmpfiles-setup.service", "systemd-tmpfiles-clean.timer"):
             assert systemd.run("systemctl", "is-enabled", unit, check=False).stdout.strip() == "masked"
-        children = [p.pid for p in systemd.processes()]
-        assert pid in children and len(children) >= 2  # systemd and at least journald/dbus
+        children = systemd.processes()
+        assert pid in [p.pid for p in children] and len(children) >= 2  # systemd and at least journald/dbus
     finally:
         systemd.stop()
     survived = marker.exists()
     marker.unlink(missing_ok=True)
     assert survived, "the marker in the host's /tmp was deleted"
-    assert not any(psutil.pid_exists(p) for p in children), "a process of the namespace survived"
+    assert not any(alive(p) for p in children), "a process of the namespace survived"
     assert not any((CGROUP_ROOT / h / systemd.name).exists() for h in HIERARCHIES)
 
 

@@ -25,9 +25,10 @@ FRAME = FrameRef(frame_id="cam0-1-0", camera_id="cam0", path="/f/1.jpg", sequenc
 
 
 def detections(count: int) -> Detections:
+    person = Detection(label="person", class_id=0, score=0.9, box=Box(x1=0, y1=0, x2=1, y2=1))
+    latency = StageLatency(queue_ms=1, read_ms=1, preprocess_ms=1, infer_ms=1, postprocess_ms=1)
     return Detections(frame=FRAME, model=ModelInfo(name="m", version="1", backend="dlr"), inferred_at=2.0,
-                      detections=[Detection(label="person", class_id=0, score=0.9, box=Box(x1=0, y1=0, x2=1, y2=1))]
-                      * count, latency=StageLatency(queue_ms=1, read_ms=1, preprocess_ms=1, infer_ms=1, postprocess_ms=1))
+                      detections=[person] * count, latency=latency)
 
 
 def test_core_bus_codec_round_trips() -> None:

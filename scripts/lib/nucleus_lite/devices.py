@@ -106,9 +106,11 @@ class LocalRuntimeDevice:
         return self.runtime.component_process(component)
 
     def nucleus_processes(self) -> list[psutil.Process]:
-        """The local runtime's daemon (the process that holds its control socket)."""
+        """The local runtime's daemon and its own helpers (the watchdog), without components."""
         with contextlib.suppress(OSError, ValueError, psutil.Error):
-            return [psutil.Process(int(RuntimePaths(self.root).pid_file.read_text().strip()))]
+            daemon = psutil.Process(int(RuntimePaths(self.root).pid_file.read_text().strip()))
+            helpers = [p for p in daemon.children(recursive=True) if _is_local_greengrass(p)]
+            return [daemon, *helpers]
         return []
 
     def down(self) -> None:
@@ -189,7 +191,7 @@ class LiteRuntimeDevice:
             path = ["services", component, "configuration", key]
             with contextlib.suppress(corebus.CoreBusError):
                 current = corebus.call(device.host_path("/run/greengrass"), "gg_config", "read", {"key_path": path})
-                if _same(current, value):
+                if _holds(current, value):
                     pending.pop(0)
                     continue
             time.sleep(0.25)
@@ -222,6 +224,15 @@ class LiteRuntimeDevice:
                 shutil.rmtree(device.run_dir, ignore_errors=True)
 
 
-def _same(current: Any, wanted: Any) -> bool:
-    """lite stores numbers as i64 or f64 and keeps maps and lists: compare as JSON values."""
+def _is_local_greengrass(process: psutil.Process) -> bool:
+    with contextlib.suppress(psutil.Error):
+        return any("local_greengrass" in part for part in process.cmdline())
+    return False
+
+
+def _holds(current: Any, wanted: Any) -> bool:
+    """Whether lite's configuration ``current`` holds the merge ``wanted`` (maps: every merged key;
+    lite keeps the keys a merge does not name; numbers compared as JSON values)."""
+    if isinstance(wanted, dict):
+        return isinstance(current, dict) and all(k in current and _holds(current[k], v) for k, v in wanted.items())
     return json.loads(json.dumps(current)) == json.loads(json.dumps(wanted))

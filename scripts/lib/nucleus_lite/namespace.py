@@ -43,6 +43,14 @@ def available() -> str | None:
     return None
 
 
+def alive(process: psutil.Process) -> bool:
+    """Still running (a zombie waiting for its reaper is not)."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 class PrivateSystemd:
     """One private systemd whose only host folder is ``run_dir`` (seen at /tmp/ggl inside)."""
 
@@ -93,6 +101,7 @@ class PrivateSystemd:
 
     def stop(self) -> None:
         """Kill the namespace's PID 1 (every process inside dies with it), then remove its cgroups."""
+        inside = self.processes()
         outer, self._outer = self._outer, None
         pid, self.pid = self.pid, None
         if pid is not None:
@@ -102,6 +111,9 @@ class PrivateSystemd:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(outer.pid, signal.SIGKILL)
             outer.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(alive(p) for p in inside) and time.monotonic() < deadline:
+            time.sleep(0.1)
         self._remove_cgroups()
 
     def _remove_cgroups(self, timeout: float = 20.0) -> None:

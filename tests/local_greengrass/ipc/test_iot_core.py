@@ -124,6 +124,9 @@ def test_broker_acl_is_shaped_like_the_iot_policy(broker, operator):
         assert operator.publish("smartcam/cam7/other", b"x").reason_code == mqtt5.PubackReasonCode.NOT_AUTHORIZED
         assert thing.publish("smartcam/cam8/capture", b"x").reason_code == mqtt5.PubackReasonCode.NOT_AUTHORIZED
         assert thing.publish("smartcam/fleet/capture", b"x").reason_code == mqtt5.PubackReasonCode.NOT_AUTHORIZED
+        # the nucleus's own jobs/shadow/health topics, its own thing's only
+        assert thing.publish("$aws/things/cam7/jobs/get", b"{}").reason_code != mqtt5.PubackReasonCode.NOT_AUTHORIZED
+        assert thing.publish("$aws/things/cam8/jobs/get", b"{}").reason_code == mqtt5.PubackReasonCode.NOT_AUTHORIZED
         received = {thing.messages.get(timeout=TIMEOUT) for _ in range(2)}
         assert received == {("smartcam/cam7/capture", b"1"), ("smartcam/fleet/capture", b"2")}
     finally:

@@ -1,7 +1,9 @@
 """Runs the components of a deployment with the nucleus's lifecycle states (Lifecycle.java).
 
-One thread per component: wait until every dependency is RUNNING or FINISHED, put the artifacts
-in place, install (Skipif, Timeout), then run or startup. A Run step is RUNNING as soon as its
+One thread per component: put the artifacts in place, install (Skipif, Timeout), wait until every
+dependency is RUNNING or FINISHED, then run or startup. Installs do not wait for dependencies, as on
+the Java nucleus (installs run in parallel; dependencies gate startup/run only) and nucleus lite
+(every install unit finishes before any run unit starts). A Run step is RUNNING as soon as its
 process started; a Startup step once its script exited 0. An error (a non-zero exit, a timeout, or
 UpdateState ERRORED from the component) runs the Recover step if there is one, then the Shutdown
 step, stops the processes and starts the component again (without reinstalling); the third error in
@@ -143,8 +145,6 @@ class ComponentRunner:
     # the component's life -------------------------------------------------------------------------
     def _main(self) -> None:
         try:
-            if not self.launcher.wait_for_dependencies(self):
-                return
             install_artifacts(self.spec, self.launcher.paths)
             self.launcher.paths.work(self.name).mkdir(mode=0o700, parents=True, exist_ok=True)
             self._lifecycle()
@@ -154,7 +154,7 @@ class ComponentRunner:
             log.exception("%s: launcher failure", self.name)
             self._set(BROKEN, f"launcher failure: {exc!r}")
 
-    def _lifecycle(self) -> None:
+    def _lifecycle(self) -> None:  # noqa: PLR0911 - one return per way a component stops
         lifecycle = self.spec.lifecycle
         installed = False  # an error after install restarts the component without installing again
         while not self.stopping:
@@ -171,6 +171,8 @@ class ComponentRunner:
                     continue
             installed = True
             self._set(INSTALLED)
+            if not self.launcher.wait_for_dependencies(self):
+                return
             startup, run = lifecycle.get("startup"), lifecycle.get("run")
             if startup is None and run is None:
                 self._set(FINISHED)

@@ -35,6 +35,13 @@ ACL = f"""\
 # Shaped like the smartcam IoT policy. %u is the client certificate's CN.
 pattern readwrite smartcam/%u/#
 pattern read smartcam/fleet/#
+# The nucleus's own topics (GreengrassShadowJobsHealth, GreengrassSubscriptions in the policy):
+# nucleus lite asks for its jobs at start and retries every 30 s while they are refused.
+pattern readwrite $aws/things/%u/jobs/#
+pattern readwrite $aws/things/%u/shadow/#
+pattern readwrite $aws/things/%u/greengrassv2/health/json
+pattern readwrite $aws/things/%u/greengrassv2/health/json/accepted
+pattern readwrite $aws/things/%u/greengrass/health/json
 
 user {OPERATOR}
 topic write smartcam/+/capture

@@ -1,0 +1,124 @@
+"""Nucleus lite against the local runtime's daemon: memory and CPU of the nucleus itself at idle and
+during a 10 fps capture, and the time from deployment to every component RUNNING.
+
+    .venv/bin/python -m nucleus_lite.measure [--idle 20] [--frames 100] [--out docs/bench/nucleus-lite.json]
+
+"Nucleus" is what the device owner runs besides the components: for lite its daemons (the ggl
+binaries; the private systemd, journald and dbus it needs are listed apart, as a device has them
+anyway), for the local runtime its daemon process. Components, stand-ins and the test process are
+not counted. CPU is user+system time over wall time (1.0 = one core); memory is the sum of RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from local_device.observe import Operator
+from nucleus_lite.devices import CAMERA, LiteRuntimeDevice, LocalRuntimeDevice
+from nucleus_lite.sources import find_sources
+from repo_layout import BENCH_RESULTS_DIR, REPO_ROOT
+
+E2E_ROOT = REPO_ROOT / ".local-greengrass" / "e2e"
+
+
+def sample(processes: Callable[[], list[psutil.Process]], seconds: float) -> dict[str, float]:
+    """CPU (cores) and RSS (MB, mean and peak) of ``processes()`` over ``seconds``."""
+    def cpu_and_rss() -> tuple[float, float]:
+        cpu = rss = 0.0
+        for process in processes():
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                cpu += times.user + times.system
+                rss += process.memory_info().rss
+        return cpu, rss / 1e6
+
+    start_cpu, _ = cpu_and_rss()
+    started = time.monotonic()
+    rss_samples = []
+    while time.monotonic() - started < seconds:
+        rss_samples.append(cpu_and_rss()[1])
+        time.sleep(0.5)
+    end_cpu, _ = cpu_and_rss()
+    elapsed = time.monotonic() - started
+    return {"cpu_cores": round((end_cpu - start_cpu) / elapsed, 4),
+            "rss_mb": round(sum(rss_samples) / len(rss_samples), 1),
+            "rss_peak_mb": round(max(rss_samples), 1), "processes": len(processes())}
+
+
+def measure(device: LiteRuntimeDevice | LocalRuntimeDevice, idle_s: float, frames: int) -> dict[str, Any]:
+    result: dict[str, Any] = {"device": device.name}
+    device.up()
+    try:
+        result["deploy_to_running_s"] = round(device.deploy_seconds, 1)
+        time.sleep(5)  # let the deployment's own work settle
+        result["idle"] = sample(device.nucleus_processes, idle_s)
+        operator = Operator(device)  # type: ignore[arg-type]
+        try:
+            request = operator.capture(CAMERA, frames, 10)
+            result["capture_10fps"] = sample(device.nucleus_processes, frames / 10)
+            final = operator.wait_final(request, timeout=120)
+            result["capture_10fps"]["frames_captured"] = final.frames_captured
+        finally:
+            operator.close()
+        if isinstance(device, LiteRuntimeDevice):
+            device_processes = device._lite().processes()
+            support = [p for p in device_processes if p not in device.nucleus_processes()
+                       and not _is_component(p)]
+            result["lite_support_processes"] = sorted({_name(p) for p in support})
+            result["lite_support_rss_mb"] = round(sum(_rss(p) for p in support) / 1e6, 1)
+    finally:
+        device.down()
+    return result
+
+
+def _is_component(process: psutil.Process) -> bool:
+    with contextlib.suppress(psutil.Error):
+        return "/work/" in process.cwd() or process.name() in ("recipe-runner", "sleep", "sh")
+    return False
+
+
+def _name(process: psutil.Process) -> str:
+    with contextlib.suppress(psutil.Error):
+        return process.name()
+    return "?"
+
+
+def _rss(process: psutil.Process) -> int:
+    with contextlib.suppress(psutil.Error):
+        return int(process.memory_info().rss)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle sampling")
+    parser.add_argument("--frames", type=int, default=100, help="frames of the 10 fps capture")
+    parser.add_argument("--out", type=Path, default=BENCH_RESULTS_DIR / "nucleus-lite.json")
+    args = parser.parse_args(argv)
+    sources = find_sources()
+    if sources is None:
+        parser.error("nucleus lite sources not found")
+    results = [measure(LocalRuntimeDevice(E2E_ROOT), args.idle, args.frames),
+               measure(LiteRuntimeDevice(sources), args.idle, args.frames)]
+    document = {"measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "command": f".venv/bin/python -m nucleus_lite.measure --idle {args.idle:g} --frames {args.frames}",
+                "machine": f"{psutil.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}",
+                "results": results}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(document, indent=2) + "\n")
+    print(json.dumps(document, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
