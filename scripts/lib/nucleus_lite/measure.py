@@ -6,7 +6,8 @@ during a 10 fps capture, and the time from deployment to every component RUNNING
 "Nucleus" is what the device owner runs besides the components: for lite its daemons (the ggl
 binaries; the private systemd, journald and dbus it needs are listed apart, as a device has them
 anyway), for the local runtime its daemon process. Components, stand-ins and the test process are
-not counted. CPU is user+system time over wall time (1.0 = one core); memory is the sum of RSS.
+not counted. CPU is user+system time over wall time (1.0 = one core); memory is the sum of RSS and of
+PSS (shared pages split between the processes that map them; the fairer sum).
 """
 
 from __future__ import annotations
@@ -31,28 +32,36 @@ from repo_layout import BENCH_RESULTS_DIR, REPO_ROOT
 E2E_ROOT = REPO_ROOT / ".local-greengrass" / "e2e"
 
 
-def sample(processes: Callable[[], list[psutil.Process]], seconds: float) -> dict[str, float]:
+def sample(processes: Callable[[], list[psutil.Process]], seconds: float) -> dict[str, Any]:
     """CPU (cores) and RSS (MB, mean and peak) of ``processes()`` over ``seconds``."""
-    def cpu_and_rss() -> tuple[float, float]:
-        cpu = rss = 0.0
+    per_process: dict[str, float] = {}
+
+    def cpu_and_memory(sign: float = 0.0) -> tuple[float, float, float]:
+        cpu = rss = pss = 0.0
         for process in processes():
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
                 cpu += times.user + times.system
-                rss += process.memory_info().rss
-        return cpu, rss / 1e6
+                name = _name(process)
+                per_process[name] = per_process.get(name, 0.0) + sign * (times.user + times.system)
+                memory = process.memory_full_info()
+                rss += memory.rss
+                pss += memory.pss
+        return cpu, rss / 1e6, pss / 1e6
 
-    start_cpu, _ = cpu_and_rss()
+    start_cpu = cpu_and_memory(-1.0)[0]
     started = time.monotonic()
-    rss_samples = []
+    memory_samples = []
     while time.monotonic() - started < seconds:
-        rss_samples.append(cpu_and_rss()[1])
+        memory_samples.append(cpu_and_memory()[1:])
         time.sleep(0.5)
-    end_cpu, _ = cpu_and_rss()
+    end_cpu = cpu_and_memory(1.0)[0]
     elapsed = time.monotonic() - started
     return {"cpu_cores": round((end_cpu - start_cpu) / elapsed, 4),
-            "rss_mb": round(sum(rss_samples) / len(rss_samples), 1),
-            "rss_peak_mb": round(max(rss_samples), 1), "processes": len(processes())}
+            "cpu_cores_by_process": {k: round(v / elapsed, 4) for k, v in sorted(per_process.items()) if v > 0},
+            "rss_mb": round(sum(s[0] for s in memory_samples) / len(memory_samples), 1),
+            "pss_mb": round(sum(s[1] for s in memory_samples) / len(memory_samples), 1),
+            "rss_peak_mb": round(max(s[0] for s in memory_samples), 1), "processes": len(processes())}
 
 
 def measure(device: LiteRuntimeDevice | LocalRuntimeDevice, idle_s: float, frames: int) -> dict[str, Any]:
@@ -75,7 +84,7 @@ def measure(device: LiteRuntimeDevice | LocalRuntimeDevice, idle_s: float, frame
             support = [p for p in device_processes if p not in device.nucleus_processes()
                        and not _is_component(p)]
             result["lite_support_processes"] = sorted({_name(p) for p in support})
-            result["lite_support_rss_mb"] = round(sum(_rss(p) for p in support) / 1e6, 1)
+            result["lite_support_pss_mb"] = round(sum(_pss(p) for p in support) / 1e6, 1)
     finally:
         device.down()
     return result
@@ -93,9 +102,9 @@ def _name(process: psutil.Process) -> str:
     return "?"
 
 
-def _rss(process: psutil.Process) -> int:
+def _pss(process: psutil.Process) -> int:
     with contextlib.suppress(psutil.Error):
-        return int(process.memory_info().rss)
+        return int(process.memory_full_info().pss)
     return 0
 
 

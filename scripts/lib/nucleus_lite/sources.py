@@ -18,7 +18,7 @@ TARBALLS: dict[str, str | None] = {
     "unity-": "UNITY",
 }
 # Bumped whenever the build command changes, so an old install is not reused.
-BUILD_RECIPE = "cmake-ninja-minsizerel-v1"
+BUILD_RECIPE = "cmake-ninja-minsizerel-loginfo-v2"
 
 
 
