@@ -47,18 +47,25 @@ def gdk_zip_entries(folder: Path) -> list[str]:
     return entries
 
 
-def test_recipe_is_artifacts_only_and_readable_by_all():
+def test_recipe_ships_the_model_zip_readable_by_all_and_only_unpacks_it():
     document = recipe()
     assert document["ComponentName"] == "{COMPONENT_NAME}"
     assert document["ComponentVersion"] == "{COMPONENT_VERSION}"
     platforms = [manifest["Platform"]["architecture"] for manifest in document["Manifests"]]
     assert platforms == ["amd64", "aarch64"]
     for manifest in document["Manifests"]:
-        assert "Lifecycle" not in manifest
+        # No code: the install step unpacks the zip into the work folder (nucleus lite does not unpack
+        # ZIP artifacts of a local deployment) and `run` only keeps the component RUNNING (lite stops
+        # HARD dependents of a component that exits); see docs/nucleus-lite.md.
+        assert manifest["Lifecycle"] == {
+            "install": "rm -rf {work:path}/app && python3 -I -m zipfile -e {artifacts:path}/SsdModelStore.zip "
+                       "{work:path}/app",
+            "run": "exec sleep infinity",
+        }
         (artifact,) = manifest["Artifacts"]
         # The real GDK zip build names the zip after the component folder.
         assert artifact["URI"] == "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/SsdModelStore.zip"
-        assert artifact["Unarchive"] == "ZIP"
+        assert "Unarchive" not in artifact
         assert artifact["Permission"] == {"Read": "ALL"}
 
 

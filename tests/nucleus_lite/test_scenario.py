@@ -85,3 +85,7 @@ def test_configuration_update_applies_live(device: ScenarioDevice, operator: Ope
             (s.frame_id, "person") for s in after if s.boxes)
     finally:
         device.configure({"smartcam.SsdInference": {"scoreThreshold": 0.5}})
+
+
+def test_nothing_of_the_nucleus_listens_beyond_loopback(device: ScenarioDevice) -> None:
+    assert device.exposed_listeners() == []

@@ -22,6 +22,7 @@ ROOT_INSIDE = Path("/var/lib/greengrass")
 SOCKETS_INSIDE = Path("/run/greengrass")
 REGION = "us-east-1"
 SETTLED = ("RUNNING", "FINISHED", "BROKEN")
+TES_UNIT = "ggl.aws.greengrass.TokenExchangeService.service"
 
 
 class DeviceError(RuntimeError):
@@ -59,6 +60,12 @@ class LiteDevice:
     def _start_nucleus(self) -> None:
         if self.environment:  # inherited by every unit the nucleus starts (components included)
             self.systemd.run("systemctl", "set-environment", *(f"{k}={v}" for k, v in self.environment.items()))
+        # Lite's tes-serverd (the components' credentials endpoint) binds 0.0.0.0 on a random port
+        # (tes-serverd/src/http_server.c), and this namespace shares the host's network: a drop-in
+        # keeps it to loopback traffic (systemd's IP access control, a cgroup BPF filter).
+        drop_in = self.systemd.host_path(f"/etc/systemd/system/{TES_UNIT}.d/loopback-only.conf")
+        drop_in.parent.mkdir(parents=True, exist_ok=True)
+        drop_in.write_text("[Service]\nIPAddressDeny=any\nIPAddressAllow=localhost\n")
         units = sorted((self.prefix / "lib" / "systemd" / "system").iterdir())
         self.systemd.run("systemctl", "link", *map(str, units))
         enable = [u.name for u in units if u.suffix in (".socket", ".service", ".target")]

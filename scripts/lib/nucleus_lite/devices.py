@@ -47,6 +47,7 @@ class ScenarioDevice(Protocol):
     def table(self) -> Any: ...
     def configure(self, merges: dict[str, dict[str, Any]]) -> None: ...
     def component_process(self, component: str) -> psutil.Process | None: ...
+    def exposed_listeners(self) -> list[str]: ...
     def down(self) -> None: ...
 
 
@@ -104,6 +105,9 @@ class LocalRuntimeDevice:
 
     def component_process(self, component: str) -> psutil.Process | None:
         return self.runtime.component_process(component)
+
+    def exposed_listeners(self) -> list[str]:
+        return [f"{name} {where}" for name, where, _ in tcp_listeners(self.nucleus_processes()) if not_loopback(where)]
 
     def nucleus_processes(self) -> list[psutil.Process]:
         """The local runtime's daemon and its own helpers (the watchdog), without components."""
@@ -201,6 +205,23 @@ class LiteRuntimeDevice:
     def component_process(self, component: str) -> psutil.Process | None:
         return self._lite().component_process(component)
 
+    def exposed_listeners(self) -> list[str]:
+        """TCP listeners of lite's daemons that take non-loopback traffic: one bound to 0.0.0.0 counts
+        unless its systemd unit refuses every non-loopback address (IPAddressDeny=any)."""
+        device = self._lite()
+        exposed = []
+        for name, where, process in tcp_listeners(self.nucleus_processes()):
+            if not not_loopback(where):
+                continue
+            unit = _unit_of(process)
+            shown = device.systemd.run("systemctl", "show", "-p", "IPAddressDeny", "-p", "IPAddressAllow", unit,
+                                       check=False).stdout if unit else ""
+            rules = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+            denied = set(rules.get("IPAddressDeny", "").split())
+            if not {"0.0.0.0/0", "::/0"} <= denied or "127.0.0.0/8" not in rules.get("IPAddressAllow", "").split():
+                exposed.append(f"{name} {where} ({unit or 'no unit'})")
+        return exposed
+
     def nucleus_processes(self) -> list[psutil.Process]:
         """Lite's own daemons (ggl binaries), without its components."""
         found = []
@@ -222,6 +243,32 @@ class LiteRuntimeDevice:
                 dynamodb.stop()
             if device is not None:
                 shutil.rmtree(device.run_dir, ignore_errors=True)
+
+
+def tcp_listeners(processes: list[psutil.Process]) -> list[tuple[str, str, psutil.Process]]:
+    """(process name, address:port, process) of every listening TCP socket of ``processes``."""
+    found = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            for connection in process.net_connections(kind="tcp"):
+                if connection.status == psutil.CONN_LISTEN:
+                    found.append((process.name(), f"{connection.laddr.ip}:{connection.laddr.port}", process))
+    return found
+
+
+def not_loopback(where: str) -> bool:
+    host = where.rsplit(":", 1)[0]
+    return not (host.startswith("127.") or host in ("::1", "localhost"))
+
+
+def _unit_of(process: psutil.Process) -> str | None:
+    """The systemd unit a process of the namespace runs in (from its cgroup path)."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{process.pid}/cgroup").read_text().splitlines():
+            if line.startswith("0::"):
+                leaf = line.rsplit("/", 1)[-1]
+                return leaf if leaf.endswith(".service") else None
+    return None
 
 
 def _is_local_greengrass(process: psutil.Process) -> bool:
