@@ -20,7 +20,6 @@ sized once per process).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess  # nosec B404

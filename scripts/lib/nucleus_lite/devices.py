@@ -157,10 +157,7 @@ class LiteRuntimeDevice:
             self.device.deploy_built_components()
             self.device.wait_states({name: ("RUNNING",) for name in self.device.versions}, timeout=600)
             self.deploy_seconds = time.monotonic() - started
-            merges = scenario_merges(run_dir, str(INSIDE_RUN_DIR / "camera"))
-            for component in ("smartcam.CameraIngest", "smartcam.SsdInference"):
-                merges[component]["frameRoot"] = "auto"  # the namespace's own /dev/shm
-            self.configure(merges)
+            self.configure(scenario_merges(run_dir, str(INSIDE_RUN_DIR / "camera")))
         except BaseException:
             self.down()
             raise
