@@ -116,3 +116,35 @@ def test_credentials_provider_and_data_plane_speak_mutual_tls_on_loopback(tls: d
     finally:
         for service in (credentials, plane):
             service.stop()
+
+
+def test_measurement_samples_cpu_and_memory_of_a_process_set() -> None:
+    import psutil
+
+    from nucleus_lite.measure import sample
+
+    result = sample(lambda: [psutil.Process()], 1.0)
+    assert result["processes"] == 1
+    assert 0 < result["pss_mb"] <= result["rss_mb"] <= result["rss_peak_mb"]
+    assert result["cpu_cores"] >= 0
+
+
+def test_build_reuses_a_complete_install_and_unpacks_one_top_folder(tmp_path: Path) -> None:
+    from nucleus_lite.build import REQUIRED, BuildError, _unpack, is_built
+
+    prefix = tmp_path / "prefix"
+    assert not is_built(prefix)
+    for name in REQUIRED:
+        (prefix / name).parent.mkdir(parents=True, exist_ok=True)
+        (prefix / name).write_text("")
+    assert is_built(prefix)
+    (tmp_path / "src" / "top").mkdir(parents=True)
+    (tmp_path / "src" / "other").mkdir()
+    with tarfile.open(tmp_path / "one.tar.gz", "w:gz") as archive:
+        archive.add(tmp_path / "src" / "top", arcname="top")
+    assert _unpack(tmp_path / "one.tar.gz", tmp_path / "out") == tmp_path / "out" / "top"
+    with tarfile.open(tmp_path / "two.tar.gz", "w:gz") as archive:
+        archive.add(tmp_path / "src" / "top", arcname="top")
+        archive.add(tmp_path / "src" / "other", arcname="other")
+    with pytest.raises(BuildError):
+        _unpack(tmp_path / "two.tar.gz", tmp_path / "out2")

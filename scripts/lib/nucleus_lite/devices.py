@@ -61,12 +61,12 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def scenario_merges(root: Path, camera_folder: str) -> dict[str, dict[str, Any]]:
+def scenario_merges(camera_folder: str) -> dict[str, dict[str, Any]]:
     """The configuration both devices get: a folder camera of photos with one person each, a table
     created on first use, every frame summarised to IoT Core (local_device.overlay.pipeline_merges)."""
     camera = {"id": CAMERA, "source": {"type": "folder", "path": camera_folder, "fps": 10}, "width": 640,
               "height": 480, "loop": True}
-    return pipeline_merges(root, camera=camera)
+    return pipeline_merges(camera=camera)
 
 
 class LocalRuntimeDevice:
@@ -82,7 +82,7 @@ class LocalRuntimeDevice:
 
     def up(self) -> None:
         self.runtime.down()  # a runtime left behind by an interrupted run
-        self.merges = scenario_merges(self.root, str(copy_people(self.root / "scenario-camera")))
+        self.merges = scenario_merges(str(copy_people(self.root / "scenario-camera")))
         document = write_overlay(self.root / "scenario" / "deployment.json", self.merges, name="smartcam-scenario")
         started = time.monotonic()
         self.runtime.up(document)
@@ -157,7 +157,7 @@ class LiteRuntimeDevice:
             self.device.deploy_built_components()
             self.device.wait_states({name: ("RUNNING",) for name in self.device.versions}, timeout=600)
             self.deploy_seconds = time.monotonic() - started
-            self.configure(scenario_merges(run_dir, str(INSIDE_RUN_DIR / "camera")))
+            self.configure(scenario_merges(str(INSIDE_RUN_DIR / "camera")))
         except BaseException:
             self.down()
             raise

@@ -1,7 +1,7 @@
 """Nucleus lite against the local runtime's daemon: memory and CPU of the nucleus itself at idle and
 during a 10 fps capture, and the time from deployment to every component RUNNING.
 
-    .venv/bin/python -m nucleus_lite.measure [--idle 20] [--frames 100] [--out docs/bench/nucleus-lite.json]
+    .venv/bin/python -m nucleus_lite.measure [--idle 20] [--frames 100] [--out docs/nucleus-lite.json]
 
 "Nucleus" is what the device owner runs besides the components: for lite its daemons (the ggl
 binaries; the private systemd, journald and dbus it needs are listed apart, as a device has them
@@ -27,7 +27,7 @@ import psutil
 from local_device.observe import Operator
 from nucleus_lite.devices import CAMERA, LiteRuntimeDevice, LocalRuntimeDevice
 from nucleus_lite.sources import find_sources
-from repo_layout import BENCH_RESULTS_DIR, REPO_ROOT
+from repo_layout import REPO_ROOT
 
 E2E_ROOT = REPO_ROOT / ".local-greengrass" / "e2e"
 
@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle sampling")
     parser.add_argument("--frames", type=int, default=100, help="frames of the 10 fps capture")
-    parser.add_argument("--out", type=Path, default=BENCH_RESULTS_DIR / "nucleus-lite.json")
+    # Not in docs/bench: those are `make bench`'s results, each read through its benchmark's model.
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "nucleus-lite.json")
     args = parser.parse_args(argv)
     sources = find_sources()
     if sources is None:
