@@ -10,6 +10,7 @@ the namespace's PID 1, which takes every process inside with it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ import psutil
 DATA = Path(__file__).resolve().parent / "data"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 HIERARCHIES = ("systemd", "unified")
+_PR_SET_PDEATHSIG = 1
 INSIDE_RUN_DIR = Path("/tmp/ggl")  # noqa: S108  # nosec B108 - the run folder as seen inside the namespace's own tmpfs
 
 
@@ -41,6 +43,13 @@ def available() -> str | None:
     if not all((CGROUP_ROOT / h).is_dir() for h in HIERARCHIES):
         return f"cgroup hierarchies {HIERARCHIES} not mounted under {CGROUP_ROOT}"
     return None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the process that started it dies (a killed test run),
+    which reaches unshare, whose --kill-child then takes the namespace's PID 1 and everything inside."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def alive(process: psutil.Process) -> bool:
@@ -75,7 +84,8 @@ class PrivateSystemd:
         with self.console.open("ab") as console:
             self._outer = subprocess.Popen(
                 ["/bin/bash", str(ns / "outer.sh"), self.name, str(self.run_dir)],
-                stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
+                stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_parent)  # noqa: PLW1509 - one prctl, no locks
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.pid = self._find_init()

@@ -1,8 +1,9 @@
 """The built components (``components/*/greengrass-build``, what GDK publishes) laid out for
-``ggl-cli deploy``: ``recipes/<name>-<version>.yaml`` and ``artifacts/<name>/<version>/<files>``."""
+``ggl-cli deploy``: ``recipes/<name>-<version>.json`` and ``artifacts/<name>/<version>/<files>``."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -28,7 +29,12 @@ def stage(into: Path, components_dir: Path = COMPONENTS_DIR) -> dict[str, str]:
     artifacts.mkdir()
     versions: dict[str, str] = {}
     for name, (version, build) in built_components(components_dir).items():
-        shutil.copyfile(build / "recipes" / "recipe.yaml", recipes / f"{name}-{version}.yaml")
+        # As JSON, the form the Greengrass service hands a device (lite saves what ResolveComponent-
+        # Candidates returns as <name>-<version>.json): lite's YAML decoder makes every scalar a string
+        # (ggl-yaml/src/yaml_decode.c), so a YAML recipe's DefaultConfiguration numbers and booleans
+        # would reach the components as "0.5" and "true". Same document, same keys, typed values.
+        document = yaml.safe_load((build / "recipes" / "recipe.yaml").read_text())
+        (recipes / f"{name}-{version}.json").write_text(json.dumps(document, indent=2) + "\n")
         source = build / "artifacts" / name / version
         if source.is_dir():
             shutil.copytree(source, artifacts / name / version)

@@ -6,4 +6,5 @@
 set -euo pipefail
 name=$1 run=$2
 for h in systemd unified; do mkdir -p "/sys/fs/cgroup/$h/$name"; echo $$ > "/sys/fs/cgroup/$h/$name/cgroup.procs"; done
-exec unshare --pid --mount --cgroup --fork --mount-proc "$run/ns/inner.sh" "$run"
+# --kill-child: if unshare dies (its parent, the test, died: see namespace.py), PID 1 inside dies too.
+exec unshare --pid --mount --cgroup --fork --kill-child=SIGKILL --mount-proc "$run/ns/inner.sh" "$run"
