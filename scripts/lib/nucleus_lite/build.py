@@ -48,9 +48,13 @@ def ensure_built(sources: Sources, cache_root: Path = CACHE_ROOT, jobs: int | No
     return prefix
 
 
+# Out of /tmp on purpose: the build is large and /tmp is shared; mkdtemp makes a private folder here.
+BUILD_SCRATCH = "/var/tmp"  # noqa: S108  # nosec B108
+
+
 def _build(sources: Sources, prefix: Path, jobs: int | None) -> None:
     log = prefix.parent / "build.log"
-    scratch = Path(tempfile.mkdtemp(prefix="smartcam-nucleus-lite-build-", dir="/var/tmp"))  # nosec B108
+    scratch = Path(tempfile.mkdtemp(prefix="smartcam-nucleus-lite-build-", dir=BUILD_SCRATCH))
     staging = prefix.parent / "prefix.partial"
     shutil.rmtree(staging, ignore_errors=True)
     try:

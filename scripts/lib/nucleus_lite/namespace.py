@@ -24,7 +24,8 @@ DATA = Path(__file__).resolve().parent / "data"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 HIERARCHIES = ("systemd", "unified")
 _PR_SET_PDEATHSIG = 1
-INSIDE_RUN_DIR = Path("/tmp/ggl")  # noqa: S108  # nosec B108 - the run folder as seen inside the namespace's own tmpfs
+# The run folder as seen inside the namespace's own tmpfs.
+INSIDE_RUN_DIR = Path("/tmp/ggl")  # noqa: S108  # nosec B108
 
 
 class NamespaceError(RuntimeError):
@@ -66,7 +67,8 @@ class PrivateSystemd:
     def __init__(self, run_dir: Path, name: str) -> None:
         if run_dir.resolve().is_relative_to("/var") or run_dir.resolve().is_relative_to("/etc"):
             raise NamespaceError(f"{run_dir}: the run folder must be outside /var and /etc (overlaid inside)")
-        if run_dir.resolve().is_relative_to("/tmp"):  # noqa: S108  # nosec B108 - refusing it, not using it
+        # refusing /tmp, not using it
+        if run_dir.resolve().is_relative_to("/tmp"):  # noqa: S108  # nosec B108
             raise NamespaceError(f"{run_dir}: never under the host's /tmp")
         self.run_dir = run_dir.resolve()
         self.name = name
