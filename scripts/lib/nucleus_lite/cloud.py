@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import shutil
 import socket
@@ -27,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
-from nucleus_lite.reuse import Mosquitto, dummy_credentials
+from nucleus_lite.reuse import Mosquitto, dummy_credentials, send_json
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +83,7 @@ class MutualTlsService:
         thing = request.headers.get("x-amzn-iot-thingname", "")
         self.requests.append((request.path, thing))
         status, body = route(request.path.split("?", 1)[0], thing)
-        data = json.dumps(body).encode()
-        request.send_response(status)
-        request.send_header("Content-Type", "application/json")
-        request.send_header("Content-Length", str(len(data)))
-        request.end_headers()
-        request.wfile.write(data)
+        send_json(request, status, body)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)

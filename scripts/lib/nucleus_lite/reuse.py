@@ -5,8 +5,9 @@ credentials only stand-ins accept, and the eventstream codec that lite's core bu
 """
 
 from local_greengrass.ipc.eventstream import Decoder, Header, encode_message
-from local_greengrass.standins.credentials import dummy_credentials
+from local_greengrass.standins.credentials import dummy_credentials, send_json
 from local_greengrass.standins.dynamodb_local import DynamoDBLocal
 from local_greengrass.standins.mosquitto import OPERATOR, Mosquitto
 
-__all__ = ["OPERATOR", "Decoder", "DynamoDBLocal", "Header", "Mosquitto", "dummy_credentials", "encode_message"]
+__all__ = ["OPERATOR", "Decoder", "DynamoDBLocal", "Header", "Mosquitto", "dummy_credentials", "encode_message",
+           "send_json"]

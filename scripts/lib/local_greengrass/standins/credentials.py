@@ -21,6 +21,16 @@ LIFETIME = timedelta(hours=1)
 DUMMY_SESSION_TOKEN = "local-greengrass-session-token"  # noqa: S105  # nosec B105
 
 
+def send_json(request: BaseHTTPRequestHandler, status: int, body: object) -> None:
+    """Answer an HTTP request with ``body`` as JSON (the stand-ins' one way to answer)."""
+    data = json.dumps(body).encode()
+    request.send_response(status)
+    request.send_header("Content-Type", "application/json")
+    request.send_header("Content-Length", str(len(data)))
+    request.end_headers()
+    request.wfile.write(data)
+
+
 def dummy_credentials(now: datetime | None = None) -> dict[str, str]:
     """Dummies: only the local stand-ins accept them."""
     expiration = (now or datetime.now(UTC)) + LIFETIME
@@ -64,12 +74,7 @@ class CredentialsServer:
 
     @staticmethod
     def _send(request: BaseHTTPRequestHandler, status: int, body: dict[str, str]) -> None:
-        data = json.dumps(body).encode()
-        request.send_response(status)
-        request.send_header("Content-Type", "application/json")
-        request.send_header("Content-Length", str(len(data)))
-        request.end_headers()
-        request.wfile.write(data)
+        send_json(request, status, body)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._server.serve_forever, name="credentials", daemon=True)
