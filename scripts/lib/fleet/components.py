@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ import yaml
 
 from fleet.aws import FleetError
 from repo_layout import REPO_ROOT
+from smartcam.contracts import sha256_file
 
 ARTIFACT_URI = re.compile(r"s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/(?P<file>[^/]+)")
 NEXT_PATCH = "NEXT_PATCH"
@@ -57,13 +57,6 @@ def get_key(mapping: dict[str, Any], key: str, default: Any = None) -> Any:
             return value
     return default
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_recipe(path: Path) -> dict[str, Any]:

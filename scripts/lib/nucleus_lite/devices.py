@@ -9,7 +9,6 @@ table the writer stores into, a configuration deployment and the process of a co
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ from local_device.overlay import pipeline_merges, write_overlay
 from local_device.process import LocalRuntime, OperatorCredentials
 from local_device.store import TABLE, table
 from local_device.video import copy_people
+from local_greengrass.deployment.documents import deep_merge
 from local_greengrass.paths import RuntimePaths
 from nucleus_lite import corebus
 from nucleus_lite.build import ensure_built
@@ -50,15 +50,6 @@ class ScenarioDevice(Protocol):
     def exposed_listeners(self) -> list[str]: ...
     def down(self) -> None: ...
 
-
-def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def scenario_merges(camera_folder: str) -> dict[str, dict[str, Any]]:

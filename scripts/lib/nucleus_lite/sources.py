@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repo_layout import REPO_ROOT
+from smartcam.contracts import sha256_file
 
 # Tarball name prefix -> the CMake FetchContent name it stands in for (None: nucleus lite itself).
 TARBALLS: dict[str, str | None] = {
@@ -34,7 +35,7 @@ class Sources:
         digest = hashlib.sha256(BUILD_RECIPE.encode())
         for name in sorted(self.tarballs):
             path = self.tarballs[name]
-            digest.update(f"{name}={path.name}={_sha256(path)}\n".encode())
+            digest.update(f"{name}={path.name}={sha256_file(path)}\n".encode())
         return digest.hexdigest()[:24]
 
 
@@ -63,10 +64,3 @@ def find_sources(directory: Path | None = None) -> Sources | None:
         found[name or ""] = matches[0]
     return Sources(directory=directory, tarballs=found)
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
