@@ -5,6 +5,8 @@ FRAMES = "smartcam/frames"
 DETECTIONS = "smartcam/detections"
 LOCAL_CAPTURE_COMMANDS = "smartcam/capture/commands"
 LOCAL_CAPTURE_STATUS = "smartcam/capture/status"
+# What became of each frame, from every stage that decides it (see smartcam.contracts.receipts).
+RECEIPTS = "smartcam/receipts"
 
 
 def health(component_name: str) -> str:

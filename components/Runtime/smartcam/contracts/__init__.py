@@ -7,6 +7,7 @@ publishes contracts only). By topic:
 - detections: :class:`Detections` (SsdInference -> DynamoWriter), :class:`DetectionSummary` (-> IoT Core)
 - capture: :class:`CaptureCommand` (operator -> CameraIngest), :class:`CaptureStatus` (its replies)
 - health: :class:`Health` (every component: health on local pub/sub, problem status on IoT Core)
+- receipts: :class:`Receipts` (each stage -> the stages before it), :class:`FrameAccounting`
 - writer: :class:`WriterReport` (DynamoWriter -> IoT Core)
 - model_manifest: :class:`ModelManifest`, ``model.json`` (model_packaging -> SsdModelStore -> SsdInference)
 """
@@ -43,6 +44,14 @@ from smartcam.contracts.model_manifest import (
     RuntimeSpec,
     sha256_file,
 )
+from smartcam.contracts.receipts import (
+    MAX_RECEIPTS,
+    OUTCOMES,
+    FrameAccounting,
+    FrameReceipt,
+    Outcome,
+    Receipts,
+)
 from smartcam.contracts.writer import MAX_CONFIRMATIONS, Confirmation, SpoolDepth, WriterReport
 
 __all__ = [
@@ -50,7 +59,9 @@ __all__ = [
     "MANIFEST_FILE",
     "MAX_CONFIRMATIONS",
     "MAX_MESSAGE_BYTES",
+    "MAX_RECEIPTS",
     "MODEL_SCHEMA",
+    "OUTCOMES",
     "Box",
     "CaptureCommand",
     "CaptureStatus",
@@ -61,6 +72,8 @@ __all__ = [
     "Detection",
     "DetectionSummary",
     "Detections",
+    "FrameAccounting",
+    "FrameReceipt",
     "FrameRef",
     "Health",
     "HealthState",
@@ -70,6 +83,8 @@ __all__ = [
     "ModelManifest",
     "NeoJob",
     "Normalization",
+    "Outcome",
+    "Receipts",
     "RequestId",
     "RuntimeSpec",
     "SpoolDepth",

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from smartcam.contracts.base import Contract, Count, Detail, EpochSeconds, Identifier, RequestId
+from smartcam.contracts.receipts import FrameAccounting
 
 Seconds = Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)]
 
@@ -46,4 +47,6 @@ class CaptureStatus(Contract):
     reason: Detail | None = None
     frames_captured: Count | None = None
     frames_requested: Count | None = None
+    # On the final status (finished, error): what became of each frame captured.
+    accounting: FrameAccounting | None = None
     at: EpochSeconds
