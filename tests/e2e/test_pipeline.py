@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from local_device.listeners import runtime_listeners
 from tests.e2e.helpers import CAMERA, Pipeline
 
 pytestmark = pytest.mark.integration
@@ -97,3 +98,14 @@ def test_redeployed_score_threshold_applies_without_restart(pipeline: Pipeline) 
                                                 if m.detections)
     finally:
         pipeline.redeploy()
+
+
+def test_nothing_listens_beyond_loopback(pipeline: Pipeline) -> None:
+    """`ss -ltnp` while the whole pipeline runs: every listener of the runtime's processes (daemon,
+    components, mosquitto, DynamoDB Local, the credentials endpoint) is on a loopback address."""
+    listeners = runtime_listeners(pipeline.runtime.root)
+    ports = {listener.port for listener in listeners}
+    endpoints = [int(pipeline.runtime.dynamodb_endpoint().rsplit(":", 1)[1]),
+                 int(pipeline.runtime.status()["standins"]["iot_core"]["port"])]
+    assert set(endpoints) <= ports, f"the stand-ins' ports {endpoints} not among the listeners seen: {listeners}"
+    assert all(listener.loopback for listener in listeners), [str(x) for x in listeners if not x.loopback]

@@ -26,6 +26,7 @@ from typing import Any
 
 from fleet.mqtt import MqttError
 from local_device.camera import CameraChoiceError, camera_source
+from local_device.listeners import runtime_listeners
 from local_device.observe import Operator, PipelineObserver
 from local_device.overlay import pipeline_merges, write_overlay
 from local_device.process import LocalRuntime, RuntimeFailure
@@ -82,6 +83,16 @@ def demo_source(args: argparse.Namespace, demo: Path) -> dict[str, Any]:
     return {"type": "file", "path": str(video), "fps": args.fps}
 
 
+def loopback_only(runtime: LocalRuntime) -> bool:
+    """Says what the runtime listens on (as `ss -ltnp` shows it); False if anything is beyond loopback."""
+    listeners = runtime_listeners(runtime.root)
+    say("listening (ss -ltnp): " + ", ".join(str(listener) for listener in listeners))
+    exposed = [listener for listener in listeners if not listener.loopback]
+    if exposed:
+        say(f"NOT loopback only: {', '.join(str(listener) for listener in exposed)}")
+    return not exposed
+
+
 def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     demo = runtime.root / "demo"
     source = demo_source(args, demo)
@@ -93,6 +104,8 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     say(f"deployment document {document} (recipes/dev.json + local settings)")
     say("starting the local Greengrass runtime (the first run builds the device venv: about a minute)")
     runtime.up(document)
+    if not loopback_only(runtime):
+        return 1
     thing = runtime.thing_name()
     store = table(runtime.dynamodb_endpoint())
     observer = PipelineObserver(runtime)

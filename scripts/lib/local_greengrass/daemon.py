@@ -162,8 +162,9 @@ class Daemon:
         self.watchdog = Watchdog(self.marker)
         # mosquitto dies with the THREAD that started it (PDEATHSIG): start it from this, the main thread.
         self.mosquitto = self._start_mosquitto()
-        # DynamoDB Local picks its free port only now, so the two cannot pick the same one.
-        self.dynamodb = DynamoDBLocal(self.paths.standin("dynamodb"))
+        # DynamoDB Local picks its free port only now, so the two cannot pick the same one. It keeps its
+        # tables on disk: it plays a cloud service, whose data outlives a crash of the device's runtime.
+        self.dynamodb = DynamoDBLocal(self.paths.standin("dynamodb"), in_memory=False)
         dynamodb_failure: list[BaseException] = []
         dynamodb_thread = threading.Thread(target=self._start_dynamodb, args=(dynamodb_failure,), name="dynamodb")
         dynamodb_thread.start()  # 3-8 s of Java start-up, in parallel with the rest
