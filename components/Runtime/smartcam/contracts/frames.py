@@ -22,6 +22,9 @@ class FrameRef(Contract):
     width: Annotated[int, Field(gt=0, le=16384)]
     height: Annotated[int, Field(gt=0, le=16384)]
     request_id: RequestId | None = None
+    # Sent again by CameraIngest's outbox (the first send got no receipt): inference serves it from a
+    # backlog behind live frames instead of dropping it under the newest-frame policy.
+    resent: bool = False
 
     @field_validator("path")
     @classmethod
