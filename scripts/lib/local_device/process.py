@@ -18,6 +18,8 @@ from typing import Any
 
 import psutil
 
+from local_greengrass.lifecycle.processes import marked_processes
+from local_greengrass.paths import RuntimePaths
 from local_greengrass.standins.dynamodb_local import is_dynamodb_local
 from repo_layout import REPO_ROOT
 
@@ -146,6 +148,21 @@ class LocalRuntime:
             raise RuntimeFailure(f"{component} has no running process")
         os.kill(process.pid, signal.SIGKILL)
         return process.pid
+
+    def kill_daemon(self, timeout: float = 60.0) -> int:
+        """SIGKILL the runtime daemon, as a crash would, and wait until its watchdog has ended everything
+        it started (components and stand-ins). State on disk (work folders, the frame ring in /dev/shm,
+        the stand-ins' data) stays, as it does on a device whose nucleus crashed. Returns the daemon's pid."""
+        paths = RuntimePaths(self.root)
+        pid = int(paths.pid_file.read_text().strip())
+        marker = paths.instance_file.read_text().strip()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while psutil.pid_exists(pid) or marked_processes(marker):
+            if time.monotonic() > deadline:
+                raise RuntimeFailure(f"processes of the killed daemon {pid} still run after {timeout:g} s")
+            time.sleep(0.2)
+        return pid
 
     def dynamodb_process(self) -> psutil.Process:
         """The runtime's DynamoDB Local (java ... LoopbackDynamoDBLocal 127.0.0.1 ... -port <its port>)."""
