@@ -67,6 +67,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def show_status(status: CaptureStatus) -> None:
     counts = f" {status.frames_captured}/{status.frames_requested} frames" if status.frames_captured is not None else ""
     say(f"capture status: {status.state}{counts}" + (f" ({status.reason})" if status.reason else ""))
+    if status.accounting is not None:
+        say("every frame accounted for: " + ", ".join(
+            f"{count} {name.replace('_', ' ')}" for name, count in status.accounting.model_dump().items() if count))
 
 
 def _raise_interrupt(*_: object) -> None:
