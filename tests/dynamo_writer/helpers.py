@@ -9,7 +9,7 @@ from typing import Any
 
 from dynamo_writer.dynamo import create_table_if_missing
 from dynamo_writer.settings import DynamoWriterConfig
-from smartcam.contracts import Detections
+from smartcam.contracts import Detections, FrameReceipt
 from tests.support.fake_nucleus import wait_until as support_wait_until
 
 DEVICE = "test-thing-1"
@@ -18,11 +18,11 @@ BASE_TIME = float(int(time.time()))
 
 
 def detections(frame_id: str = "f1", captured_at: float = BASE_TIME, labels: tuple[str, ...] = ("person",),
-               camera_id: str = "cam1", sequence: int = 1) -> Detections:
+               camera_id: str = "cam1", sequence: int = 1, request_id: str | None = None) -> Detections:
     return Detections.model_validate({
         "frame": {"frame_id": frame_id, "camera_id": camera_id, "path": f"/run/frames/{frame_id}.jpg",
                   "sequence": sequence, "captured_at": captured_at, "captured_monotonic_ns": 1,
-                  "width": 640, "height": 480},
+                  "width": 640, "height": 480, "request_id": request_id},
         "detections": [{"label": label, "class_id": i, "score": 0.5 + 0.01 * i,
                         "box": {"x1": 0.1, "y1": 0.1, "x2": 0.2 + 0.01 * i, "y2": 0.3}}
                        for i, label in enumerate(labels)],
@@ -30,6 +30,22 @@ def detections(frame_id: str = "f1", captured_at: float = BASE_TIME, labels: tup
         "latency": {"read_ms": 1, "preprocess_ms": 1, "infer_ms": 10, "postprocess_ms": 1},
         "inferred_at": captured_at + 0.05,
     })
+
+
+class RecordingReceipts:
+    """Stands in for the ReceiptSender: the receipts the receiver handed over, in order."""
+
+    def __init__(self) -> None:
+        self.receipts: list[FrameReceipt] = []
+
+    def add(self, receipt: FrameReceipt) -> None:
+        self.receipts.append(receipt)
+
+    def for_frame(self, frame_id: str) -> list[FrameReceipt]:
+        return [r for r in self.receipts if r.frame_id == frame_id]
+
+    def outcomes(self) -> list[tuple[str, str]]:
+        return [(r.frame_id, r.outcome) for r in self.receipts]
 
 
 def frames(count: int, prefix: str = "f") -> list[Detections]:

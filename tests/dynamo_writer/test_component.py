@@ -10,6 +10,7 @@ import yaml
 from dynamo_writer.settings import DynamoWriterConfig
 from repo_layout import REPO_ROOT
 from smartcam.config import validate_config
+from smartcam.contracts import Receipts
 from tests.dynamo_writer.helpers import frames, scan_all, wait_until
 from tests.support.fake_nucleus import FakeNucleus
 
@@ -102,7 +103,10 @@ def test_detections_in_items_out_with_reports(aws_env, monkeypatch, tmp_path):
     last = reports[-1]["counters"]
     assert last["messagesInvalid"] == 1
     assert last["itemsSpooled"] == 40
-    assert last["itemsDuplicate"] == 1
+    assert last["messagesDuplicate"] == 1  # the frame sent again: answered, nothing spooled
+    receipts = [r for batch in ipc.parsed(Receipts, "smartcam/receipts") for r in batch.receipts]
+    assert sorted((r.frame_id, r.outcome, r.items) for r in receipts) == sorted(
+        [(m.frame.frame_id, "stored", 1) for m in messages] + [(messages[0].frame.frame_id, "stored", 1)])
     health = ipc.health()
     assert health and health[-1]["component"] == "smartcam.DynamoWriter"
     assert health[-1]["counters"]["messagesInvalid"] == 1

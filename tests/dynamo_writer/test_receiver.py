@@ -1,14 +1,19 @@
 """The receiving side and the backoff, without DynamoDB."""
 
 import random
+import sqlite3
+from contextlib import closing
 
 import pytest
 
+from dynamo_writer import receiver as receiver_module
 from dynamo_writer.backoff import Backoff
-from dynamo_writer.receiver import Receiver
+from dynamo_writer.items import NumberOutOfRange
+from dynamo_writer.receiver import FRAME_MEMORY_S, PRUNE_INTERVAL_S, Receiver
 from dynamo_writer.spool import Spool
+from smartcam.contracts import FrameReceipt
 from smartcam.telemetry import Counters
-from tests.dynamo_writer.helpers import DEVICE, config, detections, frames
+from tests.dynamo_writer.helpers import DEVICE, RecordingReceipts, config, detections, frames
 
 
 def receiver_for(tmp_path, **over):
@@ -17,6 +22,40 @@ def receiver_for(tmp_path, **over):
     woken = []
     cfg = config(**over)
     return Receiver(spool, lambda: cfg, counters, DEVICE, lambda: woken.append(1)), spool, counters, woken
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class Rig:
+    """A receiver handing its receipts to a recorder, over a spool file that outlives it."""
+
+    def __init__(self, path, clock=None, **over):
+        self.spool = Spool(path)
+        self.counters = Counters()
+        self.receipts = RecordingReceipts()
+        cfg = config(**over)
+        self.receiver = Receiver(self.spool, lambda: cfg, self.counters, DEVICE, lambda: None,
+                                 receipts=self.receipts, clock=clock or Clock())
+
+    def send(self, message):
+        return self.receiver.on_message("smartcam/detections", message.to_message())
+
+    def close(self):
+        self.receiver.stop()
+        self.spool.close()
+
+
+@pytest.fixture
+def rig(tmp_path):
+    r = Rig(tmp_path / "spool.sqlite3")
+    yield r
+    r.close()
 
 
 @pytest.mark.parametrize("bad", [
@@ -74,6 +113,119 @@ def test_closed_receiver_ignores_late_messages(tmp_path):
     receiver.closed = True
     assert receiver.on_message("smartcam/detections", detections().to_message()) is None
     assert spool.depth()[0] == 0 and counters.get("messagesReceived") == 0
+
+
+# --- receipts ----------------------------------------------------------------------------------------
+
+def test_a_spooled_frame_is_receipted_stored_with_its_item_count(rig):
+    rig.send(detections("f1", labels=("person", "dog"), camera_id="cam7", request_id="req-3"))
+    assert rig.receipts.receipts == [FrameReceipt(frame_id="f1", camera_id="cam7", request_id="req-3",
+                                                  outcome="stored", items=2)]
+    assert rig.spool.depth()[0] == 2
+
+
+@pytest.mark.parametrize("bad", [b"not json", {**detections().to_message(), "extra": 1}])
+def test_an_invalid_message_gets_no_receipt(rig, bad):
+    assert rig.receiver.on_message("smartcam/detections", bad) is None
+    assert rig.receipts.receipts == [] and rig.counters.get("messagesInvalid") == 1
+
+
+def test_a_frame_sent_again_gets_the_same_receipt_and_is_not_spooled_twice(rig):
+    message = detections("f1", labels=("a", "b"), request_id="req-1")
+    first = rig.send(message)
+    again = rig.send(message)
+    assert (first.accepted, again.accepted, again.already_decided) == (2, 0, True)
+    assert rig.receipts.receipts[0] == rig.receipts.receipts[1]
+    assert rig.receipts.receipts[0].outcome == "stored" and rig.receipts.receipts[0].items == 2
+    assert rig.spool.depth()[0] == 2
+    assert rig.counters.get("messagesDuplicate") == 1 and rig.counters.get("itemsSpooled") == 2
+    assert rig.counters.get("itemsDuplicate") == 0
+
+
+def test_a_frame_decided_before_a_restart_is_answered_from_the_spool(tmp_path):
+    before = Rig(tmp_path / "spool.sqlite3")
+    message = detections("f1", labels=("a",))
+    before.send(message)
+    before.close()
+    after = Rig(tmp_path / "spool.sqlite3")  # the component restarted: only the spool remembers
+    assert after.send(message).already_decided
+    assert after.receipts.receipts == before.receipts.receipts
+    assert after.spool.depth()[0] == 1 and after.counters.get("messagesDuplicate") == 1
+    after.close()
+
+
+def test_a_frame_without_detections_is_receipted_and_remembered(rig):
+    empty = detections("empty", labels=(), request_id="req-2")
+    rig.send(empty)
+    rig.send(empty)
+    assert rig.receipts.receipts == [FrameReceipt(frame_id="empty", camera_id="cam1", request_id="req-2",
+                                                  outcome="no_detections", items=0)] * 2
+    assert rig.spool.decided("empty") is not None and rig.spool.depth()[0] == 0
+    assert rig.counters.get("framesWithoutDetections") == 1 and rig.counters.get("messagesDuplicate") == 1
+
+
+def test_a_frame_the_full_spool_refuses_is_receipted_lost_and_a_resend_gets_the_same(tmp_path):
+    rig = Rig(tmp_path / "spool.sqlite3", maxSpoolItems=1)
+    kept, refused = frames(2)
+    rig.send(kept)
+    rig.send(refused)
+    rig.send(refused)
+    (lost, again) = rig.receipts.for_frame(refused.frame.frame_id)
+    assert lost == again and lost.outcome == "lost" and lost.items == 0
+    assert "no room" in lost.detail and "refuseNewest" in lost.detail
+    assert rig.counters.get("itemsRefusedSpoolFull") == 1 and rig.counters.get("framesLost") == 1
+    assert rig.counters.get("messagesDuplicate") == 1
+    assert [r.item["frameId"]["S"] for r in rig.spool.peek(10)] == [kept.frame.frame_id]
+    rig.close()
+
+
+def test_a_number_dynamodb_cannot_store_loses_the_frame_with_a_receipt(rig, monkeypatch):
+    def refuse(*_):
+        raise NumberOutOfRange("nan: DynamoDB has no NaN or infinity")
+
+    monkeypatch.setattr(receiver_module, "items_for", refuse)
+    assert rig.send(detections("f1")) is None
+    (receipt,) = rig.receipts.receipts
+    assert receipt.outcome == "lost" and "NaN" in receipt.detail
+    assert rig.counters.get("messagesInvalid") == 1 and rig.spool.depth()[0] == 0
+
+
+def backdate(path, frame_id, seconds):
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE frames SET decided_at = decided_at - ? WHERE frame_id = ?", (seconds, frame_id))
+
+
+def test_decided_frames_are_pruned_at_start_and_then_at_most_hourly(tmp_path):
+    clock = Clock()
+    rig = Rig(tmp_path / "spool.sqlite3", clock=clock)
+    old, young, later = frames(3)
+    for message in (old, young):
+        rig.send(message)
+    backdate(rig.spool.path, old.frame.frame_id, FRAME_MEMORY_S + 60)
+    backdate(rig.spool.path, young.frame.frame_id, FRAME_MEMORY_S - 3600)
+    rig.receiver.start()  # prunes first
+    assert rig.spool.decided(old.frame.frame_id) is None
+    assert rig.spool.decided(young.frame.frame_id) is not None
+    rig.send(later)
+    backdate(rig.spool.path, young.frame.frame_id, 7200)  # now past the limit too
+    clock.now += PRUNE_INTERVAL_S - 1
+    assert rig.receiver.prune_if_due() == 0  # not an hour yet
+    assert rig.spool.decided(young.frame.frame_id) is not None
+    clock.now += 1
+    assert rig.receiver.prune_if_due() == 1
+    assert rig.spool.decided(young.frame.frame_id) is None and rig.spool.decided(later.frame.frame_id) is not None
+    assert rig.spool.depth()[0] == 3  # items waiting for DynamoDB are never pruned
+    rig.close()
+
+
+def test_a_failed_pruning_waits_for_the_next_hour_and_breaks_nothing(rig, monkeypatch):
+    def broken(*_):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(rig.spool, "prune_frames", broken)
+    assert rig.receiver.prune_if_due() == 0
+    rig.send(detections("f1"))
+    assert rig.receipts.outcomes() == [("f1", "stored")]
 
 
 def test_backoff_grows_exponentially_with_full_jitter_up_to_the_cap():

@@ -15,7 +15,7 @@ from dynamo_writer.receiver import Receiver
 from dynamo_writer.reports import Reporter
 from dynamo_writer.spool import Spool
 from smartcam.telemetry import Telemetry
-from tests.dynamo_writer.helpers import DEVICE, config, frames, wait_until
+from tests.dynamo_writer.helpers import DEVICE, RecordingReceipts, config, detections, frames, wait_until
 
 DISK_FULL = sqlite3.OperationalError("database or disk is full")
 
@@ -48,9 +48,10 @@ class Writer:
         self.telemetry = Telemetry(None, "smartcam.DynamoWriter", DEVICE)
         self.status = RecordingStatus()
         self.woken = []
+        self.receipts = RecordingReceipts()
         cfg = config()
         self.receiver = Receiver(spool, lambda: cfg, self.telemetry.counters, DEVICE, lambda: self.woken.append(1),
-                                 status=self.status, held=held)
+                                 status=self.status, held=held, receipts=self.receipts)
         self.reporter = Reporter(None, DEVICE, spool, self.telemetry, settings=lambda: cfg,
                                  sender_state=lambda: (0, None),
                                  held_state=lambda: (self.receiver.held.items, self.receiver.spool_error))
@@ -187,3 +188,63 @@ def test_a_really_full_filesystem_holds_then_spools_everything(small_filesystem)
     finally:
         writer.receiver.stop()
         writer.spool.close()
+
+
+# --- receipts: none while held, one once spooled, "lost" with the reason ---------------------------
+
+def test_a_held_frame_is_receipted_only_once_spooled_and_a_resend_meanwhile_is_ignored(writer):
+    messages = frames(3)
+    empty = detections("empty", labels=())
+    writer.send(messages[:1])
+    writer.spool.failure = DISK_FULL
+    writer.send([*messages[1:], empty])
+    assert writer.receipts.outcomes() == [(messages[0].frame.frame_id, "stored")]  # nothing for held frames
+    (resend,) = writer.send(messages[1:2])
+    assert resend.ignored and writer.counters.get("messagesResentWhileHeld") == 1
+    assert len(writer.receiver.held) == 3  # the resend is not held a second time
+
+    writer.receiver.retry_held()  # still failing: still no receipt
+    assert len(writer.receipts.receipts) == 1
+    writer.spool.failure = None
+    writer.receiver.retry_held()
+    assert writer.receipts.outcomes() == [(m.frame.frame_id, "stored") for m in messages] + [("empty", "no_detections")]
+    assert writer.spooled_frames() == [m.frame.frame_id for m in messages]  # each once
+    writer.send(messages[1:2])  # and a resend now is answered from the spool
+    assert writer.receipts.receipts[-1] == writer.receipts.for_frame(messages[1].frame.frame_id)[0]
+    assert writer.spooled_frames() == [m.frame.frame_id for m in messages]
+
+
+def test_a_frame_beyond_the_memory_bound_is_receipted_lost_with_the_reason(tmp_path):
+    writer = Writer(FailingSpool(tmp_path / "spool.sqlite3"), held=HeldBack(max_items=1, max_bytes=10**9))
+    writer.spool.failure = DISK_FULL
+    held, lost = frames(2)
+    writer.send([held, lost])
+    (receipt,) = writer.receipts.receipts
+    assert (receipt.frame_id, receipt.outcome, receipt.items) == (lost.frame.frame_id, "lost", 0)
+    assert "database or disk is full" in receipt.detail and "wait in memory" in receipt.detail
+    assert writer.counters.get("framesLost") == 1
+    writer.spool.failure = None
+    writer.send([lost])  # sent again once the spool could take it: the same answer, nothing spooled
+    assert writer.receipts.receipts[-1] == receipt
+    writer.receiver.retry_held()
+    assert writer.spooled_frames() == [held.frame.frame_id]
+    assert writer.receipts.outcomes()[-1] == (held.frame.frame_id, "stored")
+    writer.spool.close()
+
+
+def test_a_spool_failure_retrying_cannot_fix_is_receipted_lost(writer):
+    writer.spool.failure = sqlite3.DatabaseError("database disk image is malformed")
+    (message,) = frames(1)
+    writer.send([message])
+    (receipt,) = writer.receipts.receipts
+    assert receipt.outcome == "lost" and "malformed" in receipt.detail
+
+
+def test_a_held_frame_the_spool_then_fails_for_good_is_receipted_lost(writer):
+    writer.spool.failure = DISK_FULL
+    (message,) = frames(1)
+    writer.send([message])
+    writer.spool.failure = sqlite3.DatabaseError("database disk image is malformed")
+    writer.receiver.retry_held()
+    assert writer.receipts.outcomes() == [(message.frame.frame_id, "lost")]
+    assert "malformed" in writer.receipts.receipts[0].detail and not len(writer.receiver.held)

@@ -15,6 +15,7 @@ from dynamo_writer.spool import Spool
 from smartcam import topics
 from smartcam.config import LiveConfig
 from smartcam.device import thing_name
+from smartcam.handoff import ReceiptSender
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Telemetry
 
@@ -51,8 +52,9 @@ class DynamoWriterApp:
                                  held_state=self._held_state)
         self.sender = Sender(self.spool, settings, self.counters, client_factory=client_factory,
                              on_written=self.reporter.record)
+        self.receipts = ReceiptSender(ipc, COMPONENT, on_failure=lambda _: self.counters.add("receiptPublishErrors"))
         self.receiver = Receiver(self.spool, settings, self.counters, self.thing, self.sender.wake,
-                                 status=self.telemetry.status)
+                                 status=self.telemetry.status, receipts=self.receipts)
 
     def start(self) -> None:
         depth, size = self.spool.depth()
@@ -60,10 +62,14 @@ class DynamoWriterApp:
         self.sender.start()
         self.receiver.start()
         self._ipc.subscribe(topics.DETECTIONS, self.receiver.on_message)
+        # Announces this run: producers resend at once what this writer has not receipted, so only
+        # once the subscription is there to hear it.
+        self.receipts.start()
         self.reporter.start()
 
     def stop(self) -> None:
         self.receiver.stop()
+        self.receipts.stop()  # sends the receipts still batched
         self.reporter.stop()
         self.sender.stop()
         self.spool.close()

@@ -5,6 +5,12 @@ commit survives a power cut too). Items leave the spool only when DynamoDB has a
 (:meth:`Spool.ack`). The ``key`` column is the DynamoDB primary key, UNIQUE: a frame spooled twice
 is one row, and a batch read from the spool never holds the same key twice. Depth counters live
 in the database (kept by triggers) so every process that opens the file sees the same numbers.
+
+The ``frames`` table remembers every frame the writer decided (its items spooled, or it had none),
+written in the same transaction as the items: a frame sent again (producers resend until they see
+a receipt) inserts nothing and gets the same receipt. Rows older than the producers could still
+resend are pruned (:meth:`Spool.prune_frames`). Every schema statement is idempotent, so a spool
+file from an earlier version gains the tables it lacks when it is opened.
 """
 
 from __future__ import annotations
@@ -46,7 +52,18 @@ END;
 CREATE TABLE IF NOT EXISTS rejected (
     key TEXT PRIMARY KEY, item TEXT NOT NULL, reason TEXT NOT NULL, rejected_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS frames (
+    frame_id TEXT PRIMARY KEY,
+    camera_id TEXT NOT NULL,
+    request_id TEXT,
+    outcome TEXT NOT NULL,
+    items INTEGER NOT NULL,
+    decided_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS frames_by_decided_at ON frames (decided_at);
 """
+
+FrameOutcome = Literal["stored", "no_detections"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,28 @@ class SpooledItem:
     key: str
     item: dict[str, Any]
     enqueued_at: float
+
+
+@dataclass(frozen=True)
+class FrameKey:
+    """The frame a message's items belong to, as the ``frames`` table remembers it."""
+
+    frame_id: str
+    camera_id: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DecidedFrame:
+    """A row of the ``frames`` table: a frame whose items (``items`` of them) are in the spool, or
+    that had none."""
+
+    frame_id: str
+    camera_id: str
+    request_id: str | None
+    outcome: FrameOutcome
+    items: int
+    decided_at: float
 
 
 @dataclass(frozen=True)
@@ -69,6 +108,9 @@ class Admission:
     reason: str = ""  # why, when the disk was full
     held: int = 0  # set by the receiver: waiting in memory for the spool
     lost: int = 0  # set by the receiver: neither spooled nor held (memory bound exceeded)
+    decided: DecidedFrame | None = None  # the frame's row, when put with a frame and not refused
+    already_decided: bool = False  # an earlier message decided the frame: nothing was inserted
+    ignored: bool = False  # set by the receiver: a resend of a frame held in memory
 
 
 class Spool:
@@ -90,16 +132,19 @@ class Spool:
 
     # receiving side -----------------------------------------------------------------------
     def put(self, items: Sequence[SpoolItem], *, max_items: int, max_bytes: int,
-            policy: OverflowPolicy) -> Admission:
-        """Commit one message's items in one transaction; all or nothing under refuseNewest."""
-        if not items:
+            policy: OverflowPolicy, frame: FrameKey | None = None) -> Admission:
+        """Commit one message's items in one transaction; all or nothing under refuseNewest.
+
+        With ``frame``, the frame is remembered as decided in the same transaction (also when it has
+        no items), and a frame decided before inserts nothing: its earlier row is returned."""
+        if not items and frame is None:
             return Admission()
         with self._lock:
             try:
-                return self._put(items, max_items, max_bytes, policy)
-            except sqlite3.OperationalError as exc:
-                self._rollback()
-                if "full" in str(exc).lower():
+                return self._put(items, max_items, max_bytes, policy, frame)
+            except sqlite3.Error as exc:
+                self._rollback()  # whatever failed, the connection must not stay inside the transaction
+                if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower():
                     return Admission(refused=len(items), disk_full=True, reason=f"{type(exc).__name__}: {exc}")
                 raise
 
@@ -112,9 +157,12 @@ class Spool:
             log.warning("rollback of the spool transaction failed", exc_info=True)
 
     def _put(self, items: Sequence[SpoolItem], max_items: int, max_bytes: int,
-             policy: OverflowPolicy) -> Admission:
+             policy: OverflowPolicy, frame: FrameKey | None) -> Admission:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
+        if frame is not None and (earlier := self._decided(frame.frame_id)) is not None:
+            db.execute("ROLLBACK")
+            return Admission(decided=earlier, already_decided=True)
         known = {i.key for i in items if db.execute("SELECT 1 FROM spool WHERE key = ?", (i.key,)).fetchone()}
         fresh: dict[str, SpoolItem] = {}
         for item in items:
@@ -124,7 +172,8 @@ class Spool:
         need_items = len(fresh)
         need_bytes = sum(i.size for i in fresh.values())
         depth_items, depth_bytes = db.execute("SELECT items, bytes FROM depth WHERE id = 1").fetchone()
-        over = depth_items + need_items > max_items or depth_bytes + need_bytes > max_bytes
+        # Nothing new to store takes no room: a spool over a lowered limit still records the frame.
+        over = need_items > 0 and (depth_items + need_items > max_items or depth_bytes + need_bytes > max_bytes)
         dropped = 0
         if (over and policy == "refuseNewest") or need_items > max_items or need_bytes > max_bytes:
             db.execute("ROLLBACK")
@@ -136,8 +185,25 @@ class Spool:
             "INSERT INTO spool (key, item, bytes, enqueued_at) VALUES (?, ?, ?, ?)",
             [(i.key, json.dumps(i.item, separators=(",", ":")), i.size, now) for i in fresh.values()],
         )
+        decided = None
+        if frame is not None:
+            count = len({i.key for i in items})  # the frame's items now in the spool, new or not
+            decided = DecidedFrame(frame.frame_id, frame.camera_id, frame.request_id,
+                                   "stored" if count else "no_detections", count, now)
+            db.execute(
+                "INSERT INTO frames (frame_id, camera_id, request_id, outcome, items, decided_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (decided.frame_id, decided.camera_id, decided.request_id, decided.outcome, decided.items, now),
+            )
         db.execute("COMMIT")
-        return Admission(accepted=need_items, duplicates=duplicates, dropped=dropped)
+        return Admission(accepted=need_items, duplicates=duplicates, dropped=dropped, decided=decided)
+
+    def _decided(self, frame_id: str) -> DecidedFrame | None:
+        row = self._db.execute(
+            "SELECT frame_id, camera_id, request_id, outcome, items, decided_at FROM frames WHERE frame_id = ?",
+            (frame_id,),
+        ).fetchone()
+        return None if row is None else DecidedFrame(*row)
 
     def _drop_oldest(self, excess_items: int, excess_bytes: int) -> int:
         dropped, freed = 0, 0
@@ -183,6 +249,25 @@ class Spool:
             )
             self._db.execute("DELETE FROM spool WHERE seq = ?", (entry.seq,))
             self._db.execute("COMMIT")
+
+    # remembered frames --------------------------------------------------------------------
+    def decided(self, frame_id: str) -> DecidedFrame | None:
+        """The ``frames`` row of ``frame_id``, if the writer decided it (and did not prune it yet)."""
+        with self._lock:
+            return self._decided(frame_id)
+
+    def prune_frames(self, max_age_s: float, *, now: float | None = None) -> int:
+        """Forget the frames decided more than ``max_age_s`` ago; how many."""
+        cutoff = (time.time() if now is None else now) - max_age_s
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                removed = self._db.execute("DELETE FROM frames WHERE decided_at < ?", (cutoff,)).rowcount
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._rollback()
+                raise
+        return int(removed)
 
     # inspection ---------------------------------------------------------------------------
     def depth(self) -> tuple[int, int]:
