@@ -32,11 +32,13 @@ from smartcam.contracts import (
     Health,
     ModelInfo,
     ModelManifest,
+    Receipts,
     StageLatency,
     WriterReport,
     parse,
 )
 from smartcam.frames import FrameRing, read_frame
+from smartcam.handoff import Outbox, ReceiptSender, StageWatch
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Counters, StatusReporter, Telemetry
 from ssd_inference.decoders import Selection, build_decoder, select, to_detections
@@ -123,6 +125,23 @@ def produce_writer_report(tmp: Path) -> bytes:
     return iot_payloads(nucleus)[-1]
 
 
+def writer_receipts(tmp: Path, message: Detections) -> bytes:
+    """DynamoWriter's receiver decides the frame and its ReceiptSender publishes the receipt."""
+    nucleus = FakeNucleus({})
+    sender = ReceiptSender(Ipc(nucleus.client), "smartcam.DynamoWriter")
+    spool = Spool(tmp / "receipts-spool.db")
+    receiver = Receiver(spool, writer_config, Counters(), THING, wake_sender=lambda: None, receipts=sender)
+    receiver.on_message("smartcam/detections", message.to_message())
+    sender.stop()  # sends what is batched
+    spool.close()
+    (call,) = [c for c in nucleus.client.publish_to_topic.call_args_list if c.kwargs["topic"] == "smartcam/receipts"]
+    return call.kwargs["publish_message"].binary_message.message
+
+
+def produce_receipts(tmp: Path) -> bytes:
+    return writer_receipts(tmp, produce_detections(tmp))
+
+
 def produce_manifest(tmp: Path) -> ModelManifest:
     """model_packaging's writer, on a copy of the packaged sample."""
     folder = tmp / "model"
@@ -139,6 +158,7 @@ PRODUCERS = {
     CaptureStatus: produce_capture_status,
     Health: produce_problem_status,
     WriterReport: produce_writer_report,
+    Receipts: produce_receipts,
     ModelManifest: produce_manifest,
 }
 
@@ -217,6 +237,18 @@ def test_the_bench_reads_the_stored_times_from_the_writer_report(tmp_path):
 def test_the_writer_health_parses(tmp_path):
     _, health = writer_reporter(tmp_path, FakeNucleus({})).build()
     assert parse(Health, health.to_bytes()).state == "degraded"
+
+
+def test_the_writers_receipts_settle_the_producers_outbox(tmp_path):
+    """SsdInference keeps each Detections in its outbox until DynamoWriter's receipt for the frame."""
+    message = produce_detections(tmp_path)
+    outbox = Outbox(Detections, capacity=10, first_resend_s=5.0, max_resend_s=60.0)
+    outbox.add(message.frame.frame_id, message)
+    receipts = parse(Receipts, writer_receipts(tmp_path, message))
+    assert StageWatch().restarted(receipts)  # a writer run not heard from before
+    assert [(r.outcome, r.items, r.request_id) for r in receipts.receipts] == [("stored", 2, "req-1")]
+    assert outbox.settle(r.frame_id for r in receipts.receipts) == [message]
+    assert len(outbox) == 0
 
 
 def test_the_packaged_manifest_loads_in_ssd_inference(tmp_path):
