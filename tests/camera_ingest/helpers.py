@@ -75,6 +75,8 @@ def config_dict(folder: Path, **over: Any) -> dict[str, Any]:
 class IngestNucleus(FakeNucleus):
     """The fake nucleus, with what the capture tests read and send in their own words."""
 
+    live: LiveConfig[CameraIngestConfig]  # the component's configuration, as build_app made it
+
     def send_local_json(self, message: dict[str, Any]) -> None:
         self.send(topics.LOCAL_CAPTURE_COMMANDS, message)
 
@@ -105,7 +107,7 @@ class IngestNucleus(FakeNucleus):
 
 def build_app(configuration: dict[str, Any], frame_root: Path, **kwargs: Any) -> tuple[CameraIngestApp, IngestNucleus]:
     harness = IngestNucleus(configuration, "smartcam.CameraIngest")
-    live = LiveConfig(harness.ipc, CameraIngestConfig)
+    live = harness.live = LiveConfig(harness.ipc, CameraIngestConfig)
     app = CameraIngestApp(harness.ipc, live, thing=THING, frame_root=frame_root, **kwargs)
     return app, harness
 

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from camera_ingest.commands import validate
 from camera_ingest.sources import OpenCvSource, open_source
 from repo_layout import REPO_ROOT
 from smartcam import frames, topics
@@ -319,6 +320,36 @@ def test_a_configuration_update_applies_to_the_next_command(started, folder, tmp
     ipc.update(cameras=[{"id": "x", "source": {"type": "v4l2", "device": "/etc/passwd"}}])
     ipc.send_iot(COMMANDS, command(action="snapshot", camera_id="porch", request_id="still"))
     assert ipc.wait_for_terminal("still").state == "finished"
+
+
+def test_removing_a_camera_from_the_configuration_ends_its_capture(started, folder):
+    configuration = config_dict(folder)
+    porch = {"id": "porch", "source": {"type": "folder", "path": str(folder), "fps": 60}}
+    app, ipc = started({**configuration, "cameras": [*configuration["cameras"], porch]})
+    for camera_id in ("cam0", "porch"):
+        ipc.send_iot(COMMANDS, command(action="start", camera_id=camera_id, fps=30, request_id=f"go-{camera_id}"))
+    ipc.wait_until(lambda: {r.camera_id for r in ipc.frames()} == {"cam0", "porch"})
+    ipc.update(cameras=configuration["cameras"])
+    # Once porch is gone from the configuration no command can name it, so its capture ends here.
+    ended = ipc.wait_for_terminal("go-porch")
+    assert ended.state == "finished" and "camera porch was removed from the configuration" in ended.reason
+    assert ended.frames_captured >= 1
+    assert app.dispatcher.running() == {"cam0": "go-cam0"}
+    ipc.send_iot(COMMANDS, command(action="stop", camera_id="cam0", request_id="halt"))
+    assert ipc.wait_for_terminal("go-cam0").state == "finished"
+
+
+def test_a_command_checked_before_its_camera_was_removed_does_not_start(started, folder):
+    """The race the handler threads allow: validated against the old configuration, started after the new."""
+    configuration = config_dict(folder)
+    porch = {"id": "porch", "source": {"type": "folder", "path": str(folder), "fps": 60}}
+    app, ipc = started({**configuration, "cameras": [*configuration["cameras"], porch]})
+    request = validate({"action": "start", "camera_id": "porch", "request_id": "late"}, ipc.live.current)
+    ipc.update(cameras=configuration["cameras"])
+    app.dispatcher.handle(request)
+    late = ipc.wait_for_terminal("late")
+    assert late.state == "rejected" and "camera porch was removed from the configuration" in late.reason
+    assert app.dispatcher.running() == {}
 
 
 def test_long_captures_report_progress(started, folder):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -127,3 +128,30 @@ class RecordingClient:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+class InMemoryDynamoDB:
+    """Accepts every batch and remembers which table each frame's items went to."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.tables: dict[str, str] = {}  # frame id -> table
+
+    def batch_write_item(self, *, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        with self._lock:
+            for table, requests in RequestItems.items():
+                for request in requests:
+                    self.tables[request["PutRequest"]["Item"]["frameId"]["S"]] = table
+        return {"UnprocessedItems": {}}
+
+    def create_table(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+    def get_waiter(self, _name: str) -> Any:
+        return self
+
+    def wait(self, **_: Any) -> None:
+        return None
+
+    def update_time_to_live(self, **_: Any) -> dict[str, Any]:
+        return {}

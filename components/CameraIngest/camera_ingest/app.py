@@ -49,6 +49,7 @@ class CameraIngestApp:
         self.status = CaptureReplies(ipc, self.thing, self.telemetry.counters)
         self.dispatcher = CameraDispatcher(lambda: config.current, self.status, self._publish_frame,
                                            self.frame_root, self.telemetry.counters, source_factory=source_factory)
+        config.on_change(lambda _old, new: self.dispatcher.end_unconfigured(new))
         self._stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
         self._health_errors_seen = 0

@@ -69,6 +69,13 @@ class CameraDispatcher:
             if not session.join(timeout_s):
                 log.warning("capture %s did not stop within %g s", session.request.request_id, timeout_s)
 
+    def end_unconfigured(self, config: CameraIngestConfig) -> None:
+        """Ends the capture of every camera ``config`` no longer has: a command could not stop it."""
+        with self._lock:
+            orphans = [s for camera, s in self._sessions.items() if config.camera(camera) is None]
+        for session in orphans:
+            session.stop(f"camera {session.request.camera_id} was removed from the configuration")
+
     def wait_idle(self, timeout_s: float) -> bool:
         """For tests and shutdown: wait until no session runs."""
         with self._lock:
@@ -87,10 +94,15 @@ class CameraDispatcher:
         self._reply(request, "finished", f"stopping capture {session.request.request_id} on {request.camera_id}")
 
     def _start_session(self, request: CaptureRequest) -> None:
-        config = self._config()
         with self._lock:
+            # Read under the lock: a configuration change ends the sessions of removed cameras
+            # (end_unconfigured) after it is in force, so no session of a removed camera outlives it.
+            config = self._config()
             if self._stopping:
                 self._reply(request, "rejected", "component is stopping")
+                return
+            if config.camera(request.camera_id) is None:
+                self._reply(request, "rejected", f"camera {request.camera_id} was removed from the configuration")
                 return
             busy = self._sessions.get(request.camera_id)
             if busy is not None:

@@ -134,6 +134,9 @@ class Sender:
                 if age < cfg.flush_interval_s:
                     return _idle(cfg.flush_interval_s - age)
             inflight.update(r.seq for r in rows)
+        # Read again now that the rows are claimed: a row spooled after a configuration change (a new
+        # tableName, say) then goes out under the new configuration, never under the one read above.
+        cfg = self._settings()
         try:
             outcome = self.send(rows, cfg)
         finally:
