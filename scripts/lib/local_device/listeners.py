@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,10 @@ def is_loopback(address: str) -> bool:
 
 def tcp_listeners() -> list[Listener]:
     """Every TCP listener on this machine with its owning processes (`ss -ltnpH`)."""
-    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
+    ss = shutil.which("ss")
+    if ss is None:
+        raise FileNotFoundError("ss is not installed (iproute2; scripts/setup-system installs it)")
+    out = subprocess.run([ss, "-ltnpH"], capture_output=True, text=True, check=True).stdout
     found = []
     for line in out.splitlines():
         fields = line.split()
