@@ -102,10 +102,11 @@ def test_redeployed_score_threshold_applies_without_restart(pipeline: Pipeline) 
 
 def test_nothing_listens_beyond_loopback(pipeline: Pipeline) -> None:
     """`ss -ltnp` while the whole pipeline runs: every listener of the runtime's processes (daemon,
-    components, mosquitto, DynamoDB Local, the credentials endpoint) is on a loopback address."""
+    components, mosquitto, DynamoDB Local, the S3 server, the credentials endpoint) is on a loopback address."""
     listeners = runtime_listeners(pipeline.runtime.root)
     ports = {listener.port for listener in listeners}
-    endpoints = [int(pipeline.runtime.dynamodb_endpoint().rsplit(":", 1)[1]),
-                 int(pipeline.runtime.status()["standins"]["iot_core"]["port"])]
+    standins = pipeline.runtime.status()["standins"]
+    endpoints = [int(standins["dynamodb"].rsplit(":", 1)[1]), int(standins["s3"].rsplit(":", 1)[1]),
+                 int(standins["iot_core"]["port"])]
     assert set(endpoints) <= ports, f"the stand-ins' ports {endpoints} not among the listeners seen: {listeners}"
     assert all(listener.loopback for listener in listeners), [str(x) for x in listeners if not x.loopback]

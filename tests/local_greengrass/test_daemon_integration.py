@@ -87,6 +87,7 @@ threading.Event().wait()
 CREDS = """
 import os, threading
 import boto3
+from botocore.exceptions import ClientError
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import ReportedLifecycleState
 
@@ -96,6 +97,16 @@ dynamodb.create_table(TableName="lg-test", KeySchema=[{"AttributeName": "id", "K
                       BillingMode="PAY_PER_REQUEST")
 print("tables", dynamodb.list_tables()["TableNames"], "via", os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
       flush=True)
+s3 = boto3.client("s3")  # the same: nothing but the runtime's environment
+s3.create_bucket(Bucket="lg-test-snapshots")
+s3.put_object(Bucket="lg-test-snapshots", Key="cam0/e1.jpg", Body=b"snapshot", IfNoneMatch="*")
+try:
+    s3.put_object(Bucket="lg-test-snapshots", Key="cam0/e1.jpg", Body=b"again", IfNoneMatch="*")
+    again = "stored twice"
+except ClientError as exc:
+    again = exc.response["Error"]["Code"]
+print("s3", s3.get_object(Bucket="lg-test-snapshots", Key="cam0/e1.jpg")["Body"].read().decode(), again,
+      "at", os.environ["AWS_ENDPOINT_URL_S3"], flush=True)
 GreengrassCoreIPCClientV2().update_state(state=ReportedLifecycleState.RUNNING)
 threading.Event().wait()
 """
@@ -353,6 +364,16 @@ def test_token_exchange_dependent_reaches_dynamodb_local(runtime: Runtime) -> No
     assert "tables ['lg-test'] via http://127.0.0.1:" in log
 
 
+def test_token_exchange_dependent_reaches_the_s3_stand_in(runtime: Runtime) -> None:
+    endpoint = json.loads(run_cli(runtime.root, "status", "--json").stdout)["standins"]["s3"]
+    assert endpoint.startswith("http://127.0.0.1:")
+    runtime.wait_for(lambda: "s3 " in runtime.log("test.Creds"), "test.Creds to use S3")
+    assert f"s3 snapshot PreconditionFailed at {endpoint}" in runtime.log("test.Creds")
+    # The object is in the stand-in's folder under the runtime's root, where it outlives the runtime.
+    stored = runtime.paths.standin("s3") / "data" / "lg-test-snapshots" / "cam0" / "e1.jpg"
+    assert stored.read_bytes() == b"snapshot"
+
+
 def test_env_lets_an_outside_process_join_as_a_component(runtime: Runtime) -> None:
     exports = run_cli(runtime.root, "env", "test.Configured")
     assert exports.returncode == 0, exports.stderr
@@ -369,6 +390,7 @@ def test_env_lets_an_outside_process_join_as_a_component(runtime: Runtime) -> No
     creds = run_cli(runtime.root, "env", "test.Creds").stdout
     assert "export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:" in creds
     assert "export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:" in creds
+    assert "export AWS_ENDPOINT_URL_S3=http://127.0.0.1:" in creds
     unknown = run_cli(runtime.root, "env", "test.Nope")
     assert unknown.returncode == 1 and "test.Nope is not deployed" in unknown.stderr
 

@@ -1,5 +1,6 @@
 
-"""kill -9 of the runtime daemon: its watchdog still ends components, mosquitto and DynamoDB Local."""
+"""kill -9 of the runtime daemon: its watchdog still ends components, mosquitto, DynamoDB Local and the S3
+stand-in."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from local_greengrass.lifecycle.processes import marked_processes
 from local_greengrass.paths import RuntimePaths
+from local_greengrass.standins.s3 import is_s3_server
 from repo_layout import REPO_ROOT
 from tests.local_greengrass.helpers import PYTHON, write_component
 
@@ -47,7 +49,8 @@ def test_kill_9_of_the_daemon_leaves_no_process(tmp_path: Path) -> None:
         descendants = daemon.children(recursive=True)
         names = {p.name() for p in descendants}
         assert {"mosquitto", "java"} <= names, names
-        assert len(marked_processes(marker)) >= 5  # mosquitto, java, sh, python and its grandchild
+        assert any(is_s3_server(p.cmdline()) for p in descendants), [p.cmdline() for p in descendants]
+        assert len(marked_processes(marker)) >= 6  # mosquitto, java, the S3 server, sh, python and its grandchild
 
         daemon.send_signal(signal.SIGKILL)
         daemon.wait(30)

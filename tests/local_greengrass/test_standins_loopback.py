@@ -1,5 +1,6 @@
 """The local stand-ins listen on loopback only: nothing of a developer's machine is reachable from
-its network (DynamoDB Local's own command line would listen on every interface)."""
+its network (DynamoDB Local's own command line would listen on every interface; the S3 server serves a
+socket its parent bound to 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 
 from local_device.listeners import is_loopback, tcp_listeners
 from local_greengrass.standins.dynamodb_local import DynamoDBLocal
+from local_greengrass.standins.s3 import S3Server
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +23,15 @@ def test_dynamodb_local_listens_on_loopback_only(tmp_path):
         assert addresses, f"nothing listens on port {db.port}"
         assert all(is_loopback(a) for a in addresses), addresses
         assert db.client().list_tables()["TableNames"] == []
+
+
+def test_the_s3_stand_in_listens_on_loopback_only(tmp_path):
+    with S3Server(tmp_path) as s3:
+        listeners = [listener for listener in tcp_listeners() if listener.port == s3.port]
+        assert listeners, f"nothing listens on port {s3.port}"
+        assert all(is_loopback(listener.address) for listener in listeners), listeners
+        assert {listener.pid for listener in listeners} == {s3.pid}  # the server process alone holds the socket
+        assert s3.client().list_buckets()["Buckets"] == []
 
 
 def test_the_address_check_tells_wildcards_from_loopback():

@@ -47,6 +47,7 @@ from local_device.process import LocalRuntime
 from local_device.store import items_for_request, table
 from local_device.video import copy_people
 from local_greengrass.standins.dynamodb_local import is_dynamodb_local
+from local_greengrass.standins.s3 import is_s3_server
 from repo_layout import REPO_ROOT as REPO
 from smartcam import topics
 from smartcam.contracts import ContractError, WriterReport, parse
@@ -182,6 +183,8 @@ def runtime_processes(runtime: LocalRuntime) -> dict[str, psutil.Process]:
             continue
         if is_dynamodb_local(cmdline):
             found["DynamoDB Local (stand-in)"] = process
+        elif is_s3_server(cmdline):  # before the daemon: its command line names local_greengrass too
+            found["S3 (stand-in)"] = process
         elif "mosquitto" in line and "-c" in line:
             found["mosquitto (stand-in)"] = process
         elif "local_greengrass" in line or "local-greengrass" in line:

@@ -168,7 +168,8 @@ def cmd_status(args: argparse.Namespace, paths: RuntimePaths) -> int:
     standins = response["standins"]
     print(f"thing {response['thing_name']}, region {response['region']}, root {response['root']}")
     print(f"IoT Core stand-in mqtts://{standins['iot_core']['host']}:{standins['iot_core']['port']} "
-          f"(CA {standins['iot_core']['ca_path']}), DynamoDB Local {standins['dynamodb']}")
+          f"(CA {standins['iot_core']['ca_path']}), DynamoDB Local {standins['dynamodb']}, "
+          f"S3 stand-in {standins['s3']}")
     for row in response["components"]:
         line = f"{row['component']:<40} {row['version']:<10} {row['state']}"
         print(line + (f"  {row['error']}" if row.get("error") else ""))

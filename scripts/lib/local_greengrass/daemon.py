@@ -1,6 +1,6 @@
 """The background process behind `scripts/local-greengrass up`: a core device for this project.
 
-Starts the stand-ins (mosquitto + the IoT Core bridge, DynamoDB Local, a credentials endpoint),
+Starts the stand-ins (mosquitto + the IoT Core bridge, DynamoDB Local, an S3 server, a credentials endpoint),
 the IPC server and the launcher, then serves JSON requests on a control socket (status, deploy,
 env, shutdown) until told to stop. A watchdog process ends everything it started if it dies.
 """
@@ -34,6 +34,7 @@ from local_greengrass.paths import RuntimePaths
 from local_greengrass.standins.credentials import CredentialsServer
 from local_greengrass.standins.dynamodb_local import DynamoDBLocal
 from local_greengrass.standins.mosquitto import Mosquitto
+from local_greengrass.standins.s3 import S3Server
 
 log = logging.getLogger("local_greengrass")
 
@@ -68,6 +69,26 @@ class Watchdog:
         self._process.wait(timeout=30)
 
 
+class _BackgroundStart:
+    """A stand-in's start on its own thread, so its start-up overlaps the rest of the runtime's."""
+
+    def __init__(self, standin: DynamoDBLocal | S3Server, name: str) -> None:
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, args=(standin,), name=name)
+        self._thread.start()
+
+    def _start(self, standin: DynamoDBLocal | S3Server) -> None:
+        try:
+            standin.start()
+        except Exception as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+            self._failure = exc
+
+    def wait(self) -> BaseException | None:
+        """Until it is up or failed; the failure, if any."""
+        self._thread.join()
+        return self._failure
+
+
 class Daemon:
     def __init__(self, paths: RuntimePaths, components_dir: Path, thing_name: str, region: str,
                  policy: RestartPolicy | None = None) -> None:
@@ -84,6 +105,7 @@ class Daemon:
         self._deploy_lock = threading.Lock()
         self.mosquitto: Mosquitto | None = None
         self.dynamodb: DynamoDBLocal | None = None
+        self.s3: S3Server | None = None
         self.bridge: IoTCoreBridge | None = None
         self.ipc: IpcServer | None = None
         self.credentials: CredentialsServer | None = None
@@ -124,6 +146,7 @@ class Daemon:
     # what a component sees ------------------------------------------------------------------------------
     def nucleus_variables(self, name: str, uses_token_exchange: bool) -> dict[str, str]:
         assert self.mosquitto is not None and self.dynamodb is not None and self.credentials is not None
+        assert self.s3 is not None
         token = self.tokens[name]
         variables = {
             "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(self.paths.ipc_socket),
@@ -134,6 +157,8 @@ class Daemon:
             "AWS_DEFAULT_REGION": self.region,
             "GG_ROOT_CA_PATH": str(self.mosquitto.ca_path),
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.endpoint,
+            # boto3 addresses buckets path-style at a configured endpoint, the style the stand-in serves.
+            "AWS_ENDPOINT_URL_S3": self.s3.endpoint,
         }
         if uses_token_exchange:
             variables["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = self.credentials.uri
@@ -142,9 +167,10 @@ class Daemon:
 
     def standins(self) -> dict[str, Any]:
         assert self.mosquitto is not None and self.dynamodb is not None and self.credentials is not None
+        assert self.s3 is not None
         return {"iot_core": {"host": self.mosquitto.host, "port": self.mosquitto.port,
                              "ca_path": str(self.mosquitto.ca_path), "workdir": str(self.mosquitto.workdir)},
-                "dynamodb": self.dynamodb.endpoint, "credentials": self.credentials.uri}
+                "dynamodb": self.dynamodb.endpoint, "s3": self.s3.endpoint, "credentials": self.credentials.uri}
 
     def _token_allowed(self, token: str) -> bool:
         for name, known in list(self.tokens.items()):
@@ -162,12 +188,13 @@ class Daemon:
         self.watchdog = Watchdog(self.marker)
         # mosquitto dies with the THREAD that started it (PDEATHSIG): start it from this, the main thread.
         self.mosquitto = self._start_mosquitto()
-        # DynamoDB Local picks its free port only now, so the two cannot pick the same one. It keeps its
-        # tables on disk: it plays a cloud service, whose data outlives a crash of the device's runtime.
+        # The S3 stand-in binds its port and DynamoDB Local picks its free port only now, one after the
+        # other, so no two stand-ins can get the same port. Both keep their data on disk: they play cloud
+        # services, whose data outlives a crash of the device's runtime.
+        self.s3 = S3Server(self.paths.standin("s3"))
         self.dynamodb = DynamoDBLocal(self.paths.standin("dynamodb"), in_memory=False)
-        dynamodb_failure: list[BaseException] = []
-        dynamodb_thread = threading.Thread(target=self._start_dynamodb, args=(dynamodb_failure,), name="dynamodb")
-        dynamodb_thread.start()  # 3-8 s of Java start-up, in parallel with the rest
+        # In parallel with the rest: 3-8 s of Java start-up for DynamoDB Local, ~0.2 s for the S3 server.
+        starting = [_BackgroundStart(self.dynamodb, "dynamodb"), _BackgroundStart(self.s3, "s3")]
         cert, key = self.mosquitto.issue_client_cert(self.thing_name)
         self.bridge = IoTCoreBridge(self.mosquitto.host, self.mosquitto.port, self.mosquitto.ca_path, cert, key,
                                     client_id=self.thing_name)
@@ -177,16 +204,16 @@ class Daemon:
         self.ipc = IpcServer(self.paths.ipc_socket, self.config, iot=self.bridge,
                              on_state=self.launcher.report_state, thing_name=self.thing_name)
         self.ipc.start()
-        dynamodb_thread.join()
-        if dynamodb_failure:
-            raise dynamodb_failure[0]
+        failures = [failure for standin in starting if (failure := standin.wait()) is not None]
+        if failures:  # only once none is still starting: shutdown() stops them all
+            raise failures[0]
         self.paths.control_socket.unlink(missing_ok=True)  # left by a daemon that was killed
         self.control = _ControlServer(str(self.paths.control_socket), self)
         os.chmod(self.paths.control_socket, 0o600)
         threading.Thread(target=self.control.serve_forever, name="control", daemon=True).start()
-        log.info("up: thing %s, region %s, IPC %s, IoT Core stand-in %s:%d, DynamoDB Local %s, credentials %s",
-                 self.thing_name, self.region, self.paths.ipc_socket, self.mosquitto.host, self.mosquitto.port,
-                 self.dynamodb.endpoint, self.credentials.uri)
+        log.info("up: thing %s, region %s, IPC %s, IoT Core stand-in %s:%d, DynamoDB Local %s, S3 stand-in %s, "
+                 "credentials %s", self.thing_name, self.region, self.paths.ipc_socket, self.mosquitto.host,
+                 self.mosquitto.port, self.dynamodb.endpoint, self.s3.endpoint, self.credentials.uri)
 
     def _start_mosquitto(self, attempts: int = 3) -> Mosquitto:
         """A free port can be taken by someone else before mosquitto binds it: try another."""
@@ -201,17 +228,10 @@ class Daemon:
                 log.warning("mosquitto could not bind its port, trying another")
         raise AssertionError("unreachable")
 
-    def _start_dynamodb(self, failure: list[BaseException]) -> None:
-        try:
-            assert self.dynamodb is not None
-            self.dynamodb.start()
-        except Exception as exc:  # noqa: BLE001 - handed to the main thread, which raises it
-            failure.append(exc)
-
     def shutdown(self) -> None:
         log.info("stopping")
         self.launcher.stop_all()
-        for step in (self.ipc, self.bridge, self.credentials, self.dynamodb, self.mosquitto):
+        for step in (self.ipc, self.bridge, self.credentials, self.dynamodb, self.s3, self.mosquitto):
             if step is None:
                 continue
             try:
