@@ -23,8 +23,9 @@ class FrameRef(Contract):
     height: Annotated[int, Field(gt=0, le=16384)]
     request_id: RequestId | None = None
     # Sent again by CameraIngest's outbox (the first send got no receipt): inference serves it from a
-    # backlog behind live frames instead of dropping it under the newest-frame policy.
-    resent: bool = False
+    # backlog behind live frames instead of dropping it under the newest-frame policy. Absent on a
+    # first send, so a first send costs no bytes (nucleus lite decodes few JSON objects).
+    resent: Literal[True] | None = None
 
     @field_validator("path")
     @classmethod
