@@ -19,18 +19,16 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import IO, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local_greengrass.lifecycle.processes import lower_priority
+from local_greengrass.standins.child import end_at_once, end_gracefully, local_client
 from repo_layout import REPO_ROOT
 
 JAR_ENV = "SMARTCAM_DYNAMODB_LOCAL_JAR"
@@ -158,28 +156,15 @@ class DynamoDBLocal:
 
     def client(self, **config: Any) -> Any:
         """A client for this instance (dummy credentials: -sharedDb ignores them)."""
-        return boto3.session.Session().client(
-            "dynamodb", region_name="us-east-1", endpoint_url=self.endpoint,
-            aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106 - not a secret  # nosec B106
-            config=Config(retries={"mode": "standard", "total_max_attempts": 3}, **config),
-        )
+        return local_client("dynamodb", self.endpoint, **config)
 
     def stop(self) -> None:
-        """Graceful: SIGTERM, then SIGKILL after 20 s."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(20)
+        end_gracefully(self._process)
         self._cleanup()
 
     def kill(self) -> None:
-        """SIGKILL, for outage tests."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait(20)
+        """SIGKILL, for outage and crash tests."""
+        end_at_once(self._process)
         self._cleanup()
 
     def _cleanup(self) -> None:

@@ -33,7 +33,6 @@ Where it differs from S3 (tests/local_greengrass/test_s3.py pins each):
 from __future__ import annotations
 
 import http.client
-import signal
 import socket
 import subprocess
 import sys
@@ -42,10 +41,8 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any
 
-import boto3
-from botocore.config import Config
-
 from local_greengrass.lifecycle.processes import lower_priority
+from local_greengrass.standins.child import end_at_once, end_gracefully, local_client
 
 BIND_HOST = "127.0.0.1"
 SERVER_MODULE = "local_greengrass.standins.loopback_localbucket"
@@ -143,29 +140,15 @@ class S3Server:
 
     def client(self, **config: Any) -> Any:
         """A boto3 S3 client for this server (dummy credentials: it checks none)."""
-        retries = config.pop("retries", {"mode": "standard", "total_max_attempts": 3})
-        return boto3.session.Session().client(
-            "s3", region_name="us-east-1", endpoint_url=self.endpoint,
-            aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106 - not a secret  # nosec B106
-            config=Config(retries=retries, **config),
-        )
+        return local_client("s3", self.endpoint, **config)
 
     def stop(self) -> None:
-        """Graceful: SIGTERM, then SIGKILL after 20 s."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(20)
+        end_gracefully(self._process)
         self._cleanup()
 
     def kill(self) -> None:
         """SIGKILL, for outage and crash tests."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait(20)
+        end_at_once(self._process)
         self._cleanup()
 
     def _cleanup(self) -> None:
