@@ -1,9 +1,11 @@
-"""Random input at the command handler: no exception escapes, and every command ends with exactly
-one terminal status (rejected, finished or error)."""
+"""Random input at the command handler: no exception escapes, every command ends with exactly one
+terminal status (rejected, finished or error), and the final status of every capture carries an
+accounting that adds up to the frames it captured."""
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from camera_ingest.app import JOURNAL_ENV
 from tests.camera_ingest.helpers import TERMINAL, build_app, config_dict, make_folder
 
 json_values = st.recursive(
@@ -77,17 +80,20 @@ def test_random_commands_never_escape_and_always_end(media, batch):
     configuration["cameras"][0]["source"]["fps"] = 240
     configuration["cameras"].append({"id": "cam1", "source": {"type": "folder", "path": str(folder), "fps": 240}})
     configuration["limits"] = {"maxDurationS": 0.2, "maxFrames": 4, "maxFps": 240, "defaultFps": 120}
-    app, ipc = build_app(configuration, frame_root)
-    app.start()
-    try:
-        for where, payload in batch:
-            topic = {
-                "iot": "smartcam/test-thing/capture", "fleet": "smartcam/fleet/capture",
-                "local": "smartcam/capture/commands",
-            }[where]
-            app.on_command(topic, payload)  # raises nothing, or the test fails here
-    finally:
-        app.stop()  # continuous captures end with "finished: component stopping"
+    # Each example is a device of its own: its own journal in its own work folder.
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory(dir=frame_root.parent) as work:
+        patch.setenv(JOURNAL_ENV, str(Path(work) / "journal.sqlite3"))
+        app, ipc = build_app(configuration, frame_root)
+        app.start()
+        try:
+            for where, payload in batch:
+                topic = {
+                    "iot": "smartcam/test-thing/capture", "fleet": "smartcam/fleet/capture",
+                    "local": "smartcam/capture/commands",
+                }[where]
+                app.on_command(topic, payload)  # raises nothing, or the test fails here
+        finally:
+            app.stop()  # continuous captures end with "finished: component stopping"
     assert app.dispatcher.wait_idle(60)
     statuses = ipc.statuses()
     terminal = [s for s in statuses if s.state in TERMINAL]
@@ -96,4 +102,10 @@ def test_random_commands_never_escape_and_always_end(media, batch):
     event(f"accepted commands: {min(sum(accepted.values()), 2)}")
     ended = Counter(s.request_id for s in terminal if s.state != "rejected")
     assert accepted == ended  # every accepted command ended exactly once
+    # A capture's final status (accountWithinS 0: at once) says what became of each frame it captured.
+    captures = [s for s in terminal if s.frames_captured is not None]
+    sessions = app.telemetry.counters["sessionsFinished"] + app.telemetry.counters["sessionsError"]
+    assert len(captures) == sessions
+    for final in captures:
+        assert final.accounting is not None and final.accounting.total() == final.frames_captured
     assert len(ipc.iot_statuses()) == len(statuses)
