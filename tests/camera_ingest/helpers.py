@@ -15,12 +15,14 @@ from camera_ingest.app import CameraIngestApp
 from camera_ingest.settings import CameraIngestConfig
 from smartcam import topics
 from smartcam.config import LiveConfig
-from smartcam.contracts import CaptureStatus, FrameRef, parse
+from smartcam.contracts import CaptureStatus, FrameReceipt, FrameRef, Outcome, Receipts, parse
 from tests.support.fake_nucleus import FakeNucleus, wait_until
 
 THING = "test-thing"
 PHOTO = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 TERMINAL = {"rejected", "finished", "error"}
+INFERENCE = "smartcam.SsdInference"
+WRITER = "smartcam.DynamoWriter"
 
 
 def photo() -> np.ndarray:
@@ -66,6 +68,9 @@ def config_dict(folder: Path, **over: Any) -> dict[str, Any]:
         "reconnect": {"attempts": 2, "initialBackoffS": 0.01, "maxBackoffS": 0.02},
         "progressIntervalS": 3600,
         "healthIntervalS": 3600,
+        # No pipeline sends receipts here: a final status goes out when its capture ends, every frame
+        # pending. The tests of the receipts set their own.
+        "accountWithinS": 0,
         "accessControl": {"aws.greengrass.ipc.pubsub": {}},
     }
     base.update(over)
@@ -90,7 +95,36 @@ class IngestNucleus(FakeNucleus):
         return [parse(CaptureStatus, p) for p in self.iot_payloads(topics.iot_capture_status(THING))]
 
     def frames(self) -> list[FrameRef]:
+        """Every FrameRef published, each resend included."""
         return self.parsed(FrameRef, topics.FRAMES)
+
+    def first_sends(self) -> list[FrameRef]:
+        return [ref for ref in self.frames() if not ref.resent]
+
+    def resends(self) -> list[FrameRef]:
+        return [ref for ref in self.frames() if ref.resent]
+
+    def send_receipts(self, stage: str, instance: str, decided: list[tuple[FrameRef, Outcome]]) -> None:
+        """One Receipts message of ``stage`` (run ``instance``) on smartcam/receipts."""
+        receipts = [FrameReceipt(frame_id=ref.frame_id, camera_id=ref.camera_id, request_id=ref.request_id,
+                                 outcome=outcome, items=1 if outcome == "stored" else 0) for ref, outcome in decided]
+        self.send(topics.RECEIPTS, Receipts(stage=stage, instance=instance, at=time.time(), receipts=receipts))
+
+    def statuses_of(self, request_id: str) -> list[CaptureStatus]:
+        return [s for s in self.statuses() if s.request_id == request_id]
+
+    def wait_for_status(self, request_id: str, state: str, containing: str = "", timeout: float = 60.0
+                        ) -> CaptureStatus:
+        """The first status of ``request_id`` in ``state`` whose reason contains ``containing``."""
+        found: list[CaptureStatus] = []
+
+        def seen() -> bool:
+            found[:] = [s for s in self.statuses_of(request_id)
+                        if s.state == state and containing in (s.reason or "")]
+            return bool(found)
+
+        wait_until(seen, timeout, f"a {state} status of {request_id}")
+        return found[0]
 
     def wait_for_terminal(self, request_id: str, timeout: float = 60.0) -> CaptureStatus:
         deadline = time.monotonic() + timeout

@@ -12,33 +12,18 @@ import statistics
 
 import cv2
 import numpy as np
-import pytest
 
 from camera_ingest.commands import validate
 from camera_ingest.sources import OpenCvSource, open_source
 from repo_layout import REPO_ROOT
 from smartcam import frames, topics
-from smartcam.contracts import Health, parse
+from smartcam.contracts import FrameAccounting, Health, parse
 from smartcam.frames import read_frame
-from tests.camera_ingest.helpers import THING, FakeV4l2Capture, build_app, config_dict, make_video
+from smartcam.handoff import new_instance
+from tests.camera_ingest.helpers import TERMINAL, THING, WRITER, FakeV4l2Capture, build_app, config_dict, make_video
 from tests.support.frame_root import nucleus_frame_root
 
 COMMANDS = topics.iot_capture_commands(THING)
-
-
-@pytest.fixture
-def started(frame_root):
-    apps = []
-
-    def start(configuration, **kwargs):
-        app, harness = build_app(configuration, frame_root, **kwargs)
-        app.start()
-        apps.append(app)
-        return app, harness
-
-    yield start
-    for app in apps:
-        app.stop()
 
 
 def command(**fields) -> bytes:
@@ -48,11 +33,12 @@ def command(**fields) -> bytes:
 def test_capture_n_frames_from_iot_core(started, folder, frame_root):
     _, ipc = started(config_dict(folder))
     assert set(ipc.iot_handlers) == {COMMANDS, topics.FLEET_CAPTURE_COMMANDS}
-    assert set(ipc.topic_handlers) == {topics.LOCAL_CAPTURE_COMMANDS}
+    assert set(ipc.topic_handlers) == {topics.LOCAL_CAPTURE_COMMANDS, topics.RECEIPTS}
     ipc.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=6, fps=60, request_id="r1"))
     final = ipc.wait_for_terminal("r1")
     assert final.state == "finished", final.reason
     assert (final.frames_captured, final.frames_requested) == (6, 6)
+    assert final.accounting == FrameAccounting(pending=6)  # accountWithinS 0 and no receipts here
     states = [s.state for s in ipc.statuses() if s.request_id == "r1"]
     assert states[0] == "accepted" and states[-1] == "finished"
     # The same replies reached this device's IoT Core status topic.
@@ -301,7 +287,13 @@ def test_recipe_default_configuration_is_valid_and_captures_the_samples(tmp_path
     app.start()
     try:
         ipc.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=3, fps=10, request_id="sample"))
-        assert ipc.wait_for_terminal("sample").frames_captured == 3
+        # With the recipe's accountWithinS the final status waits for the frames' receipts.
+        ipc.wait_for_status("sample", "progress", containing="3 of 3 frames await receipts")
+        assert not [s for s in ipc.statuses_of("sample") if s.state in TERMINAL]
+        ipc.send_receipts(WRITER, new_instance(), [(ref, "stored") for ref in ipc.frames()])
+        final = ipc.wait_for_terminal("sample")
+        assert (final.state, final.frames_captured) == ("finished", 3)
+        assert final.accounting == FrameAccounting(stored=3)
         assert {(r.width, r.height) for r in ipc.frames()} == {(640, 480)}
     finally:
         app.stop()
@@ -361,3 +353,22 @@ def test_long_captures_report_progress(started, folder):
     counts = [s.frames_captured for s in progress]
     assert counts == sorted(counts) and all(0 < c <= 20 for c in counts)
     assert all(s.frames_requested == 20 for s in progress)
+
+
+def test_a_session_that_cannot_start_ends_with_error_and_frees_the_camera(started, folder, monkeypatch):
+    from camera_ingest.session import CaptureSession
+
+    _, ipc = started(config_dict(folder))
+    real_start = CaptureSession.start
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(CaptureSession, "start", no_thread)
+    ipc.send_iot(COMMANDS, command(action="snapshot", camera_id="cam0", request_id="nothread"))
+    final = ipc.wait_for_terminal("nothread")
+    assert final.state == "error" and "can't start new thread" in final.reason
+    assert final.frames_captured == 0 and final.accounting == FrameAccounting()
+    monkeypatch.setattr(CaptureSession, "start", real_start)
+    ipc.send_iot(COMMANDS, command(action="snapshot", camera_id="cam0", request_id="after"))
+    assert ipc.wait_for_terminal("after").state == "finished"

@@ -120,6 +120,9 @@ def test_deeply_nested_json_gets_a_reason_not_an_internal_error(as_bytes, config
     (("ring", "frames"), True, "ring/frames: must be a whole number"),
     (("limits", "maxFps"), "5", "limits/maxFps: must be a number"),
     (("healthIntervalS",), False, "healthIntervalS: must be a number"),
+    (("accountWithinS",), "120", "accountWithinS: must be a number"),
+    (("accountWithinS",), True, "accountWithinS: must be a number"),
+    (("accountWithinS",), None, "accountWithinS: must be a number"),
 ])
 def test_settings_refuse_strings_and_bools_for_numbers(where, value, reason, tmp_path):
     from smartcam.config import ConfigError, validate_config
@@ -133,6 +136,23 @@ def test_settings_refuse_strings_and_bools_for_numbers(where, value, reason, tmp
     with pytest.raises(ConfigError) as info:
         validate_config(CameraIngestConfig, raw)
     assert reason in str(info.value) and "Input should" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", [-1, -0.001, 86_400.5, float("nan"), float("inf")])
+def test_account_within_s_outside_its_range_is_refused(value, tmp_path):
+    from smartcam.config import ConfigError, validate_config
+
+    with pytest.raises(ConfigError, match="accountWithinS"):
+        validate_config(CameraIngestConfig, config_dict(tmp_path / "images", accountWithinS=value))
+
+
+@pytest.mark.parametrize("value", [0, 0.5, 120, 86_400])
+def test_account_within_s_takes_seconds_from_zero_to_a_day(value, tmp_path):
+    from smartcam.config import validate_config
+
+    config = validate_config(CameraIngestConfig, config_dict(tmp_path / "images", accountWithinS=value))
+    assert config.account_within_s == value
+    assert CameraIngestConfig().account_within_s == 120  # the default
 
 
 def test_a_deeply_nested_configuration_gets_a_reason(tmp_path):

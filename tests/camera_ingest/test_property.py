@@ -1,12 +1,14 @@
 """Random capture commands interleaved with random configuration updates, all delivered through the
 fake nucleus: no exception escapes a handler, every command ends with exactly one terminal status
 (rejected, finished or error), every update is applied or refused with the last good configuration
-kept, and a capture can always be stopped. One run sends at least MIN_COMMANDS commands and
+kept, a capture can always be stopped, and the final status of every capture carries an accounting
+that adds up to the frames it captured. One run sends at least MIN_COMMANDS commands and
 MIN_UPDATES updates; the test fails if fewer went out (e.g. after max_examples was lowered)."""
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from camera_ingest.app import CameraIngestApp
+from camera_ingest.app import JOURNAL_ENV, CameraIngestApp
 from camera_ingest.settings import CameraIngestConfig
 from smartcam import topics
 from tests.camera_ingest.helpers import TERMINAL, THING, IngestNucleus, build_app, config_dict, make_folder
 from tests.support.config_fuzz import ConfigFuzz, HandlerErrors, Update, updates, well_formed_settings
+from tests.support.fake_nucleus import wait_until
 
 EXAMPLES = 95
 COMMANDS_PER_EXAMPLE = 11
@@ -131,6 +134,8 @@ INGEST_SETTINGS = {
     "progressIntervalS": [0.01, 1, 3600],
     "healthIntervalS": [0.05, 30, 3600],
     "accessControl": [{"aws.greengrass.ipc.pubsub": {}}],
+    # No pipeline sends receipts here: a final status waits at most this long for them.
+    "accountWithinS": [0, 0.01],
 }
 
 
@@ -138,7 +143,7 @@ def well_formed_updates(media: Path) -> st.SearchStrategy[Update]:
     """Valid configurations: 1..3 cameras and every other setting left out or at a value near its bounds."""
     cameras = st.lists(media_cameras(media), min_size=1, max_size=3, unique_by=lambda c: c["id"])
     return st.tuples(cameras, well_formed_settings(INGEST_SETTINGS)).map(
-        lambda parts: Update({"cameras": parts[0], **parts[1]}, True, "well-formed"))
+        lambda parts: Update({"cameras": parts[0], "accountWithinS": 0, **parts[1]}, True, "well-formed"))
 
 
 def against_the_rules(configuration: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -196,7 +201,10 @@ def test_random_commands_and_configuration_updates(tmp_path: Path) -> None:
         order=st.permutations(["command"] * COMMANDS_PER_EXAMPLE + ["update"] * UPDATES_PER_EXAMPLE),
     )
     def run(batch: list[tuple[str, Any]], changes: list[Update], order: list[str]) -> None:
-        with HandlerErrors() as errors:
+        # Each example is a device of its own: its own journal in its own work folder.
+        with (HandlerErrors() as errors, pytest.MonkeyPatch.context() as patch,
+              tempfile.TemporaryDirectory(dir=tmp_path) as work):
+            patch.setenv(JOURNAL_ENV, str(Path(work) / "journal.sqlite3"))
             app, nucleus = build_app(ingest_configuration(folder), frame_root)
             fuzz = ConfigFuzz(nucleus, nucleus.live)
             app.start()
@@ -208,6 +216,8 @@ def test_random_commands_and_configuration_updates(tmp_path: Path) -> None:
                     else:
                         fuzz.send(next(to_apply))
                 stops = stop_every_capture(app, nucleus)
+                # A final status still waiting (accountWithinS 0.01) would go out after the next start.
+                wait_until(lambda: app.ledger.waiting() == 0, 30, "every final status")
             finally:
                 app.stop()  # continuous captures end with "finished: component stopping"
             assert app.dispatcher.wait_idle(60)
@@ -242,9 +252,12 @@ def assert_every_command_answered(nucleus: IngestNucleus, commands_sent: int) ->
     """Returns how many commands were accepted."""
     statuses = nucleus.statuses()
     terminal = [s for s in statuses if s.state in TERMINAL]
-    assert len(terminal) == commands_sent, [(s.state, s.request_id, s.reason) for s in statuses]
+    assert len(terminal) == commands_sent, "\n".join(f"{s.state} {s.request_id} {s.reason}" for s in statuses)
     accepted = Counter(s.request_id for s in statuses if s.state == "accepted")
     ended = Counter(s.request_id for s in terminal if s.state != "rejected")
     assert accepted == ended  # every accepted command ended exactly once
+    # accountWithinS 0 (no pipeline receipts here): a capture's final status accounts for its frames at once.
+    for final in (s for s in terminal if s.frames_captured is not None):
+        assert final.accounting is not None and final.accounting.total() == final.frames_captured, final
     assert len(nucleus.iot_statuses()) == len(statuses)
     return sum(accepted.values())

@@ -27,7 +27,7 @@ CAMERA = "cam0"
 class Capture:
     request_id: str
     final: CaptureStatus | None
-    frames: list[FrameRef]  # published on smartcam/frames
+    frames: list[FrameRef]  # published on smartcam/frames; first sends only (a resend has resent=True)
     detections: list[Detections]  # published on smartcam/detections
     items: list[dict[str, Any]]  # stored in DynamoDB
 
@@ -68,7 +68,7 @@ class Pipeline:
             return expected_keys(m for _, m in self.observer.detections(request_id))
 
         items = wait_for_items(self.store, self.thing, request_id, expected or published, timeout=timeout)
-        return Capture(request_id, final, [f for _, f in self.observer.frames(request_id)],
+        return Capture(request_id, final, [f for _, f in self.observer.frames(request_id) if not f.resent],
                        [m for _, m in self.observer.detections(request_id)], items)
 
     def redeploy(self, **overrides: Any) -> Path:

@@ -13,8 +13,10 @@ a real nucleus), so the guarantees are about what each stage accepted:
 - when inference is killed, every frame published after the new process reported RUNNING is
   inferred and stored; frames published while it was down reach no inference process and are not
   stored (the capture status still counts them as captured);
-- when the camera component is killed, the capture ends there (no final status; a new command is
-  needed), every frame it published is inferred and stored, and the next capture works.
+- when the camera component is killed, the capture ends there (a new command is needed): the new
+  process ends the request from its journal with `error` (interrupted) and an accounting that adds
+  up to the frames captured, sends again the frames that had no receipt, every frame published is
+  inferred and stored exactly once, and the next capture works.
 """
 
 from __future__ import annotations
@@ -85,12 +87,23 @@ def assert_once(stored: list[tuple[str, str]], published: set[tuple[str, str]]) 
 def test_camera_ingest_killed_mid_capture(pipeline: Pipeline) -> None:
     request_id = start_capture(pipeline, frames=60, fps=4, seen_before_fault=3)
     kill_and_wait_restart(pipeline, "smartcam.CameraIngest")
-    frames = len(pipeline.observer.frames(request_id))
-    pipeline.observer.wait_inferred(request_id, frames, timeout=180, quiet=30)
-    capture = pipeline.collect(request_id)
+    final = pipeline.operator.wait_final(request_id, timeout=180)
+    published = {f.frame_id for _, f in pipeline.observer.frames(request_id)}
+
+    def all_inferred() -> bool:
+        return {m.frame.frame_id for _, m in pipeline.observer.detections(request_id)} >= published
+
+    wait_until(all_inferred, timeout=180, what=f"every frame of {request_id} inferred")
+    capture = pipeline.collect(request_id, final)
 
     assert 3 <= len(capture.frames) < 60
-    assert sorted(m.frame.frame_id for m in capture.detections) == sorted(f.frame_id for f in capture.frames)
+    assert {f.frame_id for f in capture.frames} == published  # a resend names a frame sent before
+    assert final.state == "error" and final.reason is not None
+    assert final.reason.startswith("interrupted: CameraIngest restarted after"), final.reason
+    assert final.frames_captured is not None and final.frames_captured >= len(capture.frames)
+    assert final.accounting is not None and final.accounting.total() == final.frames_captured
+    # Frames sent again after the restart may be inferred a second time; each is stored once.
+    assert {m.frame.frame_id for m in capture.detections} == published
     assert_once(capture.stored, capture.published)
     assert Counter(capture.stored) == Counter((f.frame_id, "person") for f in capture.frames)
     assert not [s for s in pipeline.operator.statuses if s.request_id == request_id and s.state == "finished"]

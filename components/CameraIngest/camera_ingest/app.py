@@ -2,23 +2,30 @@
 
 Commands arrive on IoT Core (this device's topic and the fleet topic) and on local pub/sub; each is
 validated against the configuration and answered on the status topics (see camera_ingest.replies).
+Every frame published stays in the journal (``SMARTCAM_JOURNAL_PATH``, set by the recipe) until a
+receipt says what became of it (camera_ingest.delivery); a capture's final status carries that
+accounting (camera_ingest.accounting).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
 
+from camera_ingest.accounting import CaptureLedger
 from camera_ingest.cameras import CameraDispatcher, SourceFactory
 from camera_ingest.commands import Rejected, validate
+from camera_ingest.delivery import FrameDelivery
+from camera_ingest.journal import Journal
 from camera_ingest.replies import CaptureReplies
 from camera_ingest.settings import CameraIngestConfig
 from camera_ingest.sources import open_source
 from smartcam import topics
 from smartcam.config import LiveConfig
-from smartcam.contracts import FrameRef, Health
+from smartcam.contracts import Health
 from smartcam.device import thing_name
 from smartcam.frames import pipeline_frame_root
 from smartcam.ipc import Ipc
@@ -27,6 +34,14 @@ from smartcam.telemetry import Telemetry
 log = logging.getLogger(__name__)
 
 COMPONENT_NAME = "smartcam.CameraIngest"
+JOURNAL_ENV = "SMARTCAM_JOURNAL_PATH"
+
+
+def journal_path_from_env() -> Path:
+    value = os.environ.get(JOURNAL_ENV, "")
+    if not value or not os.path.isabs(value):
+        raise RuntimeError(f"{JOURNAL_ENV} must be an absolute path (the recipe sets {{work:path}}/journal.sqlite3)")
+    return Path(value)
 
 
 class CameraIngestApp:
@@ -46,27 +61,38 @@ class CameraIngestApp:
         self.frame_root = frame_root if frame_root is not None else pipeline_frame_root()
         self.telemetry = Telemetry(ipc, COMPONENT_NAME, self.thing)
         self.telemetry.add_note(lambda: config.refused)
+        self.journal = Journal(journal_path_from_env())
+        self.telemetry.add_note(self.journal.problem)
         self.status = CaptureReplies(ipc, self.thing, self.telemetry.counters)
-        self.dispatcher = CameraDispatcher(lambda: config.current, self.status, self._publish_frame,
-                                           self.frame_root, self.telemetry.counters, source_factory=source_factory)
+        self.ledger = CaptureLedger(self.journal, self.status, lambda: config.current.account_within_s)
+        self.delivery = FrameDelivery(ipc, self.journal, self.ledger, self.telemetry.counters)
+        self.dispatcher = CameraDispatcher(lambda: config.current, self.status, self.frame_root,
+                                           self.telemetry.counters, ledger=self.ledger, delivery=self.delivery,
+                                           source_factory=source_factory)
         config.on_change(lambda _old, new: self.dispatcher.end_unconfigured(new))
         self._stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
         self._health_errors_seen = 0
 
     def start(self) -> None:
+        self.ledger.restore()
+        self.delivery.start()
         self._ipc.subscribe_iot(topics.iot_capture_commands(self.thing), self.on_command)
         self._ipc.subscribe_iot(topics.FLEET_CAPTURE_COMMANDS, self.on_command)
         self._ipc.subscribe(topics.LOCAL_CAPTURE_COMMANDS, self.on_command)
         self._health_thread.start()
-        log.info("cameras: %s; frames in %s", ", ".join(c.id for c in self._config.current.cameras),
-                 self.frame_root)
+        log.info("cameras: %s; frames in %s; journal %s", ", ".join(c.id for c in self._config.current.cameras),
+                 self.frame_root, self.journal.path)
 
     def stop(self) -> None:
         self._stop.set()
         self.dispatcher.stop_all("component stopping")
+        self.delivery.stop()
         if self._health_thread.is_alive():
             self._health_thread.join(5)
+        # Captures still waiting for receipts stay in the journal: their final status goes out after
+        # the next start.
+        self.journal.close()
 
     def on_command(self, topic: str, payload: Any) -> None:
         """Handler for every command topic. Never raises: every command gets a status reply."""
@@ -97,14 +123,12 @@ class CameraIngestApp:
         self._health_errors_seen = errors
         running = self.dispatcher.running()
         detail = f"capturing: {', '.join(f'{c} ({r})' for c, r in running.items())}" if running else "idle"
+        detail = f"{detail}; {self.delivery.awaiting()} frames await receipts"
         if degraded and self.status.last_error:
             detail = f"{detail}; last error: {self.status.last_error}"
         return self.telemetry.health("degraded" if degraded else "ok", detail)
 
     # internals ----------------------------------------------------------------------------
-    def _publish_frame(self, ref: FrameRef) -> None:
-        self._ipc.publish(topics.FRAMES, ref)
-
     def _health_loop(self) -> None:
         while True:
             try:

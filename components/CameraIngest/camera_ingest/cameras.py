@@ -2,22 +2,26 @@
 
 A command for a camera that is already capturing is REJECTED with the running request's id (no
 queue: an operator sees at once that the camera is busy and can send ``stop``). ``stop`` ends the
-camera's running session, which then reports its own ``finished`` with the frames it captured.
+camera's running session, whose own ``finished`` (with the frames it captured and their accounting)
+follows from the ledger. Each session's frames go out through the delivery (outbox and receipts)
+under the session's capture number in the ledger.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from camera_ingest.accounting import CaptureLedger
 from camera_ingest.commands import CaptureRequest
+from camera_ingest.delivery import FrameDelivery
 from camera_ingest.replies import CaptureReplies
 from camera_ingest.session import CaptureSession
 from camera_ingest.settings import CameraIngestConfig, CameraSettings
 from camera_ingest.sources import FrameSource, open_source
-from smartcam.contracts import FrameRef
 from smartcam.frames import FrameRing, FrameRingError
 from smartcam.telemetry import Counters, camel
 
@@ -31,16 +35,18 @@ class CameraDispatcher:
         self,
         config: Callable[[], CameraIngestConfig],
         status: CaptureReplies,
-        publish_frame: Callable[[FrameRef], None],
         frame_root: Path,
         counters: Counters,
         *,
+        ledger: CaptureLedger,
+        delivery: FrameDelivery,
         source_factory: SourceFactory = open_source,
     ) -> None:
         self._config = config
         self._frame_root = frame_root
         self._status = status
-        self._publish_frame = publish_frame
+        self._ledger = ledger
+        self._delivery = delivery
         self._source_factory = source_factory
         self._lock = threading.Lock()
         self._sessions: dict[str, CaptureSession] = {}
@@ -118,30 +124,38 @@ class CameraDispatcher:
             except (FrameRingError, OSError) as exc:
                 self._reply(request, "error", f"frame ring unusable: {exc}")
                 return
+            source = self._source_factory(request.camera)
+            capture = self._ledger.begin(request)  # from here on the capture ends through the ledger
             session = CaptureSession(
                 request,
-                self._source_factory(request.camera),
+                source,
                 ring,
                 self._status,
-                self._publish_frame,
+                functools.partial(self._delivery.send, capture=capture),
                 reconnect=config.reconnect,
                 progress_interval_s=config.progress_interval_s,
-                on_done=self._finished,
+                on_done=functools.partial(self._finished, capture=capture),
             )
             self._sessions[request.camera_id] = session
             self._reply(request, "accepted")
-            session.start()
+            try:
+                session.start()
+            except RuntimeError as exc:  # no thread to be had: the capture ends before it began
+                del self._sessions[request.camera_id]
+                self._ledger.end(capture, "error", f"internal error: {exc}", 0)
 
-    def _finished(self, session: CaptureSession) -> None:
+    def _finished(self, session: CaptureSession, capture: int) -> None:
         with self._lock:
             if self._sessions.get(session.request.camera_id) is session:
                 del self._sessions[session.request.camera_id]
         stats, counters = session.stats, self._counters
+        state, reason = session.outcome or ("error", "internal error")
         counters.add("framesCaptured", stats.frames)
         counters.add("framesSkipped", stats.skipped)
         counters.add("reconnects", stats.reconnects)
         counters.add("framePublishFailures", stats.publish_failures)
-        counters.add(camel("sessions", session.outcome[0] if session.outcome else "error"))
+        counters.add(camel("sessions", state))
+        self._ledger.end(capture, state, reason, stats.frames)
 
     def _ring(self, config: CameraIngestConfig, camera: CameraSettings) -> FrameRing:
         key = (config.ring.frames, config.ring.max_bytes)

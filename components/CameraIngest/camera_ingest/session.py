@@ -1,5 +1,7 @@
 """One capture on one camera, on its own thread: grab, keep what the schedule wants, encode, write
-into the ring, publish the reference, report progress, and end with exactly one terminal status.
+into the ring, publish the reference, report progress, and end with exactly one outcome (state and
+reason) handed to ``on_done``; the final status follows from there once the frames are accounted for
+(camera_ingest.accounting).
 
 Faults end the session with a reason and the frames captured so far (a partial result), never
 with an exception: a disconnect is retried with backoff, a full disk or a camera that cannot be
@@ -106,14 +108,6 @@ class CaptureSession:
         finally:
             self._source.close()
             self.outcome = (state, reason)
-            self._status.send(
-                "error" if state == "error" else "finished",
-                request_id=self.request.request_id,
-                camera_id=self.request.camera_id,
-                reason=reason,
-                frames_captured=self.stats.frames,
-                frames_requested=self.request.frames,
-            )
             self._on_done(self)
 
     def _capture(self) -> tuple[str, str]:

@@ -209,6 +209,11 @@ class CameraIngestConfig(ComponentConfig):
     health_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         30.0, description="Seconds between health messages on `smartcam/health/smartcam.CameraIngest`."
     )
+    account_within_s: Annotated[float, Field(ge=0, le=86_400)] = Field(
+        120.0, description="Seconds after a capture ends that its final status (finished or error) waits for "
+        "the receipts of its frames; it goes out earlier once every frame has one, and its accounting counts "
+        "the frames still without a receipt as pending. 0: at once. Applies to captures already waiting."
+    )
 
     @field_validator("cameras")
     @classmethod
