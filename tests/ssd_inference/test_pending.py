@@ -50,3 +50,21 @@ def test_wake_returns_a_waiting_get():
         waiter.join(0.05)
     waiter.join(60)
     assert results == [None] and not waiter.is_alive()
+
+
+def test_every_dropped_frame_is_returned_with_why():
+    pending = PendingFrames(depth=2, max_cameras=2)
+    assert pending.put(frame("a", 0)) == [] and pending.put(frame("a", 1)) == []
+    newest = pending.put(frame("a", 2))
+    assert [d.frame.frame_id for d in newest] == ["a-0"]
+    assert "newer frame of camera a" in newest[0].reason and "pendingPerCamera = 2" in newest[0].reason
+
+    pending.put(frame("b", 0))
+    evicted = pending.put(frame("c", 0))  # a third camera: "a" waited longest
+    assert [d.frame.frame_id for d in evicted] == ["a-1", "a-2"]
+    assert all("maxCameras = 2" in d.reason and "camera a waited longest" in d.reason for d in evicted)
+
+    pending.put(frame("b", 1))
+    lowered = pending.configure(depth=1, max_cameras=1)
+    assert [d.frame.frame_id for d in lowered] == ["b-0", "b-1"]  # b's oldest to depth 1, then b's camera
+    assert pending.dropped == 5 and [pending.get(0).frame_id] == ["c-0"] and len(pending) == 0
