@@ -7,7 +7,7 @@ import time
 import pytest
 
 from smartcam.config import LiveConfig
-from smartcam.contracts import FrameReceipt, Receipts, parse
+from smartcam.contracts import Detections, FrameReceipt, Receipts, parse
 from smartcam.frames import FrameRing
 from ssd_inference.app import SsdInferenceApp
 from ssd_inference.detections_outbox import FIRST_RESEND_S, WRITER_STAGE, DetectionsOutbox
@@ -336,3 +336,28 @@ def test_every_frame_ends_in_detections_or_exactly_one_receipt(env, tmp_path):
     assert len(detected(gg)) == len(set(detected(gg)))  # no frame inferred twice
     assert {r.outcome for r in first_receipts.values()} <= {"dropped", "expired", "refused"}
     assert any(r.outcome == "refused" for r in first_receipts.values())
+
+
+def test_frames_sent_again_are_served_from_a_backlog_instead_of_dropped(env, tmp_path):
+    gg, ring, start = env
+    gg.configuration["dropPolicy"] = {"pendingPerCamera": 1}
+    gate = Gate()
+    app = start(frame_path_factory=gate.frame_path)
+    busy = write_frame(ring)
+    gg.send("smartcam/frames", busy)
+    assert gate.started.wait(60)
+    small = FrameRing(tmp_path / "frames", "cam2", capacity=1)
+    gone = write_frame(small).model_copy(update={"resent": True})
+    write_frame(small)  # the ring recycled it before the resend came
+    backlog = [write_frame(ring).model_copy(update={"resent": True}) for _ in range(5)]
+    live = [write_frame(ring) for _ in range(2)]
+    for frame in [*backlog, gone, *live]:
+        gg.send("smartcam/frames", frame)
+    gate.open.set()
+    wait_detected(gg, *backlog, live[-1])
+    assert receipt_of(gg, gone).outcome == "expired"
+    assert [(r.frame_id, r.outcome) for r in receipts_from(gg) if r.frame_id != gone.frame_id] == [
+        (live[0].frame_id, "dropped")]  # only the live frame a newer one replaced
+    assert detected(gg) == [busy.frame_id, live[-1].frame_id, *(f.frame_id for f in backlog)]
+    assert [parse(Detections, m).frame.resent for m in gg.on("smartcam/detections")] == [False] * 2 + [True] * 5
+    assert app.counters["framesInferred"] == 7 and len(app._ledger) == 0
