@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import cv2
 import numpy as np
 
 from repo_layout import REPO_ROOT
+from smartcam.contracts import FrameRef
 
 REPO = REPO_ROOT
 MODEL_DIR = REPO / "components" / "SsdModelStore" / "model"
@@ -113,3 +115,9 @@ def jpeg_bytes(width: int = 160, height: int = 120, channels: int = 3, ext: str 
     ok, data = cv2.imencode(ext, rng.integers(0, 255, shape, dtype=np.uint8))
     assert ok
     return data.tobytes()
+
+
+def frame_ref(seq: int, camera: str = "cam1", request_id: str | None = "req-1") -> FrameRef:
+    """A frame reference that names no real file (for the parts that never read it)."""
+    return FrameRef(frame_id=f"{camera}-{seq}", camera_id=camera, path=f"/f/{camera}/{seq}.jpg", sequence=seq,
+                    captured_at=time.time(), captured_monotonic_ns=seq, width=8, height=8, request_id=request_id)

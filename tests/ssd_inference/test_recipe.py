@@ -37,7 +37,9 @@ def test_access_control_is_least_privilege():
     granted = {(op, res) for p in policies for op in p["operations"] for res in p["resources"]}
     assert granted == {
         ("aws.greengrass#SubscribeToTopic", "smartcam/frames"),
+        ("aws.greengrass#SubscribeToTopic", "smartcam/receipts"),
         ("aws.greengrass#PublishToTopic", "smartcam/detections"),
+        ("aws.greengrass#PublishToTopic", "smartcam/receipts"),
         ("aws.greengrass#PublishToTopic", "smartcam/health/smartcam.SsdInference"),
         ("aws.greengrass#PublishToIoTCore", "smartcam/{iot:thingName}/detections"),
         ("aws.greengrass#PublishToIoTCore", "smartcam/{iot:thingName}/status/smartcam.SsdInference"),

@@ -7,6 +7,12 @@ preprocesses the next pending one, and a delivery thread publishes the one befor
 annotated copy), in order. What is done to a frame is :class:`~ssd_inference.frame_path.FramePath`;
 loading the model is :class:`~ssd_inference.model_loader.ModelLoader`; counters, health and status
 are :class:`smartcam.telemetry.Telemetry`.
+
+Every frame received ends in exactly one of: its detections published (kept in the
+:class:`~ssd_inference.detections_outbox.DetectionsOutbox` until the writer's receipt), or a receipt
+decided here (``dropped``, ``expired``, ``refused``, ``lost``) through the
+:class:`~ssd_inference.frame_ledger.FrameLedger`, which also keeps a frame sent again from being
+served twice.
 """
 
 from __future__ import annotations
@@ -22,19 +28,22 @@ from typing import Any
 from smartcam import topics
 from smartcam.component import State as LifecycleState
 from smartcam.config import LiveConfig
-from smartcam.contracts import ContractError, Detections, FrameRef, parse
+from smartcam.contracts import ContractError, Detections, FrameRef, Receipts, parse
 from smartcam.device import thing_name
 from smartcam.frames import pipeline_frame_root
+from smartcam.handoff import ReceiptSender
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Counters, Telemetry
 from ssd_inference.annotate import write_annotated
 from ssd_inference.backends.registry import BackendFactory
 from ssd_inference.decoders import Selection
+from ssd_inference.detections_outbox import DetectionsOutbox
 from ssd_inference.engine import Engine
+from ssd_inference.frame_ledger import Decision, FrameLedger
 from ssd_inference.frame_path import FramePath, FrameRefused, Inferred, Prepared, selection_for
 from ssd_inference.iot_summary import summarize
 from ssd_inference.model_loader import ModelLoader
-from ssd_inference.pending import PendingFrames
+from ssd_inference.pending import Dropped, PendingFrames
 from ssd_inference.settings import SsdInferenceConfig
 
 log = logging.getLogger(__name__)
@@ -42,6 +51,12 @@ log = logging.getLogger(__name__)
 COMPONENT = "smartcam.SsdInference"
 
 FramePathFactory = Callable[[Engine, Path, Selection], FramePath]
+OutboxFactory = Callable[..., DetectionsOutbox]  # (ipc, counters, on_lost): tests inject a clock or timing
+
+# The counter of each receipt this stage decides.
+DECISION_COUNTERS: dict[Decision, str] = {
+    "dropped": "framesDropped", "expired": "framesExpired", "refused": "framesRefused", "lost": "framesLost",
+}
 
 
 class SsdInferenceApp:
@@ -54,6 +69,7 @@ class SsdInferenceApp:
         backend_factories: dict[str, BackendFactory] | None = None,
         frame_path_factory: FramePathFactory = FramePath,
         frame_root: Path | None = None,
+        outbox_factory: OutboxFactory = DetectionsOutbox,
     ) -> None:
         self._ipc = ipc
         self._config = config
@@ -67,6 +83,9 @@ class SsdInferenceApp:
         self._frame_path_factory = frame_path_factory
         self._path: FramePath | None = None
         self._path_lock = threading.Lock()  # the IPC thread (configuration) and the worker (reloads) rebuild it
+        self._receipts = ReceiptSender(ipc, COMPONENT, on_failure=lambda _: self._telemetry.count("publishErrors"))
+        self._outbox = outbox_factory(ipc, self._telemetry.counters, self._lost)
+        self._ledger = FrameLedger(self._receipts, handed_over=self._outbox)
         self._pending = PendingFrames()
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -84,7 +103,12 @@ class SsdInferenceApp:
         # The model is loaded here so RUNNING means "serving"; an unusable model is reported as
         # ERRORED (the nucleus then restarts the component and, if it stays unusable, marks it BROKEN).
         served = self._load_model()
+        self._ipc.subscribe(topics.RECEIPTS, self._on_receipts_message)
         self._ipc.subscribe(topics.FRAMES, self._on_frame_message)
+        # Announced only once both subscriptions are up: CameraIngest answers the announcement of a new
+        # run by sending every frame it has no receipt for, and none of them may fall on deaf ears.
+        self._receipts.start()
+        self._outbox.start()
         self._worker = threading.Thread(target=self._run, name="ssd-inference", daemon=True)
         self._worker.start()
         return "RUNNING" if served else "ERRORED"
@@ -96,6 +120,8 @@ class SsdInferenceApp:
             self._worker.join(timeout=10)
         self._prefetch.shutdown(wait=True, cancel_futures=True)
         self._delivery.shutdown(wait=True)  # what was inferred is still published
+        self._outbox.stop()
+        self._receipts.stop()  # sends the receipts still batched
         self._models.close()
 
     @property
@@ -115,10 +141,23 @@ class SsdInferenceApp:
             self._telemetry.count("messagesInvalid")
             self._telemetry.status.report("invalidMessage", f"frame message on {topic} refused: {exc}")
             return
-        before = self._pending.dropped
-        self._pending.put(frame)
-        if self._pending.dropped != before:
-            log.debug("inference behind: %d frames dropped so far", self._pending.dropped)
+        admission = self._ledger.admit(frame)
+        if admission == "in_flight":
+            self._telemetry.count("framesResentInFlight")
+            return
+        if admission == "decided":  # the ledger sent its receipt again
+            self._telemetry.count("framesResentDecided")
+            return
+        self._drop(self._pending.put(frame))
+
+    def _on_receipts_message(self, topic: str, payload: Any) -> None:
+        try:
+            receipts = parse(Receipts, payload)
+        except ContractError as exc:
+            self._telemetry.count("messagesInvalid")
+            self._telemetry.status.report("invalidMessage", f"receipts message on {topic} refused: {exc}")
+            return
+        self._outbox.on_receipts(receipts)
 
     def _on_config_change(self, old: SsdInferenceConfig, new: SsdInferenceConfig) -> None:
         self._apply_config(new)
@@ -127,7 +166,7 @@ class SsdInferenceApp:
             self._pending.wake()
 
     def _apply_config(self, config: SsdInferenceConfig) -> None:
-        self._pending.configure(config.drop_policy.pending_per_camera, config.drop_policy.max_cameras)
+        self._drop(self._pending.configure(config.drop_policy.pending_per_camera, config.drop_policy.max_cameras))
         self._telemetry.status.min_interval_s = config.status_min_interval_s
         self._rebuild_path()
 
@@ -181,9 +220,7 @@ class SsdInferenceApp:
         still picks the freshest frame. A burst ends for health reports, a backend reload, stop, or when
         no frame came by the time the model was free."""
         if self._path is None:
-            self._telemetry.count("framesRefused")
-            detail = f"frame {frame.frame_id} not served: {self._models.problem}"
-            self._telemetry.status.report("modelUnusable", detail, "errored")
+            self._no_model(frame)
             return
         prepared = self._prepare(frame)
         while prepared is not None:
@@ -203,26 +240,36 @@ class SsdInferenceApp:
         return not (self._stop.is_set() or self._reload.is_set() or time.monotonic() >= self._next_health)
 
     def _prepare(self, frame: FrameRef) -> Prepared | None:
-        """The model input for ``frame``; None (counted and reported) for a frame that cannot be used."""
+        """The model input for ``frame``; None (receipted, counted and reported) for a frame that cannot
+        be used."""
         path = self._path
         if path is None:
+            self._no_model(frame)
             return None
         try:
             prepared = path.prepare(frame)
         except FrameRefused as refused:
-            self._telemetry.problem(refused.kind, refused.detail)
+            self._refuse(frame, refused)
+            return None
+        except Exception as exc:  # noqa: BLE001 - logged there; the frame still gets its receipt
+            self._internal_error(frame, "preparing it", exc)
             return None
         self._last_prepare_s = prepared.seconds
         return prepared
 
     def _infer(self, prepared: Prepared) -> None:
+        frame = prepared.frame
         path = self._path
         if path is None:
+            self._no_model(frame)
             return
         try:
             inferred = path.infer(prepared)
         except FrameRefused as refused:
-            self._telemetry.problem(refused.kind, refused.detail)
+            self._refuse(frame, refused)
+            return
+        except Exception as exc:  # noqa: BLE001 - logged there; a runtime may throw anything
+            self._internal_error(frame, "inferring it", exc)
             return
         self._last_infer_s = inferred.infer_ms / 1000.0
         self._telemetry.count("framesInferred")
@@ -231,24 +278,57 @@ class SsdInferenceApp:
         self._delivery.submit(self._deliver, path, inferred, self._config.current)
 
     def _deliver(self, path: FramePath, inferred: Inferred, config: SsdInferenceConfig) -> None:
+        frame = inferred.prepared.frame
+        handed_over = False
         try:
             message = path.finish(inferred)
-            self._publish(message, config)
+            self._outbox.publish(message)  # kept until the writer's receipt
+            self._ledger.handed_over(frame.frame_id)
+            handed_over = True
+            self._send_summary(message, config)
             if config.annotated_output.enabled:
                 self._annotate(inferred.prepared.rgb, message, config)
-        except Exception:  # the delivery thread must survive anything, like the worker
-            log.exception("delivering the detections of frame %s failed", inferred.prepared.frame.frame_id)
-            self._telemetry.count("internalErrors")
+        except Exception as exc:  # the delivery thread must survive anything, like the worker
+            if handed_over:
+                log.exception("after publishing the detections of frame %s", frame.frame_id)
+                self._telemetry.count("internalErrors")
+            elif frame.frame_id in self._outbox:  # it goes out (again) from there
+                log.exception("publishing the detections of frame %s", frame.frame_id)
+                self._telemetry.count("internalErrors")
+                self._ledger.handed_over(frame.frame_id)
+            else:
+                self._internal_error(frame, "delivering its detections", exc)
+
+    # what becomes of a frame --------------------------------------------------------------------
+    def _drop(self, dropped: list[Dropped]) -> None:
+        for each in dropped:
+            self._decide(each.frame, "dropped", each.reason)
+
+    def _refuse(self, frame: FrameRef, refused: FrameRefused) -> None:
+        self._telemetry.problem(refused.kind, refused.detail)
+        self._decide(frame, refused.outcome, f"{refused.kind}: {refused.detail}")
+
+    def _no_model(self, frame: FrameRef) -> None:
+        detail = f"frame {frame.frame_id} not served: {self._models.problem or 'no usable model'}"
+        self._telemetry.status.report("modelUnusable", detail, "errored")
+        self._decide(frame, "refused", f"modelUnusable: {detail}")
+
+    def _internal_error(self, frame: FrameRef, doing: str, exc: BaseException) -> None:
+        log.error("frame %s: unexpected error %s", frame.frame_id, doing, exc_info=exc)
+        self._telemetry.count("internalErrors")
+        self._decide(frame, "refused", f"internal error {doing}: {exc!r}")
+
+    def _lost(self, frame: FrameRef, detail: str) -> None:
+        self._telemetry.status.report("detectionsOutboxFull", f"frame {frame.frame_id}: {detail}")
+        self._decide(frame, "lost", detail)
+
+    def _decide(self, frame: FrameRef, outcome: Decision, detail: str) -> None:
+        self._ledger.decide(frame, outcome, detail)
+        self._telemetry.count(DECISION_COUNTERS[outcome])
 
     # output -----------------------------------------------------------------------------------
-    def _publish(self, message: Detections, config: SsdInferenceConfig) -> None:
+    def _send_summary(self, message: Detections, config: SsdInferenceConfig) -> None:
         frame = message.frame
-        try:
-            self._ipc.publish_nowait(topics.DETECTIONS, message, lambda error: self._publish_failed(frame, error))
-            self._telemetry.count("detectionsPublished")
-        except Exception:
-            log.exception("publishing detections of frame %s failed", frame.frame_id)
-            self._telemetry.count("publishErrors")
         summary_cfg = config.iot_summary
         if summary_cfg.enabled and (message.detections or summary_cfg.include_empty):
             try:
@@ -258,10 +338,6 @@ class SsdInferenceApp:
             except Exception:
                 log.exception("sending the detection summary of frame %s to IoT Core failed", frame.frame_id)
                 self._telemetry.count("publishErrors")
-
-    def _publish_failed(self, frame: FrameRef, error: BaseException) -> None:
-        log.error("publishing detections of frame %s failed: %s", frame.frame_id, error)
-        self._telemetry.count("publishErrors")
 
     def _annotate(self, rgb: Any, message: Detections, config: SsdInferenceConfig) -> None:
         out = config.annotated_output
@@ -281,7 +357,6 @@ class SsdInferenceApp:
                 config.drop_policy.pending_per_camera,
             )
             self._dropped_reported = dropped
-        self._telemetry.counters.raise_to("framesDropped", dropped)
         state, detail = self._models.health(config)
         self._telemetry.publish_health(self._telemetry.health(state, detail))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -30,6 +31,12 @@ class FrameRefused(Exception):
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
+
+    @property
+    def outcome(self) -> Literal["expired", "refused"]:
+        """The frame's receipt: ``expired`` when the ring recycled it before it was read (capture outran
+        the ring, not a fault of the frame), ``refused`` for every other reason."""
+        return "expired" if self.kind == "frameExpired" else "refused"
 
 
 def _ms(start: float, end: float) -> float:

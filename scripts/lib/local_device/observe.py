@@ -142,12 +142,13 @@ class PipelineObserver:
             return [(t, d) for t, d in self._seen.detections if d.frame.request_id == request_id]
 
     def wait_inferred(self, request_id: str, frames: int, timeout: float = 180.0, quiet: float = 10.0) -> int:
-        """Wait until ``frames`` detections messages of the request were seen, or none came for ``quiet``
-        seconds (the rest were dropped or lost); returns how many were seen."""
+        """Wait until detections of ``frames`` frames of the request were seen, or none came for ``quiet``
+        seconds (the rest were dropped or lost); returns of how many frames. Frames, not messages:
+        SsdInference sends a frame's detections again until the writer receipts them."""
         deadline = time.monotonic() + timeout
         count, changed = -1, time.monotonic()
         while time.monotonic() < deadline:
-            now = len(self.detections(request_id))
+            now = self._inferred(request_id)
             if now >= frames:
                 return now
             if now != count:
@@ -155,7 +156,10 @@ class PipelineObserver:
             elif time.monotonic() - changed > quiet:
                 return now
             time.sleep(0.25)
-        return len(self.detections(request_id))
+        return self._inferred(request_id)
+
+    def _inferred(self, request_id: str) -> int:
+        return len({message.frame.frame_id for _, message in self.detections(request_id)})
 
     def close(self) -> None:
         for ipc in self._ipcs:
