@@ -30,6 +30,18 @@ def test_spool_uses_wal_and_survives_reopen(tmp_path):
     again.close()
 
 
+def test_the_wal_shrinks_back_after_a_checkpoint(tmp_path):
+    """A WAL written over in place would hide a full disk until the backlog outgrew its old size."""
+    spool = Spool(tmp_path / "s.sqlite3")
+    put_all(spool, spooled(300))
+    wal = tmp_path / "s.sqlite3-wal"
+    grown = wal.stat().st_size
+    spool._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    put_all(spool, spooled(1, prefix="g"))  # the first commit after a complete checkpoint starts the WAL anew
+    assert wal.stat().st_size < grown / 10
+    spool.close()
+
+
 def test_peek_is_oldest_first_and_ack_removes(tmp_path):
     spool = Spool(tmp_path / "s.sqlite3")
     items = spooled(30)

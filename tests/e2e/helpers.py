@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from local_device.observe import Operator, PipelineObserver
 from local_device.overlay import pipeline_merges, write_overlay
 from local_device.process import LocalRuntime
-from local_device.store import expected_keys, stored_keys, wait_for_items
+from local_device.store import expected_keys, stored_keys, table, wait_for_items
 from local_device.video import copy_people
 from repo_layout import REPO_ROOT
 from smartcam.contracts import CaptureStatus, Detections, FrameRef
@@ -49,6 +50,17 @@ class Pipeline:
     store: Any
     thing: str
     document: Path
+
+    def disconnect(self) -> None:
+        for closable in (self.operator, self.observer):
+            closable.close()
+
+    def reconnect(self) -> None:
+        """New operator and observer connections, e.g. after the runtime restarted."""
+        self.disconnect()
+        self.operator = Operator(self.runtime)
+        self.observer = PipelineObserver(self.runtime)
+        self.store = table(self.runtime.dynamodb_endpoint())
 
     def new_request(self) -> str:
         return f"e2e-{uuid.uuid4().hex[:12]}"
@@ -115,3 +127,19 @@ def ensure_built() -> list[str]:
             command += ["--component", name]
         subprocess.run(command, check=True, cwd=REPO_ROOT)
     return stale
+
+
+@contextmanager
+def running_pipeline(runtime: LocalRuntime) -> Iterator[Pipeline]:
+    """The runtime up with the e2e deployment, an operator and an observer; all down at the end."""
+    document = write_overlay(E2E_ROOT / "e2e" / "deployment.json", merges(E2E_ROOT), name="smartcam-e2e")
+    started: Pipeline | None = None
+    try:
+        runtime.up(document)
+        started = Pipeline(runtime, Operator(runtime), PipelineObserver(runtime), table(runtime.dynamodb_endpoint()),
+                           runtime.thing_name(), document)
+        yield started
+    finally:
+        if started is not None:
+            started.disconnect()
+        runtime.down()

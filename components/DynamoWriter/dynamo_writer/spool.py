@@ -126,6 +126,10 @@ class Spool:
             if mode.lower() != "wal":
                 raise RuntimeError(f"spool {self.path} cannot use WAL mode (got {mode})")
             self._db.execute("PRAGMA synchronous=FULL")
+            # The WAL shrinks back to nothing after each checkpoint: a burst leaves no large file behind,
+            # and a full disk shows at the next commit (a WAL that kept its old size would be written
+            # over in place and hide it until the backlog outgrew it).
+            self._db.execute("PRAGMA journal_size_limit=0")
             if max_page_count is not None:  # tests simulate a full disk with it
                 self._db.execute(f"PRAGMA max_page_count={int(max_page_count)}")
             self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")

@@ -125,9 +125,9 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
             return 1
         captured = final.frames_captured or 0
         observer.wait_inferred(request_id, captured, timeout=args.timeout, quiet=20.0)
-        inferred = observer.detections(request_id)
+        inferred = {m.frame.frame_id: m for _, m in observer.detections(request_id)}  # a resend counts once
         say(f"{captured} frames captured, {len(inferred)} inferred, "
-            f"{sum(1 for _, m in inferred if m.detections)} with detections")
+            f"{sum(1 for m in inferred.values() if m.detections)} with detections")
         last = [-1]
 
         def progress(have: int, want: int) -> None:

@@ -48,14 +48,13 @@ def write_overlay(path: Path, merges: dict[str, dict[str, Any]], base: Path = DE
 
 def pipeline_merges(*, camera: dict[str, Any], annotated_dir: Path | None = None,
                     score_threshold: float | None = None, pending_per_camera: int = 64,
-                    account_within_s: float = 3.0) -> dict[str, dict[str, Any]]:
+                    account_within_s: float | None = None) -> dict[str, dict[str, Any]]:
     """The local settings every run here needs: a camera, a table created on first use, short
     timeouts, and every inferred frame summarised to IoT Core. (The frame ring needs nothing: each
     runtime's components derive a root of their own from its IPC socket.)
 
-    ``account_within_s``: how long a capture's final status waits for its frames' receipts. On one
-    machine they come within seconds; a stage that sends none (or a frame still queued) shows as
-    ``pending`` in the status's accounting instead of holding every run up for the recipe's 120 s."""
+    ``account_within_s``: how long a capture's final status waits for its frames' receipts (None:
+    the recipe's default); frames still without one count as ``pending`` in its accounting."""
     # A queue deep enough for a whole short capture: on a busy 2-core machine inference can fall
     # behind a 5 fps camera, and the default (keep only the newest frame) would drop frames.
     inference: dict[str, Any] = {"iotSummary": {"includeEmpty": True},
@@ -65,7 +64,8 @@ def pipeline_merges(*, camera: dict[str, Any], annotated_dir: Path | None = None
     if score_threshold is not None:
         inference["scoreThreshold"] = score_threshold
     return {
-        "smartcam.CameraIngest": {"cameras": [camera], "progressIntervalS": 1, "accountWithinS": account_within_s},
+        "smartcam.CameraIngest": {"cameras": [camera], "progressIntervalS": 1,
+                                  **({} if account_within_s is None else {"accountWithinS": account_within_s})},
         "smartcam.SsdInference": inference,
         "smartcam.DynamoWriter": {"createTableIfMissing": True, "requestTimeoutS": 3, "backoffMaxS": 2,
                                   "flushIntervalS": 0.2, "reportIntervalS": 5},
