@@ -101,7 +101,10 @@ def assert_every_frame_stored_once(pipeline: Pipeline, final: CaptureStatus, tim
     twice = [frame for frame, count in Counter(frame for frame, _ in keys).items() if count > 1]
     assert not twice, f"stored twice: {twice}"
     assert len(keys) == captured, f"{len(keys)} items for {captured} captured frames"
-    published = {f.frame_id for _, f in pipeline.observer.frames(request_id)}
+    sent = [f for _, f in pipeline.observer.frames(request_id)]
+    print(f"\n{request_id}: {captured} captured, {accounting}, {len(keys)} items, "
+          f"{sum(1 for f in sent if f.resent)} frames sent again")  # the counts the fault's report quotes
+    published = {f.frame_id for f in sent}
     if published:  # the observer was connected throughout: what is stored is exactly what was captured
         assert {frame for frame, _ in keys} == published
 
