@@ -251,16 +251,16 @@ def test_dynamodb_killed_during_drain_and_restarted(aws_env, monkeypatch, tmp_pa
         name = unique_table()
         create_table(db.client(), name)
         spool = Spool(tmp_path / "spool.sqlite3")
-        expected = spool_frames(spool, frames(1500))
+        expected = spool_frames(spool, frames(600))
         counters = Counters()
         sender = make_sender(spool, name, make_client, counters, backoffMaxS=0.5)
         sender.start()
         try:
-            wait_until(lambda: counters.get("itemsWritten") >= 200, what="the drain to start")
+            wait_until(lambda: counters.get("itemsWritten") >= 100, what="the drain to start")
             db.kill()
             wait_until(lambda: counters.get("networkErrors") >= 2, what="the sender to notice the outage")
             left = spool.depth()[0]
-            assert 0 < left < 1500
+            assert 0 < left < 600
             db.start()
             wait_until(lambda: spool.depth()[0] == 0, timeout=300, what="the backlog to drain")
         finally:
