@@ -18,4 +18,6 @@ def test_access_control_is_least_privilege():
         ("aws.greengrass#PublishToTopic", topics.RECEIPTS),
         ("aws.greengrass#PublishToTopic", "smartcam/health/smartcam.DynamoWriter"),
         ("aws.greengrass#PublishToIoTCore", "smartcam/{iot:thingName}/writer"),
+        # StatusReporter's problem reports (spoolItemsLost), see smartcam.telemetry
+        ("aws.greengrass#PublishToIoTCore", "smartcam/{iot:thingName}/status/smartcam.DynamoWriter"),
     }
