@@ -10,7 +10,6 @@ accounting (camera_ingest.accounting).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from camera_ingest.sources import open_source
 from smartcam import topics
 from smartcam.config import LiveConfig
 from smartcam.contracts import Health
-from smartcam.device import thing_name
+from smartcam.device import thing_name, work_file
 from smartcam.frames import pipeline_frame_root
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Telemetry
@@ -36,12 +35,6 @@ log = logging.getLogger(__name__)
 COMPONENT_NAME = "smartcam.CameraIngest"
 JOURNAL_ENV = "SMARTCAM_JOURNAL_PATH"
 
-
-def journal_path_from_env() -> Path:
-    value = os.environ.get(JOURNAL_ENV, "")
-    if not value or not os.path.isabs(value):
-        raise RuntimeError(f"{JOURNAL_ENV} must be an absolute path (the recipe sets {{work:path}}/journal.sqlite3)")
-    return Path(value)
 
 
 class CameraIngestApp:
@@ -61,7 +54,7 @@ class CameraIngestApp:
         self.frame_root = frame_root if frame_root is not None else pipeline_frame_root()
         self.telemetry = Telemetry(ipc, COMPONENT_NAME, self.thing)
         self.telemetry.add_note(lambda: config.refused)
-        self.journal = Journal(journal_path_from_env())
+        self.journal = Journal(work_file(JOURNAL_ENV, "{work:path}/journal.sqlite3"))
         self.telemetry.add_note(self.journal.problem)
         self.status = CaptureReplies(ipc, self.thing, self.telemetry.counters)
         self.ledger = CaptureLedger(self.journal, self.status, lambda: config.current.account_within_s)

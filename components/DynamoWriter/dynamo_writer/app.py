@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 
 from dynamo_writer.dynamo import make_client
 from dynamo_writer.receiver import Receiver
@@ -14,7 +12,7 @@ from dynamo_writer.settings import DynamoWriterConfig
 from dynamo_writer.spool import Spool
 from smartcam import topics
 from smartcam.config import LiveConfig
-from smartcam.device import thing_name
+from smartcam.device import thing_name, work_file
 from smartcam.handoff import ReceiptSender
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Telemetry
@@ -23,12 +21,6 @@ log = logging.getLogger(__name__)
 
 SPOOL_ENV = "SMARTCAM_SPOOL_PATH"
 
-
-def spool_path_from_env() -> Path:
-    value = os.environ.get(SPOOL_ENV, "")
-    if not value or not os.path.isabs(value):
-        raise RuntimeError(f"{SPOOL_ENV} must be an absolute path (the recipe sets {{work:path}}/spool.sqlite3)")
-    return Path(value)
 
 
 class DynamoWriterApp:
@@ -45,7 +37,7 @@ class DynamoWriterApp:
         self.telemetry = Telemetry(ipc, COMPONENT, self.thing)
         self.telemetry.add_note(lambda: config.refused)
         self.counters = self.telemetry.counters
-        self.spool = Spool(spool_path_from_env())
+        self.spool = Spool(work_file(SPOOL_ENV, "{work:path}/spool.sqlite3"))
         settings = lambda: config.current  # noqa: E731 - always the live configuration
         self.reporter = Reporter(ipc, self.thing, self.spool, self.telemetry,
                                  settings=settings, sender_state=self._sender_state,
