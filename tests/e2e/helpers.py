@@ -56,9 +56,10 @@ class Pipeline:
             closable.close()
 
     def reconnect(self) -> None:
-        """New operator and observer connections, e.g. after the runtime restarted."""
+        """New operator and observer connections, e.g. after the runtime restarted. The operator
+        resumes its MQTT session: statuses sent before it connected again are delivered."""
         self.disconnect()
-        self.operator = Operator(self.runtime)
+        self.operator = Operator(self.runtime, client_id=self.operator.client_id)
         self.observer = PipelineObserver(self.runtime)
         self.store = table(self.runtime.dynamodb_endpoint())
 

@@ -211,8 +211,8 @@ def test_runtime_daemon_killed_mid_capture(pipeline: Pipeline) -> None:
     pipeline.reconnect()
     # The daemon's watchdog ends every component (SIGTERM, then SIGKILL): CameraIngest ends the capture
     # as stopped if it can, else its next run ends it as interrupted. Either way the new process sends
-    # the final status from its journal once the frames captured have their receipts (inference and the
-    # writer start anew first, so the operator is back by then).
+    # the final status from its journal once the frames captured have their receipts, maybe before
+    # the operator is connected again: its persistent session keeps the status for it.
     final = pipeline.operator.wait_final(request_id, timeout=240)
     reason = final.reason or ""
     assert (final.state, "component stopping" in reason) == ("finished", True) or \

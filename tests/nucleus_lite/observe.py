@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from local_device.observe import operator_connection
+from local_device.observe import new_client_id, operator_connection
 from nucleus_lite.devices import ScenarioDevice
 from smartcam import topics
 
@@ -29,7 +29,7 @@ class Summary:
 
 class SummaryWatcher:
     def __init__(self, device: ScenarioDevice) -> None:
-        self.connection = operator_connection(device, "watcher")  # type: ignore[arg-type]
+        self.connection = operator_connection(device, new_client_id("watcher"))  # type: ignore[arg-type]
         self.connection.subscribe(topics.iot_detection_summary(device.thing_name()))
         self._seen: list[Summary] = []
         self._lock = threading.Lock()

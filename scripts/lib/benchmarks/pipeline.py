@@ -41,7 +41,7 @@ from typing import Any
 import psutil
 
 from benchmarks.results import PipelineMachine, PipelineResult, PipelineRun, PipelineTargets, StandaloneModel
-from local_device.observe import Operator, operator_connection
+from local_device.observe import Operator, new_client_id, operator_connection
 from local_device.overlay import pipeline_merges, write_overlay
 from local_device.process import LocalRuntime
 from local_device.store import items_for_request, table
@@ -118,7 +118,7 @@ class StoredTimes:
     often enough for a precise time took half a core away from the pipeline being measured."""
 
     def __init__(self, runtime: LocalRuntime, thing: str) -> None:
-        self.connection = operator_connection(runtime, "bench")
+        self.connection = operator_connection(runtime, new_client_id("bench"))
         self.connection.subscribe(topics.iot_writer_reports(thing))
         self.stored_at: dict[str, float] = {}
         self._stop = threading.Event()

@@ -45,12 +45,16 @@ class Endpoint:
 
 
 class MqttConnection:
-    """Received messages land in ``messages`` (a queue), in arrival order."""
+    """Received messages land in ``messages`` (a queue), in arrival order.
 
-    def __init__(self, endpoint: Endpoint, client_id: str) -> None:
+    ``session_expiry_s`` > 0 asks for a persistent session: connecting again with the same client id
+    within that time resumes the subscriptions and receives the QoS 1 messages sent meanwhile."""
+
+    def __init__(self, endpoint: Endpoint, client_id: str, session_expiry_s: int = 0) -> None:
         endpoint.check_files()
         self.endpoint = endpoint
         self.client_id = client_id
+        self.session_expiry_s = session_expiry_s
         self.messages: queue.Queue[Message] = queue.Queue()
         self._connected = threading.Event()
         self._stopped = threading.Event()
@@ -65,7 +69,9 @@ class MqttConnection:
             cert_filepath=str(self.endpoint.cert),
             pri_key_filepath=str(self.endpoint.key),
             client_id=self.client_id,
-            clean_start=True,
+            session_behavior=(mqtt5.ClientSessionBehaviorType.REJOIN_ALWAYS if self.session_expiry_s
+                              else mqtt5.ClientSessionBehaviorType.CLEAN),
+            session_expiry_interval_sec=self.session_expiry_s,
             enable_metrics_collection=False,
             on_publish_received=self._on_publish,
             on_lifecycle_connection_success=lambda _: self._connected.set(),

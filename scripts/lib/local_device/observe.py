@@ -30,19 +30,30 @@ FINAL = ("finished", "rejected", "error")
 COMMAND_LISTENER_TIMEOUT_S = 120.0
 
 
-def operator_connection(runtime: LocalRuntime, client_prefix: str) -> MqttConnection:
+OPERATOR_SESSION_EXPIRY_S = 900
+
+
+def operator_connection(runtime: LocalRuntime, client_id: str, session_expiry_s: int = 0) -> MqttConnection:
     """A connected MQTT 5 client with the operator certificate of this runtime's broker."""
     creds = runtime.operator()
     connection = MqttConnection(Endpoint(creds.host, creds.port, creds.ca, creds.cert, creds.key),
-                                f"{client_prefix}-{uuid.uuid4().hex[:12]}")
+                                client_id, session_expiry_s)
     connection.connect()
     return connection
 
 
+def new_client_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
 class Operator:
-    def __init__(self, runtime: LocalRuntime) -> None:
+    """A persistent MQTT session: an operator that connects again with ``client_id`` (e.g. after the
+    runtime and its broker restarted) receives the statuses sent while it was away, as on IoT Core."""
+
+    def __init__(self, runtime: LocalRuntime, client_id: str | None = None) -> None:
         self.thing = runtime.thing_name()
-        self.connection = operator_connection(runtime, "operator")
+        self.client_id = client_id or new_client_id("operator")
+        self.connection = operator_connection(runtime, self.client_id, OPERATOR_SESSION_EXPIRY_S)
         self.connection.subscribe(topics.iot_capture_status(self.thing))
         self.statuses: list[CaptureStatus] = []
 

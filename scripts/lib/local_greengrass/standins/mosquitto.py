@@ -6,6 +6,9 @@ in IoT Core. ACL, shaped like the project's IoT policy:
 - the identity ``operator`` may publish ``smartcam/+/capture`` and ``smartcam/fleet/capture``, and
   subscribe to ``smartcam/#``.
 Limits like IoT Core's: QoS 0/1 only, packets up to 132000 bytes (128 KiB payload plus headers).
+Persistent sessions survive a restart of mosquitto (it restarts with the runtime, IoT Core does not):
+a client that connects with ``clean_start`` off finds its subscriptions and the QoS 1 messages that
+arrived while it was away, as it would on IoT Core.
 """
 
 from __future__ import annotations
@@ -131,7 +134,9 @@ class Mosquitto:
             "\n".join(
                 [
                     "per_listener_settings false",
-                    "persistence false",
+                    "persistence true",
+                    f"persistence_location {self.workdir}/",
+                    "autosave_interval 5",
                     "log_dest stdout",
                     "log_type error",
                     "log_type warning",
