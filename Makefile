@@ -48,7 +48,7 @@ lint: venv
 # not traced); the gate is the level reached, so it can only go up. See pyproject.toml [tool.coverage].
 COVERAGE_MIN := 79
 test: venv system lint build
-	$(PY) -m pytest -n 2 --cov --cov-report=term --cov-fail-under=$(COVERAGE_MIN) --durations=20
+	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_MIN) --durations=20
 
 demo: venv system build
 	$(PY) scripts/demo.py $(if $(CAMERA),--camera "$(CAMERA)")
