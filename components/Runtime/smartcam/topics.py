@@ -7,6 +7,8 @@ LOCAL_CAPTURE_COMMANDS = "smartcam/capture/commands"
 LOCAL_CAPTURE_STATUS = "smartcam/capture/status"
 # What became of each frame, from every stage that decides it (see smartcam.contracts.receipts).
 RECEIPTS = "smartcam/receipts"
+# Tracked objects as events, from EventTracker (see smartcam.contracts.events).
+EVENTS = "smartcam/events"
 
 
 def health(component_name: str) -> str:
@@ -26,6 +28,10 @@ def iot_capture_status(thing_name: str) -> str:
 
 def iot_detection_summary(thing_name: str) -> str:
     return f"smartcam/{thing_name}/detections"
+
+
+def iot_events(thing_name: str) -> str:
+    return f"smartcam/{thing_name}/events"
 
 
 def iot_writer_reports(thing_name: str) -> str:

@@ -7,6 +7,7 @@ publishes contracts only). By topic:
 - detections: :class:`Detections` (SsdInference -> DynamoWriter), :class:`DetectionSummary` (-> IoT Core)
 - capture: :class:`CaptureCommand` (operator -> CameraIngest), :class:`CaptureStatus` (its replies)
 - health: :class:`Health` (every component: health on local pub/sub, problem status on IoT Core)
+- events: :class:`TrackEvent` (EventTracker -> DynamoWriter, IoT Core), :class:`EventReceipt` (in Receipts)
 - receipts: :class:`Receipts` (each stage -> the stages before it), :class:`FrameAccounting`
 - writer: :class:`WriterReport` (DynamoWriter -> IoT Core)
 - model_manifest: :class:`ModelManifest`, ``model.json`` (model_packaging -> SsdModelStore -> SsdInference)
@@ -29,6 +30,17 @@ from smartcam.contracts.detections import (
     DetectionSummary,
     ModelInfo,
     StageLatency,
+)
+from smartcam.contracts.events import (
+    MAX_EVENT_ZONES,
+    MAX_PATH_POINTS,
+    EndReason,
+    EventKind,
+    EventReceipt,
+    LineCrossings,
+    SnapshotRef,
+    TrackEvent,
+    ZoneVisit,
 )
 from smartcam.contracts.frames import FrameRef
 from smartcam.contracts.health import Health, HealthState
@@ -58,7 +70,9 @@ __all__ = [
     "DECODER_TYPES",
     "MANIFEST_FILE",
     "MAX_CONFIRMATIONS",
+    "MAX_EVENT_ZONES",
     "MAX_MESSAGE_BYTES",
+    "MAX_PATH_POINTS",
     "MAX_RECEIPTS",
     "MODEL_SCHEMA",
     "OUTCOMES",
@@ -72,6 +86,9 @@ __all__ = [
     "Detection",
     "DetectionSummary",
     "Detections",
+    "EndReason",
+    "EventKind",
+    "EventReceipt",
     "FrameAccounting",
     "FrameReceipt",
     "FrameRef",
@@ -79,6 +96,7 @@ __all__ = [
     "HealthState",
     "Identifier",
     "InputSpec",
+    "LineCrossings",
     "ModelInfo",
     "ModelManifest",
     "NeoJob",
@@ -87,10 +105,13 @@ __all__ = [
     "Receipts",
     "RequestId",
     "RuntimeSpec",
+    "SnapshotRef",
     "SpoolDepth",
     "StageLatency",
+    "TrackEvent",
     "Unit",
     "WriterReport",
+    "ZoneVisit",
     "parse",
     "sha256_file",
 ]

@@ -14,6 +14,9 @@ Outcomes, by the stage that decides them:
 - ``dropped``: SsdInference skipped it under its newest-frame policy; ``expired``: the ring had
   recycled it before inference read it; ``refused``: it could not be used (unreadable, outside
   the ring, no usable model; ``detail`` says why).
+
+Events (:mod:`smartcam.contracts.events`) are receipted the same way, by DynamoWriter to
+EventTracker, in ``events``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from smartcam.contracts.base import Contract, Count, Detail, EpochSeconds, Identifier, RequestId
+from smartcam.contracts.events import EventReceipt
 
 Outcome = Literal["stored", "no_detections", "dropped", "expired", "refused", "lost"]
 OUTCOMES: tuple[Outcome, ...] = ("stored", "no_detections", "dropped", "expired", "refused", "lost")
@@ -50,6 +54,9 @@ class Receipts(Contract):
     instance: Instance
     at: EpochSeconds
     receipts: Annotated[list[FrameReceipt], Field(max_length=MAX_RECEIPTS)]
+    # DynamoWriter's receipts for events (absent when there are none, so a message of frame receipts
+    # keeps its size).
+    events: Annotated[list[EventReceipt], Field(max_length=MAX_RECEIPTS)] | None = None
 
 
 class FrameAccounting(Contract):
