@@ -84,7 +84,8 @@ def test_video_file_camera_end_to_end(started, tmp_path):
     video = make_video(tmp_path / "clip.avi", count=10, size=(320, 240), fps=120)
     configuration = config_dict(tmp_path)
     configuration["cameras"] = [
-        {"id": "door", "source": {"type": "file", "path": str(video)}, "width": 160, "height": 120, "jpegQuality": 60}
+        {"id": "door", "source": {"type": "file", "path": str(video)}, "width": 160, "height": 120, "jpegQuality": 60,
+         "motion": {"enabled": False}}
     ]
     _, ipc = started(configuration)
     ipc.send_local_binary(command(action="capture", camera_id="door", frames=15, fps=120, request_id="v"))
@@ -142,7 +143,7 @@ def test_v4l2_disconnect_mid_capture_reconnects(started, folder):
         return FakeV4l2Capture(index, api, fps=100, fail_after=next(plugs))
 
     configuration = config_dict(folder)
-    configuration["cameras"] = [{"id": "usb", "source": {"type": "v4l2", "device": 0}}]
+    configuration["cameras"] = [{"id": "usb", "source": {"type": "v4l2", "device": 0}, "motion": {"enabled": False}}]
     _, ipc = started(configuration, source_factory=lambda cam: OpenCvSource(
         cam, video_capture=flaky, device_exists=lambda path: True))
     ipc.send_iot(COMMANDS, command(action="capture", camera_id="usb", frames=8, fps=100, request_id="u"))
@@ -161,7 +162,7 @@ def test_v4l2_unplugged_for_good_reports_a_partial_result(started, folder):
         return FakeV4l2Capture(index, api, fps=100, fail_after=3, opens=len(opened) == 1)
 
     configuration = config_dict(folder)
-    configuration["cameras"] = [{"id": "usb", "source": {"type": "v4l2", "device": 0}}]
+    configuration["cameras"] = [{"id": "usb", "source": {"type": "v4l2", "device": 0}, "motion": {"enabled": False}}]
     app, ipc = started(configuration, source_factory=lambda cam: OpenCvSource(
         cam, video_capture=dies, device_exists=lambda path: True))
     ipc.send_iot(COMMANDS, command(action="capture", camera_id="usb", frames=10, fps=100, request_id="p"))

@@ -285,7 +285,10 @@ def test_vtest_still_with_noise_and_a_slight_light_change_is_gated_but_for_keep_
     clock = FakeClock()
     decisions = run(MotionGate(MotionSettings(), clock), clock, still[:80] + brighter, step_s=1 / VTEST_FPS)
     assert sum(not d.passed for d in decisions) >= 0.95 * len(decisions)
-    assert [(i, d.why) for i, d in enumerate(decisions) if d.passed] == [(0, Why.START), (100, Why.KEEP_ALIVE)]
+    every = round(MotionSettings().keep_alive_s * VTEST_FPS)  # the default keep-alive: 4 s, every 40th frame
+    assert every == 40
+    assert [(i, d.why) for i, d in enumerate(decisions) if d.passed] == \
+        [(0, Why.START)] + [(i, Why.KEEP_ALIVE) for i in range(every, len(decisions), every)]
 
 
 def test_vtest_walkers_under_a_mask_are_ignored(vtest: list[np.ndarray]):
@@ -294,6 +297,6 @@ def test_vtest_walkers_under_a_mask_are_ignored(vtest: list[np.ndarray]):
     x1, y1, x2, y2 = union(tuple(r for d in first_half for r in d.regions))
     assert (x2 - x1) * (y2 - y1) < 0.6  # the people walk in part of the view only
     where_they_walk = ((x1, y1), (x2, y1), (x2, y2), (x1, y2))
-    masked = MotionGate(MotionSettings(masks=(where_they_walk,)), clock)
+    masked = MotionGate(MotionSettings(masks=(where_they_walk,), keep_alive_s=None), clock)
     decisions = run(masked, clock, vtest[:60], step_s=1 / VTEST_FPS)
     assert [d.why for d in decisions] == [Why.START] + [Why.STILL] * 59

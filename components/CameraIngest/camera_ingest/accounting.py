@@ -6,6 +6,8 @@ expired, refused, lost) and ``pending`` for those without a receipt yet. It goes
 has its receipt, or ``accountWithinS`` after the capture ended (0: at once); meanwhile a ``progress``
 status says how many frames await receipts. The counts always add up to ``frames_captured``: a frame
 is counted captured before it can be published, and tallied at most once (when it leaves the outbox).
+Frames the motion gate kept back never left the process: they are no part of the accounting, and the
+final status counts them beside it (``frames_gated``).
 
 Every capture is mirrored in the journal, so a capture a crash interrupted is ended after the
 restart with ``error`` (the reason says so) and its accounting, once its frames are receipted or
@@ -38,6 +40,7 @@ class Capture:
     camera_id: str
     frames_requested: int | None
     frames_captured: int = 0
+    frames_gated: int | None = None  # known once the capture ended, when a motion gate judged its frames
     tallies: Counter[str] = field(default_factory=Counter)
     ended: tuple[str, str] | None = None  # (state, reason) once the capture itself ended
     ended_at: float = 0.0  # monotonic; accountWithinS counts from here
@@ -91,7 +94,7 @@ class CaptureLedger:
         with self._lock:
             for row in self._journal.captures():
                 capture = Capture(row.capture, row.request_id, row.camera_id, row.frames_requested,
-                                  tallies=Counter(row.tallies), ended_at=now)
+                                  frames_gated=row.frames_gated, tallies=Counter(row.tallies), ended_at=now)
                 # A lost journal write can only lower the count; never below what is accounted for.
                 capture.frames_captured = max(row.frames_captured, capture.receipted + owned[row.capture])
                 if row.ended is None:
@@ -128,8 +131,9 @@ class CaptureLedger:
             self._owners[frame_id] = capture
             self._journal.frame_captured(capture, frame_id)
 
-    def end(self, capture: int, state: str, reason: str, frames_captured: int) -> None:
-        """The capture itself ended (the session's outcome); its final status follows the receipts."""
+    def end(self, capture: int, state: str, reason: str, frames_captured: int, frames_gated: int | None = None) -> None:
+        """The capture itself ended (the session's outcome); its final status follows the receipts.
+        ``frames_gated``: how many frames its motion gate kept back (None: no gate judged them)."""
         with self._lock:
             record = self._captures.get(capture)
             if record is None:
@@ -137,7 +141,8 @@ class CaptureLedger:
             record.ended = (state, reason)
             record.ended_at = self._clock()
             record.frames_captured = max(frames_captured, record.receipted)
-            self._journal.end_capture(capture, state, reason, record.frames_captured)
+            record.frames_gated = frames_gated
+            self._journal.end_capture(capture, state, reason, record.frames_captured, frames_gated)
         self._final_or_progress(capture)
 
     # receipts ------------------------------------------------------------------------------------
@@ -194,7 +199,7 @@ class CaptureLedger:
                 "error" if state == "error" else "finished",
                 request_id=record.request_id, camera_id=record.camera_id, reason=reason,
                 frames_captured=record.frames_captured, frames_requested=record.frames_requested,
-                accounting=record.accounting(),
+                frames_gated=record.frames_gated, accounting=record.accounting(),
             )
             self._journal.forget_capture(capture)
         elif announce:
@@ -204,4 +209,5 @@ class CaptureLedger:
                 reason=f"capture ended ({state}: {reason}); {awaiting} of {record.frames_captured} frames await "
                        f"receipts, final status within {within:g} s",
                 frames_captured=record.frames_captured, frames_requested=record.frames_requested,
+                frames_gated=record.frames_gated,
             )

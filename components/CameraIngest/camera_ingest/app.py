@@ -62,7 +62,7 @@ class CameraIngestApp:
         self.dispatcher = CameraDispatcher(lambda: config.current, self.status, self.frame_root,
                                            self.telemetry.counters, ledger=self.ledger, delivery=self.delivery,
                                            source_factory=source_factory)
-        config.on_change(lambda _old, new: self.dispatcher.end_unconfigured(new))
+        config.on_change(lambda _old, new: self.dispatcher.configure(new))
         self._stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
         self._health_errors_seen = 0

@@ -5,6 +5,10 @@ queue: an operator sees at once that the camera is busy and can send ``stop``). 
 camera's running session, whose own ``finished`` (with the frames it captured and their accounting)
 follows from the ledger. Each session's frames go out through the delivery (outbox and receipts)
 under the session's capture number in the ledger.
+
+Each camera has one motion gate, kept across its requests (its background is the camera's, not a
+request's); a configuration change that alters a camera's ``motion`` settings reaches its gate at
+once, so a running capture uses them from its next frame on a new background.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 from camera_ingest.accounting import CaptureLedger
 from camera_ingest.commands import CaptureRequest
 from camera_ingest.delivery import FrameDelivery
+from camera_ingest.motion import MotionGate
 from camera_ingest.replies import CaptureReplies
 from camera_ingest.session import CaptureSession
 from camera_ingest.settings import CameraIngestConfig, CameraSettings
@@ -51,6 +56,7 @@ class CameraDispatcher:
         self._lock = threading.Lock()
         self._sessions: dict[str, CaptureSession] = {}
         self._rings: dict[str, tuple[tuple[int, int], FrameRing]] = {}
+        self._gates: dict[str, MotionGate] = {}
         self._stopping = False
         self._counters = counters
 
@@ -75,9 +81,16 @@ class CameraDispatcher:
             if not session.join(timeout_s):
                 log.warning("capture %s did not stop within %g s", session.request.request_id, timeout_s)
 
-    def end_unconfigured(self, config: CameraIngestConfig) -> None:
-        """Ends the capture of every camera ``config`` no longer has: a command could not stop it."""
+    def configure(self, config: CameraIngestConfig) -> None:
+        """A new configuration is in force: new motion settings reach their camera's gate, and the
+        capture of every camera ``config`` no longer has ends (a command could not stop it)."""
         with self._lock:
+            for camera_id in list(self._gates):
+                camera = config.camera(camera_id)
+                if camera is None:
+                    del self._gates[camera_id]
+                elif camera.motion != self._gates[camera_id].settings:
+                    self._gates[camera_id].reconfigure(camera.motion)
             orphans = [s for camera, s in self._sessions.items() if config.camera(camera) is None]
         for session in orphans:
             session.stop(f"camera {session.request.camera_id} was removed from the configuration")
@@ -102,7 +115,7 @@ class CameraDispatcher:
     def _start_session(self, request: CaptureRequest) -> None:
         with self._lock:
             # Read under the lock: a configuration change ends the sessions of removed cameras
-            # (end_unconfigured) after it is in force, so no session of a removed camera outlives it.
+            # (configure) after it is in force, so no session of a removed camera outlives it.
             config = self._config()
             if self._stopping:
                 self._reply(request, "rejected", "component is stopping")
@@ -125,6 +138,7 @@ class CameraDispatcher:
                 self._reply(request, "error", f"frame ring unusable: {exc}")
                 return
             source = self._source_factory(request.camera)
+            gate = self._gate(config.camera(request.camera_id) or request.camera) if request.gated else None
             capture = self._ledger.begin(request)  # from here on the capture ends through the ledger
             session = CaptureSession(
                 request,
@@ -134,6 +148,7 @@ class CameraDispatcher:
                 functools.partial(self._delivery.send, capture=capture),
                 reconnect=config.reconnect,
                 progress_interval_s=config.progress_interval_s,
+                gate=gate,
                 on_done=functools.partial(self._finished, capture=capture),
             )
             self._sessions[request.camera_id] = session
@@ -154,8 +169,19 @@ class CameraDispatcher:
         counters.add("framesSkipped", stats.skipped)
         counters.add("reconnects", stats.reconnects)
         counters.add("framePublishFailures", stats.publish_failures)
+        counters.add("framesGated", stats.gated)
+        counters.add("framesPassed", stats.passed)
         counters.add(camel("sessions", state))
-        self._ledger.end(capture, state, reason, stats.frames)
+        self._ledger.end(capture, state, reason, stats.frames, stats.gated if stats.judged else None)
+
+    def _gate(self, camera: CameraSettings) -> MotionGate:
+        """The camera's gate, with the camera's current motion settings (called under the lock)."""
+        gate = self._gates.get(camera.id)
+        if gate is None:
+            gate = self._gates[camera.id] = MotionGate(camera.motion)
+        elif gate.settings != camera.motion:
+            gate.reconfigure(camera.motion)
+        return gate
 
     def _ring(self, config: CameraIngestConfig, camera: CameraSettings) -> FrameRing:
         key = (config.ring.frames, config.ring.max_bytes)

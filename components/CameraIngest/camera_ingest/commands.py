@@ -39,6 +39,7 @@ class CaptureRequest:
     period_s: float | None = None  # None: every frame the schedule sees (snapshot: the first)
     frames: int | None = None  # stop after this many frames
     duration_s: float | None = None  # stop after this long
+    gated: bool = False  # the camera's motion gate judges each frame (never for stop and snapshot)
 
     @property
     def camera_id(self) -> str:
@@ -71,10 +72,19 @@ def validate(payload: Any, config: CameraIngestConfig) -> CaptureRequest:
         )
 
     period = _period(command, config, reject)
+    gated = _gated(command, camera, reject)
     if command.action == "start":
-        return CaptureRequest("start", camera, request_id, period_s=period)
+        return CaptureRequest("start", camera, request_id, period_s=period, gated=gated)
     frames, duration = _bounded_amount(command, config, period, reject)
-    return CaptureRequest("capture", camera, request_id, period_s=period, frames=frames, duration_s=duration)
+    return CaptureRequest("capture", camera, request_id, period_s=period, frames=frames, duration_s=duration,
+                          gated=gated)
+
+
+def _gated(command: CaptureCommand, camera: CameraSettings, reject: Callable[[str], Rejected]) -> bool:
+    """Whether the camera's motion gate judges the request's frames: unless the command turns it off."""
+    if command.motion_gate is True and not camera.motion.enabled:
+        raise reject(f"motion_gate: camera {camera.id}'s motion gate is off in the configuration (motion.enabled)")
+    return command.motion_gate is not False
 
 
 def _period(command: CaptureCommand, config: CameraIngestConfig, reject: Callable[[str], Rejected]) -> float:

@@ -5,7 +5,8 @@ Two tables:
   (:class:`smartcam.handoff.OutboxStore`) of the frame outbox, each with the capture it belongs to;
 - ``captures``: every capture request whose final status has not gone out: its ids, the frames
   requested and captured, the receipted outcomes so far, and how the capture ended (NULL while it
-  runs, so a row still NULL after a restart is a capture the restart interrupted).
+  runs, so a row still NULL after a restart is a capture the restart interrupted) with the frames
+  its motion gate kept back (written when it ends: a gated frame costs no write).
 
 WAL with ``synchronous=NORMAL``: the journal is for crashes of the component or of the whole runtime
 (processes), and a commit in the WAL survives those without an fsync per frame. A power cut may undo
@@ -30,7 +31,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: captures.frames_gated; a version 1 journal gains the column when opened
 # One column per receipt outcome (smartcam.contracts.OUTCOMES), spelled out: no SQL is built from text.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS captures (
@@ -47,7 +48,8 @@ CREATE TABLE IF NOT EXISTS captures (
     lost INTEGER NOT NULL DEFAULT 0,
     ended_state TEXT,
     ended_reason TEXT,
-    opened_at REAL NOT NULL
+    opened_at REAL NOT NULL,
+    frames_gated INTEGER
 );
 CREATE TABLE IF NOT EXISTS outbox (
     key TEXT PRIMARY KEY,
@@ -64,8 +66,8 @@ _TALLY = {
     "lost": "UPDATE captures SET lost = lost + ? WHERE capture = ?",
 }
 _SELECT_CAPTURES = (
-    "SELECT capture, request_id, camera_id, frames_requested, frames_captured, ended_state, ended_reason, "
-    "stored, no_detections, dropped, expired, refused, lost FROM captures ORDER BY capture"
+    "SELECT capture, request_id, camera_id, frames_requested, frames_captured, frames_gated, ended_state, "
+    "ended_reason, stored, no_detections, dropped, expired, refused, lost FROM captures ORDER BY capture"
 )
 _TALLIED = ("stored", "no_detections", "dropped", "expired", "refused", "lost")  # the order selected above
 
@@ -81,6 +83,7 @@ class CaptureRow:
     frames_captured: int
     tallies: dict[str, int] = field(default_factory=dict)
     ended: tuple[str, str] | None = None  # (state, reason) once the capture itself ended
+    frames_gated: int | None = None
 
 
 class Journal:
@@ -111,9 +114,11 @@ class Journal:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (0, 1, SCHEMA_VERSION):
                 raise sqlite3.DatabaseError(f"journal schema version {version}, this code knows {SCHEMA_VERSION}")
             db.executescript(_SCHEMA)
+            if "frames_gated" not in {column[1] for column in db.execute("PRAGMA table_info(captures)")}:
+                db.execute("ALTER TABLE captures ADD COLUMN frames_gated INTEGER")  # a version 1 journal
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             if self._max_page_count is not None:
                 db.execute(f"PRAGMA max_page_count = {int(self._max_page_count)}")
@@ -153,9 +158,10 @@ class Journal:
              "ON CONFLICT (key) DO UPDATE SET capture = excluded.capture", [(key, capture)]),
         ])
 
-    def end_capture(self, capture: int, state: str, reason: str, frames_captured: int) -> None:
-        self._write("UPDATE captures SET ended_state = ?, ended_reason = ?, frames_captured = ? WHERE capture = ?",
-                    [(state, reason, frames_captured, capture)])
+    def end_capture(self, capture: int, state: str, reason: str, frames_captured: int,
+                    frames_gated: int | None = None) -> None:
+        self._write("UPDATE captures SET ended_state = ?, ended_reason = ?, frames_captured = ?, frames_gated = ? "
+                    "WHERE capture = ?", [(state, reason, frames_captured, frames_gated, capture)])
 
     def tally(self, outcomes: Mapping[int, Mapping[str, int]]) -> None:
         """Add receipted outcomes: capture -> outcome -> frames."""
@@ -180,11 +186,11 @@ class Journal:
             rows = self._db.execute(_SELECT_CAPTURES).fetchall()
         found = []
         for row in rows:
-            capture, request_id, camera_id, requested, captured, state, reason, *counts = row
+            capture, request_id, camera_id, requested, captured, gated, state, reason, *counts = row
             found.append(CaptureRow(
                 capture, request_id, camera_id, requested, captured,
                 tallies={outcome: n for outcome, n in zip(_TALLIED, counts, strict=True) if n},
-                ended=(state, reason or "") if state is not None else None))
+                ended=(state, reason or "") if state is not None else None, frames_gated=gated))
         return found
 
     def owners(self) -> dict[str, int]:

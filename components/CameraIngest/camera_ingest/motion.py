@@ -16,6 +16,7 @@ so a camera at 1 fps and one at 25 fps forget a change equally fast.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,13 +28,15 @@ import numpy as np
 from pydantic import Field
 
 from smartcam.config import ComponentConfig
+from smartcam.contracts import MAX_MOTION_REGIONS, MotionRegion
 from smartcam.geometry import NormalizedPolygon, Point
 
 MAX_MASKS = 16
-MAX_REGIONS = 16  # the largest regions ride with a frame reference; more would only grow the message
+MAX_REGIONS = MAX_MOTION_REGIONS  # the largest regions ride with a frame reference; more would only grow it
 _BLUR = (5, 5)  # suppresses sensor noise on the small copy before differencing
 _MERGE = np.ones((3, 3), np.uint8)
 _MERGE_ITERATIONS = 2
+_ROW_SCALE = 1000  # a region row's 3 decimals
 
 
 class MotionSettings(ComponentConfig):
@@ -54,8 +57,9 @@ class MotionSettings(ComponentConfig):
         "list of 3..64 [x, y] points normalized 0..1 from the top left; a polygon must not cross itself."
     )
     keep_alive_s: Annotated[float, Field(gt=0, le=86_400)] | None = Field(
-        10.0, description="Without motion, a frame still passes every this many seconds, so an object standing "
-        "still stays seen; null: never."
+        4.0, description="Without motion, a frame still passes every this many seconds, so an object standing "
+        "still stays seen: keep it well below the time EventTracker lets an object go unseen before it ends "
+        "its event; null: never."
     )
     background_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         2.0, description="How fast the background learns, in s: a change that stays (a parked car, a person "
@@ -108,6 +112,8 @@ class MotionGate:
     def __init__(self, settings: MotionSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._settings = settings
+        self._lock = threading.Lock()
+        self._pending: MotionSettings | None = None  # applied by the next check, on the checking thread
         self._background: np.ndarray | None = None
         self._watched: np.ndarray | None = None  # True where motion counts, False under the masks
         self._watched_pixels = 0
@@ -117,15 +123,23 @@ class MotionGate:
 
     @property
     def settings(self) -> MotionSettings:
-        return self._settings
+        """The settings in force from the next frame on."""
+        with self._lock:
+            return self._pending if self._pending is not None else self._settings
 
     def reconfigure(self, settings: MotionSettings) -> None:
-        """New settings apply from the next frame, which starts a new background (safe from another thread:
-        a check under way finishes with the settings it began with)."""
-        self._settings = settings
-        self._background = None
+        """New settings apply from the next frame, which starts a new background. Safe from another thread:
+        a check under way finishes with the settings it began with, and the next check takes the new ones
+        (the background and the masked area are only ever changed by the checking thread)."""
+        with self._lock:
+            self._pending = settings
 
     def check(self, frame: np.ndarray) -> MotionDecision:
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            self._settings = pending
+            self._background = None
         settings = self._settings
         now = self._clock()
         if not settings.enabled:
@@ -178,6 +192,14 @@ class MotionGate:
             small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         self._scale = (factor / width, factor / height)
         return cv2.GaussianBlur(small, _BLUR, 0).astype(np.float32)
+
+
+def region_rows(regions: tuple[Region, ...]) -> list[MotionRegion]:
+    """The regions as a frame reference carries them: [x1, y1, x2, y2] to 3 decimals (under a pixel of the
+    compared copy, and a short message), rounded outwards so each row still covers its region."""
+    return [(math.floor(r.x1 * _ROW_SCALE) / _ROW_SCALE, math.floor(r.y1 * _ROW_SCALE) / _ROW_SCALE,
+             min(1.0, math.ceil(r.x2 * _ROW_SCALE) / _ROW_SCALE), min(1.0, math.ceil(r.y2 * _ROW_SCALE) / _ROW_SCALE))
+            for r in regions]
 
 
 def _watched_area(

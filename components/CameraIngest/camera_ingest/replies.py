@@ -40,13 +40,14 @@ class CaptureReplies:
         reason: str | None = None,
         frames_captured: int | None = None,
         frames_requested: int | None = None,
+        frames_gated: int | None = None,
         accounting: FrameAccounting | None = None,
     ) -> CaptureStatus:
         if reason is not None and len(reason) > MAX_REASON:
             reason = reason[: MAX_REASON - 3] + "..."
         status = CaptureStatus(state=state, request_id=request_id, camera_id=camera_id, reason=reason,
                                frames_captured=frames_captured, frames_requested=frames_requested,
-                               accounting=accounting, at=time.time())
+                               frames_gated=frames_gated, accounting=accounting, at=time.time())
         self._counters.add(camel("status", state))
         with self._lock:
             if state == "error":

@@ -1,7 +1,11 @@
-"""One capture on one camera, on its own thread: grab, keep what the schedule wants, encode, write
-into the ring, publish the reference, report progress, and end with exactly one outcome (state and
-reason) handed to ``on_done``; the final status follows from there once the frames are accounted for
-(camera_ingest.accounting).
+"""One capture on one camera, on its own thread: grab, keep what the schedule wants, ask the camera's
+motion gate, encode, write into the ring, publish the reference, report progress, and end with exactly
+one outcome (state and reason) handed to ``on_done``; the final status follows from there once the
+frames are accounted for (camera_ingest.accounting).
+
+A frame the motion gate keeps back is counted (``gated``) and goes no further: no JPEG, no ring file,
+no reference, nothing in the outbox. It counts towards a capture's ``frames`` like any frame taken,
+so a capture lasts as long as it asked whatever moves.
 
 Faults end the session with a reason and the frames captured so far (a partial result), never
 with an exception: a disconnect is retried with backoff, a full disk or a camera that cannot be
@@ -17,13 +21,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from camera_ingest.commands import CaptureRequest
 from camera_ingest.encode import EncodeError, encode_jpeg
+from camera_ingest.motion import MotionDecision, MotionGate, Why, region_rows
 from camera_ingest.replies import CaptureReplies
 from camera_ingest.schedule import FrameSchedule
 from camera_ingest.settings import ReconnectSettings
 from camera_ingest.sources import FrameSource, SourceDisconnected, SourceEnded, SourceError
-from smartcam.contracts import FrameRef
+from smartcam.contracts import FrameRef, GatePass
 from smartcam.frames import FrameRing
 
 log = logging.getLogger(__name__)
@@ -36,20 +43,40 @@ class _End(Exception):
         self.reason = reason
 
 
+_GATE_PASS: dict[Why, GatePass] = {Why.MOTION: "motion", Why.KEEP_ALIVE: "keep_alive", Why.START: "start"}
+
+
 @dataclass
 class SessionStats:
-    frames: int = 0
+    frames: int = 0  # frames that left the process: in the ring, referenced, published
+    gated: int = 0  # frames the motion gate kept back
+    passed: int = 0  # frames the motion gate let through (among ``frames``)
     skipped: int = 0  # grabbed frames that could not be decoded or encoded
     reconnects: int = 0
     publish_failures: int = 0
-    first_ns: int | None = None
+    gate_ns: int = 0  # time spent in the motion gate
+    first_ns: int | None = None  # of the frames taken (gated ones included)
     last_ns: int | None = None
-    timestamps_ns: list[int] = field(default_factory=list)
+    timestamps_ns: list[int] = field(default_factory=list)  # of the frames that left
+
+    @property
+    def taken(self) -> int:
+        """Frames the schedule took and the session handled: those that left and those gated."""
+        return self.frames + self.gated
+
+    @property
+    def judged(self) -> bool:
+        """The motion gate judged at least one frame (its counts mean something)."""
+        return bool(self.gated or self.passed)
+
+    def taken_at(self, now_ns: int) -> None:
+        self.first_ns = self.first_ns or now_ns
+        self.last_ns = now_ns
 
     def achieved_fps(self) -> float | None:
-        if self.frames < 2 or self.first_ns is None or self.last_ns is None or self.last_ns == self.first_ns:
+        if self.taken < 2 or self.first_ns is None or self.last_ns is None or self.last_ns == self.first_ns:
             return None
-        return (self.frames - 1) / ((self.last_ns - self.first_ns) / 1e9)
+        return (self.taken - 1) / ((self.last_ns - self.first_ns) / 1e9)
 
 
 class CaptureSession:
@@ -63,14 +90,17 @@ class CaptureSession:
         *,
         reconnect: ReconnectSettings,
         progress_interval_s: float,
+        gate: MotionGate | None = None,
         on_done: Callable[[CaptureSession], None] = lambda _: None,
     ) -> None:
+        """``gate``: the camera's motion gate, when it judges this request's frames."""
         self.request = request
         self.stats = SessionStats()
         self._source = source
         self._ring = ring
         self._status = status
         self._publish_frame = publish_frame
+        self._gate = gate
         self._reconnect_settings = reconnect
         self._progress_interval_ns = int(progress_interval_s * 1e9)
         self._on_done = on_done
@@ -126,9 +156,8 @@ class CaptureSession:
                 if grabbed is None or not schedule.take(grabbed[0]):
                     continue
                 ref = self._store(*grabbed)
-                if ref is None:
-                    continue
-                self._publish(ref)
+                if ref is not None:
+                    self._publish(ref)
                 if grabbed[0] >= next_progress_ns:
                     next_progress_ns = grabbed[0] + self._progress_interval_ns
                     self._progress()
@@ -138,7 +167,7 @@ class CaptureSession:
     def _check_done(self, deadline_ns: int | None) -> None:
         if self._stop.is_set():
             raise _End("finished", f"{self._stop_reason} after {self._summary()}")
-        if self.request.frames is not None and self.stats.frames >= self.request.frames:
+        if self.request.frames is not None and self.stats.taken >= self.request.frames:
             raise _End("finished", f"captured {self._summary()}")
         if deadline_ns is not None and time.monotonic_ns() >= deadline_ns:
             raise _End("finished", f"captured {self._summary()} in {self.request.duration_s:g} s")
@@ -148,7 +177,7 @@ class CaptureSession:
         try:
             self._source.grab()
         except SourceEnded as exc:
-            raise _End("finished" if self.stats.frames else "error", f"{exc}; captured {self._summary()}") from None
+            raise _End("finished" if self.stats.taken else "error", f"{exc}; captured {self._summary()}") from None
         except SourceDisconnected as exc:
             if not self._reconnect(exc) and not self._stop.is_set():
                 raise _End("error", f"{exc}; could not reconnect; partial result: {self._summary()}") from None
@@ -156,12 +185,19 @@ class CaptureSession:
         return time.monotonic_ns(), time.time()
 
     def _store(self, now_ns: int, wall: float) -> FrameRef | None:
-        """Decode, encode and write the grabbed frame; None when it had to be skipped."""
+        """Decode, judge, encode and write the grabbed frame; None when it was gated or had to be skipped."""
         image = self._source.retrieve()
         camera = self.request.camera
+        stats = self.stats
         if image is None:
-            self.stats.skipped += 1
+            stats.skipped += 1
             return None
+        decision = self._judge(image)
+        if not decision.passed:
+            stats.gated += 1
+            stats.taken_at(now_ns)
+            return None
+        gate_pass = _GATE_PASS.get(decision.why)
         try:
             jpeg, width, height = encode_jpeg(
                 image, quality=camera.jpeg_quality, width=camera.width, height=camera.height
@@ -173,21 +209,30 @@ class CaptureSession:
         try:
             ref = self._ring.write(
                 jpeg, width=width, height=height, captured_at=wall, captured_monotonic_ns=now_ns,
-                request_id=self.request.request_id,
+                request_id=self.request.request_id, gate=gate_pass,
+                motion=region_rows(decision.regions) if decision.regions else None,
             )
         except OSError as exc:
             where = self._ring.directory
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise _End("error", f"disk full: cannot write frames to {where}; {self._summary()}") from None
             raise _End("error", f"cannot write frames to {where}: {exc}; {self._summary()}") from None
-        stats = self.stats
         stats.frames += 1
-        stats.first_ns = stats.first_ns or now_ns
-        stats.last_ns = now_ns
+        stats.passed += gate_pass is not None
+        stats.taken_at(now_ns)
         stats.timestamps_ns.append(now_ns)
         if len(stats.timestamps_ns) > 10_000:
             del stats.timestamps_ns[:5_000]
         return ref
+
+    def _judge(self, image: np.ndarray) -> MotionDecision:
+        if self._gate is None:
+            return MotionDecision(True, Why.OFF)
+        started_ns = time.perf_counter_ns()
+        try:
+            return self._gate.check(image)
+        finally:
+            self.stats.gate_ns += time.perf_counter_ns() - started_ns
 
     def _publish(self, ref: FrameRef) -> None:
         try:
@@ -203,6 +248,7 @@ class CaptureSession:
             camera_id=self.request.camera_id,
             frames_captured=self.stats.frames,
             frames_requested=self.request.frames,
+            frames_gated=self.stats.gated if self.stats.judged else None,
         )
 
     def _reconnect(self, cause: SourceDisconnected) -> bool:
@@ -218,6 +264,7 @@ class CaptureSession:
                 reason=f"{cause}; reconnecting, attempt {attempt} of {settings.attempts} in {delay:g} s",
                 frames_captured=self.stats.frames,
                 frames_requested=self.request.frames,
+                frames_gated=self.stats.gated if self.stats.judged else None,
             )
             if self._stop.wait(delay):
                 return False
@@ -236,6 +283,8 @@ class CaptureSession:
     def _summary(self) -> str:
         frames = self.stats.frames
         text = f"{frames} frame{'s' if frames != 1 else ''}"
+        if self.stats.gated:
+            text += f" (+{self.stats.gated} gated: no motion)"
         if self.request.frames is not None:
             text += f" of {self.request.frames}"
         fps = self.stats.achieved_fps()

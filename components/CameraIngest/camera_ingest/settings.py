@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from camera_ingest.motion import MotionSettings
 from smartcam.config import ComponentConfig
 from smartcam.contracts import Identifier
 
@@ -125,6 +126,12 @@ class CameraSettings(ComponentConfig):
     loop: bool = Field(
         True, description="Files and folders start over at their end; false ends the capture there "
         "(no effect on V4L2 cameras and streams)."
+    )
+    motion: MotionSettings = Field(
+        default_factory=MotionSettings,
+        description="This camera's motion gate: a frame in which nothing moved never leaves the component "
+        "(no JPEG, no frame reference, no model run). A change applies to a running capture from its next frame "
+        "and starts a new background; a snapshot is never gated, and a command can turn the gate off for itself.",
     )
 
     @model_validator(mode="after")

@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from smartcam.contracts import FrameRef
+from smartcam.contracts import FrameRef, GatePass, MotionRegion
 
 log = logging.getLogger(__name__)
 
@@ -188,9 +188,12 @@ class FrameRing:
         captured_at: float,
         captured_monotonic_ns: int,
         request_id: str | None = None,
+        gate: GatePass | None = None,
+        motion: list[MotionRegion] | None = None,
     ) -> FrameRef:
-        """Store one JPEG and return its reference. Raises OSError (e.g. ENOSPC) when it cannot be
-        written; the ring stays consistent and nothing half-written is left behind."""
+        """Store one JPEG and return its reference (``gate`` and ``motion``: the motion gate's verdict,
+        see FrameRef). Raises OSError (e.g. ENOSPC) when it cannot be written; the ring stays consistent
+        and nothing half-written is left behind."""
         with self._lock:
             sequence = self._sequence
             frame_id = f"{self.camera_id}-{self._token}-{sequence}"
@@ -210,6 +213,8 @@ class FrameRing:
             width=width,
             height=height,
             request_id=request_id,
+            gate=gate,
+            motion=motion,
         )
 
     # internals ----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Use :func:`parse` on anything that arrives from a peer; build what you send as a contract (IPC
 publishes contracts only). By topic:
 
-- frames: :class:`FrameRef` (CameraIngest -> SsdInference)
+- frames: :class:`FrameRef` (CameraIngest -> SsdInference), with the motion gate's verdict and regions
 - detections: :class:`Detections` (SsdInference -> DynamoWriter), :class:`DetectionSummary` (-> IoT Core)
 - capture: :class:`CaptureCommand` (operator -> CameraIngest), :class:`CaptureStatus` (its replies)
 - health: :class:`Health` (every component: health on local pub/sub, problem status on IoT Core)
@@ -42,7 +42,7 @@ from smartcam.contracts.events import (
     TrackEvent,
     ZoneVisit,
 )
-from smartcam.contracts.frames import FrameRef
+from smartcam.contracts.frames import MAX_MOTION_REGIONS, FrameRef, GatePass, MotionRegion
 from smartcam.contracts.health import Health, HealthState
 from smartcam.contracts.model_manifest import (
     DECODER_TYPES,
@@ -72,6 +72,7 @@ __all__ = [
     "MAX_CONFIRMATIONS",
     "MAX_EVENT_ZONES",
     "MAX_MESSAGE_BYTES",
+    "MAX_MOTION_REGIONS",
     "MAX_PATH_POINTS",
     "MAX_RECEIPTS",
     "MODEL_SCHEMA",
@@ -92,6 +93,7 @@ __all__ = [
     "FrameAccounting",
     "FrameReceipt",
     "FrameRef",
+    "GatePass",
     "Health",
     "HealthState",
     "Identifier",
@@ -99,6 +101,7 @@ __all__ = [
     "LineCrossings",
     "ModelInfo",
     "ModelManifest",
+    "MotionRegion",
     "NeoJob",
     "Normalization",
     "Outcome",

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from smartcam.contracts.base import Contract, Count, EpochSeconds, Identifier, RequestId
+from smartcam.contracts.base import Contract, Count, EpochSeconds, Identifier, RequestId, Unit
+
+MAX_MOTION_REGIONS = 16
+# [x1, y1, x2, y2], normalized 0..1 from the top left: a row rather than an object keeps a frame
+# reference small. JSON has no tuple: only the container is read laxly, never its items.
+MotionRegion = Annotated[tuple[Unit, Unit, Unit, Unit], Field(strict=False)]
+# Why CameraIngest's motion gate let a frame through: it moved; nothing moved but a keep-alive was due;
+# or the gate had no background yet (its first frame, a new frame size, new settings).
+GatePass = Literal["motion", "keep_alive", "start"]
 
 
 class FrameRef(Contract):
@@ -26,6 +34,11 @@ class FrameRef(Contract):
     # backlog behind live frames instead of dropping it under the newest-frame policy. Absent on a
     # first send, so a first send costs no bytes (nucleus lite decodes few JSON objects).
     resent: Literal[True] | None = None
+    # Both absent when no motion gate looked at the frame (the camera's gate is off, a snapshot, a
+    # command that turned it off). ``motion``: where it moved, the largest changed regions first, only
+    # with ``gate`` "motion".
+    gate: GatePass | None = None
+    motion: Annotated[list[MotionRegion], Field(min_length=1, max_length=MAX_MOTION_REGIONS)] | None = None
 
     @field_validator("path")
     @classmethod
@@ -33,3 +46,18 @@ class FrameRef(Contract):
         if not value.startswith("/") or "\x00" in value or "/../" in value + "/":
             raise ValueError("must be an absolute path without '..' or NUL")
         return value
+
+    @field_validator("motion")
+    @classmethod
+    def _ordered_corners(cls, value: list[tuple[float, float, float, float]] | None
+                         ) -> list[tuple[float, float, float, float]] | None:
+        for x1, y1, x2, y2 in value or ():
+            if x1 > x2 or y1 > y2:
+                raise ValueError("motion region corners out of order (x1 <= x2 and y1 <= y2)")
+        return value
+
+    @model_validator(mode="after")
+    def _motion_only_with_motion(self) -> FrameRef:
+        if (self.motion is not None) != (self.gate == "motion"):
+            raise ValueError('motion regions come with gate "motion" and only with it')
+        return self
