@@ -53,13 +53,13 @@ def test_captures_and_their_tallies_survive_a_reopen(journal: Path):
     first.put("cam1-cd-0", frame(9, "r2").to_bytes())
     first.delete(["cam0-ab-0", "cam0-ab-1"])
     first.tally({1: {"stored": 1, "dropped": 1}})
-    first.end_capture(2, "finished", "stopped by request s", 1)
+    first.end_capture(2, "finished", "stopped by request s", 1, frames_gated=7)
     first.close()
 
     again = Journal(journal)
     assert again.captures() == [
         CaptureRow(1, "r1", "cam0", 5, 3, tallies={"stored": 1, "dropped": 1}, ended=None),
-        CaptureRow(2, "r2", "cam1", None, 1, tallies={}, ended=("finished", "stopped by request s")),
+        CaptureRow(2, "r2", "cam1", None, 1, tallies={}, ended=("finished", "stopped by request s"), frames_gated=7),
     ]
     assert again.owners() == {"cam0-ab-2": 1, "cam1-cd-0": 2}
     again.tally({1: {"stored": 2}})
@@ -136,6 +136,33 @@ def test_a_journal_from_a_newer_schema_is_moved_aside(journal: Path):
     db.close()
     Journal(journal).close()
     assert len(list(journal.parent.glob("journal.sqlite3.unreadable-*"))) == 1
+
+
+def test_a_version_1_journal_gains_the_frames_gated_and_keeps_its_captures(journal: Path):
+    """The schema before the motion gate: the same tables without captures.frames_gated."""
+    journal.parent.mkdir(parents=True)
+    db = sqlite3.connect(journal)
+    db.executescript("""
+        CREATE TABLE captures (capture INTEGER PRIMARY KEY, request_id TEXT, camera_id TEXT NOT NULL,
+            frames_requested INTEGER, frames_captured INTEGER NOT NULL DEFAULT 0,
+            stored INTEGER NOT NULL DEFAULT 0, no_detections INTEGER NOT NULL DEFAULT 0,
+            dropped INTEGER NOT NULL DEFAULT 0, expired INTEGER NOT NULL DEFAULT 0,
+            refused INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0,
+            ended_state TEXT, ended_reason TEXT, opened_at REAL NOT NULL);
+        CREATE TABLE outbox (key TEXT PRIMARY KEY, capture INTEGER, body BLOB);
+        INSERT INTO captures (capture, request_id, camera_id, frames_requested, frames_captured, stored,
+            ended_state, ended_reason, opened_at) VALUES (4, 'r4', 'cam0', 2, 2, 1, 'finished', 'done', 1.0);
+        PRAGMA user_version = 1;
+    """)
+    db.close()
+    upgraded = Journal(journal)
+    assert upgraded.captures() == [CaptureRow(4, "r4", "cam0", 2, 2, tallies={"stored": 1},
+                                              ended=("finished", "done"), frames_gated=None)]
+    upgraded.end_capture(4, "finished", "done", 2, frames_gated=3)
+    assert upgraded.captures()[0].frames_gated == 3 and upgraded.problem() is None
+    upgraded.close()
+    assert not list(journal.parent.glob("journal.sqlite3.unreadable-*"))
+    Journal(journal).close()  # opened again at version 2: nothing to add
 
 
 def test_every_outcome_has_its_column(journal: Path):

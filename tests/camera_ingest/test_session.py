@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+import camera_ingest.session as session_module
+from camera_ingest import encode
 from camera_ingest.commands import CaptureRequest
 from camera_ingest.motion import MotionGate, MotionSettings
 from camera_ingest.replies import CaptureReplies
@@ -96,7 +99,15 @@ def noisy_still(vtest: list[np.ndarray]) -> list[np.ndarray]:
     return noisy_stills(vtest[60], count=150, sigma=3.0)  # 15 s of one frame with sensor noise
 
 
-def test_a_noisy_still_scene_is_gated_but_for_keep_alive_frames(tmp_path: Path, noisy_still: list[np.ndarray]):
+def test_a_noisy_still_scene_is_gated_but_for_keep_alive_frames(
+        tmp_path: Path, noisy_still: list[np.ndarray], monkeypatch: pytest.MonkeyPatch):
+    encoded = []
+
+    def counting_encode(image: np.ndarray, **kwargs: Any) -> tuple[bytes, int, int]:
+        encoded.append(image)
+        return encode.encode_jpeg(image, **kwargs)
+
+    monkeypatch.setattr(session_module, "encode_jpeg", counting_encode)
     clock = FakeClock()
     run = Run(tmp_path, noisy_still, gate_at(clock), clock)  # the defaults: keep-alive every 4 s
     stats = run.stats
@@ -107,8 +118,8 @@ def test_a_noisy_still_scene_is_gated_but_for_keep_alive_frames(tmp_path: Path, 
     assert [ref.gate for ref in run.published] == ["start", "keep_alive", "keep_alive", "keep_alive"]
     assert run.published_at == [0.1, 4.1, 8.1, 12.1]
     assert all(ref.motion is None for ref in run.published)
-    # What was gated never left: nothing in the ring, no reference, no sequence number used.
-    assert len(run.ring) == stats.frames == stats.passed == 4
+    # What was gated never left: not encoded, nothing in the ring, no reference, no sequence number used.
+    assert len(encoded) == len(run.ring) == stats.frames == stats.passed == 4
     assert [ref.sequence for ref in run.published] == [0, 1, 2, 3]
     assert "(+146 gated: no motion)" in run.session.outcome[1]
 

@@ -7,13 +7,16 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import smartcam.contracts as contracts
 from benchmarks.pipeline import stored_times
-from camera_ingest.commands import validate
+from camera_ingest.commands import CaptureRequest, validate
+from camera_ingest.motion import MotionGate, MotionSettings
 from camera_ingest.replies import CaptureReplies
-from camera_ingest.settings import CameraIngestConfig
+from camera_ingest.session import CaptureSession
+from camera_ingest.settings import CameraIngestConfig, ReconnectSettings
 from dynamo_writer.items import items_for
 from dynamo_writer.receiver import Receiver
 from dynamo_writer.reports import Reporter
@@ -68,6 +71,48 @@ def produce_frame(tmp: Path) -> FrameRef:
                       captured_monotonic_ns=time.monotonic_ns(), request_id="req-1")
 
 
+def produce_gated_frames(tmp: Path) -> list[FrameRef]:
+    """CameraIngest's capture session with the camera's motion gate, on a still scene and then a box
+    walking across it: the references it publishes, with the gate's verdict and the motion regions."""
+    scene = [np.full((120, 160, 3), 90, np.uint8) for _ in range(4)]
+    for step in range(4):
+        scene[step][40:90, 20 + 15 * step:50 + 15 * step] = 220
+    scene = [np.full((120, 160, 3), 90, np.uint8)] * 3 + scene
+    camera = CameraIngestConfig().cameras[0]
+    published: list[FrameRef] = []
+    source = ListSource(scene)
+    CaptureSession(
+        CaptureRequest("capture", camera, "req-m", frames=len(scene), gated=True), source,
+        FrameRing(tmp / "gated", "cam0", capacity=10), CaptureReplies(Ipc(FakeNucleus({}).client), THING, Counters()),
+        published.append, reconnect=ReconnectSettings(), progress_interval_s=3600,
+        gate=MotionGate(MotionSettings(keep_alive_s=None)),
+    ).run()
+    return published
+
+
+class ListSource:
+    """A camera delivering given frames, one per grab."""
+
+    camera_id = "cam0"
+    live = False
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        self._frames = iter(frames)
+        self._frame: np.ndarray | None = None
+
+    def open(self) -> None:
+        pass
+
+    def grab(self) -> None:
+        self._frame = next(self._frames)
+
+    def retrieve(self) -> np.ndarray | None:
+        return self._frame
+
+    def close(self) -> None:
+        pass
+
+
 def produce_detections(tmp: Path) -> Detections:
     """SsdInference's decoder and selection on a TF OD API output, in the message it publishes."""
     decoder = build_decoder("tf_od_api", TF_PARAMS, grid_anchors(), (64, 64))
@@ -89,15 +134,15 @@ def produce_command(tmp: Path) -> CaptureCommand:
     """The operator's mqtt-client builds the command from its command line."""
     return build_command(operator_args([
         "--endpoint", "127.0.0.1", "--cert", "c.pem", "--key", "k.pem", "--thing", THING,
-        "--camera-id", "cam0", "--frames", "3", "--fps", "5", "--request-id", "req-7",
+        "--camera-id", "cam0", "--frames", "3", "--fps", "5", "--request-id", "req-7", "--no-motion-gate",
     ]))
 
 
 def produce_capture_status(tmp: Path) -> bytes:
     nucleus = FakeNucleus({})
     CaptureReplies(Ipc(nucleus.client), THING, Counters()).send(
-        "finished", request_id="req-7", camera_id="cam0", reason="captured 3 frames", frames_captured=3,
-        frames_requested=3,
+        "finished", request_id="req-7", camera_id="cam0", reason="captured 3 frames (+2 gated: no motion) of 5",
+        frames_captured=3, frames_requested=5, frames_gated=2,
     )
     return iot_payloads(nucleus)[-1]
 
@@ -211,7 +256,22 @@ def test_the_operators_command_is_accepted_by_camera_ingest(tmp_path):
     settings = config_dict(make_folder(tmp_path / "in"))
     config = CameraIngestConfig.model_validate({k: v for k, v in settings.items() if k != "accessControl"})
     request = validate(produce_command(tmp_path).to_message(), config)
-    assert (request.camera_id, request.frames, request.request_id) == ("cam0", 3, "req-7")
+    assert (request.camera_id, request.frames, request.request_id, request.gated) == ("cam0", 3, "req-7", False)
+
+
+def test_the_gated_frames_references_reach_inference_and_the_writer(tmp_path):
+    """The gate's verdict and regions ride with the reference through SsdInference into Detections,
+    which the writer accepts; what was gated was never written."""
+    refs = [parse(FrameRef, ref.to_bytes()) for ref in produce_gated_frames(tmp_path)]
+    assert [ref.gate for ref in refs] == ["start", "motion", "motion", "motion", "motion"]
+    moving = refs[1]
+    assert moving.motion is not None and len(moving.motion) >= 1
+    assert read_frame(moving, tmp_path / "gated")  # SsdInference reads the frame it names
+    message = produce_detections(tmp_path).model_copy(update={"frame": moving})
+    counters = Counters()
+    receiver = Receiver(Spool(tmp_path / "gated-spool.db"), writer_config, counters, THING, wake_sender=lambda: None)
+    admission = receiver.on_message("smartcam/detections", parse(Detections, message.to_bytes()).to_message())
+    assert admission is not None and admission.accepted == 2 and counters.get("messagesInvalid") == 0
 
 
 def test_the_capture_status_ends_the_operators_wait(tmp_path):

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from smartcam.contracts import CaptureCommand, ContractError, Detections, FrameRef, parse
+from smartcam.contracts import CaptureCommand, CaptureStatus, ContractError, Detections, FrameRef, parse
 
 
 def frame(**over):
@@ -66,3 +66,58 @@ def test_the_manifest_names_exactly_the_decoders_ssd_inference_has():
     from ssd_inference.decoders import DECODERS
 
     assert set(DECODER_TYPES) == set(DECODERS)
+
+
+def test_a_frame_carries_the_motion_gates_verdict_and_regions():
+    moving = parse(FrameRef, frame(gate="motion", motion=[[0.1, 0.2, 0.3, 0.4], [0, 0, 1, 1]]))
+    assert moving.motion == [(0.1, 0.2, 0.3, 0.4), (0.0, 0.0, 1.0, 1.0)]
+    assert parse(FrameRef, moving.to_bytes()) == moving
+    assert parse(FrameRef, frame(gate="keep_alive")).motion is None
+    assert parse(FrameRef, frame(gate="start")).gate == "start"
+    plain = FrameRef.model_validate(frame()).to_message()
+    assert "gate" not in plain and "motion" not in plain  # no gate, no bytes
+    sixteen = parse(FrameRef, frame(gate="motion", motion=[[0.1234, 0.5, 0.9876, 0.75]] * 16))
+    assert len(sixteen.to_bytes()) < 1200  # well within nucleus lite's 10,000-byte messages
+
+
+@pytest.mark.parametrize(("over", "reason"), [
+    ({"gate": "motion"}, 'motion regions come with gate "motion" and only with it'),
+    ({"gate": "keep_alive", "motion": [[0, 0, 1, 1]]}, 'motion regions come with gate "motion"'),
+    ({"motion": [[0, 0, 1, 1]]}, 'motion regions come with gate "motion"'),
+    ({"gate": "motion", "motion": []}, "motion: List should have at least 1 item"),
+    ({"gate": "motion", "motion": [[0, 0, 1, 1]] * 17}, "motion: List should have at most 16 items"),
+    ({"gate": "motion", "motion": [[0.5, 0, 0.4, 1]]}, "corners out of order"),
+    ({"gate": "motion", "motion": [[0, 0, 1, 1.5]]}, "less than or equal to 1"),
+    ({"gate": "motion", "motion": [[0, 0, 1]]}, "motion.0"),
+    ({"gate": "motion", "motion": [[0, 0, 1, "1"]]}, "must be a number"),
+    ({"gate": "motion", "motion": [{"x1": 0}]}, "motion.0"),
+    ({"gate": "still"}, "gate"),
+    ({"gate": True}, "gate"),
+])
+def test_a_bad_motion_gate_verdict_is_refused(over, reason):
+    with pytest.raises(ContractError) as refused:
+        parse(FrameRef, frame(**over))
+    assert reason in str(refused.value)
+
+
+def test_a_command_can_turn_the_motion_gate_off_strictly():
+    base = {"action": "capture", "camera_id": "c", "frames": 3}
+    assert parse(CaptureCommand, {**base, "motion_gate": False}).motion_gate is False
+    assert parse(CaptureCommand, {"action": "start", "camera_id": "c", "motion_gate": True}).motion_gate is True
+    assert "motion_gate" not in parse(CaptureCommand, base).to_message()
+    for value in ("false", 0, 1, [False]):
+        with pytest.raises(ContractError, match="motion_gate: must be true or false"):
+            parse(CaptureCommand, {**base, "motion_gate": value})
+    for action in ("stop", "snapshot"):
+        with pytest.raises(ContractError, match=f"{action} takes no .*motion_gate"):
+            parse(CaptureCommand, {"action": action, "camera_id": "c", "motion_gate": False})
+
+
+def test_a_status_counts_the_gated_frames_beside_the_captured_ones():
+    status = parse(CaptureStatus, {"state": "finished", "frames_captured": 3, "frames_gated": 97,
+                                   "accounting": {"stored": 3}, "at": time.time()})
+    assert (status.frames_captured, status.frames_gated, status.accounting.total()) == (3, 97, 3)
+    assert "frames_gated" not in parse(CaptureStatus, {"state": "accepted", "at": time.time()}).to_message()
+    for value in (-1, "3", 1.5, True):
+        with pytest.raises(ContractError, match="frames_gated"):
+            parse(CaptureStatus, {"state": "progress", "frames_gated": value, "at": time.time()})

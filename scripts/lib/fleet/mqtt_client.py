@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     command.add_argument("--fps", type=float, help="frames per second (the device bounds it)")
     command.add_argument("--interval", type=float, dest="interval_s",
                          help="with start: seconds between frames instead of fps")
+    command.add_argument("--no-motion-gate", dest="motion_gate", action="store_const", const=False,
+                         help="capture/start: every frame goes on to the model, even where nothing moves "
+                              "(the camera's motion gate is off for this request)")
     command.add_argument("--request-id", help="default: a new random id")
     command.add_argument("--raw", metavar="PAYLOAD",
                          help="send PAYLOAD exactly as given instead of a command built from the options above, "
@@ -82,7 +85,7 @@ def raw_request_id(payload: str) -> str:
 def build_command(args: argparse.Namespace) -> CaptureCommand:
     fields = {"action": args.action, "camera_id": args.camera_id,
               "request_id": args.request_id or uuid.uuid4().hex[:16]}
-    for name in ("frames", "duration_s", "fps", "interval_s"):
+    for name in ("frames", "duration_s", "fps", "interval_s", "motion_gate"):
         if getattr(args, name) is not None:
             fields[name] = getattr(args, name)
     try:
