@@ -45,6 +45,7 @@ FIELD_VALUES = {
     "fps": st.floats(-1, 300) | st.sampled_from([30.0, 120.0, 0.0]) | json_values,
     "interval_s": st.floats(-1, 2) | st.sampled_from([0.01, 0.05, 1e6]) | json_values,
     "schema": st.sampled_from(["smartcam.capture/1", "smartcam.capture/2"]) | json_values,
+    "motion_gate": st.booleans() | json_values,
     "path": st.just("/etc/passwd"),
 }
 
@@ -57,7 +58,8 @@ commands = st.fixed_dictionaries(
 plausible = st.one_of(
     st.fixed_dictionaries(
         {"action": st.just("capture"), "camera_id": st.sampled_from(CAMERA_IDS)},
-        optional={"fps": st.floats(1, 300), "request_id": st.sampled_from(["a", "b", "c"])},
+        optional={"fps": st.floats(1, 300), "request_id": st.sampled_from(["a", "b", "c"]),
+                  "motion_gate": st.booleans()},
     ).flatmap(lambda c: st.one_of(
         st.integers(1, 6).map(lambda n: {**c, "frames": n}),
         st.floats(0.01, 0.3).map(lambda d: {**c, "duration_s": d}),
@@ -114,6 +116,9 @@ def media_cameras(media: Path) -> st.SearchStrategy[dict[str, Any]]:
     extras: list[dict[str, Any]] = [
         {}, {"jpegQuality": 1}, {"jpegQuality": 100, "loop": False}, {"width": 8, "height": 8},
         {"width": 96, "height": 72, "jpegQuality": 50, "loop": True},
+        {"motion": {"enabled": False}}, {"motion": {"sensitivity": 0.99, "keepAliveS": 0.01, "minArea": 1e-6}},
+        {"motion": {"masks": [[[0, 0], [1, 0], [0, 1]]], "keepAliveS": None, "analysisWidth": 32,
+                    "backgroundS": 3600, "lightingArea": 1}},
     ]
     return st.sampled_from([{"id": camera_id, "source": source, **extra}
                             for camera_id in CAMERA_IDS for source in sources for extra in extras])
@@ -161,6 +166,8 @@ def against_the_rules(configuration: dict[str, Any]) -> dict[str, dict[str, Any]
             {"id": "cam0", "source": {"type": "stream", "url": "file:///etc/passwd"}}]},
         "a camera id with a path": {**configuration, "cameras": [{**first, "id": "../etc"}]},
         "zero fps": {**configuration, "cameras": [{**first, "source": {"type": "folder", "path": "x", "fps": 0}}]},
+        "a mask that crosses itself": {**configuration, "cameras": [
+            {**first, "motion": {"masks": [[[0, 0], [1, 1], [1, 0], [0, 1]]]}}]},
     }
 
 
@@ -259,5 +266,8 @@ def assert_every_command_answered(nucleus: IngestNucleus, commands_sent: int) ->
     # accountWithinS 0 (no pipeline receipts here): a capture's final status accounts for its frames at once.
     for final in (s for s in terminal if s.frames_captured is not None):
         assert final.accounting is not None and final.accounting.total() == final.frames_captured, final
+        # Gated frames are counted beside the captured ones, and both together are the frames taken.
+        taken = final.frames_captured + (final.frames_gated or 0)
+        assert final.frames_requested is None or taken <= final.frames_requested, final
     assert len(nucleus.iot_statuses()) == len(statuses)
     return sum(accepted.values())

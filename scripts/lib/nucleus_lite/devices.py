@@ -55,8 +55,9 @@ class ScenarioDevice(Protocol):
 def scenario_merges(camera_folder: str) -> dict[str, dict[str, Any]]:
     """The configuration both devices get: a folder camera of photos with one person each, a table
     created on first use, every frame summarised to IoT Core (local_device.overlay.pipeline_merges)."""
+    # The motion gate is off: each frame is a cut to another photo, and the scenario follows every frame.
     camera = {"id": CAMERA, "source": {"type": "folder", "path": camera_folder, "fps": 10}, "width": 640,
-              "height": 480, "loop": True}
+              "height": 480, "loop": True, "motion": {"enabled": False}}
     return pipeline_merges(camera=camera)
 
 
