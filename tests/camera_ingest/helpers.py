@@ -62,7 +62,7 @@ def config_dict(folder: Path, **over: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "cameras": [
             # Off: these tests count every frame taken (the pans of a tiny photo are mostly one big change,
-            # which the gate keeps back as a change of light); test_gating.py runs the gate.
+            # which the gate keeps back as a change of light); test_session.py and test_cameras.py run it.
             {"id": "cam0", "source": {"type": "folder", "path": str(folder), "fps": 120}, "jpegQuality": 80,
              "motion": {"enabled": False}},
         ],

@@ -183,7 +183,7 @@ class MotionGate:
         """The frame grayscale, shrunk by a whole factor (OpenCV's fast path for area averaging, which also
         averages the sensor noise away) and blurred; the few rows and columns past a multiple of the
         factor are left out. Gray first: averaging one channel instead of three is the cheaper order
-        (at 768x576, 0.8 instead of 1.3 ms), and both are linear, so the result is the same."""
+        (at 768x576, 0.8 instead of 1.3 ms); both are linear, so the result is the same up to rounding."""
         height, width = frame.shape[:2]
         factor = max(1, round(width / self._settings.analysis_width))
         small_width, small_height = max(1, width // factor), max(1, height // factor)
