@@ -67,8 +67,9 @@ def clear_aws_env(monkeypatch: Any, tmp_path: Any) -> None:
 
 
 def config(**over: Any) -> DynamoWriterConfig:
-    base: dict[str, Any] = {"tableName": "unit-table", "flushIntervalS": 0.05, "backoffBaseS": 0.01,
-                            "backoffMaxS": 0.2, "requestTimeoutS": 5}
+    # The per-frame tests pin store mode detections; the events tests say which mode they want.
+    base: dict[str, Any] = {"tableName": "unit-table", "store": "detections", "flushIntervalS": 0.05,
+                            "backoffBaseS": 0.01, "backoffMaxS": 0.2, "requestTimeoutS": 5}
     base.update(over)
     return DynamoWriterConfig.model_validate(base)
 

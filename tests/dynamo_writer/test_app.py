@@ -28,7 +28,8 @@ class AcceptingDynamo:
 def nucleus(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
     monkeypatch.setenv("SMARTCAM_SPOOL_PATH", str(tmp_path / "work" / "spool.sqlite3"))
-    return FakeNucleus({"tableName": "unit-table", "reportIntervalS": 60}, COMPONENT)
+    monkeypatch.setenv("SMARTCAM_SNAPSHOT_SOURCE", str(tmp_path / "tracker"))
+    return FakeNucleus({"tableName": "unit-table", "reportIntervalS": 60, "store": "both"}, COMPONENT)
 
 
 def started(nucleus):

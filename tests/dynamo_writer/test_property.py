@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from dynamo_writer.app import SPOOL_ENV, DynamoWriterApp
 from dynamo_writer.settings import DynamoWriterConfig
+from dynamo_writer.snapshots import SOURCE_ENV
 from smartcam import topics
 from smartcam.config import LiveConfig
 from tests.dynamo_writer.helpers import DEVICE, InMemoryDynamoDB, detections
@@ -94,6 +95,7 @@ def test_random_configuration_updates_while_detections_arrive(tmp_path: Path, mo
     )
     def run(changes: list[Update], messages_after: list[int]) -> None:
         monkeypatch.setenv(SPOOL_ENV, str(tmp_path / f"spool-{next(spools)}.sqlite3"))
+        monkeypatch.setenv(SOURCE_ENV, str(tmp_path / "tracker"))
         dynamodb = InMemoryDynamoDB()
         with HandlerErrors() as errors:
             nucleus = FakeNucleus(writer_configuration(), "smartcam.DynamoWriter")

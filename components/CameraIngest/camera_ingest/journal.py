@@ -30,7 +30,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+# 2: the ``summarized`` outcome (a journal of version 1 gains its column when opened).
+SCHEMA_VERSION = 2
 # One column per receipt outcome (smartcam.contracts.OUTCOMES), spelled out: no SQL is built from text.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS captures (
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS captures (
     frames_requested INTEGER,
     frames_captured INTEGER NOT NULL DEFAULT 0,
     stored INTEGER NOT NULL DEFAULT 0,
+    summarized INTEGER NOT NULL DEFAULT 0,
     no_detections INTEGER NOT NULL DEFAULT 0,
     dropped INTEGER NOT NULL DEFAULT 0,
     expired INTEGER NOT NULL DEFAULT 0,
@@ -57,6 +59,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 _TALLY = {
     "stored": "UPDATE captures SET stored = stored + ? WHERE capture = ?",
+    "summarized": "UPDATE captures SET summarized = summarized + ? WHERE capture = ?",
     "no_detections": "UPDATE captures SET no_detections = no_detections + ? WHERE capture = ?",
     "dropped": "UPDATE captures SET dropped = dropped + ? WHERE capture = ?",
     "expired": "UPDATE captures SET expired = expired + ? WHERE capture = ?",
@@ -65,9 +68,11 @@ _TALLY = {
 }
 _SELECT_CAPTURES = (
     "SELECT capture, request_id, camera_id, frames_requested, frames_captured, ended_state, ended_reason, "
-    "stored, no_detections, dropped, expired, refused, lost FROM captures ORDER BY capture"
+    "stored, summarized, no_detections, dropped, expired, refused, lost FROM captures ORDER BY capture"
 )
-_TALLIED = ("stored", "no_detections", "dropped", "expired", "refused", "lost")  # the order selected above
+# the order selected above
+_TALLIED = ("stored", "summarized", "no_detections", "dropped", "expired", "refused", "lost")
+_MIGRATIONS = {1: "ALTER TABLE captures ADD COLUMN summarized INTEGER NOT NULL DEFAULT 0"}
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,11 @@ class Journal:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (0, *_MIGRATIONS, SCHEMA_VERSION):
                 raise sqlite3.DatabaseError(f"journal schema version {version}, this code knows {SCHEMA_VERSION}")
+            if version in _MIGRATIONS:
+                db.executescript(f"BEGIN IMMEDIATE; {_MIGRATIONS[version]}; PRAGMA user_version = {SCHEMA_VERSION}; "
+                                 "COMMIT;")
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             if self._max_page_count is not None:
