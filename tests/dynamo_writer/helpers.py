@@ -175,11 +175,27 @@ class RecordingClient:
 
 
 class InMemoryDynamoDB:
-    """Accepts every batch and remembers which table each frame's items went to."""
+    """Accepts every batch and remembers which table each frame's items went to (and, standing in for S3
+    too, each event's item and object)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.tables: dict[str, str] = {}  # frame id -> table
+        self.event_tables: dict[str, str] = {}  # event id -> table
+        self.objects: dict[tuple[str, str], bytes] = {}  # (bucket, key) -> body
+
+    def put_item(self, *, TableName: str, Item: dict[str, Any], **_: Any) -> dict[str, Any]:
+        with self._lock:
+            self.event_tables[Item["event_id"]["S"]] = TableName
+        return {}
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, **_: Any) -> dict[str, Any]:
+        with self._lock:
+            self.objects[(Bucket, Key)] = Body
+        return {}
+
+    def create_bucket(self, **_: Any) -> dict[str, Any]:
+        return {}
 
     def batch_write_item(self, *, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         with self._lock:
