@@ -44,8 +44,8 @@ class DynamoWriterApp:
         self.counters = self.telemetry.counters
         self.spool = Spool(work_file(SPOOL_ENV, "{work:path}/spool.sqlite3"))
         self.events = EventSpool(self.spool.path)
-        copier = SnapshotCopier(work_file(SOURCE_ENV, "{kernel:rootPath}/work/smartcam.EventTracker"),
-                                self.spool.path.parent / SNAPSHOT_FOLDER)
+        source = work_file(SOURCE_ENV, "{kernel:rootPath}/work/smartcam.EventTracker/snapshots")
+        copier = SnapshotCopier(source, self.spool.path.parent / SNAPSHOT_FOLDER)
         settings = lambda: config.current  # noqa: E731 - always the live configuration
         self.reporter = Reporter(ipc, self.thing, self.spool, self.telemetry,
                                  settings=settings, sender_state=self._sender_state,

@@ -4,7 +4,7 @@ EventTracker may delete its pictures once the writer receipted the event, so the
 JPEG files (full frame and crop) into its own folder before the receipt, durably (written to a
 temporary file, fsynced, renamed, the folder fsynced). A message names the files by path, so the
 writer reads only regular files below the snapshot source folder (``SMARTCAM_SNAPSHOT_SOURCE``, the
-recipe sets EventTracker's work folder), not through a symbolic link, that are JPEG files of the
+recipe sets EventTracker's snapshot folder), not through a symbolic link, that are JPEG files of the
 size the message gives: a peer cannot make it upload anything else.
 
 A picture that cannot be read is :class:`SnapshotUnreadable` (the event is stored without it, the
