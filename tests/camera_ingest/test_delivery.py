@@ -136,20 +136,22 @@ def test_the_first_receipts_of_a_run_already_going_resend_nothing_at_once(rig: R
 
 
 def test_terminal_receipts_settle_tally_and_count(rig: Rig):
-    capture = rig.ledger.begin(_request("r1", frames=6))
-    refs = [frame(n) for n in range(6)]
+    capture = rig.ledger.begin(_request("r1", frames=7))
+    refs = [frame(n) for n in range(7)]
     for ref in refs:
         rig.delivery.send(ref, capture)
-    rig.ledger.end(capture, "finished", "captured 6 frames of 6", 6)
+    rig.ledger.end(capture, "finished", "captured 7 frames of 7", 7)
     rig.hear(receipts(INFERENCE, new_instance(), (refs[0], "dropped"), (refs[1], "expired"), (refs[2], "refused")))
-    rig.hear(receipts(WRITER, new_instance(), (refs[3], "stored"), (refs[4], "no_detections")))
+    rig.hear(receipts(WRITER, new_instance(), (refs[3], "stored"), (refs[4], "no_detections"),
+                      (refs[6], "summarized")))
     assert rig.delivery.awaiting() == 1
     assert [s.state for s in rig.nucleus.statuses()] == ["progress"]
     rig.hear(receipts(WRITER, new_instance(), (refs[5], "lost")))
     final = rig.nucleus.statuses()[-1]
     assert final.state == "finished"
-    assert final.accounting == FrameAccounting(stored=1, no_detections=1, dropped=1, expired=1, refused=1, lost=1)
-    assert final.accounting.total() == final.frames_captured == 6
+    assert final.accounting == FrameAccounting(stored=1, summarized=1, no_detections=1, dropped=1, expired=1,
+                                               refused=1, lost=1)
+    assert final.accounting.total() == final.frames_captured == 7
     counted = {name: rig.counters[name] for name in delivery_module.COUNTER.values()}
     assert counted == dict.fromkeys(delivery_module.COUNTER.values(), 1)
     assert rig.delivery.awaiting() == 0 and rig.journal.load() == []

@@ -172,3 +172,36 @@ def test_every_outcome_has_its_column(journal: Path):
     assert db.captures()[0].tallies == dict.fromkeys(OUTCOMES, 1)
     assert db.problem() is None
     db.close()
+
+
+# The captures table of schema version 1 (before the summarized outcome), as such a journal holds it.
+VERSION_1_CAPTURES = """
+CREATE TABLE captures (
+    capture INTEGER PRIMARY KEY, request_id TEXT, camera_id TEXT NOT NULL, frames_requested INTEGER,
+    frames_captured INTEGER NOT NULL DEFAULT 0, stored INTEGER NOT NULL DEFAULT 0,
+    no_detections INTEGER NOT NULL DEFAULT 0, dropped INTEGER NOT NULL DEFAULT 0, expired INTEGER NOT NULL DEFAULT 0,
+    refused INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0, ended_state TEXT, ended_reason TEXT,
+    opened_at REAL NOT NULL
+);
+CREATE TABLE outbox (key TEXT PRIMARY KEY, capture INTEGER, body BLOB);
+INSERT INTO captures (capture, request_id, camera_id, frames_requested, frames_captured, stored, dropped, opened_at)
+    VALUES (3, 'r3', 'cam0', 5, 4, 2, 1, 1.0);
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_journal_of_version_1_gains_the_summarized_column_and_keeps_its_captures(journal: Path):
+    journal.parent.mkdir(parents=True)
+    db = sqlite3.connect(journal)
+    db.executescript(VERSION_1_CAPTURES)
+    db.close()
+    upgraded = Journal(journal)
+    assert upgraded.captures() == [CaptureRow(3, "r3", "cam0", 5, 4, tallies={"stored": 2, "dropped": 1})]
+    upgraded.tally({3: {"summarized": 1}})
+    assert upgraded.captures()[0].tallies == {"stored": 2, "dropped": 1, "summarized": 1}
+    assert upgraded.problem() is None
+    upgraded.close()
+    assert not list(journal.parent.glob("journal.sqlite3.unreadable-*"))  # taken over, not moved aside
+    again = Journal(journal)  # and opened again as the current version
+    assert again.captures()[0].tallies["summarized"] == 1
+    again.close()

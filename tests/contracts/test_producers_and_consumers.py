@@ -17,9 +17,12 @@ from camera_ingest.motion import MotionGate, MotionSettings
 from camera_ingest.replies import CaptureReplies
 from camera_ingest.session import CaptureSession
 from camera_ingest.settings import CameraIngestConfig, ReconnectSettings
+from dynamo_writer.event_receiver import EventReceiver
+from dynamo_writer.event_spool import EventSpool
 from dynamo_writer.items import items_for
 from dynamo_writer.receiver import Receiver
 from dynamo_writer.reports import Reporter
+from dynamo_writer.snapshots import SnapshotCopier
 from dynamo_writer.spool import Spool, SpooledItem
 from fleet.mqtt_client import Progress, build_command
 from fleet.mqtt_client import parse_args as operator_args
@@ -37,6 +40,7 @@ from smartcam.contracts import (
     ModelManifest,
     Receipts,
     StageLatency,
+    TrackEvent,
     WriterReport,
     parse,
 )
@@ -49,6 +53,7 @@ from ssd_inference.iot_summary import summarize
 from ssd_inference.model_bundle import load_model_bundle
 from tests.camera_ingest.helpers import config_dict, make_folder
 from tests.dynamo_writer.helpers import config as writer_config
+from tests.dynamo_writer.helpers import track_event
 from tests.ssd_inference.helpers import grid_anchors, jpeg_bytes, raw_outputs
 from tests.support.fake_nucleus import FakeNucleus
 
@@ -170,21 +175,47 @@ def produce_writer_report(tmp: Path) -> bytes:
     return iot_payloads(nucleus)[-1]
 
 
-def writer_receipts(tmp: Path, message: Detections) -> bytes:
-    """DynamoWriter's receiver decides the frame and its ReceiptSender publishes the receipt."""
+def writer_receipts(tmp: Path, message: Detections, events: list[TrackEvent] | None = None) -> bytes:
+    """DynamoWriter's receivers decide the frame (and the events) and its ReceiptSender publishes the
+    receipts."""
     nucleus = FakeNucleus({})
     sender = ReceiptSender(Ipc(nucleus.client), "smartcam.DynamoWriter")
     spool = Spool(tmp / "receipts-spool.db")
     receiver = Receiver(spool, writer_config, Counters(), THING, wake_sender=lambda: None, receipts=sender)
     receiver.on_message("smartcam/detections", message.to_message())
+    event_spool = EventSpool(tmp / "receipts-spool.db")
+    event_receiver = EventReceiver(event_spool, lambda: writer_config(store="both"), Counters(), THING, lambda: None,
+                                   copier=SnapshotCopier(tmp / "tracker", tmp / "writer-snapshots"), receipts=sender)
+    for event in events or []:
+        event_receiver.on_message("smartcam/events", event.to_message())
     sender.stop()  # sends what is batched
+    event_spool.close()
     spool.close()
     (call,) = [c for c in nucleus.client.publish_to_topic.call_args_list if c.kwargs["topic"] == "smartcam/receipts"]
     return call.kwargs["publish_message"].binary_message.message
 
 
 def produce_receipts(tmp: Path) -> bytes:
-    return writer_receipts(tmp, produce_detections(tmp))
+    """DynamoWriter's receipts for a frame and for an event, in one message."""
+    return writer_receipts(tmp, produce_detections(tmp), [track_event("cam0-e1", 0)])
+
+
+def produce_event_receipts(tmp: Path, events: list[TrackEvent]) -> list[Receipts]:
+    """DynamoWriter's event receiver spools each event and its ReceiptSender publishes the receipts."""
+    nucleus = FakeNucleus({})
+    sender = ReceiptSender(Ipc(nucleus.client), "smartcam.DynamoWriter")
+    spool = EventSpool(tmp / "event-receipts-spool.db")
+    copier = SnapshotCopier(tmp / "tracker", tmp / "writer-snapshots")
+    receiver = EventReceiver(spool, lambda: writer_config(store="events"), Counters(), THING, lambda: None,
+                             copier=copier, receipts=sender)
+    out = []
+    for event in events:
+        receiver.on_message("smartcam/events", event.to_message())
+        sender.stop()  # sends what is batched; the next event's receipt goes in a message of its own
+        calls = [c for c in nucleus.client.publish_to_topic.call_args_list if c.kwargs["topic"] == "smartcam/receipts"]
+        out.append(parse(Receipts, calls[-1].kwargs["publish_message"].binary_message.message))
+    spool.close()
+    return out
 
 
 def produce_manifest(tmp: Path) -> ModelManifest:
@@ -309,6 +340,33 @@ def test_the_writers_receipts_settle_the_producers_outbox(tmp_path):
     assert [(r.outcome, r.items, r.request_id) for r in receipts.receipts] == [("stored", 2, "req-1")]
     assert outbox.settle(r.frame_id for r in receipts.receipts) == [message]
     assert len(outbox) == 0
+
+
+def test_the_writers_event_receipts_settle_the_trackers_outbox_only_when_they_cover_the_latest(tmp_path):
+    """EventTracker keeps the latest whole message of each event (Outbox.replace) until DynamoWriter's
+    receipt covers it: a receipt for an older sequence settles nothing."""
+    start, update = track_event("cam0-e1", 0), track_event("cam0-e1", 1)
+    outbox = Outbox(TrackEvent, capacity=10, first_resend_s=5.0, max_resend_s=60.0)
+    outbox.replace(start.event_id, start)
+    outbox.replace(update.event_id, update)  # the start is still unreceipted when the update goes out
+
+    def covers(receipts: Receipts):
+        held = {r.event_id: r.sequence for r in receipts.events or []}
+        return lambda key, message: held.get(key, -1) >= message.sequence
+
+    first, second = produce_event_receipts(tmp_path, [start, update])
+    assert first.receipts == [] and [(r.event_id, r.sequence, r.outcome) for r in first.events] == [
+        ("cam0-e1", 0, "stored")]
+    assert outbox.settle([r.event_id for r in first.events], covers=covers(first)) == []
+    assert [(r.sequence, r.outcome) for r in second.events] == [(1, "stored")]
+    assert outbox.settle([r.event_id for r in second.events], covers=covers(second)) == [update]
+    assert len(outbox) == 0
+
+
+def test_frame_receipts_beside_event_receipts_still_settle_the_frames(tmp_path):
+    receipts = parse(Receipts, produce_receipts(tmp_path))
+    assert [(r.outcome, r.items) for r in receipts.receipts] == [("stored", 2)]
+    assert [(r.event_id, r.outcome) for r in receipts.events] == [("cam0-e1", "stored")]
 
 
 def test_the_packaged_manifest_loads_in_ssd_inference(tmp_path):

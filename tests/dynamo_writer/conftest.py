@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
+from dynamo_writer.dynamo import EVENTS_TABLE_DEFINITION, create_table_if_missing
 from local_greengrass.standins.dynamodb_local import DynamoDBLocal
+from local_greengrass.standins.s3 import S3Server
 from tests.dynamo_writer.helpers import clear_aws_env, create_table, unique_table
 
 
@@ -13,6 +17,15 @@ def ddb_local(tmp_path_factory):
     db.start()
     yield db
     db.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_local(tmp_path_factory):
+    """One S3 stand-in (LocalBucket) for the writer tests; each test uses its own bucket."""
+    server = S3Server(tmp_path_factory.mktemp("s3-local"))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -26,9 +39,32 @@ def aws_env(monkeypatch, tmp_path, ddb_local):
 
 
 @pytest.fixture
+def s3_env(aws_env, monkeypatch, s3_local):
+    """... and at the S3 stand-in through AWS_ENDPOINT_URL_S3."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_local.endpoint)
+    return s3_local
+
+
+@pytest.fixture
 def table(ddb_local):
     client = ddb_local.client()
     name = unique_table()
     create_table(client, name)
     yield name
     client.delete_table(TableName=name)
+
+
+@pytest.fixture
+def events_table(ddb_local):
+    client = ddb_local.client()
+    name = f"events-{uuid.uuid4().hex[:12]}"
+    create_table_if_missing(client, name, EVENTS_TABLE_DEFINITION)
+    yield name
+    client.delete_table(TableName=name)
+
+
+@pytest.fixture
+def bucket(s3_local):
+    name = f"snapshots-{uuid.uuid4().hex[:12]}"
+    s3_local.client().create_bucket(Bucket=name)
+    return name

@@ -8,9 +8,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import cv2
+import numpy as np
+
 from dynamo_writer.dynamo import create_table_if_missing
 from dynamo_writer.settings import DynamoWriterConfig
-from smartcam.contracts import Detections, FrameReceipt
+from smartcam.contracts import Detections, EventReceipt, FrameReceipt, SnapshotRef, TrackEvent
 from tests.support.fake_nucleus import wait_until as support_wait_until
 
 DEVICE = "test-thing-1"
@@ -33,14 +36,54 @@ def detections(frame_id: str = "f1", captured_at: float = BASE_TIME, labels: tup
     })
 
 
+def jpeg(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
+    """A real JPEG picture, different for each seed."""
+    pixels = np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    ok, data = cv2.imencode(".jpg", pixels)
+    assert ok
+    return data.tobytes()
+
+
+def snapshot(folder: Any, event_id: str, frame_id: str = "cam1-000007", seed: int = 0) -> SnapshotRef:
+    """A snapshot as EventTracker leaves it: ``<folder>/<event id>/full.jpg`` and ``crop.jpg``."""
+    target = folder / event_id
+    target.mkdir(parents=True, exist_ok=True)
+    full, crop = jpeg(64, 48, seed), jpeg(16, 24, seed + 1)
+    (target / "full.jpg").write_bytes(full)
+    (target / "crop.jpg").write_bytes(crop)
+    return SnapshotRef(frame_id=frame_id, captured_at=BASE_TIME + 1, score=0.8,
+                       box={"x1": 0.1, "y1": 0.2, "x2": 0.3, "y2": 0.6}, path=str(target / "full.jpg"),
+                       crop_path=str(target / "crop.jpg"), bytes=len(full) + len(crop))
+
+
+def track_event(event_id: str = "cam1-e1", sequence: int = 0, *, kind: str | None = None,
+                snapshot: SnapshotRef | None = None, camera_id: str = "cam1", first_seen: float = BASE_TIME,
+                seen_for: float | None = None) -> TrackEvent:
+    """Event ``event_id`` as of ``sequence``: ``start`` at 0, ``update`` after, unless ``kind`` says."""
+    kind = kind or ("start" if sequence == 0 else "update")
+    last_seen = first_seen + (seen_for if seen_for is not None else sequence * 0.5)
+    return TrackEvent.model_validate({
+        "event_id": event_id, "kind": kind, "sequence": sequence, "camera_id": camera_id, "track_id": 7,
+        "label": "person", "request_id": "req-1", "first_seen": first_seen, "last_seen": last_seen,
+        "duration_s": last_seen - first_seen, "best_score": 0.8, "frames": sequence + 1,
+        "path": [(first_seen, 0.1, 0.2, 0.3, 0.6), (last_seen, 0.2, 0.2, 0.4, 0.6)],
+        "zones": [{"zone": "door", "entered": first_seen}], "lines": [{"line": "gate", "crossed_in": 1}],
+        "snapshot": snapshot, "end_reason": "unseen" if kind == "end" else None, "sent_at": last_seen + 0.1,
+    })
+
+
 class RecordingReceipts:
     """Stands in for the ReceiptSender: the receipts the receiver handed over, in order."""
 
     def __init__(self) -> None:
         self.receipts: list[FrameReceipt] = []
+        self.events: list[EventReceipt] = []
 
     def add(self, receipt: FrameReceipt) -> None:
         self.receipts.append(receipt)
+
+    def add_event(self, receipt: EventReceipt) -> None:
+        self.events.append(receipt)
 
     def for_frame(self, frame_id: str) -> list[FrameReceipt]:
         return [r for r in self.receipts if r.frame_id == frame_id]
@@ -67,8 +110,9 @@ def clear_aws_env(monkeypatch: Any, tmp_path: Any) -> None:
 
 
 def config(**over: Any) -> DynamoWriterConfig:
-    base: dict[str, Any] = {"tableName": "unit-table", "flushIntervalS": 0.05, "backoffBaseS": 0.01,
-                            "backoffMaxS": 0.2, "requestTimeoutS": 5}
+    # The per-frame tests pin store mode detections; the events tests say which mode they want.
+    base: dict[str, Any] = {"tableName": "unit-table", "store": "detections", "flushIntervalS": 0.05,
+                            "backoffBaseS": 0.01, "backoffMaxS": 0.2, "requestTimeoutS": 5}
     base.update(over)
     return DynamoWriterConfig.model_validate(base)
 
@@ -131,11 +175,27 @@ class RecordingClient:
 
 
 class InMemoryDynamoDB:
-    """Accepts every batch and remembers which table each frame's items went to."""
+    """Accepts every batch and remembers which table each frame's items went to (and, standing in for S3
+    too, each event's item and object)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.tables: dict[str, str] = {}  # frame id -> table
+        self.event_tables: dict[str, str] = {}  # event id -> table
+        self.objects: dict[tuple[str, str], bytes] = {}  # (bucket, key) -> body
+
+    def put_item(self, *, TableName: str, Item: dict[str, Any], **_: Any) -> dict[str, Any]:
+        with self._lock:
+            self.event_tables[Item["event_id"]["S"]] = TableName
+        return {}
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, **_: Any) -> dict[str, Any]:
+        with self._lock:
+            self.objects[(Bucket, Key)] = Body
+        return {}
+
+    def create_bucket(self, **_: Any) -> dict[str, Any]:
+        return {}
 
     def batch_write_item(self, *, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         with self._lock:

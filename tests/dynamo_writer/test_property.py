@@ -1,7 +1,7 @@
 """Random configuration updates, well-formed and hostile, delivered through the fake nucleus while
-detections arrive: every update is applied or refused with the last good configuration kept, no
+detections and events arrive: every update is applied or refused with the last good configuration kept, no
 exception escapes a handler or a thread, the component stays RUNNING, and afterwards it writes under
-the last configuration. DynamoDB is an in-memory stand-in (the writer's DynamoDB behaviour has its own
+the last configuration. DynamoDB (and S3) is an in-memory stand-in (the writer's DynamoDB behaviour has its own
 tests). One run sends at least MIN_UPDATES updates; the test fails if fewer went out."""
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 from dynamo_writer.app import SPOOL_ENV, DynamoWriterApp
 from dynamo_writer.settings import DynamoWriterConfig
+from dynamo_writer.snapshots import SOURCE_ENV
 from smartcam import topics
 from smartcam.config import LiveConfig
-from tests.dynamo_writer.helpers import DEVICE, InMemoryDynamoDB, detections
+from tests.dynamo_writer.helpers import DEVICE, InMemoryDynamoDB, detections, snapshot, track_event
 from tests.support.config_fuzz import (
     ConfigFuzz,
     HandlerErrors,
@@ -33,8 +34,9 @@ EXAMPLES = 25
 UPDATES_PER_EXAMPLE = 42
 MESSAGES_PER_EXAMPLE = 6
 MIN_UPDATES = 1000
-LAST = {"tableName": "the-last-table", "maxSpoolItems": 1_000_000, "overflowPolicy": "refuseNewest",
-        "flushIntervalS": 0.05}
+LAST = {"tableName": "the-last-table", "eventsTableName": "the-last-events", "store": "both",
+        "snapshotBucket": "the-last-bucket", "maxSpoolItems": 1_000_000, "maxSpoolEvents": 100_000,
+        "maxSnapshotMB": 512, "overflowPolicy": "refuseNewest", "flushIntervalS": 0.05}
 BACKOFFS = [{}, {"backoffBaseS": 0.001, "backoffMaxS": 0.001}, {"backoffBaseS": 60, "backoffMaxS": 3600},
             {"backoffMaxS": 0.2}]
 
@@ -48,6 +50,13 @@ def well_formed_updates() -> st.SearchStrategy[Update]:
     """Valid configurations: each setting left out or at a value near its bounds."""
     catalog: dict[str, list[Any]] = {
         "tableName": ["abc", "T" * 255, "Smartcam.Detections-2_x"],
+        "store": ["events", "detections", "both"],
+        "eventsTableName": ["abc", "E" * 255, "Smartcam.Events-2_x"],
+        "snapshotBucket": [None, "abc", "b" * 63, "smartcam.snapshots-eu-west-1-123456789012"],
+        "snapshotKeyPrefix": ["s", "snapshots/site-7", "a!_.*'()-" * 28],
+        "maxSpoolEvents": [1, 10_000_000],
+        "maxSnapshotMB": [1e-6, 1_000_000],
+        "createBucketIfMissing": [True, False],
         "region": [None, "us-east-1", "us-gov-west-1", "cn-north-1"],
         "batchSize": [1, 25],
         "flushIntervalS": [1e-6, 0.05, 300],
@@ -75,6 +84,15 @@ def against_the_rules(configuration: dict[str, Any]) -> dict[str, dict[str, Any]
         "a region that is not one": {**configuration, "region": "mars"},
         "26 items per batch": {**configuration, "batchSize": 26},
         "maxSpoolMb spelled wrong": {**configuration, "maxSpoolMb": 5},
+        "a store mode that is not one": {**configuration, "store": "frames"},
+        "a bucket in capitals": {**configuration, "snapshotBucket": "Snapshots"},
+        "a bucket with two dots in a row": {**configuration, "snapshotBucket": "a..b"},
+        "a bucket that looks like an IP address": {**configuration, "snapshotBucket": "192.168.1.1"},
+        "a 64-character bucket": {**configuration, "snapshotBucket": "b" * 64},
+        "a key prefix with a leading slash": {**configuration, "snapshotKeyPrefix": "/snapshots"},
+        "a key prefix with an empty folder": {**configuration, "snapshotKeyPrefix": "a//b"},
+        "no events in the spool": {**configuration, "maxSpoolEvents": 0},
+        "maxSnapshotMb spelled wrong": {**configuration, "maxSnapshotMb": 5},
     }
 
 
@@ -94,26 +112,34 @@ def test_random_configuration_updates_while_detections_arrive(tmp_path: Path, mo
     )
     def run(changes: list[Update], messages_after: list[int]) -> None:
         monkeypatch.setenv(SPOOL_ENV, str(tmp_path / f"spool-{next(spools)}.sqlite3"))
+        monkeypatch.setenv(SOURCE_ENV, str(tmp_path / "tracker"))
+        picture = snapshot(tmp_path / "tracker", "the-tracker")
         dynamodb = InMemoryDynamoDB()
         with HandlerErrors() as errors:
             nucleus = FakeNucleus(writer_configuration(), "smartcam.DynamoWriter")
             live = LiveConfig(nucleus.ipc, DynamoWriterConfig)
             fuzz = ConfigFuzz(nucleus, live)
-            app = DynamoWriterApp(nucleus.ipc, live, client_factory=lambda _config: dynamodb)
+            app = DynamoWriterApp(nucleus.ipc, live, client_factory=lambda _config: dynamodb,
+                                  s3_client_factory=lambda _config: dynamodb)
             app.start()
             try:
                 for index, update in enumerate(changes):
                     fuzz.send(update)
                     for n in range(messages_after.count(index)):
                         nucleus.send(topics.DETECTIONS, detections(f"f{index}-{n}").to_message())
+                        nucleus.send(topics.EVENTS, track_event(f"e{index}-{n}", 0, snapshot=picture).to_message())
                 fuzz.send(Update(writer_configuration(**LAST), True, "the last configuration"))
                 nucleus.send(topics.DETECTIONS, detections("last").to_message())
-                wait_until(lambda: "last" in dynamodb.tables, what="the last frame in DynamoDB")
+                nucleus.send(topics.EVENTS, track_event("last", 0, snapshot=picture).to_message())
+                wait_until(lambda: "last" in dynamodb.tables and "last" in dynamodb.event_tables,
+                           what="the last frame and event in DynamoDB")
             finally:
                 app.stop()
         errors.check(refused_updates=fuzz.refused)
         assert "ERRORED" not in nucleus.states()
         assert dynamodb.tables["last"] == LAST["tableName"]
+        assert dynamodb.event_tables["last"] == LAST["eventsTableName"]
+        assert any(bucket == LAST["snapshotBucket"] and "/last/" in key for bucket, key in dynamodb.objects)
         sent["updates"] += len(changes)
         sent["applied"] += fuzz.applied
         sent["refused"] += fuzz.refused

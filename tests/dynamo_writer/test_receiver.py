@@ -164,6 +164,44 @@ def test_a_frame_without_detections_is_receipted_and_remembered(rig):
     assert rig.counters.get("framesWithoutDetections") == 1 and rig.counters.get("messagesDuplicate") == 1
 
 
+def test_in_events_mode_a_frame_with_detections_is_summarized_and_nothing_spooled(tmp_path):
+    rig = Rig(tmp_path / "spool.sqlite3", store="events")
+    message = detections("f1", labels=("person", "dog"), request_id="req-4")
+    rig.send(message)
+    rig.send(detections("empty", labels=()))
+    rig.send(message)  # sent again: the same receipt
+    assert rig.receipts.receipts == [
+        FrameReceipt(frame_id="f1", camera_id="cam1", request_id="req-4", outcome="summarized", items=0),
+        FrameReceipt(frame_id="empty", camera_id="cam1", outcome="no_detections", items=0),
+        FrameReceipt(frame_id="f1", camera_id="cam1", request_id="req-4", outcome="summarized", items=0)]
+    assert rig.spool.depth() == (0, 0) and rig.spool.decided("f1").outcome == "summarized"
+    assert (rig.counters.get("framesSummarized"), rig.counters.get("framesWithoutDetections")) == (1, 1)
+    assert rig.counters.get("itemsSpooled") == 0
+    rig.close()
+
+
+def test_in_both_mode_frames_are_stored_as_in_detections_mode(tmp_path):
+    rig = Rig(tmp_path / "spool.sqlite3", store="both")
+    rig.send(detections("f1", labels=("person", "dog")))
+    assert rig.receipts.outcomes() == [("f1", "stored")] and rig.spool.depth()[0] == 2
+    rig.close()
+
+
+def test_the_store_mode_applies_from_the_next_frame(tmp_path):
+    rig = Rig(tmp_path / "spool.sqlite3", store="detections")
+    settings = {"store": "detections"}
+    rig.receiver._settings = lambda: config(**settings)
+    rig.send(detections("f1"))
+    settings["store"] = "events"
+    rig.send(detections("f2"))
+    rig.send(detections("f1"))  # decided before the change: the same answer
+    settings["store"] = "both"
+    rig.send(detections("f3"))
+    assert rig.receipts.outcomes() == [("f1", "stored"), ("f2", "summarized"), ("f1", "stored"), ("f3", "stored")]
+    assert {r.item["frameId"]["S"] for r in rig.spool.peek(10)} == {"f1", "f3"}
+    rig.close()
+
+
 def test_a_frame_the_full_spool_refuses_is_receipted_lost_and_a_resend_gets_the_same(tmp_path):
     rig = Rig(tmp_path / "spool.sqlite3", maxSpoolItems=1)
     kept, refused = frames(2)

@@ -15,6 +15,7 @@ def test_access_control_is_least_privilege():
     granted = {(op, res) for p in policies for op in p["operations"] for res in p["resources"]}
     assert granted == {
         ("aws.greengrass#SubscribeToTopic", topics.DETECTIONS),
+        ("aws.greengrass#SubscribeToTopic", topics.EVENTS),
         ("aws.greengrass#PublishToTopic", topics.RECEIPTS),
         ("aws.greengrass#PublishToTopic", "smartcam/health/smartcam.DynamoWriter"),
         ("aws.greengrass#PublishToIoTCore", "smartcam/{iot:thingName}/writer"),

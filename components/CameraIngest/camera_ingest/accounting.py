@@ -1,9 +1,9 @@
 """What became of every frame of each capture request, and when the request's final status goes out.
 
 A capture's final status (``finished`` or ``error``) carries its :class:`FrameAccounting`: the
-frames captured, by the terminal outcome their receipts reported (stored, no_detections, dropped,
-expired, refused, lost) and ``pending`` for those without a receipt yet. It goes out when every frame
-has its receipt, or ``accountWithinS`` after the capture ended (0: at once); meanwhile a ``progress``
+frames captured, by the terminal outcome their receipts reported (stored, summarized, no_detections,
+dropped, expired, refused, lost) and ``pending`` for those without a receipt yet. It goes out when
+every frame has its receipt, or ``accountWithinS`` after the capture ended (0: at once); meanwhile a ``progress``
 status says how many frames await receipts. The counts always add up to ``frames_captured``: a frame
 is counted captured before it can be published, and tallied at most once (when it leaves the outbox).
 Frames the motion gate kept back never left the process: they are no part of the accounting, and the

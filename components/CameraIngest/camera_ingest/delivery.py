@@ -3,7 +3,7 @@ journal) until a terminal receipt for it arrives on ``smartcam/receipts``, and i
 ``resent``) when it is due.
 
 - Terminal receipts: from SsdInference ``dropped``, ``expired``, ``refused``; from DynamoWriter
-  ``stored``, ``no_detections``, ``lost``. Each settles its frame once and is tallied on the frame's
+  ``stored``, ``summarized``, ``no_detections``, ``lost``. Each settles its frame once and is tallied on the frame's
   capture (:class:`camera_ingest.accounting.CaptureLedger`) and in the counters.
 - Receipts of a new SsdInference run (its first, empty message announces it) make everything waiting
   due at once: that run lost whatever its predecessor held in memory, or was not running when the
@@ -37,9 +37,9 @@ INFERENCE = "smartcam.SsdInference"
 WRITER = "smartcam.DynamoWriter"
 # The outcomes each stage may decide; any other receipt is refused and counted.
 TERMINAL = {INFERENCE: frozenset({"dropped", "expired", "refused"}),
-            WRITER: frozenset({"stored", "no_detections", "lost"})}
-COUNTER = {"stored": "framesStored", "no_detections": "framesNoDetections", "dropped": "framesDropped",
-           "expired": "framesExpired", "refused": "framesRefused", "lost": "framesLost"}
+            WRITER: frozenset({"stored", "summarized", "no_detections", "lost"})}
+COUNTER = {"stored": "framesStored", "summarized": "framesSummarized", "no_detections": "framesNoDetections",
+           "dropped": "framesDropped", "expired": "framesExpired", "refused": "framesRefused", "lost": "framesLost"}
 
 # Far more than the frame rings hold by default (300 per camera): a frame older than its ring is
 # answered `expired` when sent again, so only a pipeline down for a long time fills this.

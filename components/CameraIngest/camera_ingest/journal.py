@@ -31,7 +31,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: captures.frames_gated; a version 1 journal gains the column when opened
+# 2: captures.summarized and captures.frames_gated; a version 1 journal gains them when opened.
+SCHEMA_VERSION = 2
 # One column per receipt outcome (smartcam.contracts.OUTCOMES), spelled out: no SQL is built from text.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS captures (
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS captures (
     frames_requested INTEGER,
     frames_captured INTEGER NOT NULL DEFAULT 0,
     stored INTEGER NOT NULL DEFAULT 0,
+    summarized INTEGER NOT NULL DEFAULT 0,
     no_detections INTEGER NOT NULL DEFAULT 0,
     dropped INTEGER NOT NULL DEFAULT 0,
     expired INTEGER NOT NULL DEFAULT 0,
@@ -59,6 +61,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 _TALLY = {
     "stored": "UPDATE captures SET stored = stored + ? WHERE capture = ?",
+    "summarized": "UPDATE captures SET summarized = summarized + ? WHERE capture = ?",
     "no_detections": "UPDATE captures SET no_detections = no_detections + ? WHERE capture = ?",
     "dropped": "UPDATE captures SET dropped = dropped + ? WHERE capture = ?",
     "expired": "UPDATE captures SET expired = expired + ? WHERE capture = ?",
@@ -67,9 +70,15 @@ _TALLY = {
 }
 _SELECT_CAPTURES = (
     "SELECT capture, request_id, camera_id, frames_requested, frames_captured, frames_gated, ended_state, "
-    "ended_reason, stored, no_detections, dropped, expired, refused, lost FROM captures ORDER BY capture"
+    "ended_reason, stored, summarized, no_detections, dropped, expired, refused, lost FROM captures ORDER BY capture"
 )
-_TALLIED = ("stored", "no_detections", "dropped", "expired", "refused", "lost")  # the order selected above
+# the order selected above
+_TALLIED = ("stored", "summarized", "no_detections", "dropped", "expired", "refused", "lost")
+# What a version 1 journal lacks, spelled out: no SQL is built from text.
+_ADDED_IN_2 = {
+    "summarized": "ALTER TABLE captures ADD COLUMN summarized INTEGER NOT NULL DEFAULT 0",
+    "frames_gated": "ALTER TABLE captures ADD COLUMN frames_gated INTEGER",
+}
 
 
 @dataclass(frozen=True)
@@ -117,8 +126,10 @@ class Journal:
             if version not in (0, 1, SCHEMA_VERSION):
                 raise sqlite3.DatabaseError(f"journal schema version {version}, this code knows {SCHEMA_VERSION}")
             db.executescript(_SCHEMA)
-            if "frames_gated" not in {column[1] for column in db.execute("PRAGMA table_info(captures)")}:
-                db.execute("ALTER TABLE captures ADD COLUMN frames_gated INTEGER")  # a version 1 journal
+            columns = {column[1] for column in db.execute("PRAGMA table_info(captures)")}
+            for column, statement in _ADDED_IN_2.items():
+                if column not in columns:
+                    db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             if self._max_page_count is not None:
                 db.execute(f"PRAGMA max_page_count = {int(self._max_page_count)}")

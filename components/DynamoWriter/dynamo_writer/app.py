@@ -1,14 +1,19 @@
-"""smartcam.DynamoWriter: detections -> durable SQLite spool -> DynamoDB, exactly once per key."""
+"""smartcam.DynamoWriter: detections and events -> durable SQLite spool -> DynamoDB (and snapshots ->
+S3), exactly once per key."""
 
 from __future__ import annotations
 
 import logging
 
 from dynamo_writer.dynamo import make_client
+from dynamo_writer.event_receiver import EventReceiver
+from dynamo_writer.event_sender import EventSender
+from dynamo_writer.event_spool import EventSpool
 from dynamo_writer.receiver import Receiver
 from dynamo_writer.reports import COMPONENT, Reporter
 from dynamo_writer.sender import ClientFactory, Sender
 from dynamo_writer.settings import DynamoWriterConfig
+from dynamo_writer.snapshots import SOURCE_ENV, SnapshotCopier, make_s3_client
 from dynamo_writer.spool import Spool
 from smartcam import topics
 from smartcam.config import LiveConfig
@@ -20,8 +25,7 @@ from smartcam.telemetry import Telemetry
 log = logging.getLogger(__name__)
 
 SPOOL_ENV = "SMARTCAM_SPOOL_PATH"
-
-
+SNAPSHOT_FOLDER = "snapshots"  # beside the spool file: the writer's copies of snapshot pictures
 
 class DynamoWriterApp:
     def __init__(
@@ -30,6 +34,7 @@ class DynamoWriterApp:
         config: LiveConfig[DynamoWriterConfig],
         *,
         client_factory: ClientFactory = make_client,
+        s3_client_factory: ClientFactory = make_s3_client,
     ) -> None:
         self._ipc = ipc
         self._config = config
@@ -38,22 +43,33 @@ class DynamoWriterApp:
         self.telemetry.add_note(lambda: config.refused)
         self.counters = self.telemetry.counters
         self.spool = Spool(work_file(SPOOL_ENV, "{work:path}/spool.sqlite3"))
+        self.events = EventSpool(self.spool.path)
+        source = work_file(SOURCE_ENV, "{kernel:rootPath}/work/smartcam.EventTracker/snapshots")
+        copier = SnapshotCopier(source, self.spool.path.parent / SNAPSHOT_FOLDER)
         settings = lambda: config.current  # noqa: E731 - always the live configuration
         self.reporter = Reporter(ipc, self.thing, self.spool, self.telemetry,
                                  settings=settings, sender_state=self._sender_state,
-                                 held_state=self._held_state)
+                                 held_state=self._held_state, events=self.events, event_state=self._event_state)
         self.sender = Sender(self.spool, settings, self.counters, client_factory=client_factory,
                              on_written=self.reporter.record)
+        self.event_sender = EventSender(self.events, copier, settings, self.counters, client_factory=client_factory,
+                                        s3_client_factory=s3_client_factory)
         self.receipts = ReceiptSender(ipc, COMPONENT, on_failure=lambda _: self.counters.add("receiptPublishErrors"))
+        self.event_receiver = EventReceiver(self.events, settings, self.counters, self.thing, self.event_sender.wake,
+                                            copier=copier, receipts=self.receipts)
         self.receiver = Receiver(self.spool, settings, self.counters, self.thing, self.sender.wake,
-                                 status=self.telemetry.status, receipts=self.receipts)
+                                 status=self.telemetry.status, receipts=self.receipts,
+                                 upkeep=self.event_receiver.prune_if_due)
 
     def start(self) -> None:
         depth, size = self.spool.depth()
         log.info("spool %s holds %d items (%d bytes) from before", self.spool.path, depth, size)
         self.sender.start()
         self.receiver.start()
+        self.event_receiver.start()
+        self.event_sender.start()
         self._ipc.subscribe(topics.DETECTIONS, self.receiver.on_message)
+        self._ipc.subscribe(topics.EVENTS, self.event_receiver.on_message)
         # Announces this run: producers resend at once what this writer has not receipted, so only
         # once the subscription is there to hear it.
         self.receipts.start()
@@ -61,9 +77,12 @@ class DynamoWriterApp:
 
     def stop(self) -> None:
         self.receiver.stop()
+        self.event_receiver.stop()
         self.receipts.stop()  # sends the receipts still batched
         self.reporter.stop()
         self.sender.stop()
+        self.event_sender.stop()
+        self.events.close()
         self.spool.close()
 
     def _sender_state(self) -> tuple[int, str | None]:
@@ -71,3 +90,6 @@ class DynamoWriterApp:
 
     def _held_state(self) -> tuple[int, str | None]:
         return self.receiver.held.items, self.receiver.spool_error
+
+    def _event_state(self) -> tuple[int, str | None, str | None]:
+        return self.event_sender.consecutive_failures, self.event_sender.last_error, self.event_receiver.spool_error

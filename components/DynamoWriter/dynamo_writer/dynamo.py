@@ -19,9 +19,11 @@ from dynamo_writer.settings import DynamoWriterConfig
 
 log = logging.getLogger(__name__)
 
-# Every DynamoDB action the writer performs in production; the IAM policy grants exactly these
-# (tests/writer/test_writer_cloudformation.py checks both the template and the calls made).
-ACTIONS_USED = ("dynamodb:BatchWriteItem",)
+# Every action the writer performs in production, by the resource it acts on; the IAM policy grants
+# exactly these (tests/dynamo_writer/test_cloudformation.py checks both the template and the calls made).
+ACTIONS_USED = ("dynamodb:BatchWriteItem",)  # the detections table
+EVENT_ACTIONS_USED = ("dynamodb:PutItem",)  # the events table
+SNAPSHOT_ACTIONS_USED = ("s3:PutObject",)  # the snapshot bucket, below the key prefix
 
 # The label index is partitioned by label and shard (a hash of the device, see items.label_shard):
 # a label seen by the whole fleet spreads over LABEL_SHARDS partition keys instead of one hot key.
@@ -52,6 +54,32 @@ TABLE_DEFINITION: dict[str, Any] = {
     "BillingMode": "PAY_PER_REQUEST",
 }
 
+# The events table (dynamo_writer.event_items): one item per event; the index serves a camera's events by time.
+CAMERA_INDEX = "byCameraTime"
+EVENTS_TABLE_DEFINITION: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": "device", "AttributeType": "S"},
+        {"AttributeName": "event_id", "AttributeType": "S"},
+        {"AttributeName": "camera_key", "AttributeType": "S"},
+        {"AttributeName": "start_sk", "AttributeType": "S"},
+    ],
+    "KeySchema": [
+        {"AttributeName": "device", "KeyType": "HASH"},
+        {"AttributeName": "event_id", "KeyType": "RANGE"},
+    ],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": CAMERA_INDEX,
+            "KeySchema": [
+                {"AttributeName": "camera_key", "KeyType": "HASH"},
+                {"AttributeName": "start_sk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
 
 def make_client(config: DynamoWriterConfig) -> Any:
     """A fresh client (fresh credential chain): retries are ours, botocore only tries twice."""
@@ -72,10 +100,11 @@ def make_client(config: DynamoWriterConfig) -> Any:
     )
 
 
-def create_table_if_missing(client: Any, table_name: str) -> bool:
-    """Local/dev runtime only (createTableIfMissing): create the table and enable TTL."""
+def create_table_if_missing(client: Any, table_name: str, definition: dict[str, Any] = TABLE_DEFINITION) -> bool:
+    """Local/dev runtime only (createTableIfMissing): create the table (detections unless ``definition``
+    says otherwise) and enable TTL."""
     try:
-        client.create_table(TableName=table_name, **TABLE_DEFINITION)
+        client.create_table(TableName=table_name, **definition)
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ResourceInUseException":
             return False

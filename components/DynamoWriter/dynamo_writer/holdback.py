@@ -19,6 +19,7 @@ from dynamo_writer.spool import FrameKey
 class HeldMessage:
     frame: FrameKey
     items: list[SpoolItem]
+    summarized: bool = False  # detections not stored per frame (store mode events): see Spool.put
 
     @property
     def frame_id(self) -> str:

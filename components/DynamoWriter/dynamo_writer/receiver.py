@@ -2,8 +2,10 @@
 
 A frame is decided once: its items and its row in the spool's ``frames`` table commit in one
 transaction, and only then does its receipt go out (``stored`` with the item count, or
-``no_detections``). A message for a frame decided before inserts nothing and is answered with the
-same receipt (``messagesDuplicate``): producers resend until a receipt reaches them.
+``no_detections``). In store mode ``events`` a frame's detections are not stored per frame (they
+live on in EventTracker's events): the frame is recorded all the same and receipted ``summarized``.
+A message for a frame decided before inserts nothing and is answered with the same receipt
+(``messagesDuplicate``): producers resend until a receipt reaches them.
 
 When the spool cannot write (disk full, I/O error) the message is held in memory
 (:class:`~dynamo_writer.holdback.HeldBack`), without a receipt, and retried every
@@ -83,6 +85,7 @@ class Receiver:
         held: HeldBack | None = None,
         receipts: ReceiptSink | None = None,
         clock: Callable[[], float] = time.monotonic,
+        upkeep: Callable[[], object] | None = None,  # also run in the retry loop (the events' pruning)
     ) -> None:
         self._spool = spool
         self._settings = settings
@@ -92,6 +95,7 @@ class Receiver:
         self._status = status
         self._receipts = receipts
         self._clock = clock
+        self._upkeep = upkeep
         self.held = held if held is not None else HeldBack(max_items=MAX_HELD_ITEMS, max_bytes=MAX_HELD_BYTES)
         self._lost = ReceiptMemory()  # lost frames have no row in the spool: remembered here instead
         self._lock = threading.Lock()  # one admission at a time: held messages stay in order
@@ -126,7 +130,7 @@ class Receiver:
         frame = FrameKey(message.frame.frame_id, message.frame.camera_id, message.frame.request_id)
         cfg = self._settings()
         try:
-            items = items_for(message, self._device, cfg.retention_days)
+            items = items_for(message, self._device, cfg.retention_days) if cfg.stores_detections else []
         except NumberOutOfRange as exc:  # the contracts bound numbers; this guards what they miss
             self._counters.add("messagesInvalid")
             log.warning("detections message refused, not spooled: %s", exc)
@@ -141,7 +145,8 @@ class Receiver:
                 self._counters.add("messagesDuplicate")
                 self._send(lost)
                 return Admission(already_decided=True)
-            admission = self._admit(HeldMessage(frame, items), cfg)
+            summarized = not cfg.stores_detections and bool(message.detections)
+            admission = self._admit(HeldMessage(frame, items, summarized), cfg)
         if admission.accepted:
             self._wake_sender()
         return admission
@@ -192,6 +197,8 @@ class Receiver:
                 if len(self.held):
                     self.retry_held()
                 self.prune_if_due()
+                if self._upkeep is not None:
+                    self._upkeep()
             except Exception:  # the loop must outlive any one failure
                 log.exception("retrying the held detections failed")
 
@@ -227,6 +234,8 @@ class Receiver:
             return admission
         if admission.decided.outcome == "no_detections":
             self._counters.add("framesWithoutDetections")
+        elif admission.decided.outcome == "summarized":
+            self._counters.add("framesSummarized")
         self._send(receipt_for(admission.decided))
         return admission
 
@@ -253,7 +262,7 @@ class Receiver:
     def _put(self, message: HeldMessage, cfg: DynamoWriterConfig) -> Admission:
         try:
             admission = self._spool.put(message.items, max_items=cfg.max_spool_items, max_bytes=cfg.max_spool_bytes,
-                                        policy=cfg.overflow_policy, frame=message.frame)
+                                        policy=cfg.overflow_policy, frame=message.frame, summarized=message.summarized)
         except (sqlite3.OperationalError, OSError) as exc:  # disk I/O error, read-only, locked too long
             raise SpoolUnavailable(f"{type(exc).__name__}: {exc}") from exc
         except sqlite3.Error as exc:

@@ -1,4 +1,5 @@
-"""Write confirmations and spool depth to IoT Core, health to local pub/sub, every reportIntervalS."""
+"""Write confirmations and spool depth (detections and events) to IoT Core, health to local pub/sub,
+every reportIntervalS."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from dynamo_writer.event_spool import EventSpool
 from dynamo_writer.settings import DynamoWriterConfig
 from dynamo_writer.spool import Spool, SpooledItem
 from smartcam import topics
-from smartcam.contracts import MAX_CONFIRMATIONS, Confirmation, Health, SpoolDepth, WriterReport
+from smartcam.contracts import MAX_CONFIRMATIONS, Confirmation, EventSpoolDepth, Health, SpoolDepth, WriterReport
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Telemetry
 
@@ -32,6 +34,9 @@ class Reporter:
         settings: Callable[[], DynamoWriterConfig],
         sender_state: Callable[[], tuple[int, str | None]],  # (consecutive failures, last error)
         held_state: Callable[[], tuple[int, str | None]] = lambda: (0, None),  # (items held, spool error)
+        events: EventSpool | None = None,
+        event_state: Callable[[], tuple[int, str | None, str | None]] = lambda: (0, None, None),
+        # (consecutive failures of the event sender, its last error, why the last event was not spooled)
     ) -> None:
         self._ipc = ipc
         self._thing = thing
@@ -41,6 +46,8 @@ class Reporter:
         self._settings = settings
         self._sender_state = sender_state
         self._held_state = held_state
+        self._events = events
+        self._event_state = event_state
         self._lock = threading.Lock()
         self._confirmed: deque[Confirmation] = deque(maxlen=MAX_CONFIRMATIONS)
         self._confirmed_since_report = 0
@@ -97,6 +104,14 @@ class Reporter:
             since = self._confirmed_since_report
             self._confirmed.clear()
             self._confirmed_since_report = 0
+        pending, snapshot_bytes = self._events.depth() if self._events is not None else (0, 0)
+        event_failures, event_error, event_spool_error = self._event_state()
+        events = EventSpoolDepth(table=cfg.events_table_name, pending=pending, snapshot_bytes=snapshot_bytes,
+                                 oldest_age_s=self._events.oldest_age_s() if self._events is not None else None,
+                                 max_events=cfg.max_spool_events, max_snapshot_bytes=cfg.max_snapshot_bytes)
+        if last_error is None:
+            last_error = (f"events spool: {event_spool_error}" if event_spool_error is not None
+                          else None if event_error is None else f"events: {event_error}")
         report = WriterReport(
             thing=self._thing,
             table=cfg.table_name,
@@ -107,13 +122,17 @@ class Reporter:
             confirmed_omitted=since - len(confirmed),
             spool=SpoolDepth(items=items, bytes=size, oldest_age_s=oldest,
                              max_items=cfg.max_spool_items, max_bytes=cfg.max_spool_bytes),
+            events=events,
             counters=counters,
             last_error=None if last_error is None else last_error[:MAX_DETAIL],
         )
         full = max(items / cfg.max_spool_items, size / cfg.max_spool_bytes)
+        events_full = max(pending / cfg.max_spool_events, snapshot_bytes / cfg.max_snapshot_bytes)
         degraded = (failures > 0 or full >= 0.9 or counters.get("itemsRejected", 0) > 0 or held > 0
-                    or spool_error is not None)
-        detail = f"spool {items} items, {size} bytes ({full:.0%} full)"
+                    or spool_error is not None or event_failures > 0 or events_full >= 0.9
+                    or counters.get("eventsRejected", 0) > 0 or event_spool_error is not None)
+        detail = (f"spool {items} items, {size} bytes ({full:.0%} full); {pending} events, {snapshot_bytes} "
+                  f"snapshot bytes ({events_full:.0%} full)")
         if held:
             detail += f"; {held} items held in memory: the spool cannot write"
         if last_error:

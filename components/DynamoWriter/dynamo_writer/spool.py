@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS frames (
 CREATE INDEX IF NOT EXISTS frames_by_decided_at ON frames (decided_at);
 """
 
-FrameOutcome = Literal["stored", "no_detections"]
+FrameOutcome = Literal["stored", "summarized", "no_detections"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class FrameKey:
 @dataclass(frozen=True)
 class DecidedFrame:
     """A row of the ``frames`` table: a frame whose items (``items`` of them) are in the spool, or
-    that had none."""
+    that had none (``no_detections``), or whose detections went into events only (``summarized``)."""
 
     frame_id: str
     camera_id: str
@@ -136,16 +136,17 @@ class Spool:
 
     # receiving side -----------------------------------------------------------------------
     def put(self, items: Sequence[SpoolItem], *, max_items: int, max_bytes: int,
-            policy: OverflowPolicy, frame: FrameKey | None = None) -> Admission:
+            policy: OverflowPolicy, frame: FrameKey | None = None, summarized: bool = False) -> Admission:
         """Commit one message's items in one transaction; all or nothing under refuseNewest.
 
         With ``frame``, the frame is remembered as decided in the same transaction (also when it has
-        no items), and a frame decided before inserts nothing: its earlier row is returned."""
+        no items: ``summarized`` when it had detections that are not stored per frame, else
+        ``no_detections``), and a frame decided before inserts nothing: its earlier row is returned."""
         if not items and frame is None:
             return Admission()
         with self._lock:
             try:
-                return self._put(items, max_items, max_bytes, policy, frame)
+                return self._put(items, max_items, max_bytes, policy, frame, summarized)
             except sqlite3.Error as exc:
                 self._rollback()  # whatever failed, the connection must not stay inside the transaction
                 if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower():
@@ -160,8 +161,8 @@ class Spool:
         except sqlite3.OperationalError:  # SQLite may have rolled back already (disk full, I/O error)
             log.warning("rollback of the spool transaction failed", exc_info=True)
 
-    def _put(self, items: Sequence[SpoolItem], max_items: int, max_bytes: int,
-             policy: OverflowPolicy, frame: FrameKey | None) -> Admission:
+    def _put(self, items: Sequence[SpoolItem], max_items: int, max_bytes: int,  # noqa: PLR0917
+             policy: OverflowPolicy, frame: FrameKey | None, summarized: bool) -> Admission:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         if frame is not None and (earlier := self._decided(frame.frame_id)) is not None:
@@ -192,8 +193,8 @@ class Spool:
         decided = None
         if frame is not None:
             count = len({i.key for i in items})  # the frame's items now in the spool, new or not
-            decided = DecidedFrame(frame.frame_id, frame.camera_id, frame.request_id,
-                                   "stored" if count else "no_detections", count, now)
+            outcome: FrameOutcome = "stored" if count else "summarized" if summarized else "no_detections"
+            decided = DecidedFrame(frame.frame_id, frame.camera_id, frame.request_id, outcome, count, now)
             db.execute(
                 "INSERT INTO frames (frame_id, camera_id, request_id, outcome, items, decided_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",

@@ -11,6 +11,8 @@ from typing import Any
 from repo_layout import REPO_ROOT
 
 DEV_DOCUMENT = REPO_ROOT / "recipes" / "dev.json"
+# The snapshot bucket in the local runtime's S3 stand-in (created on first use, as the tables are).
+LOCAL_SNAPSHOT_BUCKET = "smartcam-snapshots-local"
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -49,9 +51,10 @@ def write_overlay(path: Path, merges: dict[str, dict[str, Any]], base: Path = DE
 def pipeline_merges(*, camera: dict[str, Any], annotated_dir: Path | None = None,
                     score_threshold: float | None = None, pending_per_camera: int = 64,
                     account_within_s: float | None = None) -> dict[str, dict[str, Any]]:
-    """The local settings every run here needs: a camera, a table created on first use, short
-    timeouts, and every inferred frame summarised to IoT Core. (The frame ring needs nothing: each
-    runtime's components derive a root of their own from its IPC socket.)
+    """The local settings every run here needs: a camera, the tables and the snapshot bucket created
+    on first use, short timeouts, and every inferred frame summarised to IoT Core. (The frame ring
+    needs nothing: each runtime's components derive a root of their own from its IPC socket.) The
+    writer stores both the per-frame detections (what the runs here read back and count) and events.
 
     ``account_within_s``: how long a capture's final status waits for its frames' receipts (None:
     the recipe's default); frames still without one count as ``pending`` in its accounting."""
@@ -67,6 +70,7 @@ def pipeline_merges(*, camera: dict[str, Any], annotated_dir: Path | None = None
         "smartcam.CameraIngest": {"cameras": [camera], "progressIntervalS": 1,
                                   **({} if account_within_s is None else {"accountWithinS": account_within_s})},
         "smartcam.SsdInference": inference,
-        "smartcam.DynamoWriter": {"createTableIfMissing": True, "requestTimeoutS": 3, "backoffMaxS": 2,
-                                  "flushIntervalS": 0.2, "reportIntervalS": 5},
+        "smartcam.DynamoWriter": {"store": "both", "createTableIfMissing": True,
+                                  "snapshotBucket": LOCAL_SNAPSHOT_BUCKET, "createBucketIfMissing": True,
+                                  "requestTimeoutS": 3, "backoffMaxS": 2, "flushIntervalS": 0.2, "reportIntervalS": 5},
     }

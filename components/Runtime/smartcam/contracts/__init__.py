@@ -64,7 +64,7 @@ from smartcam.contracts.receipts import (
     Outcome,
     Receipts,
 )
-from smartcam.contracts.writer import MAX_CONFIRMATIONS, Confirmation, SpoolDepth, WriterReport
+from smartcam.contracts.writer import MAX_CONFIRMATIONS, Confirmation, EventSpoolDepth, SpoolDepth, WriterReport
 
 __all__ = [
     "DECODER_TYPES",
@@ -90,6 +90,7 @@ __all__ = [
     "EndReason",
     "EventKind",
     "EventReceipt",
+    "EventSpoolDepth",
     "FrameAccounting",
     "FrameReceipt",
     "FrameRef",

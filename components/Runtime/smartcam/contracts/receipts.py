@@ -9,8 +9,10 @@ message sent twice is handled once and receipted again.
 
 Outcomes, by the stage that decides them:
 - ``stored``: DynamoWriter committed the frame's items to its durable spool (DynamoDB follows from
-  there exactly once); ``no_detections``: the frame had nothing to store; ``lost``: the writer
-  could neither spool nor hold it (``detail`` says why).
+  there exactly once); ``summarized``: the frame had detections, and the writer (store mode
+  ``events``) keeps no per-frame items: they live on in the events EventTracker makes of them;
+  ``no_detections``: the frame had nothing to store; ``lost``: the writer could neither spool nor
+  hold it (``detail`` says why).
 - ``dropped``: SsdInference skipped it under its newest-frame policy; ``expired``: the ring had
   recycled it before inference read it; ``refused``: it could not be used (unreadable, outside
   the ring, no usable model; ``detail`` says why).
@@ -28,8 +30,8 @@ from pydantic import Field
 from smartcam.contracts.base import Contract, Count, Detail, EpochSeconds, Identifier, RequestId
 from smartcam.contracts.events import EventReceipt
 
-Outcome = Literal["stored", "no_detections", "dropped", "expired", "refused", "lost"]
-OUTCOMES: tuple[Outcome, ...] = ("stored", "no_detections", "dropped", "expired", "refused", "lost")
+Outcome = Literal["stored", "summarized", "no_detections", "dropped", "expired", "refused", "lost"]
+OUTCOMES: tuple[Outcome, ...] = ("stored", "summarized", "no_detections", "dropped", "expired", "refused", "lost")
 MAX_RECEIPTS = 500  # ~100 bytes each: a full message stays far below the 128 KB IPC limit
 
 # A stage run: 32 hex digits, new each time a component process starts.
@@ -65,6 +67,7 @@ class FrameAccounting(Contract):
     longer than CameraIngest's ``accountWithinS``)."""
 
     stored: Count = 0
+    summarized: Count = 0
     no_detections: Count = 0
     dropped: Count = 0
     expired: Count = 0
@@ -73,5 +76,5 @@ class FrameAccounting(Contract):
     pending: Count = 0
 
     def total(self) -> int:
-        return (self.stored + self.no_detections + self.dropped + self.expired + self.refused + self.lost
-                + self.pending)
+        return (self.stored + self.summarized + self.no_detections + self.dropped + self.expired + self.refused
+                + self.lost + self.pending)

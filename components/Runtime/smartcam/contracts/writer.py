@@ -1,5 +1,6 @@
-"""DynamoWriter's report on IoT Core (``smartcam/<thing>/writer/reports``): which items DynamoDB
-accepted and when, and how full the spool is. Its keys are camelCase on the wire."""
+"""DynamoWriter's report on IoT Core (``smartcam/<thing>/writer``): which items DynamoDB accepted and
+when, and how full the spool is, for detections and for events. Its keys are camelCase on the wire.
+Version 3 added ``events``."""
 
 from __future__ import annotations
 
@@ -27,10 +28,21 @@ class SpoolDepth(Contract):
     max_bytes: Count = Field(alias="maxBytes")
 
 
+class EventSpoolDepth(Contract):
+    """The events in the spool not yet in DynamoDB, and their snapshots' pictures not yet in S3."""
+
+    table: Annotated[str, Field(min_length=1, max_length=255)]
+    pending: Count
+    snapshot_bytes: Count = Field(alias="snapshotBytes")
+    oldest_age_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(alias="oldestAgeS")
+    max_events: Count = Field(alias="maxEvents")
+    max_snapshot_bytes: Count = Field(alias="maxSnapshotBytes")
+
+
 class WriterReport(Contract):
     wire_nulls: ClassVar[bool] = True  # "lastError": null says "no error" explicitly
 
-    schema_: Literal["smartcam.writer-report/2"] = Field("smartcam.writer-report/2", alias="schema")
+    schema_: Literal["smartcam.writer-report/3"] = Field("smartcam.writer-report/3", alias="schema")
     thing: Annotated[str, Field(min_length=1, max_length=128)]
     table: Annotated[str, Field(min_length=1, max_length=255)]
     at: EpochSeconds
@@ -38,5 +50,6 @@ class WriterReport(Contract):
     confirmed: Annotated[list[Confirmation], Field(max_length=MAX_CONFIRMATIONS)]
     confirmed_omitted: Count = Field(alias="confirmedOmitted")  # written but left out of ``confirmed``
     spool: SpoolDepth
+    events: EventSpoolDepth
     counters: dict[Annotated[str, Field(max_length=64)], Count]
     last_error: Detail | None = Field(alias="lastError")

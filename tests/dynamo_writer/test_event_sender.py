@@ -1,0 +1,244 @@
+"""The events' sender against DynamoDB Local and the S3 stand-in: one item per event, never an older
+sequence over a newer one, the pictures in S3 before the item that names them, then the copies gone."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from dynamo_writer.dynamo import make_client
+from dynamo_writer.event_receiver import EventReceiver
+from dynamo_writer.event_sender import EventSender
+from dynamo_writer.event_spool import EventSpool
+from dynamo_writer.snapshots import SnapshotCopier, make_s3_client
+from local_greengrass.standins.dynamodb_local import free_port
+from smartcam.telemetry import Counters
+from tests.dynamo_writer.helpers import DEVICE, RecordingReceipts, config, scan_all, snapshot, track_event
+
+pytestmark = pytest.mark.integration
+
+
+class EventRig:
+    """Receiver and sender of events over one spool, writing to DynamoDB Local and the S3 stand-in."""
+
+    def __init__(self, tmp_path, table, bucket, *, spool_name="spool.sqlite3", client_factory=make_client,
+                 s3_client_factory=make_s3_client, **over):
+        self.source = tmp_path / "tracker"
+        self.source.mkdir(exist_ok=True)
+        self.path = tmp_path / "writer" / spool_name
+        self.spool = EventSpool(self.path)
+        self.copier = SnapshotCopier(self.source, self.path.parent / "snapshots")
+        self.counters = Counters()
+        self.receipts = RecordingReceipts()
+        self.settings = config(**{"store": "events", "eventsTableName": table, "snapshotBucket": bucket,
+                                  "backoffBaseS": 0.01, "backoffMaxS": 0.05, "requestTimeoutS": 2, **over})
+        self.receiver = EventReceiver(self.spool, lambda: self.settings, self.counters, DEVICE, lambda: None,
+                                      copier=self.copier, receipts=self.receipts)
+        self.sender = EventSender(self.spool, self.copier, lambda: self.settings, self.counters,
+                                  client_factory=client_factory, s3_client_factory=s3_client_factory)
+
+    def send(self, event):
+        admission = self.receiver.on_message("smartcam/events", event.to_message())
+        assert admission is not None and admission.decision == "stored", admission
+        return admission
+
+    def drain(self, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while (delay := self.sender.step()) is not None:
+            assert time.monotonic() < deadline, f"events not drained: {self.sender.last_error}"
+            time.sleep(min(delay, 0.1))
+
+    def close(self):
+        self.spool.close()
+
+
+@pytest.fixture
+def rig(tmp_path, s3_env, events_table, bucket):
+    r = EventRig(tmp_path, events_table, bucket)
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def items_of(ddb_local):
+    """The items of a table by event id; each event id at most once."""
+    return lambda table: items(ddb_local, table)
+
+
+def items(ddb, table) -> dict[str, dict[str, Any]]:
+    found = scan_all(ddb.client(), table)
+    ids = [i["event_id"]["S"] for i in found]
+    assert len(ids) == len(set(ids))
+    return {i["event_id"]["S"]: i for i in found}
+
+
+def objects(s3, bucket) -> dict[str, bytes]:
+    client = s3.client()
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
+
+
+def test_each_event_is_one_item_completed_at_its_end_with_its_pictures(rig, s3_env, events_table, bucket, items_of):
+    pictures = {}
+    for n in range(4):
+        event_id = f"cam1-e{n}"
+        ref = snapshot(rig.source, event_id, f"cam1-{n:06d}", seed=n)
+        pictures[event_id] = ((rig.source / event_id / "full.jpg").read_bytes(),
+                              (rig.source / event_id / "crop.jpg").read_bytes())
+        rig.send(track_event(event_id, 0, snapshot=ref))
+        if n % 2:
+            rig.drain()  # written at start, then completed
+        rig.send(track_event(event_id, 1, snapshot=ref))
+        rig.send(track_event(event_id, 2, kind="end", snapshot=ref))
+    rig.drain()
+    stored = items_of(events_table)
+    assert set(stored) == set(pictures)
+    in_s3 = objects(s3_env, bucket)
+    for event_id, (full, crop) in pictures.items():
+        item = stored[event_id]
+        assert (item["sequence"], item["state"], item["end_reason"]) == ({"N": "2"}, {"S": "ended"}, {"S": "unseen"})
+        location = item["snapshot"]["M"]
+        assert location["bucket"]["S"] == bucket
+        assert in_s3[location["key"]["S"]] == full and in_s3[location["crop_key"]["S"]] == crop
+        assert "snapshot_missing" not in item
+    assert len(in_s3) == 8
+    assert rig.copier.files() == set() and rig.spool.depth() == (0, 0)  # the copies went once written
+    assert rig.counters["snapshotsUploaded"] == 4  # each snapshot once, however many messages named it
+    assert rig.counters["eventsWritten"] == 6
+
+
+def test_an_older_sequence_never_overwrites_a_newer_one(tmp_path, s3_env, events_table, bucket, items_of):
+    newer = EventRig(tmp_path, events_table, bucket)
+    older = EventRig(tmp_path, events_table, bucket, spool_name="another-spool.sqlite3")
+    try:
+        newer.send(track_event("e1", 5))
+        newer.drain()
+        older.send(track_event("e1", 3))  # e.g. a spool that forgot the event, receiving a late resend
+        older.drain()
+        assert items_of(events_table)["e1"]["sequence"] == {"N": "5"}
+        assert older.counters["eventsAlreadyNewer"] == 1 and older.spool.depth() == (0, 0)  # done all the same
+        older.send(track_event("e1", 6, kind="end"))
+        older.drain()
+        assert items_of(events_table)["e1"]["sequence"] == {"N": "6"}
+    finally:
+        newer.close()
+        older.close()
+
+
+class Watching:
+    """Real clients; each PutItem first checks that every object the item names is in S3."""
+
+    def __init__(self, s3_local):
+        self.s3 = s3_local.client()
+        self.calls: list[str] = []
+        self.violations: list[str] = []
+
+    def dynamodb(self, cfg):
+        inner, watch = make_client(cfg), self
+
+        class Client:
+            def put_item(self, **kwargs):
+                snap = kwargs["Item"].get("snapshot")
+                if snap is not None:
+                    for name in ("key", "crop_key"):
+                        key = snap["M"][name]["S"]
+                        try:
+                            watch.s3.head_object(Bucket=snap["M"]["bucket"]["S"], Key=key)
+                        except Exception as exc:
+                            watch.violations.append(f"{key}: {exc}")
+                watch.calls.append("PutItem")
+                return inner.put_item(**kwargs)
+
+            def __getattr__(self, name):
+                return getattr(inner, name)
+
+        return Client()
+
+    def s3_client(self, cfg):
+        inner, watch = make_s3_client(cfg), self
+
+        class Client:
+            def put_object(self, **kwargs):
+                watch.calls.append("PutObject")
+                return inner.put_object(**kwargs)
+
+            def __getattr__(self, name):
+                return getattr(inner, name)
+
+        return Client()
+
+
+def test_the_pictures_are_in_s3_before_the_item_that_names_them(tmp_path, s3_env, events_table, bucket, items_of):
+    watching = Watching(s3_env)
+    rig = EventRig(tmp_path, events_table, bucket, client_factory=watching.dynamodb,
+                   s3_client_factory=watching.s3_client)
+    try:
+        rig.send(track_event("e1", 0, snapshot=snapshot(rig.source, "e1", "f1", seed=1)))
+        rig.drain()
+        rig.send(track_event("e1", 1, snapshot=snapshot(rig.source, "e1", "f2", seed=2)))  # a better one
+        rig.drain()
+    finally:
+        rig.close()
+    assert watching.violations == []
+    assert watching.calls == ["PutObject", "PutObject", "PutItem"] * 2
+    item = items_of(events_table)["e1"]
+    assert item["snapshot"]["M"]["frame_id"] == {"S": "f2"}
+    key = item["snapshot"]["M"]["key"]["S"]
+    assert objects(s3_env, bucket)[key] == (rig.source / "e1" / "full.jpg").read_bytes()
+
+
+def test_an_s3_outage_is_retried_and_nothing_is_written_before_the_pictures(tmp_path, s3_env, monkeypatch,
+                                                                           events_table, bucket, items_of):
+    rig = EventRig(tmp_path, events_table, bucket)
+    try:
+        rig.send(track_event("e1", 0, snapshot=snapshot(rig.source, "e1")))
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")  # S3 unreachable
+        for _ in range(3):
+            assert rig.sender.step() > 0  # backs off
+        assert rig.sender.last_error.startswith("s3 ") and rig.counters["networkErrors"] == 3
+        assert items_of(events_table) == {}
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_env.endpoint)  # back: a fresh client finds it
+        rig.drain()
+        assert "snapshot" in items_of(events_table)["e1"] and rig.sender.last_error is None
+    finally:
+        rig.close()
+
+
+def test_a_vanished_copy_leaves_the_event_without_its_snapshot(rig, events_table, bucket, items_of):
+    rig.send(track_event("e1", 0, snapshot=snapshot(rig.source, "e1")))
+    rig.spool.held("e1").snapshot.full.unlink()
+    rig.drain()
+    item = items_of(events_table)["e1"]
+    assert "snapshot" not in item and "vanished" in item["snapshot_missing"]["S"]
+    assert rig.counters["snapshotsMissing"] == 1 and rig.copier.files() == set()
+
+
+def test_an_event_dynamodb_refuses_is_set_aside_and_the_rest_go_on(tmp_path, s3_env, table, events_table, bucket,
+                                                                   items_of):
+    rig = EventRig(tmp_path, table, bucket)  # the detections table: an event item lacks its key "sk"
+    try:
+        rig.send(track_event("bad", 0))
+        rig.drain()
+        assert rig.counters["eventsRejected"] == 1 and rig.spool.held("bad").rejected.startswith("ValidationException")
+        rig.settings = rig.settings.model_copy(update={"events_table_name": events_table})
+        rig.send(track_event("good", 0))
+        rig.drain()
+        assert set(items_of(events_table)) == {"good"}
+    finally:
+        rig.close()
+
+
+def test_the_table_and_the_bucket_are_created_when_configured(tmp_path, s3_env, ddb_local, items_of):
+    table, bucket = f"events-new-{tmp_path.name[-8:]}".replace("_", "-"), f"new-{tmp_path.name[-8:]}".lower()
+    bucket = bucket.replace("_", "-")
+    rig = EventRig(tmp_path, table, bucket, createTableIfMissing=True, createBucketIfMissing=True)
+    try:
+        rig.send(track_event("e1", 0, snapshot=snapshot(rig.source, "e1")))
+        rig.drain()
+        assert "snapshot" in items_of(table)["e1"]
+        assert len(objects(s3_env, bucket)) == 2
+    finally:
+        rig.close()
+        ddb_local.client().delete_table(TableName=table)

@@ -1,0 +1,160 @@
+"""The events table of the spool: the highest sequence per event, acknowledged only if unchanged."""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from dynamo_writer.event_items import event_item
+from dynamo_writer.event_spool import EventSpool, NewEvent, SnapshotState
+from dynamo_writer.items import items_for
+from dynamo_writer.spool import Spool
+from tests.dynamo_writer.helpers import DEVICE, frames, track_event
+
+
+def new(event_id="e1", sequence=0, snapshot=None, **kwargs):
+    spooled = event_item(track_event(event_id, sequence, **kwargs), DEVICE, 30)
+    return NewEvent(event_id, "cam1", sequence, spooled.item, spooled.size, snapshot)
+
+
+def picture_state(tmp_path, frame_id="f7"):
+    full, crop = tmp_path / f"{frame_id}.full.jpg", tmp_path / f"{frame_id}.crop.jpg"
+    full.write_bytes(b"\xff\xd8\xff full")
+    crop.write_bytes(b"\xff\xd8\xff crop")
+    value = {"M": {"frame_id": {"S": frame_id}, "bucket": {"S": "b"}, "key": {"S": "k"}, "crop_key": {"S": "c"}}}
+    return SnapshotState(frame_id, value, full=full, crop=crop, bytes=20)
+
+
+@pytest.fixture
+def spool(tmp_path):
+    s = EventSpool(tmp_path / "spool.sqlite3")
+    yield s
+    s.close()
+
+
+def test_a_higher_sequence_replaces_and_a_lower_or_equal_one_changes_nothing(spool):
+    assert spool.upsert(new(sequence=2), max_events=10).changed
+    for sequence in (2, 1, 0):
+        done = spool.upsert(new(sequence=sequence), max_events=10)
+        assert (done.changed, done.held) == (False, 2)
+    assert spool.held("e1").item["sequence"] == {"N": "2"}
+    done = spool.upsert(new(sequence=3, kind="end"), max_events=10)
+    assert (done.changed, done.held) == (True, 3)
+    held = spool.held("e1")
+    assert (held.sequence, held.item["state"], held.pending) == (3, {"S": "ended"}, True)
+
+
+def test_an_ack_clears_pending_only_if_no_later_message_arrived(spool):
+    spool.upsert(new(sequence=0), max_events=10)
+    assert spool.next_pending().sequence == 0
+    spool.upsert(new(sequence=4), max_events=10)  # arrives while sequence 0 is in flight
+    spool.ack("e1", 0, None)
+    held = spool.held("e1")
+    assert (held.written_sequence, held.pending) == (0, True)
+    assert spool.next_pending().sequence == 4
+    spool.ack("e1", 4, None)
+    assert spool.next_pending() is None and spool.depth() == (0, 0)
+    spool.ack("e1", 0, None)  # a late acknowledgement of the older one changes nothing
+    assert spool.held("e1").written_sequence == 4
+
+
+def test_pending_events_go_oldest_first(spool):
+    for event_id in ("a", "b", "c"):
+        spool.upsert(new(event_id), max_events=10)
+    spool.upsert(new("a", 1), max_events=10)  # a newer message makes it the most recent
+    assert spool.next_pending().event_id == "b"
+
+
+def test_a_new_event_beyond_the_bound_is_refused_but_a_known_one_is_updated(spool):
+    spool.upsert(new("a"), max_events=2)
+    spool.upsert(new("b"), max_events=2)
+    refused = spool.upsert(new("c"), max_events=2)
+    assert refused.refused and not refused.changed and spool.held("c") is None
+    assert spool.upsert(new("a", 1), max_events=2).changed
+    spool.ack("b", 0, None)
+    assert spool.upsert(new("c"), max_events=2).changed
+
+
+def test_the_named_snapshots_copies_are_handed_back_once_the_item_naming_them_is_written(spool, tmp_path):
+    state = picture_state(tmp_path)
+    spool.upsert(new(snapshot=state), max_events=10)
+    assert spool.depth() == (1, 20) and spool.copies() == {state.full, state.crop}
+    assert spool.ack("e1", 0, None) == []  # an item without the snapshot (not uploaded yet)
+    spool.upsert(new(sequence=1, snapshot=state), max_events=10)
+    assert spool.mark_uploaded("e1", "f7") and not spool.mark_uploaded("e1", "other")
+    assert sorted(spool.ack("e1", 1, "f7")) == sorted([state.full, state.crop])
+    held = spool.held("e1")
+    assert held.snapshot.uploaded and held.snapshot.value == state.value and held.snapshot.copies == []
+    assert spool.depth() == (0, 0) and spool.copies() == set()
+
+
+def test_a_new_snapshot_supersedes_the_copies_of_the_earlier_one(spool, tmp_path):
+    first, second = picture_state(tmp_path, "f1"), picture_state(tmp_path, "f2")
+    spool.upsert(new(snapshot=first), max_events=10)
+    done = spool.upsert(new(sequence=1, snapshot=second), max_events=10)
+    assert sorted(done.superseded) == sorted([first.full, first.crop])
+    assert spool.held("e1").snapshot.frame_id == "f2"
+    kept = spool.upsert(new(sequence=2, snapshot=spool.held("e1").snapshot), max_events=10)
+    assert kept.superseded == ()
+
+
+def test_vanished_copies_leave_the_event_without_its_snapshot(spool, tmp_path):
+    state = picture_state(tmp_path)
+    spool.upsert(new(snapshot=state), max_events=10)
+    assert spool.mark_missing("e1", "other", "no") == []
+    assert sorted(spool.mark_missing("e1", "f7", "gone")) == sorted([state.full, state.crop])
+    snap = spool.held("e1").snapshot
+    assert (snap.frame_id, snap.value, snap.missing, snap.copies) == ("f7", None, "gone", [])
+
+
+def test_a_rejected_event_is_kept_and_no_longer_sent_until_a_later_message(spool):
+    spool.upsert(new(sequence=1), max_events=10)
+    spool.reject("e1", 1, "ValidationException: too big")
+    assert spool.next_pending() is None and spool.held("e1").rejected.startswith("ValidationException")
+    spool.upsert(new(sequence=2), max_events=10)
+    assert spool.next_pending().sequence == 2 and spool.held("e1").rejected is None
+
+
+def test_written_events_are_forgotten_after_a_while_pending_ones_never(spool):
+    spool.upsert(new("written"), max_events=10)
+    spool.upsert(new("pending"), max_events=10)
+    spool.ack("written", 0, None)
+    assert spool.prune(3600) == 0
+    assert spool.prune(3600, now=10**10) == 1
+    assert spool.held("written") is None and spool.held("pending") is not None
+
+
+def test_the_events_outlive_the_process_and_share_the_file_with_the_detections(tmp_path):
+    path = tmp_path / "spool.sqlite3"
+    detections = Spool(path)
+    detections.put(items_for(frames(1)[0], DEVICE, 30), max_items=10, max_bytes=10**6, policy="refuseNewest")
+    events = EventSpool(path)
+    events.upsert(new(sequence=3), max_events=10)
+    events.close()
+    detections.close()
+    again, events = Spool(path), EventSpool(path)
+    try:
+        assert again.depth()[0] == 1
+        held = events.held("e1")
+        assert (held.sequence, held.pending, held.camera_id) == (3, True, "cam1")
+        assert isinstance(held.item, dict) and held.snapshot is None
+    finally:
+        again.close()
+        events.close()
+
+
+def test_a_full_disk_raises_and_keeps_what_was_held(tmp_path):
+    path = tmp_path / "spool.sqlite3"
+    EventSpool(path).close()
+    pages = Path(path).stat().st_size // 4096 + 1
+    spool = EventSpool(path, max_page_count=pages)
+    try:
+        spool.upsert(new("a"), max_events=10**6)  # may fit in the pages there are
+        big = [new(f"e{i}") for i in range(200)]
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            for event in big:
+                spool.upsert(event, max_events=10**6)
+        assert spool.held("a") is not None
+        assert spool.upsert(new("a", 0), max_events=10**6).changed is False  # the connection still works
+    finally:
+        spool.close()
