@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import pytest
 
 from smartcam import topics
-from smartcam.contracts import MAX_RECEIPTS, Contract, FrameReceipt, FrameRef, Receipts
+from smartcam.contracts import MAX_RECEIPTS, Contract, EventReceipt, FrameReceipt, FrameRef, Receipts
 from smartcam.handoff import Outbox, ReceiptMemory, ReceiptSender, StageWatch, new_instance
 
 
@@ -79,6 +79,46 @@ def test_adding_a_key_again_keeps_the_first_entry():
     box.add("a", frame(1))
     box.add("a", frame(2))
     assert len(box) == 1 and box.settle(["a"]) == [frame(1)]
+
+
+def test_replacing_keeps_the_newest_message_and_its_resends_start_over():
+    clock = Clock()
+    store = DictStore()
+    box = outbox(clock, store)
+    box.add("a", frame(1))
+    clock.now += 2.0
+    assert box.due() == [frame(1)]
+    clock.now += 1.0
+    assert box.replace("a", frame(2)) is None
+    assert len(box) == 1 and box.get("a") == frame(2) and store.rows == {"a": frame(2).to_bytes()}
+    clock.now += 1.9
+    assert box.due() == []  # due first_resend_s after the replacement, not after the first send
+    clock.now += 0.1
+    assert box.due() == [frame(2)]
+    assert box.replace("b", frame(3)) is None and box.get("b") == frame(3)
+
+
+def test_replacing_in_a_full_outbox_pushes_out_the_oldest_other_key():
+    store = DictStore()
+    box = outbox(Clock(), store, capacity=2)
+    box.add("a", frame(1))
+    box.add("b", frame(2))
+    assert box.replace("b", frame(3)) is None  # a key it holds takes no more room
+    assert box.replace("c", frame(4)) == frame(1)
+    assert sorted(store.rows) == ["b", "c"] and box.get("a") is None
+
+
+def test_a_receipt_for_an_older_message_does_not_settle_its_replacement():
+    store = DictStore()
+    box = outbox(Clock(), store)
+    box.replace("e", frame(5))
+    box.replace("f", frame(2))
+
+    def covers(key: str, held: FrameRef) -> bool:
+        return held.sequence <= 3  # the receipts cover up to sequence 3
+
+    assert box.settle(["e", "f", "zz"], covers=covers) == [frame(2)]
+    assert "e" in box and "f" not in box and sorted(store.rows) == ["e"]
 
 
 def test_a_restarted_consumer_gets_everything_at_once():
@@ -185,6 +225,39 @@ def test_the_sender_announces_its_run_then_batches_in_order():
     assert {m.instance for _, m in ipc.sent} == {sender.instance}
     assert [r.frame_id for m in batches for r in m.receipts] == [f"f{n}" for n in range(MAX_RECEIPTS + 3)]
     assert max(len(m.receipts) for m in batches) == MAX_RECEIPTS
+
+
+def event_receipt(n: int, sequence: int = 0) -> EventReceipt:
+    return EventReceipt(event_id=f"cam0.1764900000000.{n}", sequence=sequence, outcome="stored")
+
+
+def test_event_receipts_share_the_batches_with_frame_receipts_and_are_absent_when_there_are_none():
+    ipc = Recorder()
+    sender = ReceiptSender(ipc, "smartcam.DynamoWriter", interval_s=60)
+    sender.start()
+    sender.add(receipt(1))
+    for n in range(MAX_RECEIPTS + 2):
+        sender.add_event(event_receipt(n, sequence=n % 3))
+    sender.stop()
+    announcement, *batches = [message for _, message in ipc.sent]
+    assert announcement.events is None and "events" not in announcement.to_message()
+    assert all(isinstance(m, Receipts) for m in batches)
+    assert [r.frame_id for m in batches for r in m.receipts] == ["f1"]
+    events = [r for m in batches for r in (m.events or [])]
+    assert events == [event_receipt(n, sequence=n % 3) for n in range(MAX_RECEIPTS + 2)]
+    assert max(len(m.events or []) for m in batches) == MAX_RECEIPTS
+
+
+def test_a_full_batch_of_event_receipts_goes_out_before_the_interval():
+    ipc = Recorder()
+    sender = ReceiptSender(ipc, "smartcam.DynamoWriter", interval_s=3600)
+    sender.start()
+    ipc.event.clear()
+    for n in range(MAX_RECEIPTS):
+        sender.add_event(event_receipt(n))
+    assert ipc.event.wait(10)  # woken by the full batch, not after an hour
+    sender.stop()
+    assert len(ipc.sent[1][1].events) == MAX_RECEIPTS
 
 
 def test_the_sender_flushes_on_its_interval():

@@ -4,7 +4,9 @@ Local pub/sub delivers at most once. Each hand-off in the pipeline (frames to in
 to the writer) is therefore made at-least-once here and exactly-once at the consumer:
 
 - the producer puts every message it sends into an :class:`Outbox`, keyed by frame id, until a
-  receipt for that frame arrives (:mod:`smartcam.contracts.receipts`);
+  receipt for that frame arrives (:mod:`smartcam.contracts.receipts`); a producer whose messages
+  supersede each other (EventTracker: each message is the whole event as of then) keeps the latest
+  per key (:meth:`Outbox.replace`) and settles only on a receipt that covers it;
 - it sends what is still in the outbox again when the consumer restarts (its receipts carry a new
   ``instance``; :class:`StageWatch` notices) and, as a fallback, when no receipt came within
   ``first_resend_s`` (then twice as long each time, up to ``max_resend_s``);
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from smartcam import topics
-from smartcam.contracts import MAX_RECEIPTS, Contract, FrameReceipt, Receipts, parse
+from smartcam.contracts import MAX_RECEIPTS, Contract, EventReceipt, FrameReceipt, Receipts, parse
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +120,36 @@ class Outbox(Generic[M]):
                 self._store.delete([evicted[0]])
         return None if evicted is None else evicted[1]
 
-    def settle(self, keys: Iterable[str]) -> list[M]:
-        """Receipts arrived for ``keys``: forget them. Returns the messages that were waiting."""
+    def replace(self, key: str, message: M) -> M | None:
+        """Remember ``message`` as sent now, in place of whatever ``key`` held (a newer whole message of
+        the same thing): its resends start over. Returns what a full outbox pushed out, as :meth:`add`.
+
+        The store is written after the outbox's lock is released, as in :meth:`add` and :meth:`settle`:
+        a producer replaces and settles one key from one thread, or the store may keep the older one."""
+        evicted: tuple[str, M] | None = None
+        with self._lock:
+            if key not in self._entries and len(self._entries) >= self._capacity:
+                old_key, old = self._entries.popitem(last=False)
+                evicted = (old_key, old.message)
+            self._entries.pop(key, None)
+            self._entries[key] = _Entry(message, attempts=1, due=self._clock() + self._first)
+        if self._store is not None:
+            self._store.put(key, message.to_bytes())
+            if evicted is not None:
+                self._store.delete([evicted[0]])
+        return None if evicted is None else evicted[1]
+
+    def settle(self, keys: Iterable[str], *, covers: Callable[[str, M], bool] | None = None) -> list[M]:
+        """Receipts arrived for ``keys``: forget them. Returns the messages that were waiting.
+
+        With ``covers``, a key is settled only if ``covers(key, held message)`` is true: a receipt for an
+        older message than the one :meth:`replace` put there since settles nothing."""
         settled: list[tuple[str, M]] = []
         with self._lock:
             for key in keys:
-                entry = self._entries.pop(key, None)
-                if entry is not None:
+                entry = self._entries.get(key)
+                if entry is not None and (covers is None or covers(key, entry.message)):
+                    del self._entries[key]
                     settled.append((key, entry.message))
         if settled and self._store is not None:
             self._store.delete([key for key, _ in settled])
@@ -149,6 +174,12 @@ class Outbox(Generic[M]):
             for entry in self._entries.values():
                 entry.due = now
             return len(self._entries)
+
+    def get(self, key: str) -> M | None:
+        """The message ``key`` holds, None when it holds none."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return None if entry is None else entry.message
 
     def __contains__(self, key: object) -> bool:
         with self._lock:
@@ -201,8 +232,10 @@ class Publisher(Protocol):
 
 class ReceiptSender:
     """Batches one stage's receipts onto ``smartcam/receipts``: at most every ``interval_s``, or at
-    once when a batch is full. A batch that cannot be published is dropped with a log line: the
-    producers send those frames again and get the same receipts then."""
+    once when a batch is full. Frame receipts (:meth:`add`) and event receipts (:meth:`add_event`)
+    share the messages, up to ``MAX_RECEIPTS`` of each in one. A batch that cannot be published is
+    dropped with a log line: the producers send those frames and events again and get the same
+    receipts then."""
 
     def __init__(self, ipc: Publisher, stage: str, *, instance: str | None = None, interval_s: float = 0.1,
                  on_failure: Callable[[BaseException], None] = lambda _: None) -> None:
@@ -213,12 +246,13 @@ class ReceiptSender:
         self._on_failure = on_failure
         self._lock = threading.Condition()
         self._batch: list[FrameReceipt] = []
+        self._events: list[EventReceipt] = []
         self._stop = False
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Announce this run (an empty batch) and start sending."""
-        self._send([])
+        self._send([], [])
         self._thread = threading.Thread(target=self._run, name=f"receipts-{self.stage}", daemon=True)
         self._thread.start()
 
@@ -226,6 +260,12 @@ class ReceiptSender:
         with self._lock:
             self._batch.append(receipt)
             if len(self._batch) >= MAX_RECEIPTS:
+                self._lock.notify()
+
+    def add_event(self, receipt: EventReceipt) -> None:
+        with self._lock:
+            self._events.append(receipt)
+            if len(self._events) >= MAX_RECEIPTS:
                 self._lock.notify()
 
     def stop(self) -> None:
@@ -239,7 +279,7 @@ class ReceiptSender:
     def _run(self) -> None:
         while True:
             with self._lock:
-                if not self._stop and len(self._batch) < MAX_RECEIPTS:
+                if not self._stop and len(self._batch) < MAX_RECEIPTS and len(self._events) < MAX_RECEIPTS:
                     self._lock.wait(self._interval_s)
                 if self._stop:
                     return
@@ -249,14 +289,17 @@ class ReceiptSender:
         while True:
             with self._lock:
                 batch, self._batch = self._batch[:MAX_RECEIPTS], self._batch[MAX_RECEIPTS:]
-            if not batch:
+                events, self._events = self._events[:MAX_RECEIPTS], self._events[MAX_RECEIPTS:]
+            if not batch and not events:
                 return
-            self._send(batch)
+            self._send(batch, events)
 
-    def _send(self, batch: list[FrameReceipt]) -> None:
-        message = Receipts(stage=self.stage, instance=self.instance, at=time.time(), receipts=batch)
+    def _send(self, batch: list[FrameReceipt], events: list[EventReceipt]) -> None:
+        # ``events`` absent when there are none: a message of frame receipts keeps its size.
+        message = Receipts(stage=self.stage, instance=self.instance, at=time.time(), receipts=batch,
+                           events=events or None)
         try:
             self._ipc.publish(topics.RECEIPTS, message)
         except Exception as exc:  # noqa: BLE001 - producers resend; the same receipts go out then
-            log.warning("%d receipts not published: %s", len(batch), exc)
+            log.warning("%d receipts not published: %s", len(batch) + len(events), exc)
             self._on_failure(exc)
