@@ -9,8 +9,8 @@ from benchmarks.tracking_scenes import crowd, score
 from event_tracker.settings import TrackingSettings
 from event_tracker.tracker import Observation, Snapshot, TrackState, observations, snapshot_quality
 from smartcam.config import ConfigError, validate_config
-from smartcam.contracts import Box as ContractBox
 from smartcam.contracts import MAX_PATH_POINTS, Detection
+from smartcam.contracts import Box as ContractBox
 from tests.event_tracker.helpers import PERSON, frame_times, person, run, tracker, walk
 
 
