@@ -10,9 +10,10 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from event_tracker.zones import CameraZones
+from event_tracker.zones import MAX_LINES, MAX_ZONES, CameraZones
 from smartcam.config import ComponentConfig
 from smartcam.contracts import MAX_PATH_POINTS, Identifier
+from smartcam.geometry import MAX_POLYGON_POINTS
 
 Fraction = Annotated[float, Field(gt=0, le=1)]
 MAX_CAMERAS = 64
@@ -106,8 +107,12 @@ class EventTrackerConfig(ComponentConfig):
         default_factory=TrackingSettings, description="How detections become tracks (the same for every camera)."
     )
     cameras: Annotated[dict[Identifier, CameraZones], Field(max_length=MAX_CAMERAS)] = Field(
-        default_factory=dict, description="Zones and lines per camera id (e.g. `{\"cam0\": {\"zones\": [...], "
-        "\"lines\": [...]}}`); a camera not named has none, and is tracked all the same."
+        default_factory=dict, description=f"Zones and lines of up to {MAX_CAMERAS} cameras, by camera id: "
+        f"`zones` (up to {MAX_ZONES}: `name`, `polygon` of 3..{MAX_POLYGON_POINTS} [x, y] points normalized 0..1 "
+        f"from the top left that must not cross itself, `labels` watched, empty for all), `lines` (up to {MAX_LINES}: "
+        "`name`, two `points`; crossing "
+        "\"in\" is from the left to the right of the line's direction), `inertia` (detections in a row that enter "
+        "or leave a zone, default 2). A camera not named has none and is tracked all the same."
     )
     update_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         5.0, description="Least seconds (of capture time) between two `update` messages of an event; entering "
