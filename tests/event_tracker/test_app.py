@@ -193,6 +193,15 @@ def test_stale_frames_are_ignored_and_counted(started):
     assert [e.kind for e in tracker.events()] == ["start"]
 
 
+def test_a_frame_from_the_future_is_refused_so_it_cannot_stall_its_camera(started):
+    tracker = started()
+    tracker.frame(10**9, [(0.3, 0.3, 0.4, 0.7)])  # captured in 2057, by a clock gone wrong
+    for i in range(3):
+        tracker.frame(i / 10, [(0.3, 0.3, 0.4, 0.7)])
+    assert tracker.app.telemetry.counters["framesFromTheFuture"] == 1
+    assert [e.kind for e in tracker.events()] == ["start"]
+
+
 def test_detections_of_too_many_cameras_are_refused(started, monkeypatch):
     monkeypatch.setattr(app_module, "MAX_CAMERAS", 2)
     tracker = started()

@@ -49,6 +49,9 @@ TICK_S = 0.5  # how often unseen events are ended and due events sent again
 # Cameras tracked at once: far more than a device serves (CameraIngest configures at most 32); detections
 # of more are refused and counted, so a confused peer cannot grow the tracker's memory without end.
 MAX_CAMERAS = 256
+# A frame captured further ahead of this device's clock is refused: tracked, it would make every later
+# frame of its camera look stale (a tracker takes frames in capture order), even after a restart.
+MAX_CLOCK_AHEAD_S = 60.0
 
 
 class EventTrackerApp:
@@ -116,10 +119,15 @@ class EventTrackerApp:
         except ContractError as exc:
             self._invalid(topic, exc)
             return
+        frame = detections.frame
+        if frame.captured_at > time.time() + MAX_CLOCK_AHEAD_S:
+            self.telemetry.problem("framesFromTheFuture", f"frame {frame.frame_id} of camera {frame.camera_id} "
+                                   f"refused: captured at {frame.captured_at:.3f}, ahead of this device's clock")
+            return
         with self._lock:
             if self._stop.is_set():
                 return
-            camera = self._camera(detections.frame.camera_id)
+            camera = self._camera(frame.camera_id)
             if camera is None:
                 return
             result = camera.on_frame(detections, self._config.current, self._clock(), time.time())
