@@ -203,7 +203,7 @@ def test_a_frame_from_the_future_is_refused_so_it_cannot_stall_its_camera(starte
 
 
 def test_detections_of_too_many_cameras_are_refused(started, monkeypatch):
-    monkeypatch.setattr(app_module, "MAX_CAMERAS", 2)
+    monkeypatch.setattr(app_module, "MAX_TRACKED_CAMERAS", 2)
     tracker = started()
     for camera in ("cam1", "cam2", "cam3"):
         tracker.frame(0.1, [(0.3, 0.3, 0.4, 0.7)], camera_id=camera)

@@ -8,8 +8,9 @@ a track's best picture improves. A timer thread ends events whose objects went u
 come (a motion gate holds them back), sends again what the writer has not receipted, and publishes
 health.
 
-One lock serializes the IPC handlers and the timer: a frame's work is about a millisecond, a
-snapshot's a few.
+One lock serializes the IPC handlers and the timer: a frame's work (10 people, the message parsed,
+events published to a fake nucleus) took under 2 ms on the 2-core development machine; a snapshot
+adds a JPEG decode and a crop's encode.
 
 Restarts: at start, every event the previous run left open (the store keeps each one's latest message)
 is ended with ``end_reason`` "restarted", and frames of each camera captured up to what the previous
@@ -48,7 +49,7 @@ SNAPSHOTS_ENV = "SMARTCAM_SNAPSHOTS_DIR"
 TICK_S = 0.5  # how often unseen events are ended and due events sent again
 # Cameras tracked at once: far more than a device serves (CameraIngest configures at most 32); detections
 # of more are refused and counted, so a confused peer cannot grow the tracker's memory without end.
-MAX_CAMERAS = 256
+MAX_TRACKED_CAMERAS = 256
 # A frame captured further ahead of this device's clock is refused: tracked, it would make every later
 # frame of its camera look stale (a tracker takes frames in capture order), even after a restart.
 MAX_CLOCK_AHEAD_S = 60.0
@@ -184,9 +185,9 @@ class EventTrackerApp:
     def _camera(self, camera_id: str) -> CameraTracks | None:
         camera = self._cameras.get(camera_id)
         if camera is None:
-            if len(self._cameras) >= MAX_CAMERAS:
+            if len(self._cameras) >= MAX_TRACKED_CAMERAS:
                 self.telemetry.problem("camerasRefused", f"detections of camera {camera_id} refused: already "
-                                       f"tracking {MAX_CAMERAS} cameras")
+                                       f"tracking {MAX_TRACKED_CAMERAS} cameras")
                 return None
             camera = CameraTracks(camera_id, self._config.current, self._copy_snapshot,
                                   tracked_until=self._tracked_until.get(camera_id))
