@@ -24,16 +24,23 @@ from dynamo_writer.receiver import Receiver
 from dynamo_writer.reports import Reporter
 from dynamo_writer.snapshots import SnapshotCopier
 from dynamo_writer.spool import Spool, SpooledItem
+from event_tracker.camera_tracks import CameraTracks
+from event_tracker.delivery import EventDelivery
+from event_tracker.settings import EventTrackerConfig
+from event_tracker.snapshots import Snapshots
+from event_tracker.store import EventStore
 from fleet.mqtt_client import Progress, build_command
 from fleet.mqtt_client import parse_args as operator_args
 from model_packaging.model_json import load_model_json, write_model_json
 from repo_layout import REPO_ROOT
+from smartcam import topics
 from smartcam.contracts import (
     CaptureCommand,
     CaptureStatus,
     Contract,
     Detections,
     DetectionSummary,
+    EventReceipt,
     FrameRef,
     Health,
     ModelInfo,
@@ -226,6 +233,23 @@ def produce_manifest(tmp: Path) -> ModelManifest:
     return parse(ModelManifest, write_model_json(folder, metadata))
 
 
+DOOR = [[0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [0.0, 1.0]]
+
+
+def produce_track_event(tmp: Path) -> TrackEvent:
+    """EventTracker's camera tracks turn SsdInference's detections into an event (confirmed at once
+    here), its snapshot copied out of the ring; the person's start message."""
+    config = EventTrackerConfig.model_validate({
+        "tracking": {"confirmHits": 1},
+        "cameras": {"cam0": {"zones": [{"name": "door", "polygon": DOOR}], "inertia": 1}}})
+    snapshots = Snapshots(tmp / "snapshots")
+    camera = CameraTracks("cam0", config, lambda event_id, frame, snapshot: snapshots.copy(
+        event_id, frame, tmp / "frames", snapshot, config.snapshots))
+    result = camera.on_frame(produce_detections(tmp), config, received=0.0, sent_at=time.time())
+    [person] = [m for m in result.messages if m.label == "person"]
+    return person
+
+
 PRODUCERS = {
     FrameRef: produce_frame,
     Detections: produce_detections,
@@ -236,6 +260,7 @@ PRODUCERS = {
     WriterReport: produce_writer_report,
     Receipts: produce_receipts,
     ModelManifest: produce_manifest,
+    TrackEvent: produce_track_event,
 }
 
 
@@ -367,6 +392,32 @@ def test_frame_receipts_beside_event_receipts_still_settle_the_frames(tmp_path):
     receipts = parse(Receipts, produce_receipts(tmp_path))
     assert [(r.outcome, r.items) for r in receipts.receipts] == [("stored", 2)]
     assert [(r.event_id, r.outcome) for r in receipts.events] == [("cam0-e1", "stored")]
+
+
+def test_the_trackers_outbox_keeps_an_event_through_a_restart_until_the_writers_receipt_covers_it(tmp_path):
+    """The event as EventTracker publishes it, kept in its durable outbox (the parse there is the
+    consumer until DynamoWriter reads events) and settled by an EventReceipt from the writer's sender."""
+    message = produce_track_event(tmp_path)
+    assert message.kind == "start" and [z.zone for z in message.zones] == ["door"]
+    assert message.snapshot is not None and Path(message.snapshot.crop_path).is_file()
+    nucleus = FakeNucleus({})
+    delivery = EventDelivery(Ipc(nucleus.client), EventStore(tmp_path / "events.sqlite3"), Counters(), THING,
+                             iot_enabled=lambda: True)
+    delivery.send(message)
+    assert nucleus.parsed(TrackEvent, topics.EVENTS) == [message]
+    assert nucleus.iot_payloads(topics.iot_events(THING)) == [message.to_bytes()]
+
+    restarted = FakeNucleus({})
+    after = EventDelivery(Ipc(restarted.client), EventStore(tmp_path / "events.sqlite3"), Counters(), THING,
+                          iot_enabled=lambda: True)
+    assert after.restore() == 1 and restarted.parsed(TrackEvent, topics.EVENTS) == [message]
+
+    writer = FakeNucleus({})
+    sender = ReceiptSender(Ipc(writer.client), "smartcam.DynamoWriter")
+    sender.add_event(EventReceipt(event_id=message.event_id, sequence=message.sequence, outcome="stored"))
+    sender.stop()
+    [receipts] = writer.parsed(Receipts, topics.RECEIPTS)
+    assert after.on_receipts(receipts) == [message] and after.awaiting() == 0
 
 
 def test_the_packaged_manifest_loads_in_ssd_inference(tmp_path):

@@ -9,8 +9,8 @@ from benchmarks.tracking_scenes import crowd, score
 from event_tracker.settings import TrackingSettings
 from event_tracker.tracker import Observation, Snapshot, TrackState, observations, snapshot_quality
 from smartcam.config import ConfigError, validate_config
+from smartcam.contracts import MAX_PATH_POINTS, Detection
 from smartcam.contracts import Box as ContractBox
-from smartcam.contracts import Detection
 from tests.event_tracker.helpers import PERSON, frame_times, person, run, tracker, walk
 
 
@@ -182,8 +182,17 @@ def test_the_path_is_subsampled_bounded_and_spans_the_whole_track():
     assert ended.path[-1].at == pytest.approx(19.9)  # the last detection closes the path
 
 
+def test_an_ended_path_holds_no_more_than_path_points_and_ends_with_the_last_detection():
+    t = tracker(path_points=4, path_interval_s=1.0, path_step=0.5, end_after_s=1.0)
+    times = [0.0, 1.0, 2.0, 3.0, 3.5]  # a point a second fills the path; 3.5 is too soon to be one
+    run(t, [(at, [person(PERSON)]) for at in times])
+    assert [point.at for point in t.tracks[0].path] == [0.0, 1.0, 2.0, 3.0]
+    [ended] = t.expire(10.0).ended
+    assert [point.at for point in ended.path] == [0.0, 1.0, 2.0, 3.5]  # bounded, and closed by the last one
+
+
 def test_a_fast_mover_adds_path_points_by_distance():
-    t = tracker(path_points=100, path_interval_s=10.0, path_step=0.05)
+    t = tracker(path_points=64, path_interval_s=10.0, path_step=0.05)
     run(t, walking_frames(20, velocity=(0.3, 0.0)))  # 0.03 per frame: a point every second frame
     [track] = t.tracks
     assert 9 <= len(track.path) <= 11
@@ -203,6 +212,9 @@ def test_tracking_settings_are_strict_and_ordered():
         validate_config(TrackingSettings, {"confirmHits": 2.0})
     with pytest.raises(ConfigError, match="endAfterS"):
         validate_config(TrackingSettings, {"endAfterS": "5"})
+    with pytest.raises(ConfigError, match="pathPoints"):  # an event carries at most MAX_PATH_POINTS
+        validate_config(TrackingSettings, {"pathPoints": MAX_PATH_POINTS + 1})
+    assert TrackingSettings().end_after_s == 10.0  # well above the motion gate's 4 s keep-alive
 
 
 # --- a crowd with occlusions, scored against the truth ----------------------------------------------

@@ -18,7 +18,7 @@ from repo_layout import REPO_ROOT
 REPO = REPO_ROOT
 COMPONENTS = REPO / "components"
 SCHEMAS = BUNDLED_SCHEMAS
-FOLDERS = ["Runtime", "CameraIngest", "SsdInference", "DynamoWriter", "SsdModelStore"]
+FOLDERS = ["Runtime", "CameraIngest", "SsdInference", "DynamoWriter", "EventTracker", "SsdModelStore"]
 NEEDS_NO_RUNTIME = {"Runtime", "SsdModelStore"}
 
 
@@ -41,7 +41,7 @@ def recipe(folder):
     return yaml.safe_load((COMPONENTS / folder / "recipe.yaml").read_text())
 
 
-def test_the_five_component_folders_exist_with_one_recipe_each():
+def test_the_component_folders_exist_with_one_recipe_each():
     for folder in FOLDERS:
         assert (COMPONENTS / folder / "gdk-config.json").is_file(), folder
         assert (COMPONENTS / folder / "recipe.yaml").is_file(), folder

@@ -1,4 +1,8 @@
-"""Settings of the tracker (camelCase keys in a recipe, like every component's configuration)."""
+"""Configuration of smartcam.EventTracker (recipe DefaultConfiguration, camelCase keys).
+
+Everything applies live: tracking settings and a camera's zones and lines from its next frame on
+(what tracks did in zones and lines that did not change is kept), the rest at once.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,13 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from event_tracker.zones import MAX_LINES, MAX_ZONES, CameraZones
 from smartcam.config import ComponentConfig
+from smartcam.contracts import MAX_PATH_POINTS, Identifier
+from smartcam.geometry import MAX_POLYGON_POINTS
 
 Fraction = Annotated[float, Field(gt=0, le=1)]
+MAX_CAMERAS = 64
 
 
 class TrackingSettings(ComponentConfig):
@@ -38,16 +46,18 @@ class TrackingSettings(ComponentConfig):
         "track missed before that is dropped as noise."
     )
     end_after_s: Annotated[float, Field(gt=0, le=3600)] = Field(
-        5.0, description="A track not detected for this many seconds ends (and so does its event); until then "
-        "it is lost and a matching detection takes it up again with the same identity."
+        10.0, description="A track not detected for this many seconds ends (and so does its event); until then "
+        "it is lost and a matching detection takes it up again with the same identity. Keep it well above "
+        "CameraIngest's motion gate keep-alive interval, or a person standing still becomes an event per "
+        "keep-alive frame."
     )
     class_aware: bool = Field(
         True, description="A detection matches only tracks of its label; false matches across labels (for a "
         "model whose label flickers between similar classes), a track's label being the one of highest summed score."
     )
-    path_points: Annotated[int, Field(ge=2, le=1000)] = Field(
-        32, description="Most boxes kept of a track's path; when full, every second one is dropped, so the path "
-        "spans the whole track ever more sparsely."
+    path_points: Annotated[int, Field(ge=2, le=MAX_PATH_POINTS)] = Field(
+        32, description=f"Most boxes kept of a track's path (at most {MAX_PATH_POINTS}, what an event carries); "
+        "when full, every second one is dropped, so the path spans the whole track ever more sparsely."
     )
     path_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         1.0, description="A box is added to the path at most this often, unless the track moved more than "
@@ -67,3 +77,56 @@ class TrackingSettings(ComponentConfig):
         if not self.low_score < self.high_score <= self.new_track_score:
             raise ValueError("scores must be ordered lowScore < highScore <= newTrackScore")
         return self
+
+
+class SnapshotSettings(ComponentConfig):
+    """The best picture of each event, copied out of the frame ring into the work folder."""
+
+    enabled: bool = Field(
+        True, description="Copy each event's best frame (the whole JPEG and a crop around the object) to "
+        "`<work folder>/snapshots/<event id>/`; events carry a reference to it."
+    )
+    max_count: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        500, description="Most events with a snapshot kept; beyond, the oldest are deleted, those the writer "
+        "has already receipted first."
+    )
+    max_mb: Annotated[float, Field(gt=0, le=100_000)] = Field(
+        200.0, description="Most megabytes of snapshots kept; beyond, the oldest are deleted as for maxCount."
+    )
+    jpeg_quality: Annotated[int, Field(ge=10, le=100)] = Field(
+        90, description="JPEG quality of the crop (the whole frame is kept as the camera encoded it)."
+    )
+    crop_margin: Annotated[float, Field(ge=0, le=2)] = Field(
+        0.2, description="Margin around the object's box in the crop, as a fraction of the box's width and "
+        "height on each side."
+    )
+
+
+class EventTrackerConfig(ComponentConfig):
+    tracking: TrackingSettings = Field(
+        default_factory=TrackingSettings, description="How detections become tracks (the same for every camera)."
+    )
+    cameras: Annotated[dict[Identifier, CameraZones], Field(max_length=MAX_CAMERAS)] = Field(
+        default_factory=dict, description=f"Zones and lines of up to {MAX_CAMERAS} cameras, by camera id: "
+        f"`zones` (up to {MAX_ZONES}: `name`, `polygon` of 3..{MAX_POLYGON_POINTS} [x, y] points normalized 0..1 "
+        f"from the top left that must not cross itself, `labels` watched, empty for all), `lines` (up to {MAX_LINES}: "
+        "`name`, two `points`; crossing "
+        "\"in\" is from the left to the right of the line's direction), `inertia` (detections in a row that enter "
+        "or leave a zone, default 2). A camera not named has none and is tracked all the same."
+    )
+    update_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        5.0, description="Least seconds (of capture time) between two `update` messages of an event; entering "
+        "or leaving a zone and crossing a line send one at once."
+    )
+    iot_events: bool = Field(
+        True, description="Send each event's `start` and `end` to IoT Core on `smartcam/<thing>/events` (updates "
+        "stay on the device)."
+    )
+    snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings, description=SnapshotSettings.__doc__)
+    health_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        30.0, description="Seconds between health messages on `smartcam/health/smartcam.EventTracker`."
+    )
+    status_min_interval_s: Annotated[float, Field(ge=0, le=3600)] = Field(
+        5.0, description="Least s between two IoT Core status messages of the same problem; repeats in between "
+        "are counted and sent with the next."
+    )

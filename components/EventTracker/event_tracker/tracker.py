@@ -355,6 +355,8 @@ class Tracker:
     def _finish(self, track: _LiveTrack, at: float, reason: str) -> None:
         track.end_reason, track.ended_at = reason, at
         if track.path[-1].at < track.last_seen:
+            if len(track.path) >= self.settings.path_points:
+                track.path.pop()  # the last detection replaces the newest point: the path stays bounded
             track.path.append(PathPoint(track.last_seen, track.box))
 
     def _forget_ended(self) -> None:

@@ -269,6 +269,13 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` as the ring writes a frame (for copies of frames kept elsewhere): whole
+    or not at all, mode 0640, never through a symlink. A crash may leave ``.tmp-<name>`` beside it,
+    which blocks the next write of that name until the caller removes it."""
+    _write_atomically(path, data)
+
+
 def read_frame(ref: FrameRef, root: Path | str, *, max_bytes: int = MAX_FRAME_BYTES) -> bytes:
     """The JPEG bytes of ``ref``. Raises FrameOutsideRoot for a path that is not a ring file of
     ``ref`` under ``root`` (or is a symlink, a FIFO, a folder: anything but a regular file),
