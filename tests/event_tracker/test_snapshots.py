@@ -45,7 +45,8 @@ def test_the_snapshot_is_the_rings_jpeg_and_a_crop_around_the_box_private_and_wh
     assert stat.S_IMODE(full.parent.stat().st_mode) == 0o750
     assert {stat.S_IMODE(p.stat().st_mode) for p in (full, cropped)} == {0o640}
     # named by the frame, so a file's content never changes; no temporary file left
-    assert sorted(p.name for p in full.parent.iterdir()) == [f"{snapshot.frame_id}.{CROP}", f"{snapshot.frame_id}.{FULL}"]
+    names = [f"{snapshot.frame_id}.{CROP}", f"{snapshot.frame_id}.{FULL}"]
+    assert sorted(p.name for p in full.parent.iterdir()) == names
 
 
 def test_a_clearly_better_snapshot_replaces_the_files_and_rides_with_the_next_messages(started):

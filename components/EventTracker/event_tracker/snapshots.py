@@ -5,8 +5,9 @@
 every device's JPEG codec). Folders are 0750 and files 0640, each written whole or not at all. A
 better snapshot of the same event is written beside the one it replaces, which is then deleted: a
 file's content never changes, so a message naming it names exactly that picture (a message already
-sent for the old one finds it gone, and the next message names the new one). Bounded by count and bytes: the oldest go first, those of events the writer has
-receipted before those it has not (which are counted apart: their events name files that are gone).
+sent for the old one finds it gone, and the next message names the new one).
+Bounded by count and bytes: the oldest go first, those of events the writer has receipted before
+those it has not (which are counted apart: their events name files that are gone).
 """
 
 from __future__ import annotations
