@@ -84,20 +84,23 @@ class Pipeline:
         return Capture(request_id, final, [f for _, f in self.observer.frames(request_id) if not f.resent],
                        [m for _, m in self.observer.detections(request_id)], items)
 
-    def redeploy(self, **overrides: Any) -> Path:
-        """Deploy the module's document again with changed pipeline settings (see pipeline_merges)."""
+    def redeploy(self, extra: dict[str, dict[str, Any]] | None = None, **overrides: Any) -> Path:
+        """Deploy the module's document again with changed pipeline settings (see pipeline_merges) and
+        ``extra`` merges per component."""
         path = self.document.with_name(f"deployment-{uuid.uuid4().hex[:6]}.json")
-        write_overlay(path, merges(self.runtime.root, **overrides), name="smartcam-e2e")
+        write_overlay(path, {**merges(self.runtime.root, **overrides), **(extra or {})}, name="smartcam-e2e")
         self.runtime.deploy(path)
         return path
 
 
-def merges(root: Path, **overrides: Any) -> dict[str, dict[str, Any]]:
-    people = copy_people(root / "e2e-camera")
-    # Every image has one person, so every frame must yield exactly one `person` item. The motion gate
-    # is off: each frame is a cut to another photo, and these tests follow every frame taken.
-    camera = {"id": CAMERA, "source": {"type": "folder", "path": str(people), "fps": 10}, "width": 640,
-              "height": 480, "loop": True, "motion": {"enabled": False}}
+def merges(root: Path, camera: dict[str, Any] | None = None, **overrides: Any) -> dict[str, dict[str, Any]]:
+    """The e2e settings; ``camera`` replaces the default camera ``cam0`` (below)."""
+    if camera is None:
+        people = copy_people(root / "e2e-camera")
+        # Every image has one person, so every frame must yield exactly one `person` item. The motion gate
+        # is off: each frame is a cut to another photo, and these tests follow every frame taken.
+        camera = {"id": CAMERA, "source": {"type": "folder", "path": str(people), "fps": 10}, "width": 640,
+                  "height": 480, "loop": True, "motion": {"enabled": False}}
     return pipeline_merges(camera=camera, **overrides)
 
 

@@ -23,7 +23,7 @@ from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from fleet.mqtt import Endpoint, MqttConnection
 from local_device.process import LocalRuntime
 from smartcam import topics
-from smartcam.contracts import CaptureCommand, CaptureStatus, Detections, FrameRef, parse
+from smartcam.contracts import CaptureCommand, CaptureStatus, Detections, FrameRef, TrackEvent, parse
 from smartcam.ipc import Ipc
 
 FINAL = ("finished", "rejected", "error")
@@ -118,6 +118,7 @@ class Operator:
 class Seen:
     frames: list[tuple[float, FrameRef]] = field(default_factory=list)  # (monotonic time seen, frame)
     detections: list[tuple[float, Detections]] = field(default_factory=list)
+    events: list[tuple[float, TrackEvent]] = field(default_factory=list)
 
 
 class PipelineObserver:
@@ -126,7 +127,8 @@ class PipelineObserver:
         self._seen = Seen()
         self._ipcs: list[Ipc] = []
         for component, topic, handler in (("smartcam.SsdInference", topics.FRAMES, self._on_frame),
-                                           ("smartcam.DynamoWriter", topics.DETECTIONS, self._on_detections)):
+                                           ("smartcam.DynamoWriter", topics.DETECTIONS, self._on_detections),
+                                           ("smartcam.DynamoWriter", topics.EVENTS, self._on_event)):
             env = runtime.env(component)
             client = greengrasscoreipc.connect(ipc_socket=env["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"],
                                                authtoken=env["SVCUID"])
@@ -143,6 +145,16 @@ class PipelineObserver:
         message = parse(Detections, payload)
         with self._lock:
             self._seen.detections.append((time.monotonic(), message))
+
+    def _on_event(self, _topic: str, payload: Any) -> None:
+        message = parse(TrackEvent, payload)
+        with self._lock:
+            self._seen.events.append((time.monotonic(), message))
+
+    def events(self) -> list[TrackEvent]:
+        """Every TrackEvent message seen, in order (EventTracker's outbox may send one more than once)."""
+        with self._lock:
+            return [event for _, event in self._seen.events]
 
     def frames(self, request_id: str) -> list[tuple[float, FrameRef]]:
         with self._lock:
