@@ -82,10 +82,17 @@ EVENTS_TABLE_DEFINITION: dict[str, Any] = {
 
 
 def make_client(config: DynamoWriterConfig) -> Any:
-    """A fresh client (fresh credential chain): retries are ours, botocore only tries twice."""
+    """A fresh DynamoDB client (fresh credential chain): retries are ours, botocore only tries twice.
+    Items are built by dynamo_writer.items and DynamoDB validates them anyway; botocore's client-side
+    walk over every nested attribute cost more CPU than the request itself."""
+    return fresh_client("dynamodb", config, parameter_validation=False)
+
+
+def fresh_client(service: str, config: DynamoWriterConfig, **options: Any) -> Any:
+    """A client of ``service`` with a fresh credential chain, botocore trying each call twice at most."""
     session = boto3.session.Session()
     return session.client(
-        "dynamodb",
+        service,
         # The nucleus sets AWS_REGION; botocore itself only reads AWS_DEFAULT_REGION.
         region_name=config.region or os.environ.get("AWS_REGION") or None,
         config=Config(
@@ -93,9 +100,7 @@ def make_client(config: DynamoWriterConfig) -> Any:
             connect_timeout=config.request_timeout_s,
             read_timeout=config.request_timeout_s,
             tcp_keepalive=True,
-            # Items are built by dynamo_writer.items and DynamoDB validates them anyway; botocore's
-            # client-side walk over every nested attribute cost more CPU than the request itself.
-            parameter_validation=False,
+            **options,
         ),
     )
 

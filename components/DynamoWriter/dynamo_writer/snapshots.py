@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from dynamo_writer.dynamo import fresh_client
 from dynamo_writer.settings import DynamoWriterConfig
 from smartcam.contracts import SnapshotRef
 
@@ -155,18 +154,8 @@ def _fsync_folder(folder: Path) -> None:
 
 # S3 -------------------------------------------------------------------------------------------------
 def make_s3_client(config: DynamoWriterConfig) -> Any:
-    """A fresh client (fresh credential chain), as :func:`dynamo_writer.dynamo.make_client`."""
-    session = boto3.session.Session()
-    return session.client(
-        "s3",
-        region_name=config.region or os.environ.get("AWS_REGION") or None,
-        config=Config(
-            retries={"mode": "standard", "total_max_attempts": 2},
-            connect_timeout=config.request_timeout_s,
-            read_timeout=config.request_timeout_s,
-            tcp_keepalive=True,
-        ),
-    )
+    """A fresh S3 client (fresh credential chain), as :func:`dynamo_writer.dynamo.make_client`."""
+    return fresh_client("s3", config)
 
 
 def upload(client: Any, bucket: str, key: str, picture: Path) -> None:
