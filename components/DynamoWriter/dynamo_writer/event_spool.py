@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dynamo_writer.spool import open_spool_db
+
 log = logging.getLogger(__name__)
 
 _SCHEMA = """
@@ -120,17 +122,8 @@ class EventSpool:
     def __init__(self, path: Path, *, max_page_count: int | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db = open_spool_db(self.path, _SCHEMA, max_page_count)
         self._lock = threading.Lock()
-        with self._lock:
-            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise RuntimeError(f"spool {self.path} cannot use WAL mode (got {mode})")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA journal_size_limit=0")
-            if max_page_count is not None:  # tests simulate a full disk with it
-                self._db.execute(f"PRAGMA max_page_count={int(max_page_count)}")
-            self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
 
     # receiving side -------------------------------------------------------------------------
     def held(self, event_id: str) -> HeldEvent | None:

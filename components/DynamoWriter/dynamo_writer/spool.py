@@ -113,26 +113,33 @@ class Admission:
     ignored: bool = False  # set by the receiver: a resend of a frame held in memory
 
 
+def open_spool_db(path: Path, schema: str, max_page_count: int | None = None) -> sqlite3.Connection:
+    """A spool's connection: WAL, a commit durable on disk before it returns (synchronous FULL), and
+    ``schema`` created. ``max_page_count`` is for tests: a spool that cannot grow is a full disk."""
+    db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        db.close()
+        raise RuntimeError(f"spool {path} cannot use WAL mode (got {mode})")
+    db.execute("PRAGMA synchronous=FULL")
+    # The WAL shrinks back to nothing after each checkpoint: a burst leaves no large file behind,
+    # and a full disk shows at the next commit (a WAL that kept its old size would be written
+    # over in place and hide it until the backlog outgrew it).
+    db.execute("PRAGMA journal_size_limit=0")
+    if max_page_count is not None:
+        db.execute(f"PRAGMA max_page_count={int(max_page_count)}")
+    db.executescript(f"BEGIN IMMEDIATE; {schema} COMMIT;")
+    return db
+
+
 class Spool:
     def __init__(self, path: Path, *, max_page_count: int | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection per Spool, shared by the receiving and the sending thread under a lock:
         # SQLite serializes writers anyway, and one connection keeps the WAL checkpoints simple.
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db = open_spool_db(self.path, _SCHEMA, max_page_count)
         self._lock = threading.Lock()
-        with self._lock:
-            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise RuntimeError(f"spool {self.path} cannot use WAL mode (got {mode})")
-            self._db.execute("PRAGMA synchronous=FULL")
-            # The WAL shrinks back to nothing after each checkpoint: a burst leaves no large file behind,
-            # and a full disk shows at the next commit (a WAL that kept its old size would be written
-            # over in place and hide it until the backlog outgrew it).
-            self._db.execute("PRAGMA journal_size_limit=0")
-            if max_page_count is not None:  # tests simulate a full disk with it
-                self._db.execute(f"PRAGMA max_page_count={int(max_page_count)}")
-            self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
 
     # receiving side -----------------------------------------------------------------------
     def put(self, items: Sequence[SpoolItem], *, max_items: int, max_bytes: int,
