@@ -5,15 +5,14 @@ moving objects, light changes) and the real pedestrian video OpenCV ships as a s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from local_device.camera import VTEST
 from tests.camera_ingest.helpers import photo
 
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 VTEST_FPS = 10.0
 
 NormalizedBox = tuple[float, float, float, float]

@@ -36,3 +36,13 @@ def test_the_demo_replays_a_file_or_folder_at_the_rate_it_captures_at(tmp_path, 
     args = parse_args(["--camera", "shots", "--fps", "4"])
     assert args.source["fps"] == args.fps == 4.0
     assert parse_args(["--camera", "shots"]).source["fps"] == parse_args([]).fps
+
+
+def test_the_demo_captures_the_whole_of_vtest_unless_another_camera_is_chosen(tmp_path, monkeypatch):
+    from local_device.demo import OTHER_CAMERA_FRAMES, VTEST_FRAMES, parse_args
+
+    (tmp_path / "shots").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert parse_args([]).frames == VTEST_FRAMES == 795
+    assert parse_args(["--camera", "shots"]).frames == OTHER_CAMERA_FRAMES
+    assert parse_args(["--camera", "shots", "--frames", "7"]).frames == 7

@@ -15,10 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from boto3.dynamodb.conditions import Attr
 
 from local_device.overlay import LOCAL_SNAPSHOT_BUCKET
-from local_device.store import table
+from local_device.store import EVENTS_TABLE, bucket_keys, events_for_request, table
 from local_greengrass.standins.child import local_client
 from smartcam.contracts import TrackEvent
 from tests.camera_ingest.motion_frames import VTEST
@@ -29,7 +28,6 @@ pytestmark = pytest.mark.integration
 CAMERA = "street"
 TRACKER = "smartcam.EventTracker"
 WRITER = "smartcam.DynamoWriter"
-EVENTS_TABLE = "SmartcamEvents"
 FPS = 5.0
 
 
@@ -67,22 +65,11 @@ def ended(messages: list[TrackEvent]) -> TrackEvent | None:
 
 def stored_events(pipeline: Pipeline, request_id: str) -> list[dict[str, Any]]:
     events = table(pipeline.runtime.dynamodb_endpoint(), EVENTS_TABLE)
-    items, start = [], None
-    while True:
-        page = events.scan(FilterExpression=Attr("request_id").eq(request_id),
-                          **({"ExclusiveStartKey": start} if start else {}))
-        items += page["Items"]
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
+    return events_for_request(events, pipeline.runtime.thing_name(), request_id)
 
 
 def s3_objects(pipeline: Pipeline) -> set[str]:
-    client = local_client("s3", pipeline.runtime.status()["standins"]["s3"])
-    keys: set[str] = set()
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=LOCAL_SNAPSHOT_BUCKET):
-        keys |= {entry["Key"] for entry in page.get("Contents", [])}
-    return keys
+    return bucket_keys(local_client("s3", pipeline.runtime.status()["standins"]["s3"]), LOCAL_SNAPSHOT_BUCKET)
 
 
 def assert_every_event_stored_once_as_it_ended(pipeline: Pipeline, request_id: str) -> dict[str, TrackEvent]:

@@ -1,42 +1,59 @@
 """`make demo`: the whole pipeline on the local Greengrass runtime, end to end, in one command.
 
-1. makes a short sample video from real photos (three people, one cat) into the runtime root;
-2. writes an overlay of recipes/dev.json (camera cam0 = that video, table created on first use,
-   annotated frames on) and starts the runtime with it: mosquitto as IoT Core, DynamoDB Local, and
-   the four components from their built recipes;
-3. sends a capture command the way an operator does (MQTT, operator certificate, the MQTT test
-   client's code path) and follows the capture status;
-4. waits until every detection of that request is stored in DynamoDB, prints the items, says where
-   the annotated frames are, and shuts everything down (also on Ctrl-C or failure).
-Exit status 0 only if every detection the pipeline produced for the request was stored.
+1. writes an overlay of recipes/dev.json and starts the runtime with it: mosquitto as IoT Core,
+   DynamoDB Local, the S3 stand-in and the components from their built recipes. Camera cam0 replays
+   OpenCV's pedestrian video (vtest.avi, 795 frames at 10 fps, installed by scripts/setup-system) with
+   its motion gate on; the tracker watches a zone `lawn` and a line `walkway` on it; the writer stores
+   events (its default mode) and creates its table and bucket on first use;
+2. sends a capture of the whole video the way an operator does (MQTT, operator certificate, the MQTT
+   test client's code path) and follows the capture status, down to what became of every frame;
+3. waits until every event the tracker started for the capture has ended and is stored in DynamoDB as
+   of its end message, prints the events as read back from DynamoDB, fetches every snapshot from S3
+   and puts the crops, captioned with their track ids, on a contact sheet; then shuts everything down
+   (also on Ctrl-C or failure).
+Exit status 0 only if every frame was accounted for, every event of the capture was stored once as of
+its end, and every snapshot an event names is in S3 (and, on vtest.avi, people were seen).
 
-    .venv/bin/python scripts/demo.py [--root DIR] [--frames 20] [--fps 5] [--keep-running]
+    .venv/bin/python scripts/demo.py [--camera SOURCE] [--frames N] [--fps 10] [--root DIR] [--keep-running]
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import signal
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from fleet.mqtt import MqttError
-from local_device.camera import CameraChoiceError, camera_source
+from local_device.camera import VTEST, CameraChoiceError, camera_source
+from local_device.contact_sheet import Tile, caption, contact_sheet
 from local_device.listeners import runtime_listeners
 from local_device.observe import Operator, PipelineObserver
-from local_device.overlay import pipeline_merges, write_overlay
+from local_device.overlay import LOCAL_SNAPSHOT_BUCKET, pipeline_merges, write_overlay
 from local_device.process import LocalRuntime, RuntimeFailure
-from local_device.report import detections_table
-from local_device.store import expected_keys, stored_keys, table, wait_for_items
-from local_device.video import make_sample_video
+from local_device.report import events_table
+from local_device.store import EVENTS_TABLE, table, wait_for_events
+from local_greengrass.standins.child import local_client
 from repo_layout import REPO_ROOT
-from smartcam.contracts import CaptureStatus
+from smartcam.contracts import CaptureStatus, TrackEvent
 
 STARTED = time.monotonic()
+CAMERA = "cam0"
+VTEST_FRAMES = 795
+OTHER_CAMERA_FRAMES = 100
+# What the tracker watches on vtest.avi (coordinates 0..1 from the top left): the lawn below the
+# walkway, and a line across the walkway ("in" = walking left to right, as seen in the picture).
+VTEST_ZONES = {
+    "zones": [{"name": "lawn", "polygon": [[0.0, 0.43], [0.52, 0.62], [1.0, 0.85], [1.0, 1.0], [0.0, 1.0]],
+               "labels": ["person"]}],
+    "lines": [{"name": "walkway", "points": [[0.5, 0.8], [0.5, 0.2]], "labels": ["person"]}],
+}
 
 
 def say(message: str) -> None:
@@ -47,43 +64,60 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=REPO_ROOT / ".local-greengrass",
                         help="runtime root (default .local-greengrass; the device venv is kept there)")
-    parser.add_argument("--frames", type=int, default=20)
-    parser.add_argument("--fps", type=float, default=5.0,
-                        help="capture rate; a file or folder camera (and the sample video) is replayed at it too, "
-                        "so no image is skipped")
-    parser.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for the results")
+    parser.add_argument("--frames", type=int, default=None,
+                        help=f"frames to capture (default: the whole of vtest.avi, {VTEST_FRAMES}; "
+                        f"{OTHER_CAMERA_FRAMES} from another camera)")
+    parser.add_argument("--fps", type=float, default=10.0,
+                        help="capture rate; a file or folder camera is replayed at it too, so no image is skipped")
+    parser.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for each stage's results")
     parser.add_argument("--keep-running", action="store_true", help="leave the runtime up at the end")
-    parser.add_argument("--camera", default="", help="capture from this camera instead of the sample video: "
+    parser.add_argument("--camera", default="", help="capture from this camera instead of vtest.avi: "
                         "/dev/videoN (or N), an rtsp(s)/http(s) URL, a video file or a folder of images "
                         "(make demo CAMERA=...)")
     args = parser.parse_args(argv)
+    if args.frames is not None and args.frames < 1:
+        parser.error("--frames must be at least 1")
     try:
         args.source = camera_source(args.camera, args.fps) if args.camera else None
     except CameraChoiceError as exc:
         parser.error(str(exc))
+    if args.frames is None:
+        args.frames = OTHER_CAMERA_FRAMES if args.source else VTEST_FRAMES
     return args
 
 
-def show_status(status: CaptureStatus) -> None:
-    counts = f" {status.frames_captured}/{status.frames_requested} frames" if status.frames_captured is not None else ""
-    say(f"capture status: {status.state}{counts}" + (f" ({status.reason})" if status.reason else ""))
-    if status.accounting is not None:
-        say("every frame accounted for: " + ", ".join(
-            f"{count} {name.replace('_', ' ')}" for name, count in status.accounting.model_dump().items() if count))
+def status_printer(progress_every_s: float = 10.0) -> Callable[[CaptureStatus], None]:
+    """Says each capture status; progress at most every ``progress_every_s`` seconds."""
+    last_progress = [-progress_every_s]
+
+    def show(status: CaptureStatus) -> None:
+        if status.state == "progress":
+            if time.monotonic() - last_progress[0] < progress_every_s:
+                return
+            last_progress[0] = time.monotonic()
+        captured = status.frames_captured
+        counts = f" {captured}/{status.frames_requested} frames" if captured is not None else ""
+        gated = f", {status.frames_gated} gated (no motion)" if status.frames_gated else ""
+        say(f"capture status: {status.state}{counts}{gated}" + (f" ({status.reason})" if status.reason else ""))
+        if status.accounting is not None:
+            say("every frame accounted for: " + ", ".join(
+                f"{count} {name.replace('_', ' ')}" for name, count in status.accounting.model_dump().items() if count))
+
+    return show
 
 
 def _raise_interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def demo_source(args: argparse.Namespace, demo: Path) -> dict[str, Any]:
+def camera_settings(args: argparse.Namespace) -> dict[str, Any]:
     if args.source is not None:
         say(f"camera: {args.source}")
-        return args.source
-    video = make_sample_video(demo / "sample.avi", fps=args.fps)
-    say(f"sample video {video} (640x480 MJPG at {args.fps:g} fps, 8 s: Grace Hopper, Eileen Collins, the cameraman, "
-        "Chelsea the cat)")
-    return {"type": "file", "path": str(video), "fps": args.fps}
+        return {"id": CAMERA, "source": args.source, "width": 640, "height": 480, "loop": True}
+    if not VTEST.is_file():
+        raise FileNotFoundError(f"{VTEST} is missing: scripts/setup-system installs it (Debian's opencv-doc)")
+    say(f"camera: {VTEST} (OpenCV's pedestrian scene, 768x576, replayed at {args.fps:g} fps), motion gate on")
+    return {"id": CAMERA, "source": {"type": "file", "path": str(VTEST), "fps": args.fps}, "loop": True}
 
 
 def loopback_only(runtime: LocalRuntime) -> bool:
@@ -96,62 +130,133 @@ def loopback_only(runtime: LocalRuntime) -> bool:
     return not exposed
 
 
+def ended_events(observer: PipelineObserver, request_id: str, timeout: float) -> dict[str, TrackEvent]:
+    """The end message of every event the tracker published for the request, once none is open."""
+    deadline = time.monotonic() + timeout
+    while True:
+        messages: dict[str, list[TrackEvent]] = {}
+        for event in observer.events():
+            if event.request_id == request_id:
+                messages.setdefault(event.event_id, []).append(event)
+        ends = {event_id: next((m for m in ms if m.kind == "end"), None) for event_id, ms in messages.items()}
+        if all(ends.values()):
+            return {event_id: end for event_id, end in ends.items() if end is not None}
+        if time.monotonic() > deadline:
+            still_open = sum(1 for end in ends.values() if end is None)
+            raise TimeoutError(f"{still_open} events still open after {timeout:g} s")
+        time.sleep(0.5)
+
+
+def snapshot_tiles(runtime: LocalRuntime, items: list[dict[str, Any]]) -> tuple[list[Tile], list[str]]:
+    """Each event's crop fetched from S3 (as a consumer of the table would), and the keys an item
+    names that are not in S3."""
+    s3 = local_client("s3", runtime.status()["standins"]["s3"])
+    tiles, missing = [], []
+    for item in items:
+        snapshot = item.get("snapshot")
+        if snapshot is None:
+            continue
+        for key in (str(snapshot["key"]), str(snapshot["crop_key"])):
+            try:
+                s3.head_object(Bucket=str(snapshot["bucket"]), Key=key)
+            except ClientError:
+                missing.append(key)
+        if str(snapshot["crop_key"]) not in missing:
+            crop = s3.get_object(Bucket=str(snapshot["bucket"]), Key=str(snapshot["crop_key"]))["Body"].read()
+            tiles.append(Tile(crop, caption(item)))
+    return tiles, missing
+
+
+def summarize(items: list[dict[str, Any]]) -> str:
+    labels: dict[str, int] = {}
+    for item in items:
+        labels[str(item["label"])] = labels.get(str(item["label"]), 0) + 1
+    zones: dict[str, int] = {}
+    crossings: dict[str, list[int]] = {}
+    for item in items:
+        for zone in {str(z["zone"]) for z in item.get("zones", [])}:
+            zones[zone] = zones.get(zone, 0) + 1
+        for line in item.get("lines", []):
+            counts = crossings.setdefault(str(line["line"]), [0, 0])
+            counts[0] += int(line["crossed_in"])
+            counts[1] += int(line["crossed_out"])
+    parts = [", ".join(f"{count} {label}" for label, count in sorted(labels.items())) or "no events"]
+    parts += [f"zone {zone} entered in {count} events" for zone, count in sorted(zones.items())]
+    parts += [f"line {line} crossed {c[0]} times in, {c[1]} out" for line, c in sorted(crossings.items())]
+    return "; ".join(parts)
+
+
+def shortfalls(final: CaptureStatus, ends: dict[str, TrackEvent], items: list[dict[str, Any]], missing: list[str],
+               *, vtest: bool) -> list[str]:
+    """What keeps the demo from passing: frames without an outcome, events not stored as they ended,
+    snapshots not in S3, no person on vtest.avi."""
+    problems = []
+    accounting = final.accounting
+    if accounting is None or accounting.lost or accounting.pending:
+        problems.append(f"frames lost or pending: {accounting}")
+    stored = {str(item["event_id"]): int(item["sequence"]) for item in items}
+    if stored != {event_id: end.sequence for event_id, end in ends.items()}:
+        problems.append(f"DynamoDB holds {len(stored)} events, not the {len(ends)} the tracker ended as they ended")
+    if missing:
+        problems.append(f"{len(missing)} snapshot objects an event names are not in S3: {', '.join(missing)}")
+    if vtest and not any(item["label"] == "person" for item in items):
+        problems.append("no person event from vtest.avi")
+    return problems
+
+
 def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     demo = runtime.root / "demo"
-    source = demo_source(args, demo)
-    annotated = demo / "annotated"
-    shutil.rmtree(annotated, ignore_errors=True)  # only this run's frames
-    camera = {"id": "cam0", "source": source, "width": 640, "height": 480, "loop": True}
-    document = write_overlay(demo / "deployment.json", pipeline_merges(camera=camera, annotated_dir=annotated),
-                             name="smartcam-local-demo")
+    camera = camera_settings(args)
+    merges = pipeline_merges(camera=camera, store="events")
+    if args.source is None:
+        merges["smartcam.EventTracker"] = {"cameras": {CAMERA: VTEST_ZONES}}
+    document = write_overlay(demo / "deployment.json", merges, name="smartcam-local-demo")
     say(f"deployment document {document} (recipes/dev.json + local settings)")
     say("starting the local Greengrass runtime (the first run builds the device venv: about a minute)")
     runtime.up(document)
     if not loopback_only(runtime):
         return 1
     thing = runtime.thing_name()
-    store = table(runtime.dynamodb_endpoint())
     observer = PipelineObserver(runtime)
     operator = None
     try:
         operator = Operator(runtime)
         request_id = f"demo-{uuid.uuid4().hex[:8]}"
-        say(f"operator -> smartcam/{thing}/capture: capture {args.frames} frames at {args.fps:g} fps from cam0, "
+        say(f"operator -> smartcam/{thing}/capture: capture {args.frames} frames at {args.fps:g} fps from {CAMERA}, "
             f"request {request_id}")
-        operator.capture("cam0", args.frames, args.fps, request_id)
-        final = operator.wait_final(request_id, timeout=args.timeout, on_status=show_status)
-        if final.state != "finished":
+        operator.capture(CAMERA, args.frames, args.fps, request_id)
+        final = operator.wait_final(request_id, timeout=args.frames / args.fps + args.timeout,
+                                    on_status=status_printer())
+        if final.state != "finished" or final.accounting is None:
             say(f"capture did not finish: {final.state} {final.reason or ''}")
             return 1
-        captured = final.frames_captured or 0
-        observer.wait_inferred(request_id, captured, timeout=args.timeout, quiet=20.0)
-        inferred = {m.frame.frame_id: m for _, m in observer.detections(request_id)}  # a resend counts once
-        say(f"{captured} frames captured, {len(inferred)} inferred, "
-            f"{sum(1 for m in inferred.values() if m.detections)} with detections")
+        say("waiting for the last events to end (EventTracker ends an event after its object has gone unseen "
+            "for tracking.endAfterS, 10 s by default)")
+        ends = ended_events(observer, request_id, timeout=args.timeout)
         last = [-1]
 
         def progress(have: int, want: int) -> None:
             if have != last[0]:
                 last[0] = have
-                say(f"DynamoDB: {have}/{want} items stored")
+                say(f"DynamoDB: {have}/{want} events stored as of their end message")
 
-        def expected() -> set[tuple[str, str]]:
-            return expected_keys(m for _, m in observer.detections(request_id))
-
-        items = wait_for_items(store, thing, request_id, expected, timeout=args.timeout, on_poll=progress)
-        print(f"\nDynamoDB table {store.name}, device {thing}, request {request_id}:")
-        print(detections_table(items))
-        annotated_files = sorted(annotated.rglob("*.jpg")) if annotated.exists() else []
-        say(f"annotated frames: {annotated} ({len(annotated_files)} JPEGs)")
-        keys = stored_keys(items)
-        missing = expected() - set(keys)
-        duplicated = len(keys) - len(set(keys))
-        # The sample video has people in 6 of its 8 seconds; a real camera may see nobody.
-        if len(inferred) < captured or missing or duplicated or (not items and args.source is None):
-            say(f"NOT everything arrived: {captured - len(inferred)} frames not inferred, {len(missing)} items "
-                f"missing, {duplicated} duplicated")
+        items = wait_for_events(table(runtime.dynamodb_endpoint(), EVENTS_TABLE), thing, request_id,
+                                lambda: {event_id: end.sequence for event_id, end in ends.items()},
+                                timeout=args.timeout, on_poll=progress)
+        print(f"\nDynamoDB table {EVENTS_TABLE}, device {thing}, request {request_id} "
+              f"(snapshots in S3 bucket {LOCAL_SNAPSHOT_BUCKET}):")
+        print(events_table(items) if items else "(no events)")
+        say(summarize(items))
+        tiles, missing = snapshot_tiles(runtime, items)
+        if tiles:
+            sheet = contact_sheet(tiles, demo / "events.jpg")
+            say(f"contact sheet of the {len(tiles)} snapshots read back from S3: {sheet}")
+        problems = shortfalls(final, ends, items, missing, vtest=args.source is None)
+        if problems:
+            say("NOT everything arrived: " + "; ".join(problems))
             return 1
-        say(f"every detection stored exactly once ({len(items)} items from {captured} frames)")
+        say(f"every event stored exactly once as it ended ({len(items)} events from {final.frames_captured} frames, "
+            f"{sum(1 for item in items if 'snapshot' in item)} with their snapshots in S3)")
         return 0
     finally:
         if operator is not None:
@@ -169,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted")
         code = 130
-    except (RuntimeFailure, MqttError, TimeoutError, OSError) as exc:
+    except (RuntimeFailure, MqttError, TimeoutError, OSError, ValueError) as exc:
         say(f"failed: {exc}")
         say(f"component logs: {runtime.root / 'logs'}")
     finally:

@@ -50,14 +50,15 @@ def write_overlay(path: Path, merges: dict[str, dict[str, Any]], base: Path = DE
 
 def pipeline_merges(*, camera: dict[str, Any], annotated_dir: Path | None = None,
                     score_threshold: float | None = None, pending_per_camera: int = 64,
-                    account_within_s: float | None = None) -> dict[str, dict[str, Any]]:
+                    account_within_s: float | None = None, store: str = "both") -> dict[str, dict[str, Any]]:
     """The local settings every run here needs: a camera, the tables and the snapshot bucket created
     on first use, short timeouts, and every inferred frame summarised to IoT Core. (The frame ring
-    needs nothing: each runtime's components derive a root of their own from its IPC socket.) The
-    writer stores both the per-frame detections (what the runs here read back and count) and events.
+    needs nothing: each runtime's components derive a root of their own from its IPC socket.)
 
     ``account_within_s``: how long a capture's final status waits for its frames' receipts (None:
-    the recipe's default); frames still without one count as ``pending`` in its accounting."""
+    the recipe's default); frames still without one count as ``pending`` in its accounting. ``store``:
+    the writer's store mode; ``both`` (the default here) also keeps the per-frame detections, which
+    the tests and benchmarks read back and count."""
     # A queue deep enough for a whole short capture: on a busy 2-core machine inference can fall
     # behind a 5 fps camera, and the default (keep only the newest frame) would drop frames.
     inference: dict[str, Any] = {"iotSummary": {"includeEmpty": True},
@@ -70,7 +71,7 @@ def pipeline_merges(*, camera: dict[str, Any], annotated_dir: Path | None = None
         "smartcam.CameraIngest": {"cameras": [camera], "progressIntervalS": 1,
                                   **({} if account_within_s is None else {"accountWithinS": account_within_s})},
         "smartcam.SsdInference": inference,
-        "smartcam.DynamoWriter": {"store": "both", "createTableIfMissing": True,
+        "smartcam.DynamoWriter": {"store": store, "createTableIfMissing": True,
                                   "snapshotBucket": LOCAL_SNAPSHOT_BUCKET, "createBucketIfMissing": True,
                                   "requestTimeoutS": 3, "backoffMaxS": 2, "flushIntervalS": 0.2, "reportIntervalS": 5},
     }

@@ -1,4 +1,5 @@
-"""The table `make demo` prints: what DynamoDB holds for one capture request, stage times included."""
+"""The tables `make demo` prints, from stored items alone: the per-frame detections of one capture
+request (stage times included), and its events."""
 
 from __future__ import annotations
 
@@ -39,3 +40,38 @@ def detections_table(items: Iterable[dict[str, Any]]) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines) + "\n(stage times in ms)"
+
+
+def _minute_second(epoch: Any) -> str:
+    return time.strftime("%M:%S", time.localtime(float(epoch)))
+
+
+def _zones(item: dict[str, Any]) -> str:
+    visits = [f"{z['zone']} {_minute_second(z['entered'])}-{_minute_second(z['left']) if 'left' in z else ''}"
+              for z in item.get("zones", [])]
+    return ",".join(visits) or "-"
+
+
+def _lines(item: dict[str, Any]) -> str:
+    return ",".join(f"{c['line']} in {c['crossed_in']} out {c['crossed_out']}" for c in item.get("lines", [])) or "-"
+
+
+def events_table(items: Iterable[dict[str, Any]]) -> str:
+    """One row per stored event item, oldest first: what DynamoDB holds for it. Zone visits show the
+    minutes:seconds each was entered and left."""
+    header = ("event", "label", "start", "end", "dur s", "frames", "best", "state", "zones", "lines",
+              "snapshot (S3 key)")
+    rows = [header]
+    for item in sorted(items, key=lambda i: (float(i["first_seen"]), str(i["event_id"]))):
+        snapshot = item.get("snapshot")
+        state = str(item["state"]) + (f" ({item['end_reason']})" if "end_reason" in item else "")
+        rows.append((
+            str(item["event_id"]), str(item["label"]), _clock(float(item["first_seen"])),
+            _clock(float(item["last_seen"])), f"{float(item['duration_s']):.1f}", str(item["frames"]),
+            f"{float(item['best_score']):.2f}", state, _zones(item), _lines(item),
+            str(snapshot["key"]) if snapshot else f"- ({item.get('snapshot_missing', 'none')})",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)

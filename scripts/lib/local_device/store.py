@@ -1,4 +1,4 @@
-"""Reading back what DynamoWriter stored in the runtime's DynamoDB Local."""
+"""Reading back what DynamoWriter stored in the runtime's DynamoDB Local and S3 stand-in."""
 
 from __future__ import annotations
 
@@ -92,5 +92,54 @@ def wait_for_items(store: Any, device: str, request_id: str, expected: Callable[
         if want and want <= have:
             return items
         if time.monotonic() > deadline:
+            return items
+        time.sleep(1.0)
+
+
+EVENTS_TABLE = "SmartcamEvents"
+
+
+def events_for_request(store: Any, device: str, request_id: str) -> list[dict[str, Any]]:
+    """Every event item of the device whose first frame belongs to ``request_id``, oldest first."""
+    items: list[dict[str, Any]] = []
+    query: dict[str, Any] = {"KeyConditionExpression": Key("device").eq(device),
+                             "FilterExpression": Attr("request_id").eq(request_id), "ConsistentRead": True}
+    while True:
+        try:
+            page = store.query(**query)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return []
+            raise
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return sorted(items, key=lambda item: (float(item["first_seen"]), str(item["event_id"])))
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def bucket_keys(s3: Any, bucket: str) -> set[str]:
+    """Every object key in ``bucket``."""
+    keys: set[str] = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys |= {entry["Key"] for entry in page.get("Contents", [])}
+    return keys
+
+
+def wait_for_events(store: Any, device: str, request_id: str, expected: Callable[[], dict[str, int]], *,
+                    timeout: float = 180.0, on_poll: Callable[[int, int], None] | None = None
+                    ) -> list[dict[str, Any]]:
+    """Poll until the table holds the request's events exactly as ``expected`` (event id -> the
+    sequence of its last message), or ``timeout``; returns the items found."""
+    deadline = time.monotonic() + timeout
+    while True:
+        want = expected()
+        try:
+            items = events_for_request(store, device, request_id)
+        except BotoCoreError:
+            items = []
+        have = {str(item["event_id"]): int(item["sequence"]) for item in items}
+        if on_poll:
+            on_poll(sum(1 for event_id, sequence in want.items() if have.get(event_id) == sequence), len(want))
+        if have == want or time.monotonic() > deadline:
             return items
         time.sleep(1.0)

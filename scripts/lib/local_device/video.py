@@ -1,8 +1,5 @@
-"""A short sample video made from the real photos in tests/model_packaging/images (no camera is attached here).
-
-Each photo gets a segment with a slow zoom and pan (a "Ken Burns" move), so consecutive frames differ
-like a camera's would while the subject stays in view.
-"""
+"""Camera pictures made from the real photos in tests/model_packaging/images (no camera is attached
+here): a folder camera whose every frame has a person, for runs that count per-frame detections."""
 
 from __future__ import annotations
 
@@ -15,7 +12,6 @@ from repo_layout import REPO_ROOT
 
 IMAGES = REPO_ROOT / "tests" / "model_packaging" / "images"
 PEOPLE = ("grace_hopper.jpg", "astronaut.png", "camera.png")
-CAT = "chelsea.png"
 
 
 def _load(path: Path) -> np.ndarray:
@@ -25,40 +21,20 @@ def _load(path: Path) -> np.ndarray:
     return image
 
 
-def _frame(image: np.ndarray, width: int, height: int, progress: float) -> np.ndarray:
-    """The crop at ``progress`` (0..1) of the move: zoom 1.0 -> 1.12, drifting right and down."""
+def _framed(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The largest crop of ``width``:``height``'s aspect ratio, 30 % of the way from the top left (where
+    these photos' subjects are), resized to ``width`` x ``height``."""
     h, w = image.shape[:2]
     aspect = width / height
-    base_w, base_h = (w, w / aspect) if w / h < aspect else (h * aspect, h)
-    zoom = 1.0 + 0.12 * progress
-    crop_w, crop_h = base_w / zoom, base_h / zoom
-    x0 = (w - crop_w) * (0.3 + 0.4 * progress)
-    y0 = (h - crop_h) * (0.3 + 0.4 * progress)
+    crop_w, crop_h = (w, w / aspect) if w / h < aspect else (h * aspect, h)
+    x0, y0 = (w - crop_w) * 0.3, (h - crop_h) * 0.3
     crop = image[int(y0):int(y0 + crop_h), int(x0):int(x0 + crop_w)]
     return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
-
-
-def make_sample_video(out: Path, *, names: tuple[str, ...] = (*PEOPLE, CAT), seconds_each: float = 2.0,
-                      fps: float = 10.0, width: int = 640, height: int = 480) -> Path:
-    """Write an MJPG .avi of ``names`` (files in tests/model_packaging/images), one segment each; returns ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write MJPG video to {out}")
-    try:
-        per_segment = max(1, round(seconds_each * fps))
-        for name in names:
-            image = _load(IMAGES / name)
-            for index in range(per_segment):
-                writer.write(_frame(image, width, height, index / max(1, per_segment - 1)))
-    finally:
-        writer.release()
-    return out
 
 
 def copy_people(folder: Path, width: int = 640, height: int = 480) -> Path:
     """A folder of the photos with one person each (for a folder camera whose every frame has a person)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in PEOPLE:
-        cv2.imwrite(str(folder / f"{Path(name).stem}.jpg"), _frame(_load(IMAGES / name), width, height, 0.0))
+        cv2.imwrite(str(folder / f"{Path(name).stem}.jpg"), _framed(_load(IMAGES / name), width, height))
     return folder
