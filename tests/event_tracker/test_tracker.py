@@ -48,6 +48,29 @@ def test_identity_survives_five_missed_frames():
     assert all(result.ids(i) == {1} for i in range(15, 30))
 
 
+def test_someone_who_stops_while_hidden_is_taken_up_again_where_they_were_last_seen():
+    """Walking at a box width per second, hidden (behind a post) for 3 s in which they stop: their
+    prediction moves on for lostCoastS only, and the box they were last seen in takes them back."""
+    frames = walking_frames(20, velocity=(0.06, 0.0))
+    last_box = frames[-1][1][0].box
+    times = frame_times(61)[20:]
+    frames += [(t, []) for t in times[:30]]  # hidden 3 s
+    frames += [(t, [person(last_box)]) for t in times[30:]]  # there again, where they stopped
+    result = run(tracker(), frames)
+    assert result.started() == [1] and result.ended() == []
+    assert all(result.ids(i) == {1} for i in range(50, 61))
+
+
+def test_without_the_stop_and_the_last_box_that_person_would_be_a_second_event():
+    frames = walking_frames(20, velocity=(0.06, 0.0))
+    last_box = frames[-1][1][0].box
+    times = frame_times(61)[20:]
+    frames += [(t, []) for t in times[:30]] + [(t, [person(last_box)]) for t in times[30:]]
+    coasting = tracker(lost_coast_s=60.0)
+    coasting._recover = lambda frame, tracks, detections: ([], detections)  # the third round off
+    assert run(coasting, frames).started() == [1, 2]
+
+
 def test_two_people_crossing_keep_their_identities_with_the_low_score_detections_of_the_hidden_one():
     times = frame_times(40)
     left_to_right = walk((0.10, 0.40, 0.16, 0.70), (0.12, 0.0), times)
@@ -214,6 +237,9 @@ def test_tracking_settings_are_strict_and_ordered():
         validate_config(TrackingSettings, {"endAfterS": "5"})
     with pytest.raises(ConfigError, match="pathPoints"):  # an event carries at most MAX_PATH_POINTS
         validate_config(TrackingSettings, {"pathPoints": MAX_PATH_POINTS + 1})
+    with pytest.raises(ConfigError, match="lostCoastS"):
+        validate_config(TrackingSettings, {"lostCoastS": -0.5})
+    assert validate_config(TrackingSettings, {"lostCoastS": 0}).lost_coast_s == 0.0
     assert TrackingSettings().end_after_s == 10.0  # well above the motion gate's 4 s keep-alive
 
 

@@ -51,6 +51,10 @@ class TrackingSettings(ComponentConfig):
         "CameraIngest's motion gate keep-alive interval, or a person standing still becomes an event per "
         "keep-alive frame."
     )
+    lost_coast_s: Annotated[float, Field(ge=0, le=60)] = Field(
+        1.0, description="A lost track's predicted box moves on at its last velocity for this many seconds, then "
+        "stays put; a detection overlapping the box where it was last seen also takes it up again."
+    )
     class_aware: bool = Field(
         True, description="A detection matches only tracks of its label; false matches across labels (for a "
         "model whose label flickers between similar classes), a track's label being the one of highest summed score."

@@ -1,12 +1,16 @@
 """Tracks of one camera from its detections, frame by frame, in the style of ByteTrack.
 
-Each frame: every track's box is predicted to the frame's time (Kalman filter, constant velocity);
-then detections are matched by IoU in two rounds:
+Each frame: every track's box is predicted to the frame's time (Kalman filter, constant velocity; a
+track lost for more than ``lostCoastS`` stays where it is); then detections are matched by IoU in
+three rounds:
 
 1. high-score detections to every track, tentative ones included;
 2. low-score detections to the confirmed and lost tracks still unmatched, at a stricter IoU: a person
    half hidden behind another is often detected weakly, and this keeps their identity instead of
-   losing it.
+   losing it;
+3. high-score detections still unmatched to the lost tracks still unmatched, by IoU with the box each
+   was last detected in (OC-SORT's observation-centric recovery): a person who stopped, or turned,
+   while hidden behind a post shows up again where the prediction no longer is.
 
 Unlike ByteTrack, which matches tentative tracks in a round of their own after the others, the first
 round has them compete with the confirmed ones: a track needs ``confirmHits`` detections, and in the
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
@@ -204,7 +208,7 @@ class Tracker:
         # Tracks unseen for too long by this frame's time are over before it is matched, whether or not
         # expire() ran in the gap: the same frames end the same tracks.
         ended = self._end_unseen(at)
-        self._predict(dt)
+        self._predict(at, dt)
         settings = self.settings
         frame = _Frame(at, frame_id, seen, np.array([o.box for o in seen], dtype=float).reshape(-1, 4),
                        kalman.states_to_boxes(self._mean))
@@ -213,8 +217,9 @@ class Tracker:
 
         first, tracks_left, high_left = self._match(frame, list(range(len(self._tracks))), high, settings.match_iou)
         established = [t for t in tracks_left if self._tracks[t].state != TrackState.TENTATIVE]
-        second, _, _ = self._match(frame, established, low, settings.low_match_iou)
-        matched = first + second
+        second, established_left, _ = self._match(frame, established, low, settings.low_match_iou)
+        recovered, high_left = self._recover(frame, established_left, high_left)
+        matched = first + second + recovered
 
         confirmed, found, snapshots = self._apply(frame, matched)
         lost = self._miss({t for t, _ in matched})
@@ -242,11 +247,15 @@ class Tracker:
 
     # --- one frame, in parts ------------------------------------------------------------------------
 
-    def _predict(self, dt: float) -> None:
+    def _predict(self, at: float, dt: float) -> None:
         if not self._tracks:
             return
         lost = np.array([track.state == TrackState.LOST for track in self._tracks])
         self._mean[lost, 6:8] = 0.0  # a lost box keeps its size: unobserved, a shrinking box would vanish
+        # ... and stops where it is after lostCoastS: people stop and turn while hidden, and a box carried
+        # on at its old velocity for seconds would be far from where they show up again.
+        stopped = lost & np.array([at - track.last_seen > self.settings.lost_coast_s for track in self._tracks])
+        self._mean[stopped, 4:6] = 0.0
         self._mean, self._spread = kalman.predict(self._mean, self._spread, dt, self._noise)
 
     def _match(
@@ -265,6 +274,24 @@ class Tracker:
         pairs, tracks_left, detections_left = assign(iou, minimum)
         return ([(tracks[r], detections[c]) for r, c in pairs], [tracks[r] for r in tracks_left],
                 [detections[c] for c in detections_left])
+
+    def _recover(self, frame: _Frame, tracks: list[int], detections: list[int]
+                 ) -> tuple[list[tuple[int, int]], list[int]]:
+        """The third round: lost tracks still unmatched take high-score detections that overlap the box
+        they were last detected in, however far their prediction has drifted (a person who stopped
+        behind a post, or turned, while unseen); such a track starts over from the detection, its old
+        velocity forgotten. Returns the pairs and the detections left."""
+        lost = [t for t in tracks if self._tracks[t].state == TrackState.LOST]
+        if not lost or not detections:
+            return [], detections
+        last_boxes = frame.predicted.copy()
+        last_boxes[lost] = [self._tracks[t].box for t in lost]
+        pairs, _, detections_left = self._match(replace(frame, predicted=last_boxes), lost, detections,
+                                                self.settings.match_iou)
+        if pairs:
+            rows = [t for t, _ in pairs]
+            self._mean[rows], self._spread[rows] = kalman.initiate(frame.boxes[[d for _, d in pairs]], self._noise)
+        return pairs, detections_left
 
     def _apply(
         self, frame: _Frame, matched: list[tuple[int, int]]
