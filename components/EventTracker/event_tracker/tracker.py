@@ -8,8 +8,8 @@ three rounds:
 2. low-score detections to the confirmed and lost tracks still unmatched, at a stricter IoU: a person
    half hidden behind another is often detected weakly, and this keeps their identity instead of
    losing it;
-3. high-score detections still unmatched to the lost tracks still unmatched, by IoU with the box each
-   was last detected in (OC-SORT's observation-centric recovery): a person who stopped, or turned,
+3. high-score detections still unmatched to the tracks lost in the last few seconds and still
+   unmatched, by IoU with the box each was last detected in (OC-SORT's observation-centric recovery): a person who stopped, or turned,
    while hidden behind a post shows up again where the prediction no longer is.
 
 Unlike ByteTrack, which matches tentative tracks in a round of their own after the others, the first
@@ -42,6 +42,9 @@ from smartcam.contracts import Detection
 
 Box = tuple[float, float, float, float]  # normalized corners x1, y1, x2, y2
 
+# The third round takes up only tracks lost this recently: the box a track was last seen in stays where
+# it is, and anyone walking through that spot later would otherwise continue someone else's event.
+RECOVER_WITHIN_S = 4.0
 # A box closer than this to the frame's edge is cut off by it: a poor snapshot of the object.
 EDGE_MARGIN = 0.01
 EDGE_PENALTY = 0.5
@@ -281,7 +284,8 @@ class Tracker:
         they were last detected in, however far their prediction has drifted (a person who stopped
         behind a post, or turned, while unseen); such a track starts over from the detection, its old
         velocity forgotten. Returns the pairs and the detections left."""
-        lost = [t for t in tracks if self._tracks[t].state == TrackState.LOST]
+        lost = [t for t in tracks if self._tracks[t].state == TrackState.LOST
+                and frame.at - self._tracks[t].last_seen <= RECOVER_WITHIN_S]
         if not lost or not detections:
             return [], detections
         last_boxes = frame.predicted.copy()
