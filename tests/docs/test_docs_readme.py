@@ -75,6 +75,9 @@ def test_the_reference_shows_types_constraints_defaults_and_descriptions_from_th
     ingest = {row.key: row for r in ref.all_references() for row in r.rows if r.name == "smartcam.CameraIngest"}
     assert ingest["cameras[].source.type"].type == 'one of `"file"`, `"folder"`, `"stream"`, `"v4l2"`'
     assert ingest["ring"].description.startswith("Per camera")  # the nested model's docstring
+    masks = ingest["cameras[].motion.masks"]  # polygons of [x, y] points: tuples in the schema
+    assert masks.type == "list of list of [number, number]"
+    assert masks.constraints == "0\u201316 items, each: 3\u201364 items, each: \u2265 0, \u2264 1"
 
 
 def test_the_capture_command_examples_in_the_readme_follow_the_contract():

@@ -279,6 +279,8 @@ class _Walker:
         for union in ("anyOf", "oneOf"):
             if union in node:
                 return " or ".join(self.type_name(branch) for branch in node[union])
+        if "prefixItems" in node:  # a tuple, e.g. an [x, y] point
+            return "[" + ", ".join(self.type_name(item) for item in node["prefixItems"]) + "]"
         if node.get("type") == "array":
             return f"list of {self.type_name(node.get('items', {}))}"
         return str(node.get("type", "any"))
@@ -292,7 +294,11 @@ class _Walker:
             parts.append("length " + _range(node.get("minLength"), node.get("maxLength"), ""))
         if "pattern" in node:
             parts.append(f"pattern `{node['pattern']}`")
-        if "minItems" in node or "maxItems" in node:
+        if "prefixItems" in node:  # a tuple: its length is in its type; say what its items take, if alike
+            inner = {self.constraints(item) for item in node["prefixItems"]}
+            if len(inner) == 1 and "" not in inner:
+                parts.append(inner.pop())
+        elif "minItems" in node or "maxItems" in node:
             parts.append(_range(node.get("minItems"), node.get("maxItems"), "items"))
         if node.get("type") == "array" and "items" in node:
             inner = self.constraints(node["items"])
