@@ -400,8 +400,79 @@ class PipelineResult(StampedResult[PipelineMachine]):
     notes: str
 
 
+# tracking --------------------------------------------------------------------------------------------
+class FrameTimes(ResultPart):
+    """Per frame, the fastest of the passes (so another job's burst on the shared cores does not count)."""
+
+    median_ms: float
+    p90_ms: float
+    max_ms: float
+    cpu_ms_per_frame: float  # process CPU time of the update calls over the frames, the least of the passes
+
+
+class TrackingQuality(ResultPart):
+    """benchmarks.tracking_scenes.score against the scene's truth."""
+
+    people: int
+    track_ids: int
+    id_switches: int
+    fragmentation: int
+    recall: float
+    precision: float
+
+
+class TrackerOnScene(ResultPart):
+    people: int
+    seed: int
+    frames: int
+    detections: int
+    times: FrameTimes
+    quality: TrackingQuality | None  # None: the per-camera path, whose tracks are the Tracker's
+    messages: int | None = None  # TrackEvent messages built (the per-camera path only)
+
+
+class TrackerMeasured(ResultPart):
+    label: str  # for tables and plots
+    what: str
+    package: str | None  # the pinned library, "supervision==0.30.9"; None: this repository's code
+    configuration: str
+    scenes: list[TrackerOnScene]
+
+    def on(self, people: int) -> TrackerOnScene | None:
+        return next((scene for scene in self.scenes if scene.people == people), None)
+
+
+class LibraryInstall(ResultPart):
+    """The library's bench-only venv, against the device venv (components/Runtime/requirements.txt)."""
+
+    requirements: str  # the pinned file it was installed from
+    packages: int  # distributions installed with it, itself included (pip and setuptools not)
+    megabytes: float  # their installed files, in MiB
+    new_packages: list[str]  # not in the device venv
+    new_megabytes: float
+    conflicts: list[str]  # requirements the device venv's pins do not meet: "norfair 2.3.0 requires numpy<2.0.0,..."
+
+
+class TrackingTarget(ResultPart):
+    people: int
+    median_ms: float
+    measured_median_ms: float
+    measured_p90_ms: float
+    met: bool
+
+
+class TrackingResult(StampedResult[Machine]):
+    scenes: str  # how they are made
+    seconds: float  # each scene's length
+    fps: float
+    passes: int
+    trackers: dict[str, TrackerMeasured]  # "tracker", "camera" (ours), then the libraries by name
+    libraries: dict[str, LibraryInstall]
+    target: TrackingTarget
+
+
 # by benchmark name (benchmarks.NAMES); a variant's file, "pipeline-threads1.json", is read as its benchmark's
 RESULT_MODELS: dict[str, type[BenchResult]] = {
     "ipc": IpcResult, "capture": CaptureResult, "inference": InferenceResult, "writer": WriterResult,
-    "pipeline": PipelineResult,
+    "pipeline": PipelineResult, "tracking": TrackingResult,
 }

@@ -16,6 +16,7 @@ from benchmarks.results import (
     InferenceResult,
     IpcResult,
     PipelineResult,
+    TrackingResult,
     WriterResult,
 )
 from readme_tables.config_reference import GE, LE, TIMES, cell
@@ -135,6 +136,32 @@ def bench_pipeline(data: PipelineResult) -> list[BenchRow]:
     return rows
 
 
+def bench_tracking(data: TrackingResult) -> list[BenchRow]:
+    target = data.target
+    rows: list[BenchRow] = []
+    for name, measured in data.trackers.items():
+        label = measured.label
+        people = " / ".join(str(scene.people) for scene in measured.scenes)
+        at_target = measured.on(target.people)
+        speed = " / ".join(f"{scene.times.median_ms:.2f}" for scene in measured.scenes) + " ms"
+        if at_target is not None:
+            speed += f" (p90 {at_target.times.p90_ms:.2f} ms at {target.people})"
+        rows += _rows((f"{label}: median ms per frame at {people} people", speed,
+                       f"{LE} {target.median_ms:g} ms at {target.people} objects" if name == "tracker" else ""))
+        if at_target is not None and at_target.quality is not None:
+            quality = at_target.quality
+            rows += _rows((f"{label} at {target.people} people, {data.seconds:g} s: ID switches, fragmentation, "
+                           "recall / precision",
+                           f"{quality.id_switches}, {quality.fragmentation}, {quality.recall:.1%} / "
+                           f"{quality.precision:.1%}", ""))
+    for name, install in data.libraries.items():
+        conflicts = "; ".join(install.conflicts) or "none"
+        rows += _rows((f"{name}: installed size, packages (new to the device venv); conflicts with the device venv",
+                       f"{install.megabytes:,.0f} MB, {install.packages} ({install.new_megabytes:,.0f} MB, "
+                       f"{len(install.new_packages)}); {conflicts}", ""))
+    return rows
+
+
 def bench_generic(data: dict[str, Any]) -> list[BenchRow]:
     """A file without its own reader: a top-level ``summary`` of scalars, else numeric leaves of ``results``."""
     summary = data.get("summary")
@@ -165,7 +192,7 @@ def _reader(model: type[R], rows: Callable[[R], list[BenchRow]]) -> Callable[[st
 BENCH_READERS: dict[str, Callable[[str], tuple[BenchResult, list[BenchRow]]]] = {
     "ipc": _reader(IpcResult, bench_ipc), "capture": _reader(CaptureResult, bench_capture),
     "inference": _reader(InferenceResult, bench_inference), "writer": _reader(WriterResult, bench_writer),
-    "pipeline": _reader(PipelineResult, bench_pipeline),
+    "pipeline": _reader(PipelineResult, bench_pipeline), "tracking": _reader(TrackingResult, bench_tracking),
 }
 BENCH_ORDER = NAMES
 
