@@ -49,7 +49,9 @@ def well_formed_updates(annotated: Path) -> st.SearchStrategy[Update]:
     """Valid configurations: each setting left out or at a value near its bounds. ``dlr`` and ``auto``
     name runtimes the fake model lacks (a reload that fails keeps the loaded one)."""
     catalog: dict[str, list[Any]] = {
-        "scoreThreshold": [0.0, 0.5, 0.95, 1.0],
+        # any of these with any tracking threshold is valid (it must not exceed the score threshold)
+        "scoreThreshold": [0.1, 0.5, 0.95, 1.0],
+        "trackingScoreThreshold": [0.0, 0.05, 0.1],
         "nmsIouThreshold": [1e-9, 0.45, 1.0],
         "maxDetections": [1, 20, 1000],
         "classAllowList": [[], ["person"], ["dog", "cat"], ["x" * 64]],
@@ -75,6 +77,8 @@ def against_the_rules(configuration: dict[str, Any]) -> dict[str, dict[str, Any]
         "a 65-character label": {**configuration, "classAllowList": ["x" * 65]},
         "1001 labels": {**configuration, "classAllowList": [f"l{i}" for i in range(1001)]},
         "a zero IoU": {**configuration, "nmsIouThreshold": 0},
+        "a tracking threshold above the score threshold": {**configuration, "scoreThreshold": 0.4,
+                                                           "trackingScoreThreshold": 0.6},
     }
 
 

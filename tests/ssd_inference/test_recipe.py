@@ -1,9 +1,10 @@
 
 
+import pytest
 import yaml
 
 from repo_layout import REPO_ROOT
-from smartcam.config import validate_config
+from smartcam.config import ConfigError, validate_config
 from ssd_inference.settings import SsdInferenceConfig
 
 RECIPE = REPO_ROOT / "components" / "SsdInference" / "recipe.yaml"
@@ -44,3 +45,16 @@ def test_access_control_is_least_privilege():
         ("aws.greengrass#PublishToIoTCore", "smartcam/{iot:thingName}/detections"),
         ("aws.greengrass#PublishToIoTCore", "smartcam/{iot:thingName}/status/smartcam.SsdInference"),
     }
+
+
+def test_the_tracking_threshold_is_at_most_the_score_threshold():
+    assert validate_config(SsdInferenceConfig, {"scoreThreshold": 0.3, "trackingScoreThreshold": 0.3}
+                           ).tracking_score_threshold == 0.3
+    assert validate_config(SsdInferenceConfig, {"trackingScoreThreshold": 0.0}).tracking_score_threshold == 0.0
+    with pytest.raises(ConfigError, match=r"trackingScoreThreshold \(0.6\) must be at most scoreThreshold \(0.5\)"):
+        validate_config(SsdInferenceConfig, {"trackingScoreThreshold": 0.6})
+    # a site that lowered scoreThreshold below the default 0.1 lowers this one with it
+    with pytest.raises(ConfigError, match="must be at most scoreThreshold"):
+        validate_config(SsdInferenceConfig, {"scoreThreshold": 0.05})
+    with pytest.raises(ConfigError, match="trackingScoreThreshold"):
+        validate_config(SsdInferenceConfig, {"trackingScoreThreshold": "0.1"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from smartcam.config import ComponentConfig
 
@@ -71,6 +71,12 @@ class SsdInferenceConfig(ComponentConfig):
     score_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         0.5, description="Lowest score (0..1) of a reported detection."
     )
+    tracking_score_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.1, description="Lowest score (0..1) of a candidate: detections from here up to scoreThreshold go to "
+        "smartcam.EventTracker as hints (after the same allow-list, minimum area and NMS, at most maxDetections), "
+        "so a half-hidden person's weak detection continues their track; nothing stores, counts or summarises "
+        "them. At most scoreThreshold; equal to it sends none."
+    )
     nms_iou_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         0.45, description="Overlap (IoU, 0..1) above which the lower-scoring of two boxes of the same class is "
         "suppressed."
@@ -105,3 +111,9 @@ class SsdInferenceConfig(ComponentConfig):
         "are counted and sent with the next."
     )
 
+    @model_validator(mode="after")
+    def _tracking_below_results(self) -> SsdInferenceConfig:
+        if self.tracking_score_threshold > self.score_threshold:
+            raise ValueError(f"trackingScoreThreshold ({self.tracking_score_threshold}) must be at most "
+                             f"scoreThreshold ({self.score_threshold})")
+        return self
