@@ -43,10 +43,8 @@ from smartcam.contracts import (
     EventReceipt,
     FrameRef,
     Health,
-    ModelInfo,
     ModelManifest,
     Receipts,
-    StageLatency,
     TrackEvent,
     WriterReport,
     parse,
@@ -55,19 +53,18 @@ from smartcam.frames import FrameRing, read_frame
 from smartcam.handoff import Outbox, ReceiptSender, StageWatch
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Counters, StatusReporter, Telemetry
-from ssd_inference.decoders import Selection, build_decoder, select, to_detections
+from ssd_inference.engine import Engine, PreparedModel
+from ssd_inference.frame_path import FramePath, selection_for
 from ssd_inference.iot_summary import summarize
 from ssd_inference.model_bundle import load_model_bundle
 from tests.camera_ingest.helpers import config_dict, make_folder
 from tests.dynamo_writer.helpers import config as writer_config
 from tests.dynamo_writer.helpers import track_event
-from tests.ssd_inference.helpers import grid_anchors, jpeg_bytes, raw_outputs
+from tests.ssd_inference.helpers import WeakDetectionsBackend, fake_factories, jpeg_bytes, write_model_dir
 from tests.support.fake_nucleus import FakeNucleus
 
 THING = "contract-thing"
 MODEL = REPO_ROOT / "components" / "SsdModelStore" / "model"
-TF_PARAMS = {"anchors_file": "anchors.npy", "anchor_order": "yxhw", "scale_factors": [10, 10, 5, 5],
-             "score_activation": "sigmoid", "background_class": 0}
 
 
 def iot_payloads(nucleus: FakeNucleus) -> list[bytes]:
@@ -126,16 +123,17 @@ class ListSource:
 
 
 def produce_detections(tmp: Path) -> Detections:
-    """SsdInference's decoder and selection on a TF OD API output, in the message it publishes."""
-    decoder = build_decoder("tf_od_api", TF_PARAMS, grid_anchors(), (64, 64))
-    outputs = raw_outputs(grid_anchors(), [(44, 1, 0.9, (0.1, 0.2, 0.4, 0.8)), (177, 2, 0.6, (0.55, 0.5, 0.95, 0.9))])
-    found = select(decoder.decode(outputs, 0.3), Selection(0.3, 0.5, 10))
-    return Detections(
-        frame=produce_frame(tmp), detections=to_detections(found, ("person", "dog")),
-        model=ModelInfo(name="test-ssd", version="0.1.0", backend="onnxruntime"),
-        latency=StageLatency(queue_ms=1.5, read_ms=0.4, preprocess_ms=2.0, infer_ms=11.0, postprocess_ms=0.7),
-        inferred_at=time.time(),
-    )
+    """SsdInference's per-frame path (a TF OD API model on a fake runtime) on the frame CameraIngest wrote:
+    a person (0.9) and a dog (0.6), and a half-hidden person (0.3) as a candidate for the tracker."""
+    runtimes = {"onnxruntime": {"path": "fake.model", "outputs": {}}}
+    engine = Engine.start(PreparedModel.load(write_model_dir(tmp / "model", runtimes=runtimes)), "onnxruntime", 1,
+                          fake_factories("onnxruntime", backend=WeakDetectionsBackend))
+    try:
+        selection = selection_for(engine, score_threshold=0.5, nms_iou_threshold=0.45, max_detections=10,
+                                  tracking_score_threshold=0.1)
+        return FramePath(engine, tmp / "frames", selection).process(produce_frame(tmp))
+    finally:
+        engine.close()
 
 
 def produce_summary(tmp: Path) -> DetectionSummary:
@@ -300,6 +298,16 @@ def test_detections_are_spooled_by_the_writer(tmp_path):
     admission = receiver.on_message("smartcam/detections", message.to_message())
     assert admission is not None and admission.accepted == len(message.detections) == 2
     assert counters.get("messagesInvalid") == 0
+
+
+def test_the_candidates_reach_no_item_and_no_summary(tmp_path):
+    """The writer's items and the IoT summary are what they are for the same message without candidates."""
+    message = parse(Detections, produce_detections(tmp_path).to_bytes())
+    assert [(c.label, round(c.score, 2)) for c in message.candidates] == [("person", 0.3)]
+    bare = message.model_copy(update={"candidates": None})
+    assert "candidates" not in bare.to_message()
+    assert items_for(message, THING, 30) == items_for(bare, THING, 30) and len(items_for(message, THING, 30)) == 2
+    assert summarize(message, 10) == summarize(bare, 10)
 
 
 def test_the_summary_counts_every_detection_and_keeps_the_best_boxes(tmp_path):

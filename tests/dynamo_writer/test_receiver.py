@@ -164,6 +164,29 @@ def test_a_frame_without_detections_is_receipted_and_remembered(rig):
     assert rig.counters.get("framesWithoutDetections") == 1 and rig.counters.get("messagesDuplicate") == 1
 
 
+def with_candidates(message, count=3):
+    """``message`` with SsdInference's weak candidates below its results (hints for the tracker only)."""
+    weak = [{"label": "person", "class_id": 0, "score": 0.3 - 0.05 * i,
+             "box": {"x1": 0.5, "y1": 0.1 * i, "x2": 0.6, "y2": 0.1 * i + 0.3}} for i in range(count)]
+    return type(message).model_validate({**message.to_message(), "candidates": weak})
+
+
+@pytest.mark.parametrize("store", ["detections", "both", "events"])
+def test_candidates_are_neither_stored_nor_counted(tmp_path, store):
+    """The writer's items, receipts and counters are those of the same frames without candidates; a frame
+    with candidates only has no detections."""
+    plain, hinted = Rig(tmp_path / "plain.sqlite3", store=store), Rig(tmp_path / "hinted.sqlite3", store=store)
+    for message in (detections("f1", labels=("person", "dog")), detections("f2", labels=())):
+        plain.send(message)
+        hinted.send(with_candidates(message))
+    assert hinted.receipts.receipts == plain.receipts.receipts
+    assert hinted.receipts.outcomes()[1] == ("f2", "no_detections")
+    assert [r.item for r in hinted.spool.peek(10)] == [r.item for r in plain.spool.peek(10)]
+    assert hinted.counters.snapshot() == plain.counters.snapshot()
+    plain.close()
+    hinted.close()
+
+
 def test_in_events_mode_a_frame_with_detections_is_summarized_and_nothing_spooled(tmp_path):
     rig = Rig(tmp_path / "spool.sqlite3", store="events")
     message = detections("f1", labels=("person", "dog"), request_id="req-4")

@@ -61,8 +61,8 @@ def detection(box: Box, score: float = 0.9, label: str = "person") -> Detection:
     return Detection(label=label, class_id=1, score=score, box=ContractBox(x1=x1, y1=y1, x2=x2, y2=y2))
 
 
-def detections_of(frame: FrameRef, found: Iterable[Detection]) -> Detections:
-    return Detections(frame=frame, detections=list(found),
+def detections_of(frame: FrameRef, found: Iterable[Detection], candidates: Iterable[Detection] = ()) -> Detections:
+    return Detections(frame=frame, detections=list(found), candidates=list(candidates) or None,
                       model=ModelInfo(name="test-ssd", version="1", backend="onnxruntime"),
                       latency=StageLatency(read_ms=1, preprocess_ms=1, infer_ms=5, postprocess_ms=1),
                       inferred_at=frame.captured_at + 0.05)
@@ -91,15 +91,15 @@ class Tracker:
     writer_instance: str = field(default_factory=new_instance)
 
     def frame(self, at: float, boxes: Iterable[Box | Detection] = (), request_id: str | None = "req-1",
-              camera_id: str | None = None, lag: float = 0.0) -> FrameRef:
-        """A frame captured at ``T0 + at`` with these detections, delivered as SsdInference would ``lag``
-        seconds later; the app's clock moves along with capture time."""
+              camera_id: str | None = None, lag: float = 0.0, candidates: Iterable[Detection] = ()) -> FrameRef:
+        """A frame captured at ``T0 + at`` with these detections (and weak ``candidates``), delivered as
+        SsdInference would ``lag`` seconds later; the app's clock moves along with capture time."""
         ring = self.ring if camera_id is None else FrameRing(self.ring.root, camera_id, capacity=64)
         ref = ring.write(self.jpeg, width=WIDTH, height=HEIGHT, captured_at=T0 + at, captured_monotonic_ns=1,
                          request_id=request_id)
         self.clock.now = 1000.0 + at + lag
         found = [b if isinstance(b, Detection) else detection(b) for b in boxes]
-        self.nucleus.send(topics.DETECTIONS, detections_of(ref, found))
+        self.nucleus.send(topics.DETECTIONS, detections_of(ref, found, candidates))
         return ref
 
     def events(self) -> list[TrackEvent]:

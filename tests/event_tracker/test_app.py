@@ -52,6 +52,34 @@ def test_a_walk_through_a_zone_and_over_a_line_is_one_event_from_start_to_end(st
     assert counters["detectionsSeen"] == 36
 
 
+@pytest.mark.parametrize("hints", [True, False])
+def test_the_candidates_of_a_half_hidden_walker_keep_their_event_going(started, hints):
+    """From 1.5 s on the walker is half hidden: SsdInference finds them only below its scoreThreshold and
+    sends them as candidates (score 0.3), beside a passer-by's result. With the candidates their event goes
+    on until they are gone (2.5 s), the frames counted; without them it stops at the last result."""
+    tracker = started()
+    passer_by = (0.05, 0.1, 0.11, 0.3)
+    for i in range(26):
+        at = i / 10
+        walker = walk(WALKER, (0.0, 0.2), at)
+        if at < 1.5:
+            tracker.frame(at, [walker])
+        else:
+            tracker.frame(at, [passer_by], candidates=[detection(walker, score=0.3)] if hints else [])
+    tracker.clock.now += 10.5
+    tracker.app.tick()
+    ends = [e for e in tracker.events() if e.kind == "end"]
+    [walked] = [e for e in ends if e.first_seen == T0]
+    assert walked.end_reason == "unseen"
+    if hints:
+        assert walked.last_seen == pytest.approx(T0 + 2.5) and walked.frames == 26
+        assert walked.path[-1][0] == pytest.approx(T0 + 2.5)  # the path follows them while half hidden
+    else:
+        assert walked.last_seen == pytest.approx(T0 + 1.4) and walked.frames == 15
+    assert len(ends) == 2  # the walker and the passer-by; a candidate alone starts nothing
+    assert tracker.app.telemetry.counters["detectionsSeen"] == 26  # messages, as before
+
+
 def test_updates_are_rate_limited_by_capture_time(started):
     tracker = started(updateIntervalS=5)
     for i in range(121):  # someone standing for 12 s at 10 fps

@@ -224,6 +224,42 @@ def test_a_fast_mover_adds_path_points_by_distance():
 def test_observations_from_detection_contracts():
     detection = Detection(label="person", class_id=1, score=0.8, box=ContractBox(x1=0.1, y1=0.2, x2=0.3, y2=0.6))
     assert observations([detection]) == [Observation("person", 0.8, (0.1, 0.2, 0.3, 0.6))]
+    weak = detection.model_copy(update={"score": 0.3})
+    assert observations([detection], [weak]) == [Observation("person", 0.8, (0.1, 0.2, 0.3, 0.6)),
+                                                 Observation("person", 0.3, (0.1, 0.2, 0.3, 0.6), candidate=True)]
+
+
+def candidate(box, score: float) -> Observation:
+    return Observation("person", score, box, candidate=True)
+
+
+def test_a_candidate_continues_a_track_like_a_low_score_detection():
+    """Half hidden from frame 10 on, the person is detected only weakly (SsdInference's candidates): the
+    track goes on being seen instead of being lost."""
+    frames = walking_frames(20)
+    for index in range(10, 20):
+        at, [seen] = frames[index]
+        frames[index] = (at, [candidate(seen.box, 0.3)])
+    result = run(tracker(), frames)
+    assert result.started() == [1]
+    assert all(result.ids(i) == {1} for i in range(2, 20)) and not any(step.lost for step in result.steps)
+    assert result.steps[-1].seen[0].score == pytest.approx(0.3)
+
+
+def test_a_candidate_never_starts_a_track_nor_becomes_a_snapshot_whatever_its_score():
+    """An operator's scoreThreshold above highScore makes candidates of scores the tracker would call
+    high: they are still no results, so they only continue tracks."""
+    assert run(tracker(), [(t, [candidate(box, 0.95)]) for t, box in
+                           zip(frame_times(10), walk(PERSON, (0.05, 0.0), frame_times(10)), strict=True)]
+               ).started() == []
+    frames = walking_frames(8, score=0.6)
+    for index in range(4, 8):
+        at, [seen] = frames[index]
+        frames[index] = (at, [candidate(seen.box, 0.95)])
+    result = run(tracker(), frames)
+    assert result.started() == [1] and all(result.ids(i) == {1} for i in range(2, 8))
+    assert result.steps[-1].seen[0].snapshot.frame_id in {"f0", "f1", "f2", "f3"}
+    assert not any(step.snapshots for step in result.steps[4:])
 
 
 def test_tracking_settings_are_strict_and_ordered():

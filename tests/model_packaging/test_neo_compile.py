@@ -296,7 +296,7 @@ def test_each_preset_loads_in_ssd_inference_and_decodes_its_family_output(client
     engine = engine_for(preset, model)
     try:
         tensor = engine.preprocess(decode_image(IMAGE.read_bytes()))
-        detections = engine.postprocess(engine.infer(tensor), SELECTION)
+        detections = engine.postprocess(engine.infer(tensor), SELECTION).detections
     finally:
         engine.close()
     assert [d.label for d in detections] == EXPECTED[preset]

@@ -121,3 +121,40 @@ def test_a_status_counts_the_gated_frames_beside_the_captured_ones():
     for value in (-1, "3", 1.5, True):
         with pytest.raises(ContractError, match="frames_gated"):
             parse(CaptureStatus, {"state": "progress", "frames_gated": value, "at": time.time()})
+
+
+def detections_message(**over):
+    found = {"label": "person", "class_id": 0, "score": 0.9, "box": {"x1": 0.1, "y1": 0.2, "x2": 0.4, "y2": 0.8}}
+    base = dict(schema="smartcam.detections/1", frame=frame(), detections=[found],
+                model={"name": "m", "version": "1", "backend": "dlr"},
+                latency={"read_ms": 1, "preprocess_ms": 1, "infer_ms": 5, "postprocess_ms": 1}, inferred_at=time.time())
+    base.update(over)
+    return base
+
+
+def weak(score=0.3):
+    return {"label": "person", "class_id": 0, "score": score, "box": {"x1": 0.6, "y1": 0.1, "x2": 0.8, "y2": 0.5}}
+
+
+def test_detections_carry_candidates_only_when_there_are_some():
+    old = parse(Detections, detections_message())  # as sent before candidates existed: still valid
+    assert old.candidates is None and "candidates" not in old.to_message()
+    hinted = parse(Detections, detections_message(candidates=[weak(0.3), weak(0.1)]))
+    assert [c.score for c in hinted.candidates] == [0.3, 0.1]
+    assert parse(Detections, hinted.to_bytes()) == hinted
+    assert hinted.to_message()["schema"] == "smartcam.detections/1"
+
+
+@pytest.mark.parametrize(("candidates", "reason"), [
+    ([], "candidates: List should have at least 1 item"),
+    ([weak()] * 1001, "candidates: List should have at most 1000 items"),
+    ([weak(1.5)], "candidates.0.score"),
+    ([{**weak(), "score": "0.3"}], "candidates.0.score"),
+    ([{**weak(), "box": {"x1": 0.8, "y1": 0.1, "x2": 0.6, "y2": 0.5}}], "box corners out of order"),
+    ([{**weak(), "colour": "red"}], "colour: unknown key"),
+    ({"label": "person"}, "candidates"),
+])
+def test_bad_candidates_are_refused(candidates, reason):
+    with pytest.raises(ContractError) as refused:
+        parse(Detections, detections_message(candidates=candidates))
+    assert reason in str(refused.value)

@@ -105,8 +105,23 @@ class FakeBackend:
         self.closed = True
 
 
-def fake_factories(*names: str) -> dict[str, Any]:
-    return {name: (lambda bundle, threads, n=name: FakeBackend(n, bundle, threads)) for name in names}
+class WeakDetectionsBackend(FakeBackend):
+    """FakeBackend's person (0.9) and dog (0.6), and below them: a half-hidden person at HIDDEN_BOX (0.3),
+    a weak echo of the person's box (0.2, overlapping it: NMS suppresses it) and a person too faint for
+    any threshold (0.05)."""
+
+    HIDDEN_BOX = (0.6, 0.05, 0.8, 0.45)
+    ECHO_BOX = (0.11, 0.21, 0.41, 0.79)
+    FAINT_BOX = (0.3, 0.5, 0.5, 0.7)
+
+    def run(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        return raw_outputs(self._anchors, [(44, 1, 0.9, self.PERSON_BOX), (177, 2, 0.6, self.DOG_BOX),
+                                           (60, 1, 0.3, self.HIDDEN_BOX), (45, 1, 0.2, self.ECHO_BOX),
+                                           (120, 1, 0.05, self.FAINT_BOX)])
+
+
+def fake_factories(*names: str, backend: type[FakeBackend] = FakeBackend) -> dict[str, Any]:
+    return {name: (lambda bundle, threads, n=name: backend(n, bundle, threads)) for name in names}
 
 
 def jpeg_bytes(width: int = 160, height: int = 120, channels: int = 3, ext: str = ".jpg") -> bytes:

@@ -18,6 +18,7 @@ from tests.ssd_inference.helpers import (
     REPO,
     THING,
     FakeBackend,
+    WeakDetectionsBackend,
     fake_factories,
     jpeg_bytes,
     write_model_dir,
@@ -426,5 +427,40 @@ def test_a_string_or_bool_for_a_number_is_refused_and_the_previous_config_stays(
         frame = write_frame(ring)
         send_frame(gg, frame)
         assert len(detections_for(gg, frame).detections) == 2
+    finally:
+        app.stop()
+
+
+def test_candidates_are_published_but_neither_summarised_nor_drawn(env):
+    """With trackingScoreThreshold (0.1 by default) the message carries the half-hidden person as a
+    candidate; the results, the IoT summary and the annotated JPEG are exactly what they are without it."""
+    gg, ring, tmp = env
+    out = tmp / "annotated"
+    gg.configuration["annotatedOutput"] = {"enabled": True, "dir": str(out), "keepPerCamera": 10}
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES),
+                    fake_factories("onnxruntime", "litert", backend=WeakDetectionsBackend))
+    jpeg = jpeg_bytes()
+    try:
+        with_candidates = write_frame(ring, jpeg)
+        send_frame(gg, with_candidates)
+        message = detections_for(gg, with_candidates)
+        assert [round(d.score, 2) for d in message.candidates] == [0.3]
+        gg.update(trackingScoreThreshold=0.5)
+        without_candidates = write_frame(ring, jpeg)
+        send_frame(gg, without_candidates)
+        plain = detections_for(gg, without_candidates)
+        assert plain.candidates is None and plain.detections == message.detections
+
+        wait_until(lambda: len(gg.on_iot(SUMMARY)) == 2)
+        summaries = gg.on_iot(SUMMARY)
+        for summary in summaries:
+            del summary["frame_id"], summary["captured_at"], summary["infer_ms"]
+        assert summaries[0] == summaries[1] and summaries[0]["count"] == 2
+
+        def annotated(frame):
+            return out / "cam1" / f"{frame.frame_id}.jpg"
+
+        wait_until(lambda: annotated(without_candidates).is_file())
+        assert annotated(with_candidates).read_bytes() == annotated(without_candidates).read_bytes()
     finally:
         app.stop()

@@ -3,9 +3,17 @@ import itertools
 import numpy as np
 import pytest
 
-from ssd_inference.decoders import DecoderError, Selection, build_decoder, foreground_labels, select, to_detections
+from ssd_inference.decoders import (
+    DecoderError,
+    Selection,
+    build_decoder,
+    foreground_labels,
+    select,
+    select_weak,
+    to_detections,
+)
 from ssd_inference.decoders.base import Candidates
-from ssd_inference.decoders.nms import class_aware_nms
+from ssd_inference.decoders.nms import class_aware_nms, suppressed_by
 from ssd_inference.decoders.tf_od_api import anchors_to_center, decode_boxes
 from tests.ssd_inference.helpers import encode_boxes, grid_anchors, raw_outputs
 
@@ -165,3 +173,71 @@ def test_labels_file_with_background_entry_is_aligned():
     assert foreground_labels("tf_od_api", TF_PARAMS, ("person",)) == ("person",)
     assert foreground_labels("tflite_postprocess", {}, ("???", "person")) == ("person",)
     assert foreground_labels("mxnet_ssd", {}, ("cat", "dog")) == ("cat", "dog")
+
+
+def weak_scene() -> Candidates:
+    """Decoded boxes (class 0 unless said): a strong person, a weak echo of it, a weak person elsewhere with
+    a weaker echo of its own, a weak tiny box, a weak dog (class 1) on the person, one too faint for any
+    threshold."""
+    person, hidden = [0.1, 0.2, 0.4, 0.8], [0.6, 0.05, 0.8, 0.45]
+    boxes = np.asarray([person, [0.11, 0.21, 0.41, 0.79], hidden, [0.61, 0.06, 0.81, 0.46], [0.9, 0.9, 0.91, 0.91],
+                        person, [0.3, 0.5, 0.5, 0.7]], np.float32)
+    return Candidates(boxes, np.asarray([0.9, 0.3, 0.35, 0.25, 0.2, 0.15, 0.05], np.float32),
+                      np.asarray([0, 0, 0, 0, 0, 1, 0]))
+
+
+def test_weak_detections_lie_between_the_thresholds_and_survive_nms_beside_the_results():
+    scene = weak_scene()
+    selection = Selection(0.5, 0.45, 10, tracking_score_threshold=0.1)
+    results = select(scene, selection)
+    weak = select_weak(scene, selection, results)
+    assert results.scores.tolist() == pytest.approx([0.9])
+    # the echo of the person is suppressed by it, the hidden person's echo by the hidden person; the dog on
+    # the person is another class; the faint one is below the tracking threshold
+    assert weak.scores.tolist() == pytest.approx([0.35, 0.2, 0.15])
+    assert weak.class_ids.tolist() == [0, 0, 1]
+    assert select_weak(scene, Selection(0.5, 0.45, 10, tracking_score_threshold=0.1, min_box_area=0.001),
+                       results).scores.tolist() == pytest.approx([0.35, 0.15])
+    assert select_weak(scene, Selection(0.5, 0.45, 10, frozenset({1}), tracking_score_threshold=0.1),
+                       select(scene, Selection(0.5, 0.45, 10, frozenset({1})))).class_ids.tolist() == [1]
+    assert len(select_weak(scene, Selection(0.5, 0.45, 2, tracking_score_threshold=0.1), results)) == 2  # top-k
+
+
+@pytest.mark.parametrize("tracking", [None, 0.5, 0.7])
+def test_no_weak_detections_without_a_tracking_threshold_below_the_score_threshold(tracking):
+    scene = weak_scene()
+    selection = Selection(0.5, 0.45, 10, tracking_score_threshold=tracking)
+    assert len(select_weak(scene, selection, select(scene, selection))) == 0
+    assert selection.decode_threshold == 0.5
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_results_are_the_same_whether_decoded_down_to_the_tracking_threshold_or_not(seed):
+    """The decoder keeps more boxes for the weak detections; the results picked from them are exactly
+    those picked when it decodes at the score threshold (same boxes, scores, classes, order)."""
+    rng = np.random.default_rng(seed)
+    anchors = grid_anchors()
+    corners = rng.uniform(0, 0.6, (40, 2))
+    boxes = np.concatenate([corners, corners + rng.uniform(0.1, 0.4, (40, 2))], axis=1)
+    objects = [(int(a), int(rng.integers(1, 3)), float(rng.uniform(0.05, 0.99)), tuple(box.tolist()))
+               for a, box in zip(rng.choice(len(anchors), 40, replace=False), boxes, strict=True)]
+    outputs = raw_outputs(anchors, objects)
+    decoder = build_decoder("tf_od_api", TF_PARAMS, anchors, (64, 64))
+    selection = Selection(0.5, 0.45, 20, tracking_score_threshold=0.1)
+    before = select(decoder.decode(outputs, 0.5), Selection(0.5, 0.45, 20))
+    after = select(decoder.decode(outputs, selection.decode_threshold), selection)
+    assert len(after) > 0
+    for ours, theirs in zip((after.boxes, after.scores, after.class_ids), (before.boxes, before.scores,
+                                                                          before.class_ids), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    weak = select_weak(decoder.decode(outputs, selection.decode_threshold), selection, after)
+    assert len(weak) > 0 and np.all((weak.scores >= 0.1) & (weak.scores < 0.5))
+
+
+def test_suppressed_by_looks_only_at_the_same_class_above_the_threshold():
+    boxes = np.asarray([[0.1, 0.1, 0.5, 0.5], [0.1, 0.1, 0.5, 0.5], [0.3, 0.3, 0.7, 0.7]], np.float32)
+    kept = np.asarray([[0.1, 0.1, 0.5, 0.5]], np.float32)
+    mask = suppressed_by(boxes, np.asarray([0, 1, 0]), kept, np.asarray([0]), 0.45)
+    assert mask.tolist() == [True, False, False]  # IoU of the third is 1/7
+    assert suppressed_by(boxes, np.asarray([0, 1, 0]), kept[:0], np.asarray([], np.int64), 0.45).tolist() == [
+        False, False, False]

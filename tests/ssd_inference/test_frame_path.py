@@ -9,7 +9,7 @@ from smartcam.frames import FrameRing
 from ssd_inference.backends import BackendError
 from ssd_inference.engine import Engine, PreparedModel
 from ssd_inference.frame_path import FramePath, FrameRefused, selection_for
-from tests.ssd_inference.helpers import FakeBackend, fake_factories, jpeg_bytes, write_model_dir
+from tests.ssd_inference.helpers import FakeBackend, WeakDetectionsBackend, fake_factories, jpeg_bytes, write_model_dir
 
 
 @pytest.fixture
@@ -96,3 +96,38 @@ def test_a_backend_failure_is_refused_as_inference_failed(engine, ring):
     with pytest.raises(FrameRefused) as refused:
         frame_path(broken, ring).process(write(ring))
     assert refused.value.kind == "inferenceFailed" and "runtime crashed" in refused.value.detail
+
+
+@pytest.fixture
+def weak_engine(tmp_path):
+    runtimes = {"onnxruntime": {"path": "fake.model", "outputs": {}}}
+    model = PreparedModel.load(write_model_dir(tmp_path / "weak-model", runtimes=runtimes))
+    started = Engine.start(model, "onnxruntime", 1, fake_factories("onnxruntime", backend=WeakDetectionsBackend))
+    yield started
+    started.close()
+
+
+def test_candidates_ride_below_the_results_which_stay_exactly_as_without_them(weak_engine, ring):
+    frame = write(ring)
+    without = frame_path(weak_engine, ring).process(frame)
+    message = frame_path(weak_engine, ring, tracking_score_threshold=0.1).process(frame)
+    assert message.detections == without.detections
+    assert [(d.label, round(d.score, 2)) for d in message.detections] == [("person", 0.9), ("dog", 0.6)]
+    # the half-hidden person; the echo of the visible one is suppressed by it, the faint one is below 0.1
+    [hidden] = message.candidates
+    assert (hidden.label, round(hidden.score, 2)) == ("person", 0.3)
+    box = hidden.box
+    assert (box.x1, box.y1, box.x2, box.y2) == pytest.approx(WeakDetectionsBackend.HIDDEN_BOX, abs=1e-4)
+    assert parse(Detections, message.to_bytes()) == message
+    assert without.candidates is None and "candidates" not in without.to_message()
+
+
+def test_a_tracking_threshold_at_the_score_threshold_sends_no_candidates(weak_engine, ring):
+    message = frame_path(weak_engine, ring, tracking_score_threshold=0.5).process(write(ring))
+    assert len(message.detections) == 2 and message.candidates is None
+    assert "candidates" not in message.to_message()  # the message is what it was before candidates existed
+    lower = frame_path(weak_engine, ring, tracking_score_threshold=0.15).process(write(ring))
+    assert [round(d.score, 2) for d in lower.candidates] == [0.3]
+    everything = frame_path(weak_engine, ring, tracking_score_threshold=0.0, nms_iou_threshold=1.0).process(write(ring))
+    # no NMS (IoU never above 1): the echo too, and every background anchor (0.001) down to 0, capped at 10
+    assert len(everything.candidates) == 10 and [round(d.score, 2) for d in everything.candidates[:2]] == [0.3, 0.2]

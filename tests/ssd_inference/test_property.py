@@ -49,7 +49,8 @@ def well_formed_updates(annotated: Path) -> st.SearchStrategy[Update]:
     """Valid configurations: each setting left out or at a value near its bounds. ``dlr`` and ``auto``
     name runtimes the fake model lacks (a reload that fails keeps the loaded one)."""
     catalog: dict[str, list[Any]] = {
-        "scoreThreshold": [0.0, 0.5, 0.95, 1.0],
+        "scoreThreshold": [0.0, 0.1, 0.5, 0.95, 1.0],
+        "trackingScoreThreshold": [0.0, 0.05, 0.1, 0.7],  # at or above scoreThreshold: no candidates
         "nmsIouThreshold": [1e-9, 0.45, 1.0],
         "maxDetections": [1, 20, 1000],
         "classAllowList": [[], ["person"], ["dog", "cat"], ["x" * 64]],
@@ -75,6 +76,7 @@ def against_the_rules(configuration: dict[str, Any]) -> dict[str, dict[str, Any]
         "a 65-character label": {**configuration, "classAllowList": ["x" * 65]},
         "1001 labels": {**configuration, "classAllowList": [f"l{i}" for i in range(1001)]},
         "a zero IoU": {**configuration, "nmsIouThreshold": 0},
+        "a tracking threshold above 1": {**configuration, "trackingScoreThreshold": 1.01},
     }
 
 

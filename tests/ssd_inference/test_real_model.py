@@ -11,6 +11,7 @@ import os
 import platform
 import time
 
+import cv2
 import pytest
 
 from smartcam.config import LiveConfig
@@ -22,6 +23,7 @@ from ssd_inference.decoders import Selection
 from ssd_inference.engine import Engine, PreparedModel
 from ssd_inference.preprocessing import decode_image
 from ssd_inference.settings import SsdInferenceConfig
+from tests.camera_ingest.motion_frames import vtest_frames
 from tests.ssd_inference.helpers import MODEL_DIR, REPO, THING
 from tests.support.fake_nucleus import FakeNucleus, wait_until
 
@@ -67,7 +69,7 @@ def expected():
 
 
 def detect(engine, tensor, min_score=0.3, iou_threshold=0.6):
-    return engine.postprocess(engine.infer(tensor), Selection(min_score, iou_threshold, 100))
+    return engine.postprocess(engine.infer(tensor), Selection(min_score, iou_threshold, 100)).detections
 
 
 def test_real_model_verifies_and_names_person(model):
@@ -149,3 +151,23 @@ def test_dlr_leaves_threads_unpinned_and_keeps_an_operator_setting(model, monkey
     finally:
         engine.close()
         os.sched_setaffinity(0, cores)
+
+
+def test_on_real_video_the_candidates_leave_the_results_exactly_as_they_were(engines, model):
+    """Every 40th frame of OpenCV's pedestrian video (vtest.avi) as CameraIngest sends it (640x480): the
+    results with candidates are those without, and the candidates lie between the thresholds, clear of
+    the results of their class."""
+    plain = Selection(0.5, 0.45, 20)
+    hinted = Selection(0.5, 0.45, 20, tracking_score_threshold=0.1)
+    engine = engines["onnxruntime"]
+    candidates = 0
+    for start in range(0, 795, 40):
+        [picture] = vtest_frames(start, 1)
+        jpeg = cv2.imencode(".jpg", cv2.resize(picture, (640, 480), interpolation=cv2.INTER_AREA))[1].tobytes()
+        outputs = engine.infer(model.preprocess(decode_image(jpeg)))
+        found = engine.postprocess(outputs, hinted)
+        assert found.detections == engine.postprocess(outputs, plain).detections
+        assert all(0.1 <= c.score < 0.5 for c in found.candidates) and len(found.candidates) <= 20
+        assert all(iou(c, d) <= 0.45 for c in found.candidates for d in found.detections)
+        candidates += len(found.candidates)
+    assert candidates >= 20  # people half hidden in the crowd: weak detections the tracker can use

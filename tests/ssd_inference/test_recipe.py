@@ -1,9 +1,10 @@
 
 
+import pytest
 import yaml
 
 from repo_layout import REPO_ROOT
-from smartcam.config import validate_config
+from smartcam.config import ConfigError, validate_config
 from ssd_inference.settings import SsdInferenceConfig
 
 RECIPE = REPO_ROOT / "components" / "SsdInference" / "recipe.yaml"
@@ -44,3 +45,15 @@ def test_access_control_is_least_privilege():
         ("aws.greengrass#PublishToIoTCore", "smartcam/{iot:thingName}/detections"),
         ("aws.greengrass#PublishToIoTCore", "smartcam/{iot:thingName}/status/smartcam.SsdInference"),
     }
+
+
+def test_the_tracking_threshold_is_strict_and_any_order_of_the_two_thresholds_is_valid():
+    assert validate_config(SsdInferenceConfig, {"trackingScoreThreshold": 0.0}).tracking_score_threshold == 0.0
+    # at or above scoreThreshold it sends no candidates (decoders' tests), so a site that lowered
+    # scoreThreshold below the default 0.1 keeps a valid configuration
+    assert validate_config(SsdInferenceConfig, {"scoreThreshold": 0.05}).tracking_score_threshold == 0.1
+    assert validate_config(SsdInferenceConfig, {"trackingScoreThreshold": 0.6}).score_threshold == 0.5
+    with pytest.raises(ConfigError, match="trackingScoreThreshold"):
+        validate_config(SsdInferenceConfig, {"trackingScoreThreshold": "0.1"})
+    with pytest.raises(ConfigError, match="trackingScoreThreshold"):
+        validate_config(SsdInferenceConfig, {"trackingScoreThreshold": 1.5})

@@ -72,7 +72,8 @@ class CameraTracks:
         if self._not_before_ms is not None and millisecond(at) <= self._not_before_ms:
             return FrameResult([], stale=True)
         self._configure(config)
-        step = self._tracker.update(at, observations(detections.detections), frame.frame_id)
+        step = self._tracker.update(at, observations(detections.detections, detections.candidates or ()),
+                                    frame.frame_id)
         if step.stale:
             return FrameResult([], stale=True)
         self._last_captured_at, self._last_received = at, received

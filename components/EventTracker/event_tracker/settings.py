@@ -29,7 +29,8 @@ class TrackingSettings(ComponentConfig):
     low_score: Fraction = Field(
         0.1, description="Detections from this score up to highScore only continue confirmed or lost tracks "
         "(ByteTrack's second association): a half-hidden person's weak detection keeps its identity; one that "
-        "matches no track is dropped."
+        "matches no track is dropped. SsdInference's candidates (its detections from trackingScoreThreshold up "
+        "to scoreThreshold) from this score on only continue tracks too, whatever their score."
     )
     new_track_score: Fraction = Field(
         0.6, description="A detection left unmatched starts a new track only at or above this score."

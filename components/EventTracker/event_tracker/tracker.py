@@ -7,10 +7,14 @@ three rounds:
 1. high-score detections to every track, tentative ones included;
 2. low-score detections to the confirmed and lost tracks still unmatched, at a stricter IoU: a person
    half hidden behind another is often detected weakly, and this keeps their identity instead of
-   losing it;
+   losing it (SsdInference reports only detections from its scoreThreshold, 0.5; the weaker ones, from
+   its trackingScoreThreshold, 0.1, come as the message's ``candidates``, which are low-score detections
+   whatever their score: on the real detections of OpenCV's vtest.avi they cut the person tracks from 42
+   to 35);
 3. high-score detections still unmatched to the tracks lost in the last few seconds and still
-   unmatched, by IoU with the box each was last detected in (OC-SORT's observation-centric recovery): a person who stopped, or turned,
-   while hidden behind a post shows up again where the prediction no longer is.
+   unmatched, by IoU with the box each was last detected in (OC-SORT's observation-centric recovery):
+   a person who stopped, or turned, while hidden behind a post shows up again where the prediction no
+   longer is.
 
 Unlike ByteTrack, which matches tentative tracks in a round of their own after the others, the first
 round has them compete with the confirmed ones: a track needs ``confirmHits`` detections, and in the
@@ -52,15 +56,20 @@ EDGE_PENALTY = 0.5
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """One detection in one frame."""
+    """One detection in one frame. A ``candidate`` (one of SsdInference's weak detections below its
+    scoreThreshold, not a result) is only ever a low-score detection, whatever its score: it can
+    continue a confirmed or lost track, never start one or be its snapshot."""
 
     label: str
     score: float
     box: Box
+    candidate: bool = False
 
 
-def observations(detections: Iterable[Detection]) -> list[Observation]:
-    return [Observation(d.label, d.score, (d.box.x1, d.box.y1, d.box.x2, d.box.y2)) for d in detections]
+def observations(detections: Iterable[Detection], candidates: Iterable[Detection] = ()) -> list[Observation]:
+    """A frame's results and its candidates, as the tracker sees them."""
+    return [Observation(d.label, d.score, (d.box.x1, d.box.y1, d.box.x2, d.box.y2)) for d in detections] + [
+        Observation(d.label, d.score, (d.box.x1, d.box.y1, d.box.x2, d.box.y2), candidate=True) for d in candidates]
 
 
 class TrackState(StrEnum):
@@ -215,8 +224,9 @@ class Tracker:
         settings = self.settings
         frame = _Frame(at, frame_id, seen, np.array([o.box for o in seen], dtype=float).reshape(-1, 4),
                        kalman.states_to_boxes(self._mean))
-        high = [i for i, o in enumerate(seen) if o.score >= settings.high_score]
-        low = [i for i, o in enumerate(seen) if settings.low_score <= o.score < settings.high_score]
+        high = [i for i, o in enumerate(seen) if o.score >= settings.high_score and not o.candidate]
+        low = [i for i, o in enumerate(seen)
+               if settings.low_score <= o.score and (o.score < settings.high_score or o.candidate)]
 
         first, tracks_left, high_left = self._match(frame, list(range(len(self._tracks))), high, settings.match_iou)
         established = [t for t in tracks_left if self._tracks[t].state != TrackState.TENTATIVE]
@@ -413,7 +423,7 @@ class Tracker:
     def _offer_snapshot(self, track: _LiveTrack, frame: _Frame, observation: Observation) -> bool:
         """Keep this detection as the track's snapshot if it is clearly better; a low-score (partly hidden)
         detection never is."""
-        if observation.score < self.settings.high_score:
+        if observation.score < self.settings.high_score or observation.candidate:
             return False
         quality = snapshot_quality(observation.box, observation.score)
         if track.snapshot is not None and quality < track.snapshot.quality * self.settings.snapshot_gain:

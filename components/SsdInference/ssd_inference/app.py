@@ -180,7 +180,7 @@ class SsdInferenceApp:
             selection = selection_for(
                 engine, score_threshold=config.score_threshold, nms_iou_threshold=config.nms_iou_threshold,
                 max_detections=config.max_detections, class_allow_list=config.class_allow_list,
-                min_box_area=config.min_box_area)
+                min_box_area=config.min_box_area, tracking_score_threshold=config.tracking_score_threshold)
             self._path = self._frame_path_factory(engine, self._frame_root, selection)
 
     # worker -----------------------------------------------------------------------------------

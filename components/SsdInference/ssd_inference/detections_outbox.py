@@ -36,9 +36,9 @@ WRITER_STAGE = "smartcam.DynamoWriter"
 # message or receipt lost on the bus, so seconds are early enough and a minute is the longest wait.
 FIRST_RESEND_S = 5.0
 MAX_RESEND_S = 60.0
-# Bounds memory (4-23 KB per message held, 0-20 detections) to ~10-45 MB: about 70 s of a writer
-# outage at the pipeline's full rate (~29 fps), minutes at 10 fps. Beyond it the oldest frame is given
-# up with a `lost` receipt, so CameraIngest's accounting stays exact.
+# Bounds memory (4-23 KB per message held with 0-20 detections, 42 KB with 20 candidates beside them)
+# to ~10-85 MB: about 70 s of a writer outage at the pipeline's full rate (~29 fps), minutes at 10 fps.
+# Beyond it the oldest frame is given up with a `lost` receipt, so CameraIngest's accounting stays exact.
 OUTBOX_CAPACITY = 2_000
 RESEND_CHECK_S = 0.5  # how often the resend thread looks for due entries (a writer restart wakes it at once)
 

@@ -13,7 +13,15 @@ import numpy as np
 from smartcam.contracts import Detection
 from ssd_inference.backends import Backend, BackendError, load_backend, resolve_backend
 from ssd_inference.backends.registry import BackendFactory
-from ssd_inference.decoders import Decoder, DecoderError, Selection, build_decoder, foreground_labels, select
+from ssd_inference.decoders import (
+    Decoder,
+    DecoderError,
+    Selection,
+    build_decoder,
+    foreground_labels,
+    select,
+    select_weak,
+)
 from ssd_inference.decoders import to_detections as name_detections
 from ssd_inference.model_bundle import ModelBundle, ModelError, load_model_bundle
 from ssd_inference.preprocessing import Preprocessor
@@ -68,6 +76,15 @@ class PreparedModel:
         return frozenset(i for i, label in enumerate(self.labels) if label in wanted)
 
 
+@dataclass(frozen=True)
+class Found:
+    """What the model found in one frame: the results (``detections``, scoreThreshold and up) and the weak
+    ``candidates`` below them (from trackingScoreThreshold), for a tracker only."""
+
+    detections: list[Detection]
+    candidates: list[Detection]
+
+
 @dataclass
 class Engine:
     model: PreparedModel
@@ -118,9 +135,14 @@ class Engine:
     def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
         return self.backend.run(tensor)
 
-    def postprocess(self, outputs: dict[str, np.ndarray], selection: Selection) -> list[Detection]:
-        candidates = self.model.decoder.decode(outputs, selection.score_threshold)
-        return name_detections(select(candidates, selection), self.model.labels)
+    def postprocess(self, outputs: dict[str, np.ndarray], selection: Selection) -> Found:
+        """The model's outputs decoded down to the tracking threshold; the results selected from them
+        exactly as if decoded at the score threshold, and the weak detections below it."""
+        decoded = self.model.decoder.decode(outputs, selection.decode_threshold)
+        results = select(decoded, selection)
+        weak = select_weak(decoded, selection, results)
+        labels = self.model.labels
+        return Found(name_detections(results, labels), name_detections(weak, labels))
 
     def close(self) -> None:
         self.backend.close()

@@ -9,7 +9,7 @@ runs them one after the other.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -61,12 +61,13 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Inferred:
-    """A frame the model ran on, with its detections."""
+    """A frame the model ran on, with its detections (the results) and the weak candidates below them."""
 
     prepared: Prepared
     detections: list[Detection]
     infer_ms: float
     postprocess_ms: float
+    candidates: list[Detection] = field(default_factory=list)
 
 
 class FramePath:
@@ -109,11 +110,11 @@ class FramePath:
         try:
             outputs = self.engine.infer(prepared.tensor)
             t1 = time.perf_counter()
-            detections = self.engine.postprocess(outputs, self.selection)
+            found = self.engine.postprocess(outputs, self.selection)
             t2 = time.perf_counter()
         except (BackendError, DecoderError) as exc:
             raise FrameRefused("inferenceFailed", f"frame {prepared.frame.frame_id}: {exc}") from exc
-        return Inferred(prepared, detections, _ms(t0, t1), _ms(t1, t2))
+        return Inferred(prepared, found.detections, _ms(t0, t1), _ms(t1, t2), found.candidates)
 
     def finish(self, inferred: Inferred) -> Detections:
         """The detections message, with the time each stage took."""
@@ -122,6 +123,7 @@ class FramePath:
         return Detections(
             frame=prepared.frame,
             detections=inferred.detections,
+            candidates=inferred.candidates or None,
             model=ModelInfo(name=bundle.name, version=bundle.version, backend=self.engine.backend_name),
             latency=StageLatency(queue_ms=prepared.queue_ms, read_ms=prepared.read_ms,
                                  preprocess_ms=prepared.preprocess_ms, infer_ms=inferred.infer_ms,
@@ -131,12 +133,15 @@ class FramePath:
 
 
 def selection_for(engine: Engine, *, score_threshold: float, nms_iou_threshold: float, max_detections: int,
-                  class_allow_list: list[str] | tuple[str, ...] = (), min_box_area: float = 0.0) -> Selection:
-    """Which detections to keep, with the allow-list's labels turned into this model's class ids."""
+                  class_allow_list: list[str] | tuple[str, ...] = (), min_box_area: float = 0.0,
+                  tracking_score_threshold: float | None = None) -> Selection:
+    """Which detections to keep, with the allow-list's labels turned into this model's class ids
+    (``tracking_score_threshold``: where the weak candidates start; None: no candidates)."""
     return Selection(
         score_threshold=score_threshold,
         nms_iou_threshold=nms_iou_threshold,
         max_detections=max_detections,
         allowed_class_ids=engine.model.class_ids(class_allow_list),
         min_box_area=min_box_area,
+        tracking_score_threshold=tracking_score_threshold,
     )

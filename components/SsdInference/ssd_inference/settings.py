@@ -71,6 +71,12 @@ class SsdInferenceConfig(ComponentConfig):
     score_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         0.5, description="Lowest score (0..1) of a reported detection."
     )
+    tracking_score_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.1, description="Lowest score (0..1) of a candidate: detections from here up to scoreThreshold go to "
+        "smartcam.EventTracker as hints (after the same allow-list, minimum area and NMS, at most maxDetections), "
+        "so a half-hidden person's weak detection continues their track; nothing stores, counts or summarises "
+        "them. At or above scoreThreshold: none."
+    )
     nms_iou_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         0.45, description="Overlap (IoU, 0..1) above which the lower-scoring of two boxes of the same class is "
         "suppressed."
@@ -104,4 +110,3 @@ class SsdInferenceConfig(ComponentConfig):
         5.0, description="Least s between two IoT Core status messages of the same problem; repeats in between "
         "are counted and sent with the next."
     )
-

@@ -124,8 +124,9 @@ def benchmark(
     with tempfile.TemporaryDirectory(prefix="bench-inference-", dir=frame_base()) as tmp:
         root = Path(tmp)
         frames = make_frames(root, size)
+        # SsdInference's default selection, the candidates for the tracker included
         paths = {name: FramePath(engine, root, selection_for(engine, score_threshold=0.5, nms_iou_threshold=0.45,
-                                                             max_detections=20))
+                                                             max_detections=20, tracking_score_threshold=0.1))
                  for name, engine in engines.items()}
         for path in paths.values():  # warm-up: first runs allocate and spin up thread pools
             for frame in frames:

@@ -89,7 +89,7 @@ def measure_standalone_model(backend: str, threads: int, frames: int) -> Standal
     # the pipeline around it: prepare (read, decode, preprocess) and infer, back to back.
     with tempfile.TemporaryDirectory(prefix="bench-standalone-", dir=frame_base()) as ring_root:
         path = FramePath(engine, Path(ring_root), selection_for(engine, score_threshold=0.5, nms_iou_threshold=0.45,
-                                                                max_detections=10))
+                                                                max_detections=10, tracking_score_threshold=0.1))
         ring = FrameRing(Path(ring_root), "standalone", capacity=16)
         refs = [ring.write(jpeg.read_bytes(), width=640, height=480, captured_at=time.time(),
                            captured_monotonic_ns=time.monotonic_ns()) for jpeg in sorted(people.glob("*.jpg"))]

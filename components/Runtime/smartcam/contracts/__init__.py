@@ -4,7 +4,8 @@ Use :func:`parse` on anything that arrives from a peer; build what you send as a
 publishes contracts only). By topic:
 
 - frames: :class:`FrameRef` (CameraIngest -> SsdInference), with the motion gate's verdict and regions
-- detections: :class:`Detections` (SsdInference -> DynamoWriter), :class:`DetectionSummary` (-> IoT Core)
+- detections: :class:`Detections` (SsdInference -> DynamoWriter, EventTracker; with weak candidates for the
+  tracker), :class:`DetectionSummary` (-> IoT Core)
 - capture: :class:`CaptureCommand` (operator -> CameraIngest), :class:`CaptureStatus` (its replies)
 - health: :class:`Health` (every component: health on local pub/sub, problem status on IoT Core)
 - events: :class:`TrackEvent` (EventTracker -> DynamoWriter, IoT Core), :class:`EventReceipt` (in Receipts)

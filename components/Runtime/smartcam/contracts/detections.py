@@ -53,10 +53,24 @@ class ModelInfo(Contract):
     backend: Backend
 
 
+MAX_DETECTIONS = 1000
+
+
 class Detections(Contract):
+    """One frame's detections. ``detections`` are the results: what is stored, counted, summarised and
+    drawn.
+
+    ``candidates`` are not results: the detections scored from SsdInference's trackingScoreThreshold
+    up to its scoreThreshold, after the same allow-list, minimum area and NMS (none overlaps a result
+    of its class), best first. Nothing stores, counts or summarises them; they are hints for a tracker
+    (ByteTrack's second association: a half-hidden person's weak detection continues their track).
+    Absent when there are none, so a message without them is what it was before they existed and the
+    schema stays ``smartcam.detections/1``: an older message is still valid."""
+
     schema_: Literal["smartcam.detections/1"] = Field("smartcam.detections/1", alias="schema")
     frame: FrameRef
-    detections: Annotated[list[Detection], Field(max_length=1000)]
+    detections: Annotated[list[Detection], Field(max_length=MAX_DETECTIONS)]
+    candidates: Annotated[list[Detection], Field(min_length=1, max_length=MAX_DETECTIONS)] | None = None
     model: ModelInfo
     latency: StageLatency
     inferred_at: EpochSeconds

@@ -2,10 +2,19 @@
 
 A decoder is chosen by ``decoder.type`` in model.json. Each returns :class:`Candidates` in
 normalized [x1, y1, x2, y2] with class ids counted over the model's foreground classes;
-:func:`select` applies the component's live settings and :func:`to_detections` names them.
+:func:`select` applies the component's live settings, :func:`select_weak` picks the weak detections a
+tracker gets as hints, and :func:`to_detections` names them.
 """
 
-from ssd_inference.decoders.base import Candidates, Decoder, DecoderError, Selection, select, to_detections
+from ssd_inference.decoders.base import (
+    Candidates,
+    Decoder,
+    DecoderError,
+    Selection,
+    select,
+    select_weak,
+    to_detections,
+)
 from ssd_inference.decoders.registry import DECODERS, build_decoder, foreground_labels
 
 __all__ = [
@@ -17,5 +26,6 @@ __all__ = [
     "build_decoder",
     "foreground_labels",
     "select",
+    "select_weak",
     "to_detections",
 ]

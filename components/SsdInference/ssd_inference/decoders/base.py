@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from smartcam.contracts import Box, Detection
-from ssd_inference.decoders.nms import class_aware_nms
+from ssd_inference.decoders.nms import class_aware_nms, suppressed_by
 
 
 class DecoderError(ValueError):
@@ -47,22 +47,53 @@ class Selection:
     max_detections: int
     allowed_class_ids: frozenset[int] | None = None  # None: every class
     min_box_area: float = 0.0
+    # From here up to score_threshold: the weak detections a tracker gets as hints (select_weak); None or
+    # score_threshold itself: none.
+    tracking_score_threshold: float | None = None
+
+    @property
+    def decode_threshold(self) -> float:
+        """The lowest score the decoder must keep for both selections."""
+        if self.tracking_score_threshold is None:
+            return self.score_threshold
+        return min(self.tracking_score_threshold, self.score_threshold)
 
 
 def select(candidates: Candidates, selection: Selection) -> Candidates:
     """Score threshold, class allow-list, clipping, minimum area, class-aware NMS, top-k."""
-    keep = candidates.scores >= selection.score_threshold
+    found = _eligible(candidates, selection, candidates.scores >= selection.score_threshold)
+    kept = class_aware_nms(
+        found.boxes, found.scores, found.class_ids, selection.nms_iou_threshold, selection.max_detections
+    )
+    return found.take(kept)
+
+
+def select_weak(candidates: Candidates, selection: Selection, results: Candidates) -> Candidates:
+    """The weak detections: scored from the tracking threshold up to (not including) the score threshold,
+    through the same allow-list, clipping and minimum area; then what one class-aware NMS over the results
+    and these would keep of them (none overlaps a result of its class by more than the NMS IoU), best
+    first, at most ``max_detections``. ``results``: what :func:`select` kept of the same candidates."""
+    low = selection.tracking_score_threshold
+    if low is None or low >= selection.score_threshold:
+        return Candidates.empty()
+    scores = candidates.scores
+    weak = _eligible(candidates, selection, (scores >= low) & (scores < selection.score_threshold))
+    clear = ~suppressed_by(weak.boxes, weak.class_ids, results.boxes, results.class_ids,
+                           selection.nms_iou_threshold)
+    weak = weak.take(np.flatnonzero(clear))
+    return weak.take(class_aware_nms(weak.boxes, weak.scores, weak.class_ids, selection.nms_iou_threshold,
+                                     selection.max_detections))
+
+
+def _eligible(candidates: Candidates, selection: Selection, keep: np.ndarray) -> Candidates:
+    """Of the candidates ``keep`` marks: those of an allowed class, clipped to the frame, big enough."""
     if selection.allowed_class_ids is not None:
         keep &= np.isin(candidates.class_ids, np.fromiter(selection.allowed_class_ids, np.int64))
     found = candidates.take(np.flatnonzero(keep))
     boxes = np.clip(found.boxes, 0.0, 1.0)
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     big_enough = np.flatnonzero((areas > 0) & (areas >= selection.min_box_area))
-    found = Candidates(boxes[big_enough], found.scores[big_enough], found.class_ids[big_enough])
-    kept = class_aware_nms(
-        found.boxes, found.scores, found.class_ids, selection.nms_iou_threshold, selection.max_detections
-    )
-    return found.take(kept)
+    return Candidates(boxes[big_enough], found.scores[big_enough], found.class_ids[big_enough])
 
 
 def to_detections(candidates: Candidates, labels: Sequence[str]) -> list[Detection]:

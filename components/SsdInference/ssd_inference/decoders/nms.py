@@ -36,3 +36,17 @@ def class_aware_nms(
         rest = order[1:]
         order = rest[iou_one_to_many(shifted[best], shifted[rest]) <= iou_threshold]
     return np.asarray(keep, np.int64)
+
+
+def suppressed_by(boxes: np.ndarray, class_ids: np.ndarray, kept_boxes: np.ndarray, kept_class_ids: np.ndarray,
+                  iou_threshold: float) -> np.ndarray:
+    """Which ``boxes`` a kept box of the same class overlaps by more than ``iou_threshold`` (what greedy
+    NMS would suppress once the kept boxes, all better-scoring, are in)."""
+    suppressed = np.zeros(len(boxes), bool)
+    if len(boxes) == 0:
+        return suppressed
+    boxes = boxes.astype(np.float64)
+    for box, class_id in zip(kept_boxes.astype(np.float64), kept_class_ids, strict=True):
+        same = class_ids == class_id
+        suppressed |= same & (iou_one_to_many(box, boxes) > iou_threshold)
+    return suppressed
