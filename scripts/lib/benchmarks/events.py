@@ -530,7 +530,8 @@ def plot(result: EventsResult, path: Path) -> None:
         ax.bar(labels, values, bottom=bottoms, label=name.removeprefix("smartcam."))
         bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
     ax.set(ylabel="CPU s per minute of video", title="CPU by process (store mode, phase)")
-    ax.legend(fontsize=7)
+    ax.set_ylim(top=max(bottoms) * 1.45)
+    ax.legend(fontsize=7, ncol=2, loc="upper left")
 
     ax = axes[2]
     multi = result.multi_camera
