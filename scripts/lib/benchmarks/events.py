@@ -22,6 +22,8 @@ clip's first frame, and those from the noise); CPU seconds per minute of video o
 and bytes per minute of video. The phase of a frame or an item is its capture time (an event: its
 first sighting). For C, per camera: frames expected, taken, served and the capture's accounting,
 events published and stored; CPU of every process and the cores they used together.
+Before the runtime starts, vtest.avi goes frame by frame through the components' frame path and tracker
+(benchmarks.events_offline): the events and the item ratio with every frame served.
 Targets: noise phase >= 95 % of frames gated and no event from noise; DynamoDB items per camera-hour
 on vtest.avi in events mode <= 1/50 of detections mode; 4 cameras at 5 fps on 2 cores, nothing lost.
 """
@@ -33,6 +35,7 @@ import contextlib
 import os
 import platform
 import queue
+import subprocess
 import sys
 import threading
 import time
@@ -65,6 +68,7 @@ from benchmarks.results import (
     EventsResult,
     EventsTargets,
     MultiCameraRun,
+    OfflineTracking,
     PhaseResult,
     PipelineMachine,
     StaticClipRun,
@@ -413,11 +417,32 @@ def idle_cpu(device: Device) -> dict[str, float]:
             for name, value in delta(cpu.samples, started, ended).items()}
 
 
-def measure(args: argparse.Namespace) -> tuple[StaticClip, dict[str, float], dict[str, StaticClipRun],
-                                                  MultiCameraRun]:
+def every_frame_served(folder: Path) -> OfflineTracking:
+    """benchmarks.events_offline on ``folder``, in a child process (a runtime's thread pool must not
+    shape this process or the runtime it starts afterwards)."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.events_offline", str(folder)], capture_output=True,
+                          text=True, check=False, cwd=REPO)
+    if done.returncode != 0:
+        raise SystemExit(f"the offline tracking failed:\n{done.stderr[-2000:]}")
+    return OfflineTracking.model_validate_json(done.stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class Measured:
+    clip: StaticClip
+    offline: OfflineTracking
+    idle: dict[str, float]
+    runs: dict[str, StaticClipRun]
+    multi: MultiCameraRun
+
+
+def measure(args: argparse.Namespace) -> Measured:
     echo("clips ...")
     clip = static_clip(ROOT / "clips", noise_s=args.noise_s, scene_frames=args.scene_frames)
     cameras = {camera: offset_clip(ROOT / "clips", offset) for camera, offset in OFFSETS.items()}
+    echo("vtest.avi with every frame served, outside the runtime ...")
+    offline = every_frame_served(cameras["cam1"])  # offset 0: vtest.avi as it is
+    echo(offline.model_dump_json())
     runtime = LocalRuntime(ROOT, echo=lambda line: echo(f"  {line}"))
     runtime.down()
     device: Device | None = None
@@ -451,11 +476,11 @@ def measure(args: argparse.Namespace) -> tuple[StaticClip, dict[str, float], dic
         if device is not None:
             device.close()
         runtime.down()
-    return clip, idle, runs, multi
+    return Measured(clip, offline, idle, runs, multi)
 
 
-def summarize(clip: StaticClip, idle: dict[str, float], runs: dict[str, StaticClipRun], multi: MultiCameraRun, *,
-              loadavg_at_start: tuple[float, float, float], argv: list[str]) -> EventsResult:
+def summarize(measured: Measured, *, loadavg_at_start: tuple[float, float, float], argv: list[str]) -> EventsResult:
+    clip, runs, multi = measured.clip, measured.runs, measured.multi
     events, detections = runs["events"], runs["detections"]
     noise = events.phases["noise"]
     ratio = (events.scene_items_per_camera_hour / detections.scene_items_per_camera_hour
@@ -470,7 +495,7 @@ def summarize(clip: StaticClip, idle: dict[str, float], runs: dict[str, StaticCl
         clip=ClipUsed(source=str(VTEST), still_frame=clip.still_frame, noise_s=clip.noise_s, sigma=clip.sigma,
                       fps=clip.fps, noise_frames=clip.noise_frames, scene_frames=clip.scene_frames,
                       jpeg_quality=clip.jpeg_quality),
-        idle_cpu_s_per_min=idle, runs=runs, multi_camera=multi,
+        idle_cpu_s_per_min=measured.idle, runs=runs, every_frame_served=measured.offline, multi_camera=multi,
         targets=EventsTargets(
             noise_gated_share=noise.gated_share, noise_gated_share_target=TARGET_NOISE_GATED,
             noise_gated_share_met=noise.gated_share >= TARGET_NOISE_GATED,
@@ -560,8 +585,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "bench" / "events.png")
     args = parser.parse_args(argv)
     loadavg_at_start = os.getloadavg()
-    clip, idle, runs, multi = measure(args)
-    result = summarize(clip, idle, runs, multi, loadavg_at_start=loadavg_at_start,
+    result = summarize(measure(args), loadavg_at_start=loadavg_at_start,
                        argv=argv if argv is not None else sys.argv[1:])
     result.write(args.out)
     plot(result, args.plot)

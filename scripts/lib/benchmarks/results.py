@@ -490,6 +490,18 @@ class MultiCameraRun(ResultPart):
     settle_s: float
 
 
+class OfflineTracking(ResultPart):
+    """vtest.avi with every frame served: the components' frame path and tracker, without the runtime."""
+
+    frames: int
+    detection_items: int  # what store detections would keep: one item per frame and label
+    events: int
+    events_under_2s: int
+    event_duration_s_p50: float
+    items_ratio: float  # events / detection items
+    events_at_5fps: int  # every second frame only
+
+
 class EventsTargets(ResultPart):
     noise_gated_share: float
     noise_gated_share_target: float
@@ -513,6 +525,7 @@ class EventsResult(StampedResult[PipelineMachine]):
     clip: ClipUsed
     idle_cpu_s_per_min: dict[str, float]  # by process role, the runtime up and no capture
     runs: dict[str, StaticClipRun]  # by store mode: events, detections
+    every_frame_served: OfflineTracking
     multi_camera: MultiCameraRun
     targets: EventsTargets
     notes: str
