@@ -10,10 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from local_device.camera import VTEST
+from local_device import video
 from tests.camera_ingest.helpers import photo
 
-VTEST_FPS = 10.0
+VTEST = video.VTEST
+VTEST_FPS = video.VTEST_FPS
 
 NormalizedBox = tuple[float, float, float, float]
 
@@ -85,20 +86,8 @@ def vtest_frames(start: int = 0, count: int | None = None) -> list[np.ndarray]:
 
 
 def noisy_stills(frame: np.ndarray, count: int, sigma: float, seed: int = 3) -> list[np.ndarray]:
-    """``count`` copies of ``frame``, each with its own Gaussian sensor noise (``sigma`` gray levels).
-
-    The noise comes from a bank of 8 fields, each frame taking one at a random 2-D offset, which is as
-    good as fresh noise for a per-pixel change detector and 20 times cheaper at 768x576."""
-    random = np.random.default_rng(seed)
-    bank = [sigma * random.standard_normal(frame.shape, dtype=np.float32) for _ in range(8)]
-    base = frame.astype(np.float32)
-    height, width = frame.shape[:2]
-    stills = []
-    for _ in range(count):
-        noise = np.roll(bank[random.integers(len(bank))],
-                        (int(random.integers(height)), int(random.integers(width))), axis=(0, 1))
-        stills.append(np.clip(base + noise, 0, 255).astype(np.uint8))
-    return stills
+    """``count`` copies of ``frame``, each with its own Gaussian sensor noise (``sigma`` gray levels)."""
+    return list(video.noisy_stills(frame, count, sigma, seed))
 
 
 def iou(a: Sequence[float], b: Sequence[float]) -> float:

@@ -12,7 +12,15 @@ from typing import TypeVar
 import pytest
 import yaml
 
-from benchmarks.results import RESULT_MODELS, BenchResult, CaptureResult, IpcResult, PipelineResult, PipelineRun
+from benchmarks.results import (
+    RESULT_MODELS,
+    BenchResult,
+    CaptureResult,
+    EventsResult,
+    IpcResult,
+    PipelineResult,
+    PipelineRun,
+)
 from readme_tables import bench_table, readme
 from readme_tables import config_reference as ref
 from repo_layout import REPO_ROOT
@@ -233,6 +241,22 @@ def test_a_variant_run_of_a_benchmark_is_read_like_the_benchmark(tmp_path):
             "DynamoDB Local (stand-in) 3.8 ms |  |") in table
     assert table.index("| capture |") < table.index("| pipeline-threads1 |")  # ordered as the pipeline benchmark
     assert f"`docs/bench/pipeline-threads1.json`, {pipeline.when}: `scripts/bench.py pipeline --threads 1`" in table
+
+
+def test_the_events_rows_show_the_ratio_the_targets_and_events_not_stored_once(tmp_path):
+    bench = tmp_path / "docs" / "bench"
+    bench.mkdir(parents=True)
+    events = _committed(EventsResult, "events.json")
+    multi = events.multi_camera
+    events.model_copy(update={
+        "targets": events.targets.model_copy(update={"scene_items_ratio": 0.025}),
+        "multi_camera": multi.model_copy(update={"cameras": [
+            multi.cameras[0].model_copy(update={"events_stored_once_as_ended": False}), *multi.cameras[1:]]}),
+    }).write(bench / "events.json")
+    table = bench_table.render_bench_table(tmp_path)
+    assert " = 1/40 | ≤ 1/50 |" in table
+    assert "(not each once as ended)" in table
+    assert "| events | still frame + sensor noise: events from noise (started; objects in the still) |" in table
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "docs" / "bench").glob("*.json")), ids=lambda p: p.name)

@@ -172,9 +172,9 @@ class RssSampler:
                     self.max_mb[component] = max(self.max_mb.get(component, 0.0), mb)
 
 
-def runtime_processes(runtime: LocalRuntime) -> dict[str, psutil.Process]:
-    """The components and what the local runtime itself runs (daemon, stand-ins), by role."""
-    found = {name: p for name in COMPONENTS if (p := runtime.component_process(name)) is not None}
+def runtime_processes(runtime: LocalRuntime, components: tuple[str, ...] = COMPONENTS) -> dict[str, psutil.Process]:
+    """``components`` and what the local runtime itself runs (daemon, stand-ins), by role."""
+    found = {name: p for name in components if (p := runtime.component_process(name)) is not None}
     root = str(runtime.root)
     for process in psutil.process_iter(["cmdline", "cwd"]):
         cmdline = process.info.get("cmdline") or []

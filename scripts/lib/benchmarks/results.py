@@ -471,8 +471,139 @@ class TrackingResult(StampedResult[Machine]):
     target: TrackingTarget
 
 
+# events ----------------------------------------------------------------------------------------------
+class ClipUsed(ResultPart):
+    source: str
+    still_frame: int
+    noise_s: float
+    sigma: float
+    fps: float
+    noise_frames: int
+    scene_frames: int
+    jpeg_quality: int
+
+
+class PhaseResult(ResultPart):
+    """One phase of the static clip (noise: the still frame with sensor noise; scene: vtest.avi)."""
+
+    video_s: float
+    frames_taken: int
+    frames_passed: int
+    frames_gated: int
+    gated_share: float
+    model_invocations: int
+    events_started: int
+    cpu_s: dict[str, float]  # by process role, over the phase (the scene: until the writer had stored everything)
+    cpu_s_per_video_min: dict[str, float]
+    cpu_s_per_video_min_total: float
+    dynamodb_items: int  # items of the capture in the table of the store mode, by capture or event start time
+    dynamodb_bytes: int  # by DynamoDB's item size rules (dynamo_writer.items.item_size)
+    dynamodb_items_per_min: float
+    dynamodb_bytes_per_min: float
+    dynamodb_writes: int  # write requests the writer made (PutItem per event message, items of BatchWriteItem)
+    dynamodb_writes_per_min: float
+    s3_objects: int
+    s3_bytes: int
+    s3_objects_per_min: float
+    s3_bytes_per_min: float
+
+
+class StaticClipRun(ResultPart):
+    store: str
+    request_id: str
+    capture_state: str
+    frames_requested: int
+    frames_captured: int
+    frames_gated: int
+    accounting: dict[str, int]
+    phases: dict[str, PhaseResult]  # noise, scene
+    events: int
+    still_objects: int  # detections in the clip's first frame
+    events_started_in_noise: int
+    events_from_noise: int  # of those, events that follow none of the still objects
+    events_seen_in_scene: int
+    event_duration_s_p50: float
+    events_under_2s: int  # short events: mostly a person's track broken and started again
+    scene_items_per_camera_hour: float  # the ratio's operands: events seen in the scene, or detection items
+    infer_ms_p50: float  # the model's time per frame in the scene (Detections latency.infer_ms)
+    settle_s: float  # capture end -> the writer had stored everything
+
+
+class CameraResult(ResultPart):
+    camera: str
+    offset_frame: int
+    request_id: str
+    capture_state: str
+    capture_s: float  # first to last frame that left the camera
+    frames_expected: int
+    frames_taken: int  # captured + gated
+    frames_captured: int
+    frames_gated: int
+    frames_served: int  # stored + summarized + no_detections: inferred, and the outcome kept
+    accounting: dict[str, int]
+    accounting_adds_up: bool
+    events_published: int
+    events_stored: int
+    events_stored_once_as_ended: bool
+    nothing_lost: bool  # every frame expected taken, none lost, expired, refused or pending; every event stored once
+    all_served: bool  # and none dropped: inference ran on every frame that left the camera
+
+
+class MultiCameraRun(ResultPart):
+    cameras: list[CameraResult]
+    fps_per_camera: float
+    seconds: float
+    cpu_s: dict[str, float]  # by process role, over the capture
+    cores_used: float  # CPU seconds of every process / wall seconds of the capture
+    cpu_ms_per_served_frame: float  # of every process but CameraIngest, whose work is per frame taken
+    cores_needed_to_serve_all: float  # CameraIngest's + the rest's per served frame x every frame captured
+    infer_ms_p50: float
+    settle_s: float
+
+
+class OfflineTracking(ResultPart):
+    """vtest.avi with every frame served: the components' frame path and tracker, without the runtime."""
+
+    frames: int
+    detection_items: int  # what store detections would keep: one item per frame and label
+    events: int
+    events_under_2s: int
+    event_duration_s_p50: float
+    items_ratio: float  # events / detection items
+    events_at_5fps: int  # every second frame only
+
+
+class EventsTargets(ResultPart):
+    noise_gated_share: float
+    noise_gated_share_target: float
+    noise_gated_share_met: bool
+    events_from_noise: int
+    events_from_noise_met: bool
+    scene_items_ratio: float  # events mode / detections mode, DynamoDB items per camera-hour on vtest.avi
+    scene_items_ratio_target: float
+    scene_items_ratio_met: bool
+    cameras: int
+    fps_per_camera: float
+    multi_camera_cores_used: float
+    multi_camera_cores_needed_to_serve_all: float
+    multi_camera_cores: int
+    multi_camera_nothing_lost: bool
+    multi_camera_all_served: bool
+
+
+class EventsResult(StampedResult[PipelineMachine]):
+    loadavg_at_start: tuple[float, float, float]
+    clip: ClipUsed
+    idle_cpu_s_per_min: dict[str, float]  # by process role, the runtime up and no capture
+    runs: dict[str, StaticClipRun]  # by store mode: events, detections
+    every_frame_served: OfflineTracking
+    multi_camera: MultiCameraRun
+    targets: EventsTargets
+    notes: str
+
+
 # by benchmark name (benchmarks.NAMES); a variant's file, "pipeline-threads1.json", is read as its benchmark's
 RESULT_MODELS: dict[str, type[BenchResult]] = {
     "ipc": IpcResult, "capture": CaptureResult, "inference": InferenceResult, "writer": WriterResult,
-    "pipeline": PipelineResult, "tracking": TrackingResult,
+    "events": EventsResult, "pipeline": PipelineResult, "tracking": TrackingResult,
 }

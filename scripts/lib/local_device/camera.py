@@ -1,4 +1,4 @@
-"""`make demo CAMERA=...`: the camera the demo captures from, as a CameraIngest source; vtest.avi by default."""
+"""`make demo CAMERA=...`: the camera the demo captures from, as a CameraIngest source."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-# OpenCV's sample pedestrian video (Debian's opencv-doc, installed by scripts/setup-system): the demo's
-# default camera, and the real scene of the motion gate's and the events' tests and benchmarks.
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 _DEVICE = re.compile(r"^(?:/dev/video)?(\d{1,3})$")
 _STREAM = ("rtsp://", "rtsps://", "http://", "https://")
 

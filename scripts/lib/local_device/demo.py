@@ -31,7 +31,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fleet.mqtt import MqttError
-from local_device.camera import VTEST, CameraChoiceError, camera_source
+from local_device.camera import CameraChoiceError, camera_source
 from local_device.contact_sheet import Tile, caption, contact_sheet
 from local_device.listeners import runtime_listeners
 from local_device.observe import Operator, PipelineObserver
@@ -39,6 +39,7 @@ from local_device.overlay import LOCAL_SNAPSHOT_BUCKET, pipeline_merges, write_o
 from local_device.process import LocalRuntime, RuntimeFailure
 from local_device.report import events_table
 from local_device.store import EVENTS_TABLE, table, wait_for_events
+from local_device.video import VTEST
 from local_greengrass.standins.child import local_client
 from repo_layout import REPO_ROOT
 from smartcam.contracts import CaptureStatus, TrackEvent

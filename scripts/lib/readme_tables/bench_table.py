@@ -13,6 +13,7 @@ from benchmarks.results import (
     About,
     BenchResult,
     CaptureResult,
+    EventsResult,
     InferenceResult,
     IpcResult,
     PipelineResult,
@@ -111,6 +112,71 @@ def bench_writer(data: WriterResult) -> list[BenchRow]:
     )
 
 
+def _ratio(value: float) -> str | None:
+    return f"1/{1 / value:.0f}" if isinstance(value, float) and 0 < value < float("inf") else None
+
+
+def bench_events(data: EventsResult) -> list[BenchRow]:
+    targets = data.targets
+    runs = data.runs
+    rows: list[BenchRow] = []
+    events = runs.get("events")
+    if events is not None:
+        noise = events.phases["noise"]
+        rows += _rows(
+            (f"still frame + sensor noise ({_fmt(noise.video_s, 's', 0)}): frames gated; model runs",
+             f"{noise.gated_share:.1%} ({noise.frames_gated:,} of {noise.frames_taken:,}); "
+             f"{noise.model_invocations:,}", f"{GE} {targets.noise_gated_share_target:.0%}"),
+            ("still frame + sensor noise: events from noise (started; objects in the still)",
+             f"{events.events_from_noise} ({events.events_started_in_noise}; {events.still_objects})", "0"),
+        )
+    detections = runs.get("detections")
+    if events is not None and detections is not None:
+        rows += _rows(
+            ("vtest.avi: DynamoDB items per camera-hour, store events / detections",
+             f"{events.scene_items_per_camera_hour:,.0f} / {detections.scene_items_per_camera_hour:,.0f} "
+             f"= {_ratio(targets.scene_items_ratio) or 'n/a'}",
+             _target(LE, _ratio(targets.scene_items_ratio_target))),
+            ("vtest.avi: events (under 2 s); duration p50",
+             f"{events.events} ({events.events_under_2s}); {events.event_duration_s_p50:.1f} s", ""),
+        )
+    offline = data.every_frame_served
+    rows += _rows(
+        ("vtest.avi, every frame served (frame path + tracker, no runtime): events (under 2 s) / detection items",
+         f"{offline.events} ({offline.events_under_2s}) / {offline.detection_items:,} "
+         f"= {_ratio(offline.items_ratio) or 'n/a'}", _target(LE, _ratio(targets.scene_items_ratio_target))),
+    )
+    for mode, run in runs.items():
+        noise, scene = run.phases["noise"], run.phases["scene"]
+        rows += _rows(
+            (f"store {mode}, per minute of video (noise / scene): CPU of all processes",
+             _pair(_fmt(noise.cpu_s_per_video_min_total, "s"), _fmt(scene.cpu_s_per_video_min_total, "s")), ""),
+            (f"store {mode}, per minute of vtest.avi: model runs; DynamoDB items, KB; S3 objects, KB",
+             f"{scene.model_invocations * 60 / max(scene.video_s, 1e-9):,.0f}; {scene.dynamodb_items_per_min:,.1f}, "
+             f"{scene.dynamodb_bytes_per_min / 1000:,.1f}; {scene.s3_objects_per_min:,.1f}, "
+             f"{scene.s3_bytes_per_min / 1000:,.0f}", ""),
+        )
+    multi = data.multi_camera
+    cameras = multi.cameras
+    if cameras:
+        accounted = {key: sum(c.accounting.get(key, 0) for c in cameras)
+                     for key in ("dropped", "lost", "expired", "refused", "pending")}
+        shape = f"{len(cameras)} cameras {TIMES} {multi.fps_per_camera:g} fps, {multi.seconds:g} s"
+        rows += _rows(
+            (f"{shape}: frames served / expected (dropped; lost, expired, refused, pending)",
+             f"{sum(c.frames_served for c in cameras):,} / {sum(c.frames_expected for c in cameras):,} "
+             f"({accounted['dropped']:,}; {accounted['lost']}, {accounted['expired']}, {accounted['refused']}, "
+             f"{accounted['pending']})", "all served, nothing lost"),
+            (f"{shape}: events stored once / published",
+             f"{sum(c.events_stored for c in cameras)} / {sum(c.events_published for c in cameras)}"
+             f"{'' if all(c.events_stored_once_as_ended for c in cameras) else ' (not each once as ended)'}", ""),
+            (f"{shape}: cores used; needed to serve every frame (estimate)",
+             _pair(_fmt(multi.cores_used, "", 2), _fmt(multi.cores_needed_to_serve_all, "", 2), "{}; {}"),
+             _target(LE, _fmt(targets.multi_camera_cores, "cores"))),
+        )
+    return rows
+
+
 def bench_pipeline(data: PipelineResult) -> list[BenchRow]:
     targets = data.targets
     model = data.model
@@ -192,7 +258,8 @@ def _reader(model: type[R], rows: Callable[[R], list[BenchRow]]) -> Callable[[st
 BENCH_READERS: dict[str, Callable[[str], tuple[BenchResult, list[BenchRow]]]] = {
     "ipc": _reader(IpcResult, bench_ipc), "capture": _reader(CaptureResult, bench_capture),
     "inference": _reader(InferenceResult, bench_inference), "writer": _reader(WriterResult, bench_writer),
-    "pipeline": _reader(PipelineResult, bench_pipeline), "tracking": _reader(TrackingResult, bench_tracking),
+    "events": _reader(EventsResult, bench_events), "pipeline": _reader(PipelineResult, bench_pipeline),
+    "tracking": _reader(TrackingResult, bench_tracking),
 }
 BENCH_ORDER = NAMES
 
