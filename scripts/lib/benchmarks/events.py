@@ -76,6 +76,7 @@ from benchmarks.results import (
 from local_device.observe import Operator, PipelineObserver, new_client_id, operator_connection
 from local_device.overlay import LOCAL_SNAPSHOT_BUCKET, write_overlay
 from local_device.process import LocalRuntime
+from local_device.store import EVENTS_TABLE
 from local_device.store import TABLE as DETECTIONS_TABLE
 from local_device.video import VTEST, VTEST_FPS
 from local_greengrass.standins.child import local_client
@@ -88,7 +89,6 @@ COMPONENTS = ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.EventT
 STATIC = "static"
 OFFSETS = {"cam1": 0, "cam2": 200, "cam3": 400, "cam4": 600}
 MULTI_FPS = 5.0
-EVENTS_TABLE = "SmartcamEvents"
 REPORT_INTERVAL_S = 1.0
 IDLE_S = 15.0
 TARGET_NOISE_GATED = 0.95
