@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from benchmarks import NAMES
+from benchmarks.cost import RETENTION_DAYS, camera_day
 from benchmarks.results import (
     About,
     BenchResult,
@@ -140,6 +141,15 @@ def bench_events(data: EventsResult) -> list[BenchRow]:
             ("vtest.avi: events (under 2 s); duration p50",
              f"{events.events} ({events.events_under_2s}); {events.event_duration_s_p50:.1f} s", ""),
         )
+    if events is not None and detections is not None:
+        for phase, scene in (("scene", "vtest.avi's crowd"), ("noise", "the still scene")):
+            by_mode = {mode: camera_day(run.phases[phase]) for mode, run in (("events", events),
+                                                                              ("detections", detections))}
+            rows += _rows((
+                f"cost per camera-day of {scene} all day, store events / detections "
+                f"(list prices, {RETENTION_DAYS}-day retention)",
+                " / ".join(f"${day.total_usd:,.2f} (DynamoDB ${day.dynamodb_usd:,.2f}, S3 ${day.s3_usd:,.2f})"
+                           for day in by_mode.values()), ""),)
     offline = data.every_frame_served
     rows += _rows(
         ("vtest.avi, every frame served (frame path + tracker, no runtime): events (under 2 s) / detection items",
