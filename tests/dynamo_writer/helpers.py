@@ -215,3 +215,13 @@ class InMemoryDynamoDB:
 
     def update_time_to_live(self, **_: Any) -> dict[str, Any]:
         return {}
+
+
+class Clock:
+    """A wall clock the test moves by hand (epoch seconds)."""
+
+    def __init__(self, now: float = BASE_TIME) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -15,7 +15,16 @@ from dynamo_writer.event_spool import EventSpool
 from dynamo_writer.snapshots import SnapshotCopier, make_s3_client
 from local_greengrass.standins.dynamodb_local import free_port
 from smartcam.telemetry import Counters
-from tests.dynamo_writer.helpers import DEVICE, RecordingReceipts, config, scan_all, snapshot, track_event
+from tests.dynamo_writer.helpers import (
+    DEVICE,
+    Clock,
+    RecordingReceipts,
+    config,
+    scan_all,
+    snapshot,
+    track_event,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -24,11 +33,11 @@ class EventRig:
     """Receiver and sender of events over one spool, writing to DynamoDB Local and the S3 stand-in."""
 
     def __init__(self, tmp_path, table, bucket, *, spool_name="spool.sqlite3", client_factory=make_client,
-                 s3_client_factory=make_s3_client, **over):
+                 s3_client_factory=make_s3_client, clock=time.time, **over):
         self.source = tmp_path / "tracker"
         self.source.mkdir(exist_ok=True)
         self.path = tmp_path / "writer" / spool_name
-        self.spool = EventSpool(self.path)
+        self.spool = EventSpool(self.path, clock=clock)
         self.copier = SnapshotCopier(self.source, self.path.parent / "snapshots")
         self.counters = Counters()
         self.receipts = RecordingReceipts()
@@ -173,7 +182,7 @@ class Watching:
 def test_the_pictures_are_in_s3_before_the_item_that_names_them(tmp_path, s3_env, events_table, bucket, items_of):
     watching = Watching(s3_env)
     rig = EventRig(tmp_path, events_table, bucket, client_factory=watching.dynamodb,
-                   s3_client_factory=watching.s3_client)
+                   s3_client_factory=watching.s3_client, eventUpdateIntervalS=0)  # the update written too
     try:
         rig.send(track_event("e1", 0, snapshot=snapshot(rig.source, "e1", "f1", seed=1)))
         rig.drain()
@@ -242,3 +251,98 @@ def test_the_table_and_the_bucket_are_created_when_configured(tmp_path, s3_env, 
     finally:
         rig.close()
         ddb_local.client().delete_table(TableName=table)
+
+
+# eventUpdateIntervalS ---------------------------------------------------------------------------
+def held_in(items_of, table, event_id):
+    item = items_of(table).get(event_id)
+    return None if item is None else (int(item["sequence"]["N"]), item["state"]["S"])
+
+
+def test_an_open_event_is_written_at_start_at_most_every_interval_and_at_its_end(tmp_path, s3_env, events_table,
+                                                                                 bucket, items_of):
+    clock = Clock()
+    rig = EventRig(tmp_path, events_table, bucket, clock=clock)  # eventUpdateIntervalS: the default, 300
+    try:
+        rig.send(track_event("e1", 0))
+        rig.drain()
+        assert held_in(items_of, events_table, "e1") == (0, "open")  # the start at once
+        for sequence in (1, 2):  # updates every 5 s, as EventTracker sends them for an object standing still
+            clock.now += 5
+            rig.send(track_event("e1", sequence))
+            rig.drain()
+        assert held_in(items_of, events_table, "e1") == (0, "open") and rig.spool.held("e1").pending
+        clock.now += 290  # 300 s since the start was written
+        rig.drain()
+        assert held_in(items_of, events_table, "e1") == (2, "open")  # the latest message held then
+        clock.now += 5
+        rig.send(track_event("e1", 3))
+        rig.send(track_event("e1", 4, kind="end"))
+        rig.drain()
+        assert held_in(items_of, events_table, "e1") == (4, "ended")  # the end at once, with its sequence
+        assert rig.spool.depth() == (0, 0)
+        assert (rig.counters["eventsWritten"], rig.counters["eventsCoalesced"]) == (3, 2)  # 1 and 3 never went
+        assert [r.outcome for r in rig.receipts.events] == ["stored"] * 5  # every message receipted at once
+    finally:
+        rig.close()
+
+
+def test_interval_zero_writes_every_message(tmp_path, s3_env, events_table, bucket, items_of):
+    rig = EventRig(tmp_path, events_table, bucket, clock=Clock(), eventUpdateIntervalS=0)
+    try:
+        for sequence, kind in ((0, None), (1, None), (2, None), (3, "end")):
+            rig.send(track_event("e1", sequence, kind=kind))
+            rig.drain()
+            assert held_in(items_of, events_table, "e1")[0] == sequence
+        assert (rig.counters["eventsWritten"], rig.counters["eventsCoalesced"]) == (4, 0)
+    finally:
+        rig.close()
+
+
+def test_the_interval_is_read_from_the_live_configuration(tmp_path, s3_env, events_table, bucket, items_of):
+    rig = EventRig(tmp_path, events_table, bucket, clock=Clock())
+    try:
+        rig.send(track_event("e1", 0))
+        rig.drain()
+        rig.send(track_event("e1", 1))
+        rig.drain()
+        assert held_in(items_of, events_table, "e1") == (0, "open")
+        rig.settings = rig.settings.model_copy(update={"event_update_interval_s": 0.0})
+        rig.drain()
+        assert held_in(items_of, events_table, "e1") == (1, "open")
+    finally:
+        rig.close()
+
+
+def test_a_deferred_update_outlives_a_restart_and_is_written_later(tmp_path, s3_env, events_table, bucket, items_of):
+    clock = Clock()
+    before = EventRig(tmp_path, events_table, bucket, clock=clock)
+    before.send(track_event("e1", 0))
+    before.drain()
+    before.send(track_event("e1", 1))  # receipted, deferred: only the spool has it
+    before.drain()
+    before.close()
+    after = EventRig(tmp_path, events_table, bucket, clock=clock)
+    try:
+        after.drain()
+        assert held_in(items_of, events_table, "e1") == (0, "open")  # the interval counts across the restart
+        clock.now += 300
+        after.drain()
+        assert held_in(items_of, events_table, "e1") == (1, "open")
+        assert after.spool.depth() == (0, 0)
+    finally:
+        after.close()
+
+
+def test_the_sender_thread_writes_a_deferred_update_once_its_interval_passes(tmp_path, s3_env, events_table,
+                                                                             bucket, items_of):
+    rig = EventRig(tmp_path, events_table, bucket, eventUpdateIntervalS=0.5)  # the real clock
+    rig.sender.start()
+    try:
+        rig.send(track_event("e1", 0))  # the receiver here does not wake the sender: only its own idle wake-ups
+        wait_until(lambda: held_in(items_of, events_table, "e1") == (0, "open"), 60, "the start written")
+        rig.send(track_event("e1", 1))
+        wait_until(lambda: held_in(items_of, events_table, "e1") == (1, "open"), 60, "the deferred update written")
+    finally:
+        rig.sender.stop()
+        rig.close()

@@ -1,5 +1,6 @@
 """The events table of the spool: the highest sequence per event, acknowledged only if unchanged."""
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from dynamo_writer.event_items import event_item
 from dynamo_writer.event_spool import EventSpool, NewEvent, SnapshotState
 from dynamo_writer.items import items_for
 from dynamo_writer.spool import Spool
-from tests.dynamo_writer.helpers import DEVICE, frames, track_event
+from tests.dynamo_writer.helpers import DEVICE, Clock, frames, track_event
 
 
 def new(event_id="e1", sequence=0, snapshot=None, **kwargs):
@@ -156,5 +157,108 @@ def test_a_full_disk_raises_and_keeps_what_was_held(tmp_path):
                 spool.upsert(event, max_events=10**6)
         assert spool.held("a") is not None
         assert spool.upsert(new("a", 0), max_events=10**6).changed is False  # the connection still works
+    finally:
+        spool.close()
+
+
+# eventUpdateIntervalS ---------------------------------------------------------------------------
+INTERVAL = 300.0
+
+# The events table as the first release created it: no ``open``, no ``written_at``.
+FIRST_RELEASE_SCHEMA = """
+CREATE TABLE events (
+    event_id TEXT PRIMARY KEY, camera_id TEXT NOT NULL, sequence INTEGER NOT NULL, item TEXT NOT NULL,
+    bytes INTEGER NOT NULL, snapshot_frame TEXT, snapshot TEXT, snapshot_full TEXT, snapshot_crop TEXT,
+    snapshot_bytes INTEGER NOT NULL DEFAULT 0, snapshot_uploaded INTEGER NOT NULL DEFAULT 0, snapshot_missing TEXT,
+    written_sequence INTEGER, rejected TEXT, pending INTEGER NOT NULL, received_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX events_pending ON events (pending, received_at);
+CREATE INDEX events_by_updated_at ON events (updated_at);
+"""
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def timed(tmp_path, clock):
+    s = EventSpool(tmp_path / "timed.sqlite3", clock=clock)
+    yield s
+    s.close()
+
+
+def test_an_open_event_written_less_than_the_interval_ago_waits_its_end_never(timed, clock):
+    timed.upsert(new(sequence=0), max_events=10)
+    assert timed.next_pending(INTERVAL).sequence == 0  # never written: at once
+    timed.ack("e1", 0, None)
+    clock.now += 5
+    timed.upsert(new(sequence=1), max_events=10)
+    assert timed.next_pending(INTERVAL) is None and timed.held("e1").pending  # held, not forgotten
+    assert timed.next_pending(0).sequence == 1  # the interval is the caller's: each call may differ
+    clock.now += INTERVAL - 5  # exactly the interval since the write
+    assert timed.next_pending(INTERVAL).sequence == 1
+    timed.ack("e1", 1, None)
+    timed.upsert(new(sequence=2), max_events=10)
+    assert timed.next_pending(INTERVAL) is None
+    timed.upsert(new(sequence=3, kind="end"), max_events=10)
+    assert timed.next_pending(INTERVAL).sequence == 3  # the end goes at once, whatever the interval
+
+
+def test_a_clock_set_back_does_not_hold_an_update_back(timed, clock):
+    timed.upsert(new(sequence=0), max_events=10)
+    timed.ack("e1", 0, None)
+    timed.upsert(new(sequence=1), max_events=10)
+    clock.now -= 3600  # written "in the future": the interval cannot be told
+    assert timed.next_pending(INTERVAL).sequence == 1
+
+
+def test_a_deferred_event_does_not_hold_back_the_ones_due(timed, clock):
+    timed.upsert(new("a", 0), max_events=10)
+    timed.ack("a", 0, None)
+    timed.upsert(new("a", 1), max_events=10)  # deferred, and received first
+    timed.upsert(new("b", 0), max_events=10)
+    assert timed.next_pending(INTERVAL).event_id == "b"
+
+
+def test_a_message_replaced_while_pending_is_counted_coalesced(timed):
+    assert not timed.upsert(new(sequence=0), max_events=10).coalesced
+    assert timed.upsert(new(sequence=1), max_events=10).coalesced  # sequence 0 never reached DynamoDB
+    timed.ack("e1", 1, None)
+    assert not timed.upsert(new(sequence=2), max_events=10).coalesced
+
+
+def test_a_spool_of_the_first_release_gains_the_columns_and_keeps_its_events(tmp_path, clock):
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(FIRST_RELEASE_SCHEMA)
+    for event_id, sequence, kind, pending in (("open-pending", 2, None, 1), ("ended-written", 4, "end", 0)):
+        row = new(event_id, sequence, kind=kind)
+        old.execute("INSERT INTO events (event_id, camera_id, sequence, item, bytes, written_sequence, pending, "
+                    "received_at, updated_at) VALUES (?, 'cam1', ?, ?, ?, ?, ?, ?, ?)",
+                    (event_id, sequence, json.dumps(row.item), row.bytes, None if pending else sequence, pending,
+                     clock.now, clock.now))
+    old.commit()
+    old.close()
+    for _ in range(2):  # opening again changes nothing
+        spool = EventSpool(path, clock=clock)
+        try:
+            db = sqlite3.connect(path)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(events)")}
+            flags = dict(db.execute("SELECT event_id, open FROM events").fetchall())
+            db.close()
+            assert {"open", "written_at"} <= columns
+            assert flags == {"open-pending": 1, "ended-written": 0}
+            assert spool.next_pending(INTERVAL).event_id == "open-pending"  # never written by this version
+        finally:
+            spool.close()
+    spool = EventSpool(path, clock=clock)
+    try:
+        spool.ack("open-pending", 2, None)
+        assert spool.upsert(new("open-pending", 3), max_events=10).changed
+        assert spool.next_pending(INTERVAL) is None  # the new rule applies from its first write on
+        assert spool.held("ended-written").sequence == 4
     finally:
         spool.close()

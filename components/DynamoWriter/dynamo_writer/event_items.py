@@ -1,7 +1,8 @@
 """From one TrackEvent message to the event's DynamoDB item (low-level AttributeValue JSON).
 
 Table design (see infrastructure/dynamodb.yaml, EventsTable): one item per event, written when the
-event starts and replaced by every later message of it, the last one at its end.
+event starts and replaced by later messages of it (at most every eventUpdateIntervalS while it is
+open), the last one at its end.
   - partition key ``device`` = thing name (the IAM condition dynamodb:LeadingKeys keeps a device on its
     own items, as in the detections table); sort key ``event_id``: the event's identity, so a message
     sent twice, or written again after a crash, is the same item.

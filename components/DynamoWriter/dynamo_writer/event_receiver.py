@@ -182,6 +182,8 @@ class EventReceiver:
             log.warning("events spool writable again")
             self.spool_error = None
         self._counters.add("eventsSpooled")
+        if upserted.coalesced:
+            self._counters.add("eventsCoalesced")
         if event.kind == "end":
             self._counters.add("eventsEnded")
         return self._stored(event.event_id, upserted.held, "stored")

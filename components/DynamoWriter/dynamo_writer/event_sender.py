@@ -1,6 +1,8 @@
 """The events' sender thread: pictures to S3, then the event's item to DynamoDB, then the spool.
 
-For the pending event received first:
+For the pending event received first among those due (an open event written less than
+``eventUpdateIntervalS`` ago waits, its latest message held in the spool; IDLE_S bounds how late
+it goes once the interval has passed; its end is due at once):
 1. its snapshot's two pictures go to S3 (PutObject, idempotent: the same bytes to the same keys),
    unless they are there already; the spool records that they are;
 2. the item goes to DynamoDB with PutItem on condition ``attribute_not_exists(event_id) OR
@@ -112,7 +114,7 @@ class EventSender:
         """Send the oldest pending event; how long to wait before the next step (None: nothing to send)."""
         cfg = self._settings()
         self._backoff.base_s, self._backoff.max_s = cfg.backoff_base_s, cfg.backoff_max_s
-        event = self._spool.next_pending()
+        event = self._spool.next_pending(cfg.event_update_interval_s)
         if event is None:
             return None
         try:

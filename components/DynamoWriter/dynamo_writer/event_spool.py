@@ -7,6 +7,12 @@ changes nothing (:meth:`EventSpool.upsert` says what is held). ``pending`` marks
 sequence DynamoDB has not accepted yet; :meth:`EventSpool.ack` clears it only if no newer message
 arrived meanwhile, and hands back the picture copies the accepted item made unnecessary.
 
+Writes of an open event are spaced (``eventUpdateIntervalS``): ``open`` says the held message is not
+an ``end``, ``written_at`` (epoch seconds) when DynamoDB last accepted a message of the event.
+:meth:`EventSpool.next_pending` skips a pending event that is open and was written less than the
+interval ago; its latest message waits in the spool (durably: a restart keeps it) until the interval
+has passed or the end supersedes it. Spools made before these columns gain them when opened.
+
 Rows stay after they are written: the held sequence answers resends, and the snapshot state spares
 uploading the same pictures again for every later message of the event. Written rows untouched for
 longer than any producer resends are pruned (:meth:`EventSpool.prune`).
@@ -22,6 +28,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +54,8 @@ CREATE TABLE IF NOT EXISTS events (
     written_sequence INTEGER,
     rejected TEXT,
     pending INTEGER NOT NULL,
+    open INTEGER NOT NULL DEFAULT 1,
+    written_at REAL,
     received_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
@@ -57,7 +66,17 @@ CREATE INDEX IF NOT EXISTS events_by_updated_at ON events (updated_at);
 _SELECT = ("SELECT event_id, camera_id, sequence, item, bytes, snapshot_frame, snapshot, snapshot_full, snapshot_crop, "
            "snapshot_bytes, snapshot_uploaded, snapshot_missing, written_sequence, rejected, received_at FROM events ")
 _SELECT_HELD = _SELECT + "WHERE event_id = ?"
-_SELECT_NEXT_PENDING = _SELECT + "WHERE pending = 1 ORDER BY received_at LIMIT 1"
+# Due: never written, ended, or written at least the interval ago (or "later" than now: the clock
+# went back, so the interval cannot be told; writing then is the safe side).
+_SELECT_NEXT_PENDING = _SELECT + (
+    "WHERE pending = 1 AND (written_at IS NULL OR open = 0 OR written_at <= ? OR written_at > ?) "
+    "ORDER BY received_at LIMIT 1")
+# Columns added after the first release, for spools made before them (ALTER TABLE when missing).
+_ADDED_COLUMNS = (
+    ("open", "INTEGER NOT NULL DEFAULT 1",
+     "UPDATE events SET open = (COALESCE(json_extract(item, '$.state.S'), 'open') != 'ended')"),
+    ("written_at", "REAL", None),
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,11 @@ class NewEvent:
     bytes: int
     snapshot: SnapshotState | None
 
+    @property
+    def open(self) -> bool:
+        """Not the event's end: its later writes may be spaced."""
+        return bool(self.item["state"]["S"] != "ended")
+
 
 @dataclass(frozen=True)
 class Upserted:
@@ -116,14 +140,18 @@ class Upserted:
     changed: bool  # False: the spool held this sequence or a later one already
     refused: bool = False  # a new event, and the spool holds maxSpoolEvents pending ones
     superseded: tuple[Path, ...] = ()  # copies of an earlier snapshot of the event, to delete now
+    coalesced: bool = False  # the message it replaced was still pending: DynamoDB never got that one
 
 
 class EventSpool:
-    def __init__(self, path: Path, *, max_page_count: int | None = None) -> None:
+    def __init__(self, path: Path, *, max_page_count: int | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock  # wall clock: ``written_at`` must mean the same after a restart
         self._db = open_spool_db(self.path, _SCHEMA, max_page_count)
         self._lock = threading.Lock()
+        _add_missing_columns(self._db)
 
     # receiving side -------------------------------------------------------------------------
     def held(self, event_id: str) -> HeldEvent | None:
@@ -151,34 +179,38 @@ class EventSpool:
             return Upserted(held=-1, changed=False, refused=True)
         snap = event.snapshot
         value = None if snap is None or snap.value is None else _dumps(snap.value)
-        now = time.time()
+        now = self._clock()
         db.execute(
             "INSERT INTO events (event_id, camera_id, sequence, item, bytes, snapshot_frame, snapshot, snapshot_full, "
-            "snapshot_crop, snapshot_bytes, snapshot_uploaded, snapshot_missing, pending, received_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) "
+            "snapshot_crop, snapshot_bytes, snapshot_uploaded, snapshot_missing, pending, open, received_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) "
             "ON CONFLICT (event_id) DO UPDATE SET camera_id = excluded.camera_id, sequence = excluded.sequence, "
             "item = excluded.item, bytes = excluded.bytes, snapshot_frame = excluded.snapshot_frame, "
             "snapshot = excluded.snapshot, snapshot_full = excluded.snapshot_full, "
             "snapshot_crop = excluded.snapshot_crop, snapshot_bytes = excluded.snapshot_bytes, "
             "snapshot_uploaded = excluded.snapshot_uploaded, snapshot_missing = excluded.snapshot_missing, "
-            "rejected = NULL, pending = 1, received_at = excluded.received_at, updated_at = excluded.updated_at",
+            "rejected = NULL, pending = 1, open = excluded.open, received_at = excluded.received_at, "
+            "updated_at = excluded.updated_at",
             (event.event_id, event.camera_id, event.sequence, _dumps(event.item), event.bytes,
              None if snap is None else snap.frame_id, value,
              None if snap is None or snap.full is None else str(snap.full),
              None if snap is None or snap.crop is None else str(snap.crop),
              0 if snap is None else snap.bytes, int(snap is not None and snap.uploaded),
-             None if snap is None else snap.missing, now, now),
+             None if snap is None else snap.missing, int(event.open), now, now),
         )
         db.execute("COMMIT")
         kept = set() if snap is None else set(snap.copies)
         earlier = [] if held is None or held.snapshot is None else held.snapshot.copies
-        return Upserted(held=event.sequence, changed=True, superseded=tuple(p for p in earlier if p not in kept))
+        return Upserted(held=event.sequence, changed=True, superseded=tuple(p for p in earlier if p not in kept),
+                        coalesced=held is not None and held.pending)
 
     # sending side ---------------------------------------------------------------------------
-    def next_pending(self) -> HeldEvent | None:
-        """The pending event received first."""
+    def next_pending(self, min_interval_s: float = 0.0) -> HeldEvent | None:
+        """The pending event received first among those due: never written, ended, or written at
+        least ``min_interval_s`` ago."""
+        now = self._clock()
         with self._lock:
-            row = self._db.execute(_SELECT_NEXT_PENDING).fetchone()
+            row = self._db.execute(_SELECT_NEXT_PENDING, (now - min_interval_s, now)).fetchone()
         return None if row is None else _held(row)
 
     def mark_uploaded(self, event_id: str, frame_id: str) -> bool:
@@ -202,6 +234,7 @@ class EventSpool:
         """DynamoDB holds the event as of ``sequence``, naming snapshot ``snapshot_frame`` (if any). The
         row stays pending if a later message arrived meanwhile. Returns the copies now unnecessary:
         those of the named snapshot, which is in S3 and named by an item there."""
+        now = self._clock()
         with self._lock:
             held = self._held(event_id)
             if held is None:
@@ -210,8 +243,8 @@ class EventSpool:
             done = snap is not None and snap.frame_id == snapshot_frame and snap.uploaded and bool(snap.copies)
             self._write(
                 "UPDATE events SET written_sequence = MAX(COALESCE(written_sequence, -1), ?), "
-                "pending = (sequence > ?), updated_at = ? WHERE event_id = ?",
-                (sequence, sequence, time.time(), event_id),
+                "pending = (sequence > ?), written_at = ?, updated_at = ? WHERE event_id = ?",
+                (sequence, sequence, now, now, event_id),
                 *([("UPDATE events SET snapshot_full = NULL, snapshot_crop = NULL, snapshot_bytes = 0 "
                     "WHERE event_id = ? AND snapshot_frame = ?", (event_id, snapshot_frame))] if done else []),
             )
@@ -221,13 +254,13 @@ class EventSpool:
         """DynamoDB refuses the event as of ``sequence`` for good: kept, no longer sent (a later
         message of the event is tried again)."""
         self._update("UPDATE events SET rejected = ?, pending = 0, updated_at = ? WHERE event_id = ? AND sequence = ?",
-                     (reason[:1024], time.time(), event_id, sequence))
+                     (reason[:1024], self._clock(), event_id, sequence))
 
     # upkeep and inspection ------------------------------------------------------------------
     def prune(self, max_age_s: float, *, now: float | None = None) -> int:
         """Forget written (or rejected) events untouched for ``max_age_s``; how many. Their copies are
         gone already: an event's copies are deleted when the item naming them is written."""
-        cutoff = (time.time() if now is None else now) - max_age_s
+        cutoff = (self._clock() if now is None else now) - max_age_s
         return self._update("DELETE FROM events WHERE pending = 0 AND updated_at < ? AND snapshot_full IS NULL "
                             "AND snapshot_crop IS NULL", (cutoff,))
 
@@ -248,7 +281,7 @@ class EventSpool:
     def oldest_age_s(self) -> float | None:
         with self._lock:
             row = self._db.execute("SELECT MIN(received_at) FROM events WHERE pending = 1").fetchone()
-        return None if row[0] is None else max(0.0, time.time() - row[0])
+        return None if row[0] is None else max(0.0, self._clock() - row[0])
 
     def close(self) -> None:
         with self._lock:
@@ -297,6 +330,23 @@ def _held(row: tuple[Any, ...]) -> HeldEvent:
                                  int(snap_bytes), bool(uploaded), missing)
     return HeldEvent(event_id, camera_id, int(sequence), json.loads(item), int(size), snapshot,
                      None if written is None else int(written), rejected, float(received_at))
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Bring a spool made by an earlier version up to this schema; nothing to do on later opens."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        present = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+        for name, definition, fill in _ADDED_COLUMNS:
+            if name not in present:
+                db.execute(f"ALTER TABLE events ADD COLUMN {name} {definition}")
+                if fill is not None:
+                    db.execute(fill)
+                log.info("events spool: added column %s", name)
+        db.execute("COMMIT")
+    except sqlite3.Error:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _dumps(value: dict[str, Any]) -> str:

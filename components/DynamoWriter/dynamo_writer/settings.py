@@ -73,6 +73,12 @@ class DynamoWriterConfig(ComponentConfig):
         512.0, description="Most MB (MiB) of snapshot pictures in the spool folder awaiting S3; an event whose "
         "snapshot does not fit is stored without it (counted snapshotsMissing)."
     )
+    event_update_interval_s: Annotated[float, Field(ge=0, le=86_400)] = Field(
+        300.0, description="Least seconds between two DynamoDB writes of an open event: its start is written at "
+        "once, its end at once (whatever the interval), and an update in between only once this long has passed "
+        "since the event was last written (the latest message held then goes); receipts are not delayed: a "
+        "message is receipted once it is in the spool. 0: every message is written."
+    )
     overflow_policy: Literal["refuseNewest", "dropOldest"] = Field(
         "refuseNewest", description="When the spool is full: refuseNewest refuses new detections, so nothing "
         "accepted is ever lost; dropOldest deletes the oldest spooled items to make room (both counted)."
