@@ -428,3 +428,22 @@ def test_a_string_or_bool_for_a_number_is_refused_and_the_previous_config_stays(
         assert len(detections_for(gg, frame).detections) == 2
     finally:
         app.stop()
+
+
+def test_status_min_interval_s_rate_limits_the_status_from_the_start_and_after_an_update(env):
+    gg, ring, tmp = env  # statusMinIntervalS 0: every report goes out
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    try:
+        def refused() -> list[str]:
+            return [m["detail"] for m in gg.on_iot(STATUS) if m["detail"].startswith("invalidMessage:")]
+
+        for _ in range(2):
+            gg.send("smartcam/receipts", {"not": "receipts"})
+        assert len(refused()) == 2
+        gg.update(statusMinIntervalS=3600)
+        for _ in range(2):
+            gg.send("smartcam/receipts", {"not": "receipts"})
+        assert len(refused()) == 2  # within the hour after the last one sent: suppressed
+        assert app._telemetry.counters["messagesInvalid"] == 4
+    finally:
+        app.stop()
