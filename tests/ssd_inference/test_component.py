@@ -256,7 +256,7 @@ def test_main_runs_the_component_and_reports_running(env, monkeypatch):
     model = write_model_dir(tmp / "model", runtimes=RUNTIMES)
     monkeypatch.setenv("SMARTCAM_MODEL_DIR", str(model))
     monkeypatch.setattr("ssd_inference.backends.registry.BACKENDS", fake_factories("onnxruntime", "litert"))
-    monkeypatch.setattr("ssd_inference.backends.registry._installed", lambda name: True)
+    monkeypatch.setattr("ssd_inference.backends.registry._installed", lambda name, machine: True)
     stop = threading.Event()
     runner = threading.Thread(target=lambda: inference_main.main(gg.client, stop))
     runner.start()
@@ -399,7 +399,7 @@ def test_main_with_an_altered_model_ends_errored_without_exiting(env, monkeypatc
     (model / "fake.model").write_bytes(b"altered")
     monkeypatch.setenv("SMARTCAM_MODEL_DIR", str(model))
     monkeypatch.setattr("ssd_inference.backends.registry.BACKENDS", fake_factories("onnxruntime", "litert"))
-    monkeypatch.setattr("ssd_inference.backends.registry._installed", lambda name: True)
+    monkeypatch.setattr("ssd_inference.backends.registry._installed", lambda name, machine: True)
     stop = threading.Event()
     exit_codes = []
     runner = threading.Thread(target=lambda: exit_codes.append(load_inference_main().main(gg.client, stop)))
