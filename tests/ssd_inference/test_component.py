@@ -82,8 +82,7 @@ def test_frame_in_detections_out(env):
         assert (box.x1, box.y1, box.x2, box.y2) == pytest.approx(FakeBackend.PERSON_BOX, abs=1e-4)
         model = message.model
         assert (model.name, model.version, model.backend) == ("test-ssd", "0.1.0", "onnxruntime")
-        assert message.latency.read_ms >= 0 and message.latency.infer_ms >= 0
-        assert 0 <= message.latency.queue_ms < 60_000  # from the frame's monotonic capture stamp
+        assert 0 <= message.latency.queue_ms < 60_000  # from the monotonic capture stamp (stages: test_frame_path)
         wait_until(lambda: gg.on_iot(SUMMARY))
         summary = gg.on_iot(SUMMARY)[0]
         assert summary["count"] == 2 and summary["labels"] == {"person": 1, "dog": 1}
