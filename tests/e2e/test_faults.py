@@ -45,25 +45,28 @@ def wait_until(condition: Callable[[], bool], timeout: float = 120.0, what: str 
         time.sleep(0.2)
 
 
+SPOOL_DISK = E2E_ROOT / "work" / WRITER
+
+
 @pytest.fixture(scope="module")
 def pipeline() -> Iterator[Pipeline]:
-    """The e2e pipeline with the writer's work folder (its spool) on a small disk of its own, so a
-    test can fill that disk for real."""
-    if os.geteuid() != 0:
-        pytest.skip("the full-disk fault mounts a tmpfs under the writer's spool: needs root")
+    """The e2e pipeline; as root, with the writer's work folder (its spool) on a small disk of its own, so
+    test_spool_disk_full_for_10_s can fill that disk for real (the other faults need no such disk)."""
     ensure_built()
     runtime = LocalRuntime(E2E_ROOT)
     runtime.down()
-    spool_disk = E2E_ROOT / "work" / WRITER
-    spool_disk.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["umount", str(spool_disk)], capture_output=True, check=False)  # left by an interrupted run
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SPOOL_DISK_BYTES},mode=0750", "tmpfs", str(spool_disk)],
-                   check=True)
+    SPOOL_DISK.mkdir(parents=True, exist_ok=True)
+    small_disk = os.geteuid() == 0
+    if small_disk:
+        subprocess.run(["umount", str(SPOOL_DISK)], capture_output=True, check=False)  # left by an interrupted run
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SPOOL_DISK_BYTES},mode=0750", "tmpfs", str(SPOOL_DISK)],
+                       check=True)
     try:
         with running_pipeline(runtime) as started:
             yield started
     finally:
-        subprocess.run(["umount", "--lazy", str(spool_disk)], check=False)
+        if small_disk:
+            subprocess.run(["umount", "--lazy", str(SPOOL_DISK)], check=False)
 
 
 def start_capture(pipeline: Pipeline, frames: int, stored_before_fault: int) -> str:
@@ -183,10 +186,12 @@ def disk_filled(folder: Path) -> Iterator[int]:
 
 
 def test_spool_disk_full_for_10_s(pipeline: Pipeline) -> None:
+    if not SPOOL_DISK.is_mount():
+        pytest.skip("the writer's small spool disk (a tmpfs) is mounted only when the tests run as root")
     log = pipeline.runtime.root / "logs" / f"{WRITER}.log"
     held_before = log.read_text(errors="replace").count("held in memory")
     request_id = start_capture(pipeline, frames=40, stored_before_fault=5)
-    with disk_filled(pipeline.runtime.root / "work" / WRITER) as ballast:
+    with disk_filled(SPOOL_DISK) as ballast:
         assert ballast > 0
         time.sleep(10)
     final = pipeline.operator.wait_final(request_id, timeout=240)

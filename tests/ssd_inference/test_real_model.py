@@ -129,7 +129,7 @@ def test_component_detects_grace_hopper_with_the_real_model(tmp_path, monkeypatc
         app.stop()
 
 
-@pytest.mark.skipif(platform.machine() != "x86_64", reason="DLR 1.6 runs models on x86_64 only")
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="needs an x86_64 CPU: DLR 1.6 runs models on x86_64 only")
 def test_dlr_leaves_threads_unpinned_and_keeps_an_operator_setting(model, monkeypatch):
     """TVM would pin the calling thread to one core with a single thread (and so everything the
     process starts later); the component shares its cores with capture and the writer."""
