@@ -206,3 +206,21 @@ def test_a_frame_over_the_size_bound_is_refused(frame_root: Path):
     with pytest.raises(frames.FrameTooLarge, match="1000 bytes, over the 999-byte frame limit"):
         read_frame(ref, frame_root, max_bytes=999)
     assert frames.MAX_FRAME_BYTES >= 16 * 1024 * 1024
+
+
+def test_frames_filling_the_byte_bound_exactly_are_all_kept_and_one_byte_more_recycles_the_oldest(frame_root: Path):
+    ring = FrameRing(frame_root, "cam0", capacity=1000, max_bytes=1000)
+    refs = [write(ring, payload(i, size=250)) for i in range(4)]
+    assert (len(ring), ring.total_bytes, ring.recycled) == (4, 1000, 0)  # at the bound is within it
+    assert read_frame(refs[0], frame_root) == payload(0, size=250)
+    write(ring, b"x")  # one byte over the bound
+    assert (len(ring), ring.total_bytes, ring.recycled) == (4, 751, 1)
+    with pytest.raises(FrameExpired):
+        read_frame(refs[0], frame_root)
+
+
+def test_frames_filling_the_count_bound_exactly_are_all_kept(frame_root: Path):
+    ring = FrameRing(frame_root, "cam0", capacity=4, max_bytes=400)
+    for i in range(4):
+        write(ring, payload(i, size=100))
+    assert (len(ring), ring.total_bytes, ring.recycled) == (4, 400, 0)

@@ -24,40 +24,11 @@ from smartcam.contracts import MAX_MOTION_REGIONS, CaptureStatus, FrameRef, pars
 from smartcam.frames import FrameRing
 from smartcam.telemetry import Counters
 from tests.camera_ingest.helpers import THING
-from tests.camera_ingest.motion_frames import VTEST_FPS, FakeClock, noisy_stills, vtest_frames
+from tests.camera_ingest.motion_frames import FakeClock, noisy_stills, vtest_frames
+from tests.camera_ingest.replay import Replay
 from tests.support.fake_nucleus import FakeNucleus
 
-FRAME_S = 1 / VTEST_FPS
 CAMERA = CameraSettings.model_validate({"id": "cam0", "source": {"type": "folder", "path": "unused"}})
-
-
-class Replay:
-    """A camera delivering ``frames`` in order (then again), advancing ``clock`` one frame period per
-    grab; ``on_grab(n)`` runs before the n-th grab (0-based)."""
-
-    camera_id = "cam0"
-    live = False
-
-    def __init__(self, frames: list[np.ndarray], clock: FakeClock,
-                 on_grab: Callable[[int], None] = lambda _: None) -> None:
-        self.frames = frames
-        self.clock = clock
-        self.on_grab = on_grab
-        self.grabbed = 0
-
-    def open(self) -> None:
-        pass
-
-    def grab(self) -> None:
-        self.on_grab(self.grabbed)
-        self.clock.advance(FRAME_S)
-        self.grabbed += 1
-
-    def retrieve(self) -> np.ndarray:
-        return self.frames[(self.grabbed - 1) % len(self.frames)]
-
-    def close(self) -> None:
-        pass
 
 
 class Run:

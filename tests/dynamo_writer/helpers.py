@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import cv2
@@ -134,6 +135,53 @@ def scan_all(client: Any, table: str) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+ItemKey = tuple[str, str]  # the detections table's primary key: (device, sk)
+
+
+def item_key(item: dict[str, Any]) -> ItemKey:
+    return item["device"]["S"], item["sk"]["S"]
+
+
+def stored_items(client: Any, table: str) -> dict[ItemKey, dict[str, Any]]:
+    """The detections table's items by primary key (a table holds one item per key: counting keys read
+    back proves nothing about duplicates; comparing with what was spooled and sent does)."""
+    return {item_key(item): item for item in scan_all(client, table)}
+
+
+def as_stored(value: Any) -> Any:
+    """An item (or AttributeValue) as DynamoDB compares it: a number by its value ("1.0" is stored as "1"),
+    a set without order."""
+    if isinstance(value, dict):
+        return {key: _attribute(key, inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [as_stored(inner) for inner in value]
+    return value
+
+
+def _attribute(key: str, value: Any) -> Any:
+    if key == "N":
+        return Decimal(value)
+    if key == "NS":
+        return {Decimal(number) for number in value}
+    if key in ("SS", "BS"):
+        return set(value)
+    return as_stored(value)
+
+
+def assert_stored_as_spooled(client: Any, table: str, spooled: dict[ItemKey, dict[str, Any]]
+                             ) -> dict[ItemKey, dict[str, Any]]:
+    """Every spooled item is in the table with the content it was spooled with (the sender adds only
+    ``sentAt``), and nothing else is; returns the stored items."""
+    stored = stored_items(client, table)
+    assert sorted(stored) == sorted(spooled), (
+        f"missing: {sorted(set(spooled) - set(stored))[:5]}, unexpected: {sorted(set(stored) - set(spooled))[:5]}")
+    changed = [key for key, item in stored.items()
+               if as_stored({k: v for k, v in item.items() if k != "sentAt"}) != as_stored(spooled[key])]
+    assert not changed, f"stored with other content than spooled: {changed[:5]}"
+    assert all("sentAt" in item for item in stored.values())
+    return stored
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 120.0, what: str = "condition") -> None:

@@ -12,7 +12,15 @@ import pytest
 from dynamo_writer.items import items_for
 from dynamo_writer.spool import Spool
 from repo_layout import REPO_ROOT
-from tests.dynamo_writer.helpers import DEVICE, frames, scan_all, wait_until
+from tests.dynamo_writer.helpers import (
+    DEVICE,
+    assert_stored_as_spooled,
+    frames,
+    item_key,
+    scan_all,
+    stored_items,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -21,12 +29,13 @@ SCRIPT = Path(__file__).with_name("sender_process.py")
 
 
 def spool_with(path, count):
+    """A spool of ``count`` frames' items, and those items by primary key."""
     spool = Spool(path)
-    expected = set()
+    expected = {}
     for message in frames(count):
         items = items_for(message, DEVICE, 30)
         spool.put(items, max_items=10**6, max_bytes=10**10, policy="refuseNewest")
-        expected |= {i.item["sk"]["S"] for i in items}
+        expected |= {item_key(i.item): i.item for i in items}
     return spool, expected
 
 
@@ -47,23 +56,17 @@ def finish(process, timeout=300):
     return process.returncode, out
 
 
-def stored(ddb, table):
-    keys = [i["sk"]["S"] for i in scan_all(ddb.client(), table)]
-    assert len(keys) == len(set(keys))
-    return set(keys)
-
-
 def test_killed_after_dynamodb_accepted_before_the_spool_forgot(aws_env, table, tmp_path):
     spool, expected = spool_with(tmp_path / "spool.sqlite3", 500)
     code, out = finish(sender_process(spool.path, table, "--die-after-calls", "3"))
     assert code == -signal.SIGKILL, out
     # Batches 1 and 2 were acknowledged; batch 3 reached DynamoDB but is still spooled.
     assert spool.depth()[0] == 500 - 50
-    assert len(stored(aws_env, table)) == 75
+    assert len(stored_items(aws_env.client(), table)) == 75
     code, out = finish(sender_process(spool.path, table))
     assert code == 0, out
     assert spool.depth() == (0, 0)
-    assert stored(aws_env, table) == expected
+    assert_stored_as_spooled(aws_env.client(), table, expected)
     spool.close()
 
 
@@ -81,7 +84,7 @@ def test_killed_at_a_random_moment_mid_drain_and_restarted(aws_env, table, tmp_p
     code, out = finish(sender_process(spool.path, table))
     assert code == 0, out
     assert spool.depth() == (0, 0)
-    assert stored(aws_env, table) == expected
+    assert_stored_as_spooled(aws_env.client(), table, expected)
     spool.close()
 
 
@@ -125,14 +128,14 @@ def event_sender_process(spool_path, table, bucket, *extra):
 
 
 def events_stored(ddb, s3, table, bucket):
-    """Each event once, ended, naming objects that are there: event id -> its full picture."""
+    """Every stored event as of its last message (the end, sequence 2), naming objects that are there: event
+    id -> its full picture. (The table holds one item per event id: which events are there and what each
+    holds is the check.)"""
     found = scan_all(ddb.client(), table)
-    ids = [i["event_id"]["S"] for i in found]
-    assert len(ids) == len(set(ids))
     client = s3.client()
     out = {}
     for item in found:
-        assert item["state"] == {"S": "ended"}
+        assert (item["state"], item["sequence"]) == ({"S": "ended"}, {"N": "2"}), item["event_id"]
         location = item["snapshot"]["M"]
         client.head_object(Bucket=bucket, Key=location["crop_key"]["S"])
         out[item["event_id"]["S"]] = client.get_object(Bucket=bucket, Key=location["key"]["S"])["Body"].read()

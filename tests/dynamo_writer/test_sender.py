@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,11 +19,13 @@ from smartcam.telemetry import Counters
 from tests.dynamo_writer.helpers import (
     DEVICE,
     RecordingClient,
+    assert_stored_as_spooled,
     clear_aws_env,
     config,
     create_table,
     drain,
     frames,
+    item_key,
     scan_all,
     unique_table,
     wait_until,
@@ -32,20 +35,20 @@ pytestmark = pytest.mark.integration
 
 
 def spool_frames(spool, messages, **limits):
+    """Spools the messages' items; returns them by primary key, as spooled."""
     limits = {"max_items": 10**6, "max_bytes": 10**10, "policy": "refuseNewest"} | limits
-    expected = set()
+    expected = {}
     for message in messages:
         items = items_for(message, DEVICE, 30)
         spool.put(items, **limits)
-        expected |= {i.item["sk"]["S"] for i in items}
+        expected |= {item_key(i.item): i.item for i in items}
     return expected
 
 
-def stored_keys(ddb, table):
-    items = scan_all(ddb.client(), table)
-    keys = [i["sk"]["S"] for i in items]
-    assert len(keys) == len(set(keys))
-    return keys
+def sent_once_each(calls, expected):
+    """Every spooled item was sent in exactly one BatchWriteItem (``calls``: the sort keys of each)."""
+    sent = Counter(sk for batch in calls for sk in batch)
+    return sent == Counter(sk for _, sk in expected)
 
 
 def make_sender(spool, table, factory, counters=None, **over):
@@ -66,10 +69,11 @@ def test_drains_everything_exactly_once(aws_env, table, tmp_path):
     before = time.time()
     drain(make_sender(spool, table, factory, counters), spool)
     after = time.time()
-    assert sorted(stored_keys(aws_env, table)) == sorted(expected)
-    assert all(before - 0.01 <= float(i["sentAt"]["N"]) <= after + 0.01 for i in scan_all(aws_env.client(), table))
+    stored = assert_stored_as_spooled(aws_env.client(), table, expected)
+    assert all(before - 0.01 <= float(i["sentAt"]["N"]) <= after + 0.01 for i in stored.values())
     assert counters.get("itemsWritten") == 120
     assert recorder.violations == []
+    assert sent_once_each(recorder.calls, expected)
     assert all(len(batch) <= 25 for batch in recorder.calls)
     assert [len(b) for b in recorder.calls] == [25, 25, 25, 25, 20]
 
@@ -112,7 +116,7 @@ def test_unprocessed_items_throttling_and_lost_responses_still_exactly_once(aws_
 
     counters = Counters()
     drain(make_sender(spool, table, factory, counters), spool)
-    assert sorted(stored_keys(aws_env, table)) == sorted(expected)
+    assert_stored_as_spooled(aws_env.client(), table, expected)
     assert counters.get("unprocessedRetries") > 0
     assert counters.get("throttled") == 1
     assert counters.get("networkErrors") == 1
@@ -130,7 +134,7 @@ def test_same_frames_sent_twice_are_one_item_each(aws_env, table, tmp_path):
     drain(sender, spool)
     spool_frames(spool, messages[:10])  # already written: written again, same items
     drain(sender, spool)
-    assert sorted(stored_keys(aws_env, table)) == sorted(expected)
+    assert_stored_as_spooled(aws_env.client(), table, expected)
 
 
 def test_an_idle_sender_sends_a_partial_batch_at_once_a_busy_one_lets_it_fill(aws_env, table, tmp_path):
@@ -138,7 +142,7 @@ def test_an_idle_sender_sends_a_partial_batch_at_once_a_busy_one_lets_it_fill(aw
     first = spool_frames(spool, frames(2))
     sender = make_sender(spool, table, make_client, flushIntervalS=300.0)
     assert sender.step() == 0.0  # nothing in flight: sent now, not in 300 s
-    assert sorted(stored_keys(aws_env, table)) == sorted(first)
+    assert_stored_as_spooled(aws_env.client(), table, first)
     assert spool.depth()[0] == 0
 
     spool_frames(spool, frames(5)[2:])
@@ -165,8 +169,8 @@ def test_item_dynamodb_refuses_is_isolated_and_set_aside(aws_env, table, tmp_pat
     spool_frames(spool, good[5:])
     counters = Counters()
     drain(make_sender(spool, table, make_client, counters), spool)
-    keys = stored_keys(aws_env, table)
-    assert len(keys) == 10 and bad.item["sk"]["S"] not in keys
+    assert_stored_as_spooled(aws_env.client(), table, {item_key(i.item): i.item for m in good
+                                                       for i in items_for(m, DEVICE, 30)})
     assert counters.get("itemsRejected") == 1
     assert spool.rejected_count() == 1
 
@@ -239,7 +243,7 @@ def test_credentials_endpoint_down_items_stay_spooled_then_arrive(monkeypatch, t
         drain(sender, spool)
     finally:
         server.close()
-    assert sorted(stored_keys(ddb_local, table)) == sorted(expected)
+    assert_stored_as_spooled(ddb_local.client(), table, expected)
     assert "tes-token" in server.requests
 
 
@@ -265,7 +269,7 @@ def test_dynamodb_killed_during_drain_and_restarted(aws_env, monkeypatch, tmp_pa
             wait_until(lambda: spool.depth()[0] == 0, timeout=300, what="the backlog to drain")
         finally:
             sender.stop()
-        assert sorted(stored_keys(db, name)) == sorted(expected)
+        assert_stored_as_spooled(db.client(), name, expected)
     finally:
         db.stop()
 
@@ -316,5 +320,6 @@ def test_concurrent_sender_threads_write_each_item_once(aws_env, table, tmp_path
     finally:
         sender.stop()
     assert checker.violations == []
-    assert counters.get("itemsWritten") == 1000  # no item was sent twice
-    assert sorted(stored_keys(aws_env, table)) == sorted(expected)
+    assert counters.get("itemsWritten") == 1000
+    assert sent_once_each(checker.calls, expected)
+    assert_stored_as_spooled(aws_env.client(), table, expected)

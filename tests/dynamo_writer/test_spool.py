@@ -4,6 +4,7 @@ from contextlib import closing
 
 import pytest
 
+from dynamo_writer.event_spool import EventSpool
 from dynamo_writer.items import items_for
 from dynamo_writer.spool import FrameKey, Spool
 from tests.dynamo_writer.helpers import DEVICE, detections, frames
@@ -28,6 +29,21 @@ def test_spool_uses_wal_and_survives_reopen(tmp_path):
     assert again.depth()[0] == 5
     assert [r.key for r in again.peek(10)] == [i.key for i in spooled(5)]
     again.close()
+
+
+SYNCHRONOUS_FULL = 2  # what PRAGMA synchronous reads back for FULL (0 OFF, 1 NORMAL, 3 EXTRA)
+
+
+@pytest.mark.parametrize("spool_class", [Spool, EventSpool])
+def test_a_commit_is_on_disk_before_it_returns(tmp_path, spool_class):
+    """WAL with synchronous=FULL on the spool's own connection (the setting is per connection): a commit
+    survives a power cut, which is what "received" means for the writer."""
+    spool = spool_class(tmp_path / "s.sqlite3")
+    try:
+        assert spool._db.execute("PRAGMA synchronous").fetchone()[0] == SYNCHRONOUS_FULL
+        assert spool._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        spool.close()
 
 
 def test_the_wal_shrinks_back_after_a_checkpoint(tmp_path):

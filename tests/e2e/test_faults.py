@@ -19,7 +19,6 @@ import os
 import signal
 import subprocess
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,25 +45,28 @@ def wait_until(condition: Callable[[], bool], timeout: float = 120.0, what: str 
         time.sleep(0.2)
 
 
+SPOOL_DISK = E2E_ROOT / "work" / WRITER
+
+
 @pytest.fixture(scope="module")
 def pipeline() -> Iterator[Pipeline]:
-    """The e2e pipeline with the writer's work folder (its spool) on a small disk of its own, so a
-    test can fill that disk for real."""
-    if os.geteuid() != 0:
-        pytest.skip("the full-disk fault mounts a tmpfs under the writer's spool: needs root")
+    """The e2e pipeline; as root, with the writer's work folder (its spool) on a small disk of its own, so
+    test_spool_disk_full_for_10_s can fill that disk for real (the other faults need no such disk)."""
     ensure_built()
     runtime = LocalRuntime(E2E_ROOT)
     runtime.down()
-    spool_disk = E2E_ROOT / "work" / WRITER
-    spool_disk.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["umount", str(spool_disk)], capture_output=True, check=False)  # left by an interrupted run
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SPOOL_DISK_BYTES},mode=0750", "tmpfs", str(spool_disk)],
-                   check=True)
+    SPOOL_DISK.mkdir(parents=True, exist_ok=True)
+    small_disk = os.geteuid() == 0
+    if small_disk:
+        subprocess.run(["umount", str(SPOOL_DISK)], capture_output=True, check=False)  # left by an interrupted run
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SPOOL_DISK_BYTES},mode=0750", "tmpfs", str(SPOOL_DISK)],
+                       check=True)
     try:
         with running_pipeline(runtime) as started:
             yield started
     finally:
-        subprocess.run(["umount", "--lazy", str(spool_disk)], check=False)
+        if small_disk:
+            subprocess.run(["umount", "--lazy", str(SPOOL_DISK)], check=False)
 
 
 def start_capture(pipeline: Pipeline, frames: int, stored_before_fault: int) -> str:
@@ -94,12 +96,12 @@ def assert_every_frame_stored_once(pipeline: Pipeline, final: CaptureStatus, tim
     assert request_id is not None
     wait_until(lambda: len(stored_frames(pipeline, request_id)) >= captured, timeout=timeout,
                what=f"{captured} items of {request_id} in DynamoDB")
-    time.sleep(2)  # anything stored twice would show by now (the writer flushes every 0.2 s)
+    # The table holds one item per (frame, label): stored twice cannot show in it. What shows is which
+    # items are there (one `person` item per captured frame, nothing else) and what each holds (what
+    # inference sent for its frame, however often the frame went round after the fault).
     items = items_for_request(pipeline.store, pipeline.thing, request_id)
     keys = stored_keys(items)
     assert {label for _, label in keys} == {"person"}
-    twice = [frame for frame, count in Counter(frame for frame, _ in keys).items() if count > 1]
-    assert not twice, f"stored twice: {twice}"
     assert len(keys) == captured, f"{len(keys)} items for {captured} captured frames"
     sent = [f for _, f in pipeline.observer.frames(request_id)]
     print(f"\n{request_id}: {captured} captured, {accounting}, {len(keys)} items, "
@@ -107,6 +109,14 @@ def assert_every_frame_stored_once(pipeline: Pipeline, final: CaptureStatus, tim
     published = {f.frame_id for f in sent}
     if published:  # the observer was connected throughout: what is stored is exactly what was captured
         assert {frame for frame, _ in keys} == published
+    inferred: dict[str, set[float]] = {}
+    for _, message in pipeline.observer.detections(request_id):
+        if not message.detections:
+            continue
+        inferred.setdefault(message.frame.frame_id, set()).add(round(message.detections[0].score, 6))
+    for item in items:
+        if item["frameId"] in inferred:  # the observer saw its detections
+            assert round(float(item["detections"][0]["score"]), 6) in inferred[item["frameId"]], item["frameId"]
 
 
 def kill_and_wait_restart(pipeline: Pipeline, component: str) -> None:
@@ -176,10 +186,12 @@ def disk_filled(folder: Path) -> Iterator[int]:
 
 
 def test_spool_disk_full_for_10_s(pipeline: Pipeline) -> None:
+    if not SPOOL_DISK.is_mount():
+        pytest.skip("the writer's small spool disk (a tmpfs) is mounted only when the tests run as root")
     log = pipeline.runtime.root / "logs" / f"{WRITER}.log"
     held_before = log.read_text(errors="replace").count("held in memory")
     request_id = start_capture(pipeline, frames=40, stored_before_fault=5)
-    with disk_filled(pipeline.runtime.root / "work" / WRITER) as ballast:
+    with disk_filled(SPOOL_DISK) as ballast:
         assert ballast > 0
         time.sleep(10)
     final = pipeline.operator.wait_final(request_id, timeout=240)

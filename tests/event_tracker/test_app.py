@@ -260,3 +260,24 @@ def test_health_counts_what_the_tracker_holds(started):
     assert "1 cameras, 1 open events, 1 events await the writer's receipts, 1 snapshots" in (health.detail or "")
     assert health.counters["eventsStarted"] == 1 and health.counters["snapshotsWritten"] == 1
     assert isinstance(tracker.events()[0], TrackEvent)
+
+
+def test_status_messages_of_a_kind_are_at_most_one_per_status_min_interval(started):
+    tracker = started(statusMinIntervalS=5)
+    status_topic = topics.iot_component_status("tracker-thing", "smartcam.EventTracker")
+
+    def refuse_at(now: float) -> None:
+        tracker.clock.now = now
+        tracker.nucleus.send(topics.DETECTIONS, {"not": "a detections message"})
+
+    for now in (1000.0, 1001.0, 1004.999):
+        refuse_at(now)
+    refuse_at(1005.0)  # 5 s after the one sent
+    sent = [Health.model_validate(m) for m in tracker.nucleus.on_iot(status_topic)]
+    assert [h.counters for h in sent] == [{}, {"suppressed": 2}]
+    assert all(h.detail.startswith("invalidMessage: message on smartcam/detections refused") for h in sent)
+    tracker.nucleus.update(statusMinIntervalS=0)  # from the next report on
+    refuse_at(1005.0)
+    refuse_at(1005.0)
+    assert len(tracker.nucleus.on_iot(status_topic)) == 4
+    assert tracker.app.telemetry.counters["messagesInvalid"] == 6

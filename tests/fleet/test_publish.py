@@ -285,3 +285,29 @@ def test_a_recipe_the_schema_check_refuses_is_not_published(aws, repo, tmp_path)
 
     assert aws.mutating_calls() == []
     assert publish.recipe_schema_check(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize("artifact", [b"new-bytes", b"published-bytes"], ids=["other-bytes", "same-bytes"])
+def test_even_a_version_choice_gone_wrong_never_touches_an_object_a_published_version_uses(aws, tmp_path, monkeypatch,
+                                                                                           artifact):
+    """The upload's backstop: were the version choice ever to pick a published version, the upload refuses to
+    write under it (devices that installed it would fail with ARTIFACT_CHECKSUM_MISMATCH), before any create."""
+    root = tmp_path / "repo"
+    write_project(root, "Runtime", artifact=artifact)
+    s3 = aws.session.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    key = "smartcam.Runtime/1.0.0/Runtime.zip"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"published-bytes",
+                  Metadata={"sha256": hashlib.sha256(b"published-bytes").hexdigest()})
+    published = {"RecipeFormatVersion": "2020-01-25", "ComponentName": "smartcam.Runtime", "ComponentVersion": "1.0.0",
+                 "ComponentPublisher": "an earlier release", "Manifests": []}
+    expect_versions(aws, "smartcam.Runtime", ["1.0.0"])
+    expect_get(aws, "smartcam.Runtime", "1.0.0", json.dumps(published).encode())
+    monkeypatch.setattr("fleet.publishing.next_patch", lambda latest: latest)  # the choice gone wrong
+    aws.calls.clear()
+
+    with pytest.raises(FleetError, match=rf"s3://{BUCKET}/{key} belongs to published smartcam.Runtime 1.0.0"):
+        run_publish(aws, root)
+
+    assert aws.mutating_calls() == []
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"published-bytes"

@@ -60,7 +60,8 @@ def raw_outputs(anchors: np.ndarray, objects: list[tuple[int, int, float, tuple[
 
 
 def write_model_dir(folder: Path, *, runtimes: dict[str, Any] | None = None, decoder: dict[str, Any] | None = None,
-                    labels: tuple[str, ...] = LABELS, anchors: np.ndarray | None = None) -> Path:
+                    labels: tuple[str, ...] = LABELS, anchors: np.ndarray | None = None,
+                    runtime_preference: dict[str, list[str]] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "labels.txt").write_text("\n".join(labels) + "\n")
     np.save(folder / "anchors.npy", grid_anchors() if anchors is None else anchors)
@@ -76,6 +77,7 @@ def write_model_dir(folder: Path, *, runtimes: dict[str, Any] | None = None, dec
             "score_activation": "sigmoid", "background_class": 0}},
         "labels_file": "labels.txt",
         "runtimes": runtimes,
+        **({"runtime_preference": runtime_preference} if runtime_preference is not None else {}),
         "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
                   if p.name != "model.json"},
     }

@@ -241,3 +241,46 @@ def test_suppressed_by_looks_only_at_the_same_class_above_the_threshold():
     assert mask.tolist() == [True, False, False]  # IoU of the third is 1/7
     assert suppressed_by(boxes, np.asarray([0, 1, 0]), kept[:0], np.asarray([], np.int64), 0.45).tolist() == [
         False, False, False]
+
+
+# A detection scoring exactly the threshold is reported (README: scoreThreshold is the lowest score of a
+# reported detection); one a float32 step below is not. 0.5 is exact in float32 and float64.
+AT = np.float32(0.5)
+BELOW = np.nextafter(AT, np.float32(0))
+
+
+def outputs_scoring(decoder: str, scores: list[np.float32]) -> tuple[dict[str, np.ndarray], tuple]:
+    """Raw outputs of ``decoder`` with one box per score (class 0), and build_decoder's arguments."""
+    n = len(scores)
+    boxes = np.asarray([[0.1 * i, 0.1 * i, 0.1 * i + 0.05, 0.1 * i + 0.05] for i in range(n)], np.float32)
+    score_array = np.asarray(scores, np.float32)
+    if decoder == "tf_od_api":
+        anchors = grid_anchors()
+        logits = np.full((len(anchors), 2), -50.0, np.float32)  # background column, person column
+        logits[:n, 1] = score_array  # activation "none": the logit is the score
+        outputs = {"box_encodings": np.zeros((1, len(anchors), 4), np.float32), "class_predictions": logits[None]}
+        return outputs, ({**TF_PARAMS, "score_activation": "none"}, anchors, (64, 64))
+    if decoder == "tflite_postprocess":
+        yxyx = boxes[:, [1, 0, 3, 2]]
+        return ({"boxes": yxyx[None], "classes": np.zeros((1, n), np.float32), "scores": score_array[None],
+                 "num_detections": np.asarray([n], np.float32)}, ({}, None, (300, 300)))
+    if decoder == "mxnet_ssd":
+        rows = np.concatenate([np.zeros((n, 1), np.float32), score_array[:, None], boxes], axis=1)
+        return {"detections": rows[None]}, ({}, None, (300, 300))
+    assert decoder == "gluoncv"
+    return ({"ids": np.zeros((1, n, 1), np.float32), "scores": score_array.reshape(1, n, 1),
+             "boxes": (boxes * 300)[None]}, ({}, None, (300, 300)))
+
+
+@pytest.mark.parametrize("decoder", ["tf_od_api", "tflite_postprocess", "mxnet_ssd", "gluoncv"])
+def test_every_decoder_keeps_a_score_exactly_at_the_threshold(decoder):
+    outputs, (params, anchors, input_hw) = outputs_scoring(decoder, [AT, BELOW, np.float32(0.9)])
+    candidates = build_decoder(decoder, params, anchors, input_hw).decode(outputs, float(AT))
+    assert sorted(candidates.scores.tolist()) == [0.5, pytest.approx(0.9)]
+
+
+def test_the_selection_keeps_a_score_exactly_at_the_threshold():
+    boxes = np.asarray([[0, 0, 0.2, 0.2], [0.5, 0.5, 0.7, 0.7], [0.3, 0.3, 0.4, 0.4]], np.float32)
+    candidates = Candidates(boxes, np.asarray([AT, BELOW, 0.9], np.float32), np.zeros(3, np.int64))
+    kept = select(candidates, Selection(score_threshold=float(AT), nms_iou_threshold=0.5, max_detections=10))
+    assert kept.scores.tolist() == [pytest.approx(0.9), 0.5]

@@ -6,6 +6,7 @@ import pytest
 
 from smartcam.contracts import Detections, parse
 from smartcam.frames import FrameRing
+from ssd_inference import frame_path as frame_path_module
 from ssd_inference.backends import BackendError
 from ssd_inference.engine import Engine, PreparedModel
 from ssd_inference.frame_path import FramePath, FrameRefused, selection_for
@@ -45,9 +46,47 @@ def test_process_turns_a_frame_into_a_detections_message_with_stage_latencies(en
     box = message.detections[0].box
     assert (box.x1, box.y1, box.x2, box.y2) == pytest.approx(FakeBackend.PERSON_BOX, abs=1e-4)
     assert (message.model.name, message.model.version, message.model.backend) == ("test-ssd", "0.1.0", "onnxruntime")
+    assert 0 <= message.latency.queue_ms < 60_000  # on the capture's monotonic clock, not the wall clock
+
+
+class SteppedTime:
+    """Stands in for the frame path's ``time``: perf_counter returns the given readings in turn, the
+    monotonic clock reads ``monotonic_ns``, the wall clock ``wall``."""
+
+    def __init__(self, perf_counter: list[float], monotonic_ns: int, wall: float) -> None:
+        self._readings = iter(perf_counter)
+        self._monotonic_ns = monotonic_ns
+        self._wall = wall
+
+    def perf_counter(self) -> float:
+        return next(self._readings)
+
+    def monotonic_ns(self) -> int:
+        return self._monotonic_ns
+
+    def time(self) -> float:
+        return self._wall
+
+
+def test_each_stage_is_timed_on_its_own(engine, ring, monkeypatch):
+    frame = ring.write(jpeg_bytes(), width=160, height=120, captured_at=1_700_000_000.0,
+                       captured_monotonic_ns=5_000_000_000)
+    # read 2 ms, preprocess 5 ms | 3 ms between the stages | inference 13.5 ms, postprocess 1.25 ms
+    clock = SteppedTime([10.0, 10.002, 10.007, 10.010, 10.0235, 10.02475], monotonic_ns=5_042_500_000,
+                        wall=1_700_000_000.5)
+    monkeypatch.setattr(frame_path_module, "time", clock)
+    message = frame_path(engine, ring).process(frame)
     latency = message.latency
-    assert min(latency.read_ms, latency.preprocess_ms, latency.infer_ms, latency.postprocess_ms) >= 0
-    assert 0 <= latency.queue_ms < 60_000
+    assert (latency.queue_ms, latency.read_ms, latency.preprocess_ms, latency.infer_ms, latency.postprocess_ms) == (
+        42.5, 2.0, 5.0, 13.5, 1.25)
+    assert message.inferred_at == 1_700_000_000.5
+
+
+def test_a_frame_stamped_after_now_has_no_queue_time(engine, ring, monkeypatch):
+    frame = ring.write(jpeg_bytes(), width=160, height=120, captured_at=1_700_000_000.0,
+                       captured_monotonic_ns=5_000_000_000)  # by another boot's clock, say
+    monkeypatch.setattr(frame_path_module, "time", SteppedTime([0.0] * 6, monotonic_ns=4_000_000_000, wall=1.0))
+    assert frame_path(engine, ring).process(frame).latency.queue_ms is None
 
 
 def test_the_steps_compose_to_process(engine, ring):

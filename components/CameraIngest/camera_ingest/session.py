@@ -92,8 +92,12 @@ class CaptureSession:
         progress_interval_s: float,
         gate: MotionGate | None = None,
         on_done: Callable[[CaptureSession], None] = lambda _: None,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        backoff_wait: Callable[[float], bool] | None = None,
     ) -> None:
-        """``gate``: the camera's motion gate, when it judges this request's frames."""
+        """``gate``: the camera's motion gate, when it judges this request's frames. ``monotonic_ns`` is the
+        clock of frame times and of the duration's deadline; ``backoff_wait(s)`` waits between reconnect
+        attempts and returns True when the session was stopped meanwhile (default: the stop event's wait)."""
         self.request = request
         self.stats = SessionStats()
         self._source = source
@@ -106,6 +110,8 @@ class CaptureSession:
         self._on_done = on_done
         self._stop = threading.Event()
         self._stop_reason = "stopped"
+        self._monotonic_ns = monotonic_ns
+        self._backoff_wait = backoff_wait or self._stop.wait
         self.outcome: tuple[str, str] | None = None
         self._thread = threading.Thread(
             target=self.run, name=f"capture-{request.camera_id}-{request.request_id}", daemon=True
@@ -146,7 +152,7 @@ class CaptureSession:
         except SourceError as exc:
             return "error", str(exc)
         schedule = FrameSchedule(self.request.period_s)
-        started_ns = time.monotonic_ns()
+        started_ns = self._monotonic_ns()
         deadline_ns = started_ns + int(self.request.duration_s * 1e9) if self.request.duration_s else None
         next_progress_ns = started_ns + self._progress_interval_ns
         try:
@@ -169,7 +175,7 @@ class CaptureSession:
             raise _End("finished", f"{self._stop_reason} after {self._summary()}")
         if self.request.frames is not None and self.stats.taken >= self.request.frames:
             raise _End("finished", f"captured {self._summary()}")
-        if deadline_ns is not None and time.monotonic_ns() >= deadline_ns:
+        if deadline_ns is not None and self._monotonic_ns() >= deadline_ns:
             raise _End("finished", f"captured {self._summary()} in {self.request.duration_s:g} s")
 
     def _grab(self) -> tuple[int, float] | None:
@@ -182,7 +188,7 @@ class CaptureSession:
             if not self._reconnect(exc) and not self._stop.is_set():
                 raise _End("error", f"{exc}; could not reconnect; partial result: {self._summary()}") from None
             return None
-        return time.monotonic_ns(), time.time()
+        return self._monotonic_ns(), time.time()
 
     def _store(self, now_ns: int, wall: float) -> FrameRef | None:
         """Decode, judge, encode and write the grabbed frame; None when it was gated or had to be skipped."""
@@ -266,7 +272,7 @@ class CaptureSession:
                 frames_requested=self.request.frames,
                 frames_gated=self.stats.gated if self.stats.judged else None,
             )
-            if self._stop.wait(delay):
+            if self._backoff_wait(delay):
                 return False
             try:
                 self._source.open()

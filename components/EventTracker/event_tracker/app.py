@@ -73,7 +73,7 @@ class EventTrackerApp:
         self._frame_root = frame_root if frame_root is not None else pipeline_frame_root()
         self._clock = clock
         self._tick_s = tick_s
-        self.telemetry = Telemetry(ipc, COMPONENT, self.thing)
+        self.telemetry = Telemetry(ipc, COMPONENT, self.thing, clock)
         self.telemetry.add_note(lambda: config.refused)
         self.store = EventStore(work_file(EVENTS_ENV, "{work:path}/events.sqlite3"))
         self.telemetry.add_note(self.store.problem)

@@ -23,33 +23,37 @@ BACKENDS: dict[str, BackendFactory] = {
 _MODULES = {"onnxruntime": "onnxruntime", "litert": "ai_edge_litert"}
 
 
-def _installed(name: str) -> bool:
+def _installed(name: str, machine: str) -> bool:
     if name == "dlr":
         # PyPI's DLR wheels carry the runtime library only for x86_64.
-        return platform.machine() in ("x86_64", "AMD64") and dlr_installed()
+        return machine in ("x86_64", "AMD64") and dlr_installed()
     return importlib.util.find_spec(_MODULES[name]) is not None
 
 
-def available_backends(bundle: ModelBundle, factories: dict[str, BackendFactory] | None = None) -> list[str]:
-    """Backends installed here that the model has an export for, in order of preference."""
-    if factories is not None:  # injected (tests): whatever was given
-        return [name for name in factories if name in bundle.manifest.runtimes]
-    return [name for name in _preference(bundle) if name in bundle.manifest.runtimes and _installed(name)]
+def available_backends(
+    bundle: ModelBundle, factories: dict[str, BackendFactory] | None = None, machine: str | None = None
+) -> list[str]:
+    """Backends installed on ``machine`` (default: this one) that the model has an export for, in order of
+    preference. With ``factories`` (tests), those are what is installed."""
+    machine = machine or platform.machine()
+    known = list(factories or BACKENDS)
+    runnable = (lambda _: True) if factories is not None else (lambda name: _installed(name, machine))
+    return [name for name in _preference(bundle, machine, known) if name in bundle.manifest.runtimes and runnable(name)]
 
 
-def _preference(bundle: ModelBundle) -> list[str]:
-    """model.json may order runtimes per machine (``runtime_preference``); ours fill in the rest."""
+def _preference(bundle: ModelBundle, machine: str, known: list[str]) -> list[str]:
+    """model.json may order runtimes per machine (``runtime_preference``); the rest of ``known`` follow."""
     preference = getattr(bundle.manifest, "runtime_preference", None) or {}
-    listed = preference.get(platform.machine(), []) if isinstance(preference, dict) else []
-    ordered = [name for name in listed if name in BACKENDS]
-    return ordered + [name for name in BACKENDS if name not in ordered]
+    listed = preference.get(machine, []) if isinstance(preference, dict) else []
+    ordered = [name for name in listed if name in known]
+    return ordered + [name for name in known if name not in ordered]
 
 
 def resolve_backend(
-    choice: str, bundle: ModelBundle, factories: dict[str, BackendFactory] | None = None
+    choice: str, bundle: ModelBundle, factories: dict[str, BackendFactory] | None = None, machine: str | None = None
 ) -> list[str]:
-    """Backends to try, in order: the chosen one first, then the others this machine can run."""
-    ordered = available_backends(bundle, factories)
+    """Backends to try, in order: the chosen one first, then the others ``machine`` (default: this one) can run."""
+    ordered = available_backends(bundle, factories, machine)
     if choice == "auto":
         return ordered
     if choice not in (factories or BACKENDS):
