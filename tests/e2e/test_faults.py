@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -26,16 +25,13 @@ from pathlib import Path
 
 import pytest
 
-from local_device.process import LocalRuntime
 from local_device.store import items_for_request, stored_keys
 from smartcam.contracts import CaptureStatus
-from tests.e2e.helpers import CAMERA, E2E_ROOT, Pipeline, ensure_built, running_pipeline
+from tests.e2e.helpers import CAMERA, WRITER, Pipeline
 
 pytestmark = pytest.mark.integration
 
 FPS = 5.0
-WRITER = "smartcam.DynamoWriter"
-SPOOL_DISK_BYTES = 16 * 1024 * 1024
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 120.0, what: str = "condition") -> None:
@@ -46,25 +42,14 @@ def wait_until(condition: Callable[[], bool], timeout: float = 120.0, what: str 
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="module")
-def pipeline() -> Iterator[Pipeline]:
-    """The e2e pipeline with the writer's work folder (its spool) on a small disk of its own, so a
-    test can fill that disk for real."""
+@pytest.fixture(scope="module", autouse=True)
+def writer_spool_on_a_small_disk(request: pytest.FixtureRequest) -> None:
+    """The full-disk fault fills the writer's work folder (its spool), a small disk of its own (see
+    tests/e2e/conftest.py)."""
     if os.geteuid() != 0:
         pytest.skip("the full-disk fault mounts a tmpfs under the writer's spool: needs root")
-    ensure_built()
-    runtime = LocalRuntime(E2E_ROOT)
-    runtime.down()
-    spool_disk = E2E_ROOT / "work" / WRITER
-    spool_disk.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["umount", str(spool_disk)], capture_output=True, check=False)  # left by an interrupted run
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SPOOL_DISK_BYTES},mode=0750", "tmpfs", str(spool_disk)],
-                   check=True)
-    try:
-        with running_pipeline(runtime) as started:
-            yield started
-    finally:
-        subprocess.run(["umount", "--lazy", str(spool_disk)], check=False)
+    pipeline: Pipeline = request.getfixturevalue("pipeline")
+    assert pipeline.spool_disk_mounted, f"no tmpfs under {pipeline.runtime.root / 'work' / WRITER}"
 
 
 def start_capture(pipeline: Pipeline, frames: int, stored_before_fault: int) -> str:
@@ -204,7 +189,8 @@ def test_dynamodb_unreachable_mid_capture(pipeline: Pipeline) -> None:
 
 
 def test_runtime_daemon_killed_mid_capture(pipeline: Pipeline) -> None:
-    """Last in the module: it restarts the whole runtime (as a device's nucleus restarts after a crash)."""
+    """Last in the module: it restarts the whole runtime (as a device's nucleus restarts after a crash),
+    which the modules after this one then use."""
     request_id = start_capture(pipeline, frames=60, stored_before_fault=5)
     pipeline.runtime.kill_daemon()
     pipeline.runtime.up(pipeline.document)
