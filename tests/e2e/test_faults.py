@@ -32,6 +32,7 @@ from tests.e2e.helpers import CAMERA, WRITER, Pipeline
 pytestmark = pytest.mark.integration
 
 FPS = 5.0
+WRITE_FAILED = "write failed, items stay spooled"  # what DynamoWriter's sender logs when a write fails
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 120.0, what: str = "condition") -> None:
@@ -176,12 +177,16 @@ def test_spool_disk_full_for_10_s(pipeline: Pipeline) -> None:
 
 def test_dynamodb_unreachable_mid_capture(pipeline: Pipeline) -> None:
     java = pipeline.runtime.dynamodb_process()
+    log = pipeline.runtime.root / "logs" / f"{WRITER}.log"
     request_id = start_capture(pipeline, frames=30, stored_before_fault=3)
+    failed_before = log.read_text(errors="replace").count(WRITE_FAILED)
     os.kill(java.pid, signal.SIGSTOP)
     try:
         # The spool takes every frame meanwhile: the final status comes while DynamoDB is still down.
         final = pipeline.operator.wait_final(request_id, timeout=240)
-        time.sleep(5)  # longer than the writer's request timeout: its requests fail and are retried
+        # The writer's requests time out (its requestTimeoutS): they fail, and are retried after SIGCONT.
+        wait_until(lambda: log.read_text(errors="replace").count(WRITE_FAILED) > failed_before, timeout=120,
+                   what="a write to DynamoDB to fail while it is stopped")
     finally:
         os.kill(java.pid, signal.SIGCONT)
     assert final.state == "finished" and final.frames_captured == 30, final
