@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.utils import ContainerMetadataFetcher
 
 from dynamo_writer.dynamo import make_client
 from dynamo_writer.items import items_for
@@ -226,6 +227,9 @@ def test_credentials_endpoint_down_items_stay_spooled_then_arrive(monkeypatch, t
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb_local.endpoint)
     monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"http://127.0.0.1:{port}/2016-11-01/credentialprovider/")
     monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "tes-token")
+    # botocore tries a credentials endpoint three times, 1 s apart, for each new client: with this one
+    # down on purpose that is waiting, not the writer's behaviour (every step still fails the same way).
+    monkeypatch.setattr(ContainerMetadataFetcher, "SLEEP_TIME", 0)
     spool = Spool(tmp_path / "spool.sqlite3")
     expected = spool_frames(spool, frames(40))
     counters = Counters()
