@@ -21,13 +21,13 @@ SCRIPT = Path(__file__).with_name("sender_process.py")
 
 
 def spool_with(path, count):
+    """A spool holding the items of ``count`` frames, committed in one transaction: the same rows, in
+    the same order, as one put per frame, without a durable commit (fsync) for each."""
     spool = Spool(path)
-    expected = set()
-    for message in frames(count):
-        items = items_for(message, DEVICE, 30)
-        spool.put(items, max_items=10**6, max_bytes=10**10, policy="refuseNewest")
-        expected |= {i.item["sk"]["S"] for i in items}
-    return spool, expected
+    items = [item for message in frames(count) for item in items_for(message, DEVICE, 30)]
+    admission = spool.put(items, max_items=10**6, max_bytes=10**10, policy="refuseNewest")
+    assert admission.accepted == len(items) == count
+    return spool, {i.item["sk"]["S"] for i in items}
 
 
 def sender_process(spool_path, table, *extra):
