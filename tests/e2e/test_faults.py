@@ -69,7 +69,10 @@ def stored_frames(pipeline: Pipeline, request_id: str) -> list[str]:
     return [frame for frame, _ in stored_keys(items)]
 
 
-def assert_every_frame_stored_once(pipeline: Pipeline, final: CaptureStatus, timeout: float = 180.0) -> None:
+def assert_every_frame_stored_once(pipeline: Pipeline, final: CaptureStatus, timeout: float = 180.0,
+                                   observed_throughout: bool = True) -> None:
+    """``observed_throughout``: the pipeline's observer was connected for the whole capture (not so
+    after a restart of the runtime: a new observer sees only the frames sent again after it)."""
     accounting = final.accounting
     assert accounting is not None, f"final status without accounting: {final}"
     captured = final.frames_captured or 0
@@ -91,7 +94,9 @@ def assert_every_frame_stored_once(pipeline: Pipeline, final: CaptureStatus, tim
     print(f"\n{request_id}: {captured} captured, {accounting}, {len(keys)} items, "
           f"{sum(1 for f in sent if f.resent)} frames sent again")  # the counts the fault's report quotes
     published = {f.frame_id for f in sent}
-    if published:  # the observer was connected throughout: what is stored is exactly what was captured
+    if not observed_throughout:
+        assert published <= {frame for frame, _ in keys}  # whatever it saw sent again is stored
+    elif published:  # the observer was connected throughout: what is stored is exactly what was captured
         assert {frame for frame, _ in keys} == published
 
 
@@ -209,5 +214,5 @@ def test_runtime_daemon_killed_mid_capture(pipeline: Pipeline) -> None:
     assert (final.state, "component stopping" in reason) == ("finished", True) or \
         (final.state, "restarted" in reason) == ("error", True), final
     assert 5 <= (final.frames_captured or 0) < 60
-    assert_every_frame_stored_once(pipeline, final)
+    assert_every_frame_stored_once(pipeline, final, observed_throughout=False)
 
