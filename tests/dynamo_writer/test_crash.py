@@ -29,14 +29,13 @@ SCRIPT = Path(__file__).with_name("sender_process.py")
 
 
 def spool_with(path, count):
-    """A spool of ``count`` frames' items, and those items by primary key."""
+    """A spool holding the items of ``count`` frames, committed in one transaction (the same rows, in the
+    same order, as one put per frame, without a durable commit for each), and those items by primary key."""
     spool = Spool(path)
-    expected = {}
-    for message in frames(count):
-        items = items_for(message, DEVICE, 30)
-        spool.put(items, max_items=10**6, max_bytes=10**10, policy="refuseNewest")
-        expected |= {item_key(i.item): i.item for i in items}
-    return spool, expected
+    items = [item for message in frames(count) for item in items_for(message, DEVICE, 30)]
+    admission = spool.put(items, max_items=10**6, max_bytes=10**10, policy="refuseNewest")
+    assert admission.accepted == len(items) == count
+    return spool, {item_key(i.item): i.item for i in items}
 
 
 def sender_process(spool_path, table, *extra):

@@ -3,6 +3,7 @@ results. Used by tests/e2e/conftest.py and the e2e test modules."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -22,6 +23,9 @@ from smartcam.contracts import CaptureStatus, Detections, FrameRef
 
 E2E_ROOT = REPO_ROOT / ".local-greengrass" / "e2e"
 CAMERA = "cam0"
+WRITER = "smartcam.DynamoWriter"
+SMARTCAM_COMPONENTS = ("smartcam.CameraIngest", "smartcam.SsdInference", WRITER, "smartcam.EventTracker")
+SPOOL_DISK_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -50,6 +54,8 @@ class Pipeline:
     store: Any
     thing: str
     document: Path
+    changed: bool = False  # deployed with other settings than the e2e document's (see redeploy)
+    spool_disk_mounted: bool = False  # the writer's work folder is a small tmpfs (see spool_disk)
 
     def disconnect(self) -> None:
         for closable in (self.operator, self.observer):
@@ -85,11 +91,14 @@ class Pipeline:
                        [m for _, m in self.observer.detections(request_id)], items)
 
     def redeploy(self, extra: dict[str, dict[str, Any]] | None = None, **overrides: Any) -> Path:
-        """Deploy the module's document again with changed pipeline settings (see pipeline_merges) and
-        ``extra`` merges per component."""
+        """Deploy the e2e document again with changed pipeline settings (see pipeline_merges) and
+        ``extra`` merges per component. Every smartcam component's configuration is reset first, so
+        nothing an earlier redeploy merged stays: ``redeploy()`` brings back the e2e settings."""
         path = self.document.with_name(f"deployment-{uuid.uuid4().hex[:6]}.json")
-        write_overlay(path, {**merges(self.runtime.root, **overrides), **(extra or {})}, name="smartcam-e2e")
+        write_overlay(path, {**merges(self.runtime.root, **overrides), **(extra or {})}, name="smartcam-e2e",
+                      reset=SMARTCAM_COMPONENTS)
         self.runtime.deploy(path)
+        self.changed = bool(extra or overrides)
         return path
 
 
@@ -132,6 +141,23 @@ def ensure_built() -> list[str]:
             command += ["--component", name]
         subprocess.run(command, check=True, cwd=REPO_ROOT)
     return stale
+
+
+@contextmanager
+def spool_disk(folder: Path) -> Iterator[bool]:
+    """A small tmpfs of its own mounted on ``folder`` (the writer's work folder, its spool), so a test
+    can fill that disk for real; yields whether it is mounted (only root can mount)."""
+    if os.geteuid() != 0:
+        yield False
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["umount", str(folder)], capture_output=True, check=False)  # left by an interrupted run
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SPOOL_DISK_BYTES},mode=0750", "tmpfs", str(folder)],
+                   check=True)
+    try:
+        yield True
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
 
 
 @contextmanager

@@ -33,6 +33,18 @@ threading.Event().wait()
 """
 
 
+def wait_reported_running(root: Path, component: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = subprocess.run([CLI, "--root", str(root), "status", "--json"], capture_output=True, text=True,
+                                timeout=60, check=True)
+        rows = {row["component"]: row for row in json.loads(status.stdout)["components"]}
+        if rows[component].get("reported") == "RUNNING":
+            return
+        assert time.monotonic() < deadline, f"{component} did not report RUNNING: {rows[component]}"
+        time.sleep(0.2)
+
+
 def test_kill_9_of_the_daemon_leaves_no_process(tmp_path: Path) -> None:
     components, root = tmp_path / "components", tmp_path / "root"
     write_component(components, "test.Sleeper", files={"main.py": SLEEPER},
@@ -44,6 +56,8 @@ def test_kill_9_of_the_daemon_leaves_no_process(tmp_path: Path) -> None:
         up = subprocess.run([CLI, "--root", str(root), "up", str(doc), "--components-dir", str(components),
                              "--timeout", "200"], capture_output=True, text=True, timeout=260, check=False)
         assert up.returncode == 0, up.stdout + up.stderr + paths.daemon_log.read_text()
+        # `up` returns once the Sleeper's process started; it reports RUNNING once its grandchild is there.
+        wait_reported_running(root, "test.Sleeper")
         daemon = psutil.Process(int(paths.pid_file.read_text()))
         marker = paths.instance_file.read_text().strip()
         descendants = daemon.children(recursive=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from local_device.listeners import is_loopback, tcp_listeners
-from local_greengrass.standins.dynamodb_local import DynamoDBLocal
+from local_greengrass.standins.dynamodb_local import JAVA_OPTIONS_ENV, DynamoDBLocal, DynamoDBLocalError
 from local_greengrass.standins.s3 import S3Server
 
 pytestmark = pytest.mark.integration
@@ -38,3 +38,12 @@ def test_the_address_check_tells_wildcards_from_loopback():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("::ffff:127.0.0.1")
     assert is_loopback("127.0.0.53%lo")
     assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("10.1.2.3") and not is_loopback("*")
+
+
+def test_extra_jvm_options_come_from_the_environment_and_must_be_jvm_options(tmp_path, monkeypatch):
+    monkeypatch.setenv(JAVA_OPTIONS_ENV, "-XX:TieredStopAtLevel=1 '-Dname=a b'")
+    command = DynamoDBLocal(tmp_path).command()
+    assert command[1:5] == ["-Xms64m", "-Xmx512m", "-XX:TieredStopAtLevel=1", "-Dname=a b"]
+    monkeypatch.setenv(JAVA_OPTIONS_ENV, "-XX:+UseSerialGC -jar /tmp/other.jar")
+    with pytest.raises(DynamoDBLocalError, match=r"not a JVM option.*'/tmp/other.jar'"):
+        DynamoDBLocal(tmp_path).command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,15 @@ def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 
 def overlay(merges: dict[str, dict[str, Any]], base: Path = DEV_DOCUMENT,
-            name: str | None = None) -> dict[str, Any]:
-    """``base`` with each component's merge combined into its configurationUpdate.merge."""
+            name: str | None = None, reset: Iterable[str] = ()) -> dict[str, Any]:
+    """``base`` with each component's merge combined into its configurationUpdate.merge. Each
+    component in ``reset`` gets its whole configuration reset first (``reset: [""]``), so on a
+    device that already runs, it ends up exactly as ``base`` plus the merges would start it."""
     document = copy.deepcopy(json.loads(base.read_text()))
+    for component in reset:
+        if component not in document["components"]:
+            raise KeyError(f"{base} does not deploy {component}")
+        document["components"][component].setdefault("configurationUpdate", {})["reset"] = [""]
     for component, merge in merges.items():
         entry = document["components"].get(component)
         if entry is None:
@@ -42,9 +49,9 @@ def overlay(merges: dict[str, dict[str, Any]], base: Path = DEV_DOCUMENT,
 
 
 def write_overlay(path: Path, merges: dict[str, dict[str, Any]], base: Path = DEV_DOCUMENT,
-                  name: str | None = None) -> Path:
+                  name: str | None = None, reset: Iterable[str] = ()) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(overlay(merges, base, name), indent=2) + "\n")
+    path.write_text(json.dumps(overlay(merges, base, name, reset), indent=2) + "\n")
     return path
 
 

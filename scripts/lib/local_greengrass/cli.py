@@ -25,16 +25,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psutil
 from access_policy import ALLOW_FLAG
 
-from local_greengrass.deployment.documents import DeploymentError, load_document
-from local_greengrass.lifecycle.launcher import BROKEN
-from local_greengrass.lifecycle.processes import end_everything
 from local_greengrass.paths import DEFAULT_COMPONENTS_DIR, RuntimePaths, default_root
-from smartcam.frames import NUCLEUS_SOCKET_ENV, pipeline_frame_root
+
+if TYPE_CHECKING:
+    import psutil
+
+# The modules only `up`, `deploy` and `down` need (the deployment model, the launcher, the frame ring
+# with the smartcam contracts) are imported by those commands: `status`, `logs` and `env`, which tests
+# and tools call in polling loops, start in a fraction of the time without them.
 
 DEFAULT_THING_NAME = "local-greengrass-core"
 START_TIMEOUT_SECONDS = 240.0
@@ -85,6 +87,8 @@ def _print_deploy(response: dict[str, Any]) -> bool:
 
 def _wait_settled(paths: RuntimePaths, timeout: float) -> bool:
     """Print state changes until every component is RUNNING, FINISHED or BROKEN."""
+    from local_greengrass.lifecycle.launcher import BROKEN
+
     deadline = time.monotonic() + timeout
     seen: dict[str, str] = {}
     while True:
@@ -109,6 +113,8 @@ def _daemon_log_tail(paths: RuntimePaths) -> str:
 
 
 def cmd_up(args: argparse.Namespace, paths: RuntimePaths) -> int:
+    from local_greengrass.deployment.documents import DeploymentError, load_document
+
     running = _is_up(paths)
     if running:
         print(f"already running (pid {running['pid']}, root {paths.root}); use `deploy` or `down`", file=sys.stderr)
@@ -209,6 +215,8 @@ def cmd_env(args: argparse.Namespace, paths: RuntimePaths) -> int:
 
 def _daemon_process(paths: RuntimePaths) -> psutil.Process | None:
     """The daemon from the pid file, if that pid still is our daemon (pids get reused)."""
+    import psutil
+
     try:
         process = psutil.Process(int(paths.pid_file.read_text()))
         command = process.cmdline()
@@ -218,6 +226,10 @@ def _daemon_process(paths: RuntimePaths) -> psutil.Process | None:
 
 
 def cmd_down(args: argparse.Namespace, paths: RuntimePaths) -> int:
+    import psutil
+
+    from local_greengrass.lifecycle.processes import end_everything
+
     daemon = _daemon_process(paths)
     if _is_up(paths):
         request(paths, {"command": "shutdown"}, timeout=args.timeout)
@@ -241,6 +253,8 @@ def cmd_down(args: argparse.Namespace, paths: RuntimePaths) -> int:
 
 def device_frame_root(paths: RuntimePaths) -> Path:
     """The frame ring the components of this local device derive from the IPC socket it gives them."""
+    from smartcam.frames import NUCLEUS_SOCKET_ENV, pipeline_frame_root
+
     return pipeline_frame_root({NUCLEUS_SOCKET_ENV: str(paths.ipc_socket)})
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -32,6 +33,8 @@ from local_greengrass.standins.child import end_at_once, end_gracefully, local_c
 from repo_layout import REPO_ROOT
 
 JAR_ENV = "SMARTCAM_DYNAMODB_LOCAL_JAR"
+# Extra JVM options, e.g. the test suite's for a quicker start (tests/conftest.py).
+JAVA_OPTIONS_ENV = "SMARTCAM_DYNAMODB_LOCAL_JAVA_OPTIONS"
 BIND_HOST = "127.0.0.1"
 LAUNCHER_SOURCE = Path(__file__).with_name("LoopbackDynamoDBLocal.java")
 LAUNCHER_CACHE = REPO_ROOT / "node_modules" / ".smartcam-dynamodb-launcher"
@@ -57,6 +60,15 @@ def find_jar() -> Path:
 def is_dynamodb_local(cmdline: list[str]) -> bool:
     """Whether a process's command line is a DynamoDB Local started by :class:`DynamoDBLocal`."""
     return LAUNCHER_SOURCE.stem in cmdline
+
+
+def java_options() -> list[str]:
+    """The options in JAVA_OPTIONS_ENV (shell words); each must be a JVM option (-X..., -D...)."""
+    options = shlex.split(os.environ.get(JAVA_OPTIONS_ENV, ""))
+    wrong = [option for option in options if not option.startswith(("-X", "-D"))]
+    if wrong:
+        raise DynamoDBLocalError(f"{JAVA_OPTIONS_ENV}: not a JVM option (-X... or -D...): {wrong}")
+    return options
 
 
 def engine_classpath(jar: Path) -> str:
@@ -121,7 +133,7 @@ class DynamoDBLocal:
         storage = ["-inMemory"] if self.in_memory else ["-dbPath", str(self.workdir / "db")]
         classpath = f"{loopback_launcher(jar)}{os.pathsep}{engine_classpath(jar)}"
         return [
-            java, "-Xms64m", "-Xmx512m", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+            java, "-Xms64m", "-Xmx512m", *java_options(), f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
             "-cp", classpath, LAUNCHER_SOURCE.stem, BIND_HOST,
             *storage, "-sharedDb", "-disableTelemetry", "-port", str(self.port),
         ]
