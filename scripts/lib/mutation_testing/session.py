@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-# runs cosmic-ray and pytest from this venv with fixed arguments
 import subprocess  # nosec B404
 import sys
 import time
