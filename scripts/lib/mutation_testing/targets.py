@@ -44,7 +44,7 @@ TARGETS: tuple[Target, ...] = (
            ("tests/dynamo_writer/test_event_sender.py",),
            "the events sender: an event written twice or not at all"),
     Target("ssd_inference.decoders.selection", (f"{INFERENCE}/decoders/base.py", f"{INFERENCE}/decoders/nms.py"),
-           ("tests/ssd_inference/test_decoders.py",),
+           ("tests/ssd_inference/test_decoders.py", "tests/ssd_inference/test_selection_bounds.py"),
            "which detections are kept: thresholds, allow-list, clipping, NMS, top-k"),
     Target("config validation",
            (f"{RUNTIME}/config.py", "components/CameraIngest/camera_ingest/settings.py",
