@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/smartcam-runtime.json
 SYSTEM_STAMP := node_modules/.smartcam-system
 
-.PHONY: help venv system build test lint demo bench clean
+.PHONY: help venv system build test lint demo bench mutation clean
 
 help:
 	@echo "make demo   - run the pipeline end to end on the local Greengrass runtime"
@@ -17,6 +17,7 @@ help:
 	@echo "make build  - build every component like 'gdk component build' into components/*/greengrass-build"
 	@echo "make bench  - benchmarks; results go to docs/bench/ and the README's table"
 	@echo "make lint   - ruff and bandit"
+	@echo "make mutation - mutation testing of the modules that keep data and promises (MODULES=... for some)"
 	@echo "make venv   - the dev venv (.venv), built like the device's runtime venv"
 	@echo "make model  - regenerate the packaged model from the upstream wheel (TARGET=... for another CPU)"
 	@echo "make clean  - remove build outputs and local runtime state"
@@ -56,9 +57,20 @@ demo: venv system build
 bench: venv system build
 	$(PY) scripts/bench.py
 
+# Mutation testing (cosmic-ray) is its own target, never part of `make test`: each mutant reruns a
+# module's tests. Its tool is installed into the dev venv here only; the stamp lives inside the venv, so
+# a rebuilt venv gets it again. MODULES="event_tracker.assignment ..." runs some (see --list).
+MUTATION_STAMP := $(VENV)/smartcam-mutation.txt
+$(MUTATION_STAMP): requirements-mutation.txt $(VENV_STAMP)
+	$(PY) -m pip install --quiet --no-input --disable-pip-version-check -r requirements-mutation.txt
+	cp requirements-mutation.txt $@
+
+mutation: venv $(MUTATION_STAMP)
+	$(PY) scripts/mutation.py $(MODULES)
+
 clean:
 	-[ -x $(PY) ] && $(PY) -m local_greengrass.cli down >/dev/null 2>&1  # a running local device, and its frame ring
-	rm -rf components/*/greengrass-build components/*/zip-build .local-greengrass .pytest_cache .coverage
+	rm -rf components/*/greengrass-build components/*/zip-build .local-greengrass .pytest_cache .coverage .mutation
 
 # Regenerate the packaged model (components/SsdModelStore/model/) and its test expectations from the
 # upstream wheel. Build-time toolchain (TensorFlow, tf2onnx, hhb-tvm) lives in model_packaging/.venv-build

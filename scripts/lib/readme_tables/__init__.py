@@ -1,1 +1,1 @@
-"""The README's generated sections: the configuration reference and the benchmark table."""
+"""The README's generated sections: the configuration reference, the benchmark table and the mutation scores."""

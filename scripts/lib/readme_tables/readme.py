@@ -15,10 +15,12 @@ from readme_tables.config_reference import (
     missing_descriptions,
     render_config_reference,
 )
+from readme_tables.mutation_table import render_mutation_table
 from repo_layout import REPO_ROOT as ROOT
 
 CONFIG_MARKERS = ("<!-- config-reference:start -->", "<!-- config-reference:end -->")
 BENCH_MARKERS = ("<!-- bench-table:start -->", "<!-- bench-table:end -->")
+MUTATION_MARKERS = ("<!-- mutation-table:start -->", "<!-- mutation-table:end -->")
 README = ROOT / "README.md"
 
 
@@ -33,7 +35,9 @@ def replace_between(text: str, markers: tuple[str, str], body: str) -> str:
 
 def updated_readme(text: str, root: Path = ROOT) -> str:
     text = replace_between(text, CONFIG_MARKERS, render_config_reference(all_references(root)))
-    return replace_between(text, BENCH_MARKERS, render_bench_table(root))
+    text = replace_between(text, BENCH_MARKERS, render_bench_table(root))
+    return replace_between(text, MUTATION_MARKERS, render_mutation_table(
+        root / "docs" / "mutation" / "report.json", root / "docs" / "mutation" / "equivalent.yaml"))
 
 
 def main(argv: list[str] | None = None) -> int:
