@@ -111,3 +111,33 @@ def test_the_mutation_table_has_a_row_per_module_run_or_not(tmp_path):
     assert "| event_tracker.assignment | 50.0 % (target ≥ 90 %) | 1 / 2 | 0 | 1 | 0.2 min | 2026-12-06 |" in table
     assert "| smartcam.frames | not run yet |" in table
     assert len([line for line in table.splitlines() if line.startswith("| ") and "---" not in line]) == len(TARGETS) + 1
+
+
+def test_a_session_dump_becomes_the_modules_mutants_with_their_lines_and_outcomes(monkeypatch):
+    from mutation_testing import collect
+    from mutation_testing.collect import SessionRun
+    from mutation_testing.targets import Target
+
+    monkeypatch.setattr(collect, "version", lambda name: "8.7.0")
+    path = "components/Runtime/smartcam/frames.py"
+    source = (REPO_ROOT / path).read_text().splitlines()
+    line = next(n for n, text in enumerate(source, 1) if ">" in text and "if " in text)
+
+    def work(occurrence: int) -> dict:
+        return {"mutations": [{"module_path": path, "start_pos": [line, 0], "occurrence": occurrence,
+                               "operator_name": "core/ReplaceComparisonOperator"}]}
+
+    diff = f"--- a\n+++ b\n-{source[line - 1]}\n+    mutated line\n"
+    dump = [(work(1), {"worker_outcome": "normal", "test_outcome": "survived", "diff": diff}),
+            (work(0), {"worker_outcome": "normal", "test_outcome": "killed", "output": "timeout"}),
+            (work(2), {"worker_outcome": "skipped"})]
+    target = Target("smartcam.frames", (path,), ("tests/smartcam",), "frames")
+    result = collect.module_result(SessionRun(target, dump, baseline_s=1.234, total_s=56.78))
+    assert [(m.occurrence, m.outcome, m.mutated) for m in result.mutants] == [
+        (0, "timeout", source[line - 1].strip()), (1, "survived", "mutated line")]
+    assert result.files == [path] and result.tool == "cosmic-ray 8.7.0" and result.baseline_s == 1.23
+    with pytest.raises(RuntimeError, match="session did not finish"):
+        collect.module_result(SessionRun(target, [(work(3), None)], baseline_s=1.0, total_s=1.0))
+    with pytest.raises(RuntimeError, match="worker failed"):
+        collect.module_result(SessionRun(target, [(work(3), {"worker_outcome": "exception", "output": "x"})],
+                                         baseline_s=1.0, total_s=1.0))

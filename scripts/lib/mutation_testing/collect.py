@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 
 from mutation_testing.report import ModuleResult, Mutant, Outcome
-from mutation_testing.session import SessionRun
+from mutation_testing.targets import Target
 from repo_layout import REPO_ROOT
+
+
+@dataclass(frozen=True)
+class SessionRun:
+    """One finished cosmic-ray session of a target (made by mutation_testing.session)."""
+
+    target: Target
+    dump: list[tuple[dict, dict | None]]  # cosmic-ray's work items and their results
+    baseline_s: float  # one run of the target's tests, unmutated
+    total_s: float
 
 
 def _mutated_line(diff: str, fallback: str) -> str:

@@ -14,25 +14,17 @@ import shutil
 import subprocess  # nosec B404
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import toml
 
+from mutation_testing.collect import SessionRun
 from mutation_testing.operators import excluded
 from mutation_testing.targets import Target
 from repo_layout import REPO_ROOT
 
 WORK = REPO_ROOT / ".mutation"
 BIN = Path(sys.executable).parent
-
-
-@dataclass(frozen=True)
-class SessionRun:
-    target: Target
-    dump: list[tuple[dict, dict | None]]  # cosmic-ray's work items and their results
-    baseline_s: float  # one run of the target's tests, unmutated
-    total_s: float
 
 
 def slug(target: Target) -> str:
