@@ -31,10 +31,8 @@ on vtest.avi in events mode <= 1/50 of detections mode; 4 cameras at 5 fps on 2 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
-import queue
 import subprocess
 import sys
 import threading
@@ -73,7 +71,7 @@ from benchmarks.results import (
     PipelineMachine,
     StaticClipRun,
 )
-from local_device.observe import Operator, PipelineObserver, new_client_id, operator_connection
+from local_device.observe import Operator, PipelineObserver, WriterReportFeed
 from local_device.overlay import LOCAL_SNAPSHOT_BUCKET, write_overlay
 from local_device.process import LocalRuntime
 from local_device.store import EVENTS_TABLE
@@ -81,8 +79,7 @@ from local_device.store import TABLE as DETECTIONS_TABLE
 from local_device.video import VTEST, VTEST_FPS
 from local_greengrass.standins.child import local_client
 from repo_layout import REPO_ROOT as REPO
-from smartcam import topics
-from smartcam.contracts import CaptureStatus, ContractError, TrackEvent, WriterReport, parse
+from smartcam.contracts import CaptureStatus, TrackEvent, WriterReport, parse
 
 ROOT = REPO / ".local-greengrass" / "bench-events"
 COMPONENTS = ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.EventTracker", "smartcam.DynamoWriter")
@@ -106,22 +103,14 @@ class WriterReports:
     identity: its counters (cumulative) and how much its spools still hold, each at the report's time."""
 
     def __init__(self, runtime: LocalRuntime, thing: str) -> None:
-        self.connection = operator_connection(runtime, new_client_id("bench-events"))
-        self.connection.subscribe(topics.iot_writer_reports(thing))
         self._lock = threading.Lock()
         self._reports: list[WriterReport] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._feed = WriterReportFeed(runtime, thing, self._on_report, client_prefix="bench-events")
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                message = self.connection.messages.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            with contextlib.suppress(ContractError), self._lock:
-                self._reports.append(parse(WriterReport, message.payload))
+    def _on_report(self, payload: bytes) -> None:
+        report = parse(WriterReport, payload)
+        with self._lock:
+            self._reports.append(report)
 
     def counters(self, names: Iterable[str]) -> list[Sample]:
         wanted = tuple(names)
@@ -135,9 +124,7 @@ class WriterReports:
                          if r.at >= after and r.spool.items == 0 and r.events.pending == 0), None)
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.connection.close()
+        self._feed.close()
 
 
 class CpuSampler:

@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import os
 import platform
-import queue
 import statistics
 import subprocess
 import sys
@@ -41,7 +40,7 @@ from typing import Any
 import psutil
 
 from benchmarks.results import PipelineMachine, PipelineResult, PipelineRun, PipelineTargets, StandaloneModel
-from local_device.observe import Operator, new_client_id, operator_connection
+from local_device.observe import Operator, WriterReportFeed
 from local_device.overlay import pipeline_merges, write_overlay
 from local_device.process import LocalRuntime
 from local_device.store import items_for_request, table
@@ -49,8 +48,7 @@ from local_device.video import copy_people
 from local_greengrass.standins.dynamodb_local import is_dynamodb_local
 from local_greengrass.standins.s3 import is_s3_server
 from repo_layout import REPO_ROOT as REPO
-from smartcam import topics
-from smartcam.contracts import ContractError, WriterReport, parse
+from smartcam.contracts import WriterReport, parse
 from smartcam.frames import FrameRing, frame_base
 from ssd_inference.engine import Engine, PreparedModel
 from ssd_inference.frame_path import FramePath, selection_for
@@ -118,27 +116,15 @@ class StoredTimes:
     often enough for a precise time took half a core away from the pipeline being measured."""
 
     def __init__(self, runtime: LocalRuntime, thing: str) -> None:
-        self.connection = operator_connection(runtime, new_client_id("bench"))
-        self.connection.subscribe(topics.iot_writer_reports(thing))
         self.stored_at: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._feed = WriterReportFeed(runtime, thing, self._on_report, client_prefix="bench")
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                message = self.connection.messages.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            with contextlib.suppress(ContractError):
-                for key, at in stored_times(message.payload).items():
-                    self.stored_at.setdefault(key, at)
+    def _on_report(self, payload: bytes) -> None:
+        for key, at in stored_times(payload).items():
+            self.stored_at.setdefault(key, at)
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.connection.close()
+        self._feed.close()
 
 
 def stored_times(payload: bytes) -> dict[str, float]:

@@ -23,7 +23,7 @@ from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from fleet.mqtt import Endpoint, MqttConnection
 from local_device.process import LocalRuntime
 from smartcam import topics
-from smartcam.contracts import CaptureCommand, CaptureStatus, Detections, FrameRef, TrackEvent, parse
+from smartcam.contracts import CaptureCommand, CaptureStatus, ContractError, Detections, FrameRef, TrackEvent, parse
 from smartcam.ipc import Ipc
 
 FINAL = ("finished", "rejected", "error")
@@ -44,6 +44,36 @@ def operator_connection(runtime: LocalRuntime, client_id: str, session_expiry_s:
 
 def new_client_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class WriterReportFeed:
+    """The writer's reports on IoT Core (``smartcam/<thing>/writer``), received with the operator's identity
+    on a thread of its own; each payload goes to ``on_payload``, and one that breaks a contract is skipped."""
+
+    def __init__(self, runtime: LocalRuntime, thing: str, on_payload: Callable[[bytes], None],
+                 client_prefix: str = "reports") -> None:
+        self.connection = operator_connection(runtime, new_client_id(client_prefix))
+        self.connection.subscribe(topics.iot_writer_reports(thing))
+        self._on_payload = on_payload
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="writer-reports", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                message = self.connection.messages.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self._on_payload(message.payload)
+            except ContractError:
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.connection.close()
 
 
 class Operator:

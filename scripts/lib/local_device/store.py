@@ -29,10 +29,14 @@ def table(endpoint: str, name: str = TABLE) -> Any:
 def items_for_request(store: Any, device: str, request_id: str, since_ms: int = 0) -> list[dict[str, Any]]:
     """Every item of one capture request (captured at ``since_ms`` or later), oldest first (the table's
     sort key starts with capture time)."""
-    items: list[dict[str, Any]] = []
     key = Key("device").eq(device) & Key("sk").gte(f"{since_ms:013d}") if since_ms else Key("device").eq(device)
-    query: dict[str, Any] = {"KeyConditionExpression": key,
-                             "FilterExpression": Attr("requestId").eq(request_id), "ConsistentRead": True}
+    return _query_all(store, {"KeyConditionExpression": key, "FilterExpression": Attr("requestId").eq(request_id),
+                              "ConsistentRead": True})
+
+
+def _query_all(store: Any, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every item ``query`` finds, page after page; none from a table that does not exist (yet)."""
+    items: list[dict[str, Any]] = []
     while True:
         try:
             page = store.query(**query)
@@ -43,7 +47,7 @@ def items_for_request(store: Any, device: str, request_id: str, since_ms: int = 
         items.extend(page["Items"])
         if "LastEvaluatedKey" not in page:
             return items
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        query = {**query, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
 def items_for_label(store: Any, label: str, from_ms: int, to_ms: int) -> list[dict[str, Any]]:
@@ -101,20 +105,9 @@ EVENTS_TABLE = "SmartcamEvents"
 
 def events_for_request(store: Any, device: str, request_id: str) -> list[dict[str, Any]]:
     """Every event item of the device whose first frame belongs to ``request_id``, oldest first."""
-    items: list[dict[str, Any]] = []
-    query: dict[str, Any] = {"KeyConditionExpression": Key("device").eq(device),
-                             "FilterExpression": Attr("request_id").eq(request_id), "ConsistentRead": True}
-    while True:
-        try:
-            page = store.query(**query)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-                return []
-            raise
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return sorted(items, key=lambda item: (float(item["first_seen"]), str(item["event_id"])))
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = _query_all(store, {"KeyConditionExpression": Key("device").eq(device),
+                               "FilterExpression": Attr("request_id").eq(request_id), "ConsistentRead": True})
+    return sorted(items, key=lambda item: (float(item["first_seen"]), str(item["event_id"])))
 
 
 def bucket_keys(s3: Any, bucket: str) -> set[str]:
