@@ -80,3 +80,11 @@ def test_assignment_is_the_best_of_every_possible_matching(iou: np.ndarray, mini
     assert sum(iou[r, c] for r, c in pairs) == pytest.approx(best_total(iou, minimum))
     assert sorted(rows_left + [r for r, _ in pairs]) == list(range(iou.shape[0]))
     assert sorted(columns_left + [c for _, c in pairs]) == list(range(iou.shape[1]))
+
+
+def test_a_dense_cluster_wider_than_tall_pairs_the_right_columns(monkeypatch: pytest.MonkeyPatch):
+    # more detections than tracks: a flat index must be split by the column count, not the row count
+    monkeypatch.setattr(assignment, "MAX_EXACT", 2)
+    iou = np.array([[0.3, 0.25, 0.9], [0.4, 0.8, 0.35]])
+    pairs, rows_left, columns_left = assign(iou, 0.2)
+    assert pairs == [(0, 2), (1, 1)] and rows_left == [] and columns_left == [0]
