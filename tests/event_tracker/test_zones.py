@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from event_tracker.tracker import Observation
-from event_tracker.zones import CameraZones, Change, ZoneChange, ZoneMonitor
+from event_tracker.zones import MAX_LINES, MAX_ZONES, CameraZones, Change, ZoneChange, ZoneMonitor
 from smartcam.config import ConfigError, validate_config
 from tests.event_tracker.helpers import frame_times, tracker, walk
 
@@ -52,11 +54,27 @@ def test_zones_and_lines_from_camel_case_json():
      "names must be unique per camera; repeated: a"),
     ({"zones": [{"name": "bad name", "polygon": DOOR}]}, "zones/0/name"),
     ({"inertia": 0}, "inertia"),
+    ({"inertia": 31}, "inertia"),
+    ({"zones": [{"name": "door", "polygon": DOOR, "labels": ["x" * 65]}]}, "zones/0/labels/0"),
+    ({"lines": [{"name": f"l{i}", "points": ACROSS} for i in range(MAX_LINES + 1)]}, "lines"),
+    ({"zones": [{"name": "door", "polygon": DOOR, "labels": [""]}]}, "zones/0/labels/0"),
+    ({"zones": [{"name": "door", "polygon": DOOR, "labels": [f"l{i}" for i in range(65)]}]}, "zones/0/labels"),
+    ({"zones": [{"name": f"z{i}", "polygon": DOOR} for i in range(MAX_ZONES + 1)]}, "zones"),
 ])
 def test_bad_zones_and_lines_are_refused_with_the_reason(config: dict, reason: str):
     with pytest.raises(ConfigError) as refused:
         validate_config(CameraZones, config)
     assert reason in str(refused.value)
+
+
+def test_the_largest_allowed_settings_are_accepted():
+    config = validate_config(CameraZones, {
+        "zones": [{"name": f"z{i}", "polygon": DOOR, "labels": [f"l{j}" for j in range(64)]} for i in range(MAX_ZONES)],
+        "lines": [{"name": f"g{i}", "points": ACROSS} for i in range(MAX_LINES)], "inertia": 30})
+    assert len(config.zones) == MAX_ZONES == 32 and len(config.lines) == MAX_LINES == 32
+    assert len(config.zones[0].labels) == 64 and config.inertia == 30
+    labels = validate_config(CameraZones, {"zones": [{"name": "d", "polygon": DOOR, "labels": ["x", "y" * 64]}]})
+    assert labels.zones[0].labels == ("x", "y" * 64)
 
 
 # --- zones -----------------------------------------------------------------------------------------
@@ -67,6 +85,13 @@ def test_entering_and_leaving_a_zone_after_two_detections_on_the_other_side():
     assert feed(monitor, path) == [(4, Change.ENTERED, "door"), (7, Change.LEFT, "door")]
     summary = monitor.summary(1)
     assert summary.entered == ["door"] and summary.left == ["door"] and summary.inside == set()
+
+
+def test_stepping_straight_back_out_after_entering_leaves_after_two_detections_too():
+    monitor = ZoneMonitor(zones(lines=[]))
+    # outside, inside twice (entered), outside twice (left): no detection in between agrees with the zone
+    path = [(0.5, 0.3), (0.5, 0.6), (0.5, 0.7), (0.5, 0.3), (0.5, 0.35)]
+    assert feed(monitor, path) == [(2, Change.ENTERED, "door"), (4, Change.LEFT, "door")]
 
 
 def test_a_point_jittering_on_a_zones_edge_does_not_enter_and_leave():
@@ -81,6 +106,19 @@ def test_a_zone_watches_only_its_labels():
     inside = [(0.5, 0.7)] * 3
     assert feed(monitor, inside, label="person") == []
     assert feed(monitor, inside, label="car", track=2) == [(1, Change.ENTERED, "door")]
+
+
+def test_a_zone_that_ignores_the_label_does_not_hide_the_zones_after_it():
+    monitor = ZoneMonitor(zones(zones=[{"name": "parking", "polygon": HALLWAY, "labels": ["car"]},
+                                       {"name": "door", "polygon": DOOR}], lines=[]))
+    assert feed(monitor, [(0.5, 0.7)] * 2, label="person") == [(1, Change.ENTERED, "door")]
+
+
+def test_a_zone_change_is_a_frozen_value():
+    change = ZoneChange(Change.ENTERED, "door", 1.0)
+    assert {change, ZoneChange(Change.ENTERED, "door", 1.0)} == {change}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        change.name = "gate"  # type: ignore[misc]
 
 
 def test_zones_may_overlap_and_are_reported_in_configuration_order():
@@ -104,6 +142,20 @@ def test_crossing_a_line_counts_in_and_out_by_direction():
 def test_a_line_drawn_the_other_way_swaps_in_and_out():
     monitor = ZoneMonitor(zones(zones=[], lines=[{"name": "gate", "points": ACROSS[::-1]}]))
     assert feed(monitor, straight((0.5, 0.4), (0.5, 0.8), 9)) == [(5, Change.CROSSED_OUT, "gate")]
+
+
+def test_the_first_detection_is_never_a_crossing_whichever_side_it_is_on():
+    reversed_gate = [{"name": "gate", "points": ACROSS[::-1]}]  # its left side is below it
+    for lines, start, end, change in ((reversed_gate, (0.5, 0.8), (0.5, 0.4), Change.CROSSED_IN),
+                                      (None, (0.5, 0.4), (0.5, 0.8), Change.CROSSED_IN)):
+        monitor = ZoneMonitor(zones(zones=[], **({"lines": lines} if lines else {})))
+        assert feed(monitor, straight(start, end, 9)) == [(5, change, "gate")]
+
+
+def test_a_line_that_ignores_the_label_does_not_hide_the_lines_after_it():
+    monitor = ZoneMonitor(zones(zones=[], lines=[{"name": "lane", "points": ACROSS, "labels": ["car"]},
+                                                 {"name": "gate", "points": ACROSS}]))
+    assert feed(monitor, [(0.5, 0.3), (0.5, 0.9)]) == [(1, Change.CROSSED_IN, "gate")]
 
 
 def test_passing_beside_the_end_of_a_line_is_not_a_crossing():
