@@ -60,6 +60,7 @@ from benchmarks.event_stats import (
     snapshot_event_id,
 )
 from benchmarks.pipeline import cpu_seconds, percentile, runtime_processes
+from benchmarks.plots import save_figure
 from benchmarks.results import (
     CameraResult,
     ClipUsed,
@@ -558,9 +559,7 @@ def plot(result: EventsResult, path: Path) -> None:
     ax.legend(fontsize=8, loc="lower right")
     fig.suptitle(f"smartcam events vs per-frame detections on the local Greengrass runtime "
                  f"({result.machine.cpus} CPUs, shared)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

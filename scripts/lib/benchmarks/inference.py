@@ -33,6 +33,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from benchmarks.plots import save_figure
 from benchmarks.results import (
     BackendTimes,
     FramesUsed,
@@ -208,10 +209,7 @@ def plot(report: InferenceResult, path: Path) -> None:
     axes[0][-1].legend(fontsize=8)
     fig.suptitle(f"{report.model.name} on {report.frames.size} JPEG frames ({report.machine.cpus} "
                  f"CPUs, load {report.machine.load_average_1m})")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

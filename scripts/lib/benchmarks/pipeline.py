@@ -39,6 +39,7 @@ from typing import Any
 
 import psutil
 
+from benchmarks.plots import save_figure
 from benchmarks.results import PipelineMachine, PipelineResult, PipelineRun, PipelineTargets, StandaloneModel
 from local_device.observe import Operator, WriterReportFeed
 from local_device.overlay import pipeline_merges, write_overlay
@@ -260,9 +261,7 @@ def plot(result: PipelineResult, path: Path) -> None:
     ax.set(ylabel="MB", title="Max RSS per component")
     fig.suptitle(f"smartcam pipeline on the local Greengrass runtime ({result.machine.cpus} CPUs, "
                  f"{result.model.backend}, {result.model.threads} inference threads)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

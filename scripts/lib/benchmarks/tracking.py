@@ -43,6 +43,7 @@ import numpy as np
 from packaging.requirements import Requirement
 
 from benchmarks import tracker_runner
+from benchmarks.plots import save_figure
 from benchmarks.results import (
     FrameTimes,
     LibraryInstall,
@@ -370,10 +371,7 @@ def plot(report: TrackingResult, path: Path) -> None:
     switches.set_title("identity switches (solid) and fragmentation (dashed); lower is better")
     switches.legend(fontsize=6, ncol=2, loc="upper left")
     fig.suptitle(f"Tracking synthetic crowds ({report.machine.cpus} CPUs, Python {report.machine.python})")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
