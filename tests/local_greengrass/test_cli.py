@@ -58,3 +58,26 @@ def test_down_removes_this_devices_frame_ring_and_no_other(tmp_path: Path) -> No
 
         shutil.rmtree(ours, ignore_errors=True)
         shutil.rmtree(other, ignore_errors=True)
+
+
+def test_waiting_to_settle_does_not_take_a_crash_loops_running_moment_for_settled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from local_greengrass import cli
+
+    def row(state: str, settled: bool) -> dict:
+        return {"component": "test.Crasher", "state": state, "settled": settled, "error": None}
+
+    # The Run process was RUNNING at one poll, then crashed, restarted, and ended BROKEN.
+    polls = iter([row("RUNNING", True), row("STOPPING", False), row("RUNNING", True), row("BROKEN", True),
+                  row("BROKEN", True), row("BROKEN", True)])
+    seen: list[dict] = []
+
+    def request(_paths: RuntimePaths, _message: dict) -> dict:
+        seen.append(next(polls))
+        return {"components": [seen[-1]]}
+
+    monkeypatch.setattr(cli, "request", request)
+    monkeypatch.setattr(cli.time, "sleep", lambda _s: None)
+    assert cli._wait_settled(RuntimePaths(tmp_path), timeout=60) is False
+    assert [r["state"] for r in seen] == ["RUNNING", "STOPPING", "RUNNING", "BROKEN", "BROKEN"]
+    assert capsys.readouterr().out.splitlines()[-1] == "test.Crasher: BROKEN"

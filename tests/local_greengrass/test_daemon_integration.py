@@ -317,7 +317,7 @@ def test_up_starts_what_it_can_and_names_what_it_cannot(runtime: Runtime) -> Non
         assert status[name]["state"] == "RUNNING", (name, status[name], runtime.log(name))
     assert status["aws.greengrass.TokenExchangeService"]["state"] == "RUNNING"
     assert status["test.Pinger"]["reported"] == "RUNNING"  # what it said itself with UpdateState
-    assert status["test.Crasher"]["state"] == "BROKEN"
+    assert status["test.Crasher"]["state"] == "BROKEN", (status["test.Crasher"], runtime.up.stdout)
     assert "test.Orphan depends on test.Missing" in status["test.Orphan"]["error"]
     assert "version mismatch" in status["test.Mismatch"]["error"]
     assert "recipe does not parse" in status["test.BadRecipe"]["error"]

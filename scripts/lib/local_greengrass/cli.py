@@ -86,19 +86,28 @@ def _print_deploy(response: dict[str, Any]) -> bool:
 
 
 def _wait_settled(paths: RuntimePaths, timeout: float) -> bool:
-    """Print state changes until every component is RUNNING, FINISHED or BROKEN."""
+    """Print state changes until every component is RUNNING, FINISHED or BROKEN, two polls in a row.
+
+    Two polls, because a Run step is RUNNING from the moment its process starts: one that crashes at once
+    is RUNNING for a few milliseconds before it restarts, and a single look could call that settled.
+    """
     from local_greengrass.lifecycle.launcher import BROKEN
 
     deadline = time.monotonic() + timeout
     seen: dict[str, str] = {}
+    settled_before = False
     while True:
         rows = request(paths, {"command": "status"})["components"]
+        changed = False
         for row in rows:
             if seen.get(row["component"]) != row["state"]:
                 seen[row["component"]] = row["state"]
+                changed = True
                 print(f"{row['component']}: {row['state']}" + (f" ({row['error']})" if row.get("error") else ""))
-        if all(row["settled"] for row in rows):
+        settled = all(row["settled"] for row in rows)
+        if settled and settled_before and not changed:
             return all(row["state"] != BROKEN and not row.get("error") for row in rows)
+        settled_before = settled
         if time.monotonic() > deadline:
             print(f"not settled after {timeout:g} s; `status` and `logs <component>` tell more", file=sys.stderr)
             return False

@@ -39,8 +39,9 @@ def _files(target: Target) -> list[Path]:
 
 
 def test_command(target: Target) -> list[str]:
-    # -x: the first failure kills the mutant; no cache so runs do not write into the tree.
-    return [str(BIN / "python"), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *target.tests]
+    # -x: the first failure kills the mutant; -n 0: one process (xdist workers cost more than these tests
+    # take); no cache so runs do not write into the tree.
+    return [str(BIN / "python"), "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider", *target.tests]
 
 
 class Originals:
