@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 
 from event_tracker.tracker import Observation
-from event_tracker.zones import MAX_LINES, MAX_ZONES, CameraZones, Change, ZoneChange, ZoneMonitor
+from event_tracker.zones import MAX_LINES, MAX_ZONES, SIDE_MARGIN, CameraZones, Change, ZoneChange, ZoneMonitor
 from smartcam.config import ConfigError, validate_config
+from smartcam.geometry import signed_distance
 from tests.event_tracker.helpers import frame_times, tracker, walk
 
 DOOR = ((0.4, 0.5), (0.6, 0.5), (0.6, 0.9), (0.4, 0.9))
@@ -167,6 +168,15 @@ def test_a_point_wobbling_on_a_line_counts_once_it_is_clearly_across():
     monitor = ZoneMonitor(zones(zones=[]))
     wobble = [(0.5, 0.55), (0.5, 0.595), (0.5, 0.605), (0.5, 0.598), (0.5, 0.603), (0.5, 0.65)]
     assert feed(monitor, wobble) == [(5, Change.CROSSED_IN, "gate")]
+
+
+def test_a_point_exactly_the_side_margin_from_a_line_is_still_on_it():
+    # A 3-4-5 line, so that the distance of the second point is exactly SIDE_MARGIN in floating point.
+    slope = ((0.2, 0.2), (0.6, 0.5))
+    above, on_the_margin, below = (0.2, 0.35), (0.25, 0.225), (0.3, 0.2)
+    assert signed_distance(on_the_margin, slope) == -SIDE_MARGIN
+    monitor = ZoneMonitor(zones(zones=[], lines=[{"name": "gate", "points": slope}]))
+    assert feed(monitor, [above, on_the_margin, below]) == [(2, Change.CROSSED_OUT, "gate")]
 
 
 def test_a_jump_across_the_line_between_two_detections_still_counts():

@@ -140,12 +140,18 @@ def brute_force_nms(boxes, scores, classes, iou_threshold, max_keep):
     return keep[:max_keep]
 
 
+# Normalized, in pixels, in pixels with the origin at the bottom right: the classes are kept apart in any frame.
+FRAMES = {"normalized": (1.0, 0.0), "pixels": (300.0, 0.0), "negative": (300.0, -300.0)}
+
+
+@pytest.mark.parametrize("frame", FRAMES)
 @pytest.mark.parametrize("seed, iou_threshold", list(itertools.product(range(8), (0.3, 0.5, 0.7))))
-def test_class_aware_nms_matches_brute_force(seed, iou_threshold):
+def test_class_aware_nms_matches_brute_force(seed, iou_threshold, frame):
     rng = np.random.default_rng(seed)
     n = 60
     x1y1 = rng.uniform(0, 0.7, (n, 2))
-    boxes = np.concatenate([x1y1, x1y1 + rng.uniform(0.05, 0.3, (n, 2))], axis=1)
+    scale, origin = FRAMES[frame]
+    boxes = np.concatenate([x1y1, x1y1 + rng.uniform(0.05, 0.3, (n, 2))], axis=1) * scale + origin
     scores = rng.uniform(0, 1, n).astype(np.float32)
     classes = rng.integers(0, 3, n)
     expected = brute_force_nms(boxes.tolist(), scores.tolist(), classes.tolist(), iou_threshold, 25)
