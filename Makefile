@@ -66,7 +66,7 @@ $(MUTATION_STAMP): requirements-mutation.txt $(VENV_STAMP)
 	cp requirements-mutation.txt $@
 
 mutation: venv $(MUTATION_STAMP)
-	$(PY) scripts/mutation.py $(MODULES)
+	$(PY) scripts/mutation.py $(if $(RECHECK),--recheck) $(MODULES)
 
 clean:
 	-[ -x $(PY) ] && $(PY) -m local_greengrass.cli down >/dev/null 2>&1  # a running local device, and its frame ring

@@ -4,6 +4,7 @@
     .venv/bin/python scripts/mutation.py event_tracker.assignment ssd_inference.decoders.selection
     .venv/bin/python scripts/mutation.py --list               # the modules and their tests
     .venv/bin/python scripts/mutation.py --report-only        # survivors.md and the README from report.json
+    .venv/bin/python scripts/mutation.py --recheck event_tracker.zones   # only the survivors of its recorded run
 
 Runs at the lowest CPU and I/O priority, one mutant at a time. Each run replaces its modules' entries in
 docs/mutation/report.json, rewrites docs/mutation/survivors.md and the README's mutation table. Where the

@@ -14,12 +14,14 @@ from mutation_testing.report import (
     ModuleResult,
     Mutant,
     Report,
+    changed_since_run,
     load_equivalents,
     load_report,
     render_survivors,
     save_report,
     score,
     stale_equivalents,
+    with_rechecked,
 )
 from mutation_testing.targets import TARGETS, by_name
 from readme_tables.mutation_table import render_mutation_table
@@ -141,3 +143,24 @@ def test_a_session_dump_becomes_the_modules_mutants_with_their_lines_and_outcome
     with pytest.raises(RuntimeError, match="worker failed"):
         collect.module_result(SessionRun(target, [(work(3), {"worker_outcome": "exception", "output": "x"})],
                                          baseline_s=1.0, total_s=1.0))
+
+
+def test_a_recheck_replaces_only_its_survivors_outcomes_and_is_dated():
+    killed, survivor = _mutant("killed", line=3), _mutant("survived", source="x = 1", mutated="x = 2", line=5)
+    other = survivor.model_copy(update={"occurrence": 1})  # same line and operator, another mutant
+    recorded = _result(killed, survivor, other)
+    recheck = _result(survivor.model_copy(update={"outcome": "killed"})).model_copy(
+        update={"run_at": "2026-12-07T00:00:00+00:00", "tests": ["tests/t.py", "tests/t2.py"]})
+    merged = with_rechecked(recorded, recheck)
+    assert [m.outcome for m in merged.mutants] == ["killed", "killed", "survived"]
+    assert merged.run_at == recorded.run_at and merged.rechecked_at == "2026-12-07T00:00:00+00:00"
+    assert merged.tests == ["tests/t.py", "tests/t2.py"] and merged.duration_s == recorded.duration_s
+
+
+def test_a_recheck_is_refused_when_a_mutated_line_changed_or_the_file_is_gone(tmp_path):
+    (tmp_path / "m.py").write_text("a\nb\n  if a < b:\n")
+    assert changed_since_run(_result(_mutant("survived", line=3)), root=tmp_path) is None
+    assert "m.py:2 changed" in (changed_since_run(_result(_mutant("survived", line=2)), root=tmp_path) or "")
+    assert "m.py:9 changed" in (changed_since_run(_result(_mutant("killed", line=9)), root=tmp_path) or "")
+    (tmp_path / "m.py").unlink()
+    assert "m.py is gone" in (changed_since_run(_result(_mutant("killed", line=3)), root=tmp_path) or "")

@@ -11,12 +11,14 @@ import psutil
 
 from mutation_testing.report import (
     SURVIVORS,
+    changed_since_run,
     load_equivalents,
     load_report,
     render_survivors,
     save_report,
     score,
     stale_equivalents,
+    with_rechecked,
 )
 from mutation_testing.targets import TARGETS, by_name
 from readme_tables.readme import main as update_readme
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help="module names (default: all; see --list)")
     parser.add_argument("--list", action="store_true", help="print the modules and their tests, run nothing")
     parser.add_argument("--report-only", action="store_true", help="regenerate survivors.md and the README only")
+    parser.add_argument("--recheck", action="store_true",
+                        help="run only the survivors of each module's recorded run again (its code unchanged)")
     args = parser.parse_args(argv)
     if args.list:
         for target in TARGETS:
@@ -51,11 +55,24 @@ def main(argv: list[str] | None = None) -> int:
         _lowest_priority()
         for target in targets:
             print(f"mutation: {target.name} ...", flush=True)
-            result = module_result(run(target))
+            if args.recheck:
+                recorded = load_report().modules.get(target.name)
+                why = "it has no recorded run" if recorded is None else changed_since_run(recorded)
+                if why is not None:
+                    print(f"mutation: cannot recheck {target.name}: {why}; run it in full", file=sys.stderr)
+                    return 2
+                assert recorded is not None
+                survivors = {(m.file, m.operator, m.occurrence) for m in recorded.mutants if m.outcome == "survived"}
+                recheck = module_result(run(target, only=survivors))
+                result = with_rechecked(recorded, recheck)
+                took = f"{len(survivors)} survivors rechecked in {recheck.duration_s:.0f} s"
+            else:
+                result = module_result(run(target))
+                took = f"{len(result.mutants)} mutants run in {result.duration_s:.0f} s"
             report = load_report()
             save_report(report.model_copy(update={"modules": {**report.modules, target.name: result}}))
-            print(f"mutation: {target.name}: {score(result, load_equivalents()).percent:.1f} % "
-                  f"of {len(result.mutants)} mutants killed in {result.duration_s:.0f} s", flush=True)
+            print(f"mutation: {target.name}: {score(result, load_equivalents()).percent:.1f} % killed ({took})",
+                  flush=True)
     report, equivalents = load_report(), load_equivalents()
     SURVIVORS.write_text(render_survivors(report, equivalents))
     for stale in stale_equivalents(report, equivalents):

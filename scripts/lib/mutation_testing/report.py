@@ -46,6 +46,7 @@ class ModuleResult(_Strict):
     baseline_s: float = Field(ge=0)  # one run of its tests, unmutated
     duration_s: float = Field(ge=0)  # the whole session
     run_at: str  # ISO 8601, UTC
+    rechecked_at: str | None = None  # when its survivors alone were last run again (--recheck)
 
 
 class Report(_Strict):
@@ -103,6 +104,27 @@ def score(result: ModuleResult, equivalents: Equivalents) -> Score:
     survivors = [m for m in survived if _key(m) not in accepted]
     return Score(name=result.name, mutants=len(result.mutants), killed=len(result.mutants) - len(survived),
                  equivalent=len(survived) - len(survivors), survivors=survivors, duration_s=result.duration_s)
+
+
+def changed_since_run(result: ModuleResult, root: Path = REPO_ROOT) -> str | None:
+    """Where the module's files no longer match its recorded mutants (a recheck would test other lines)."""
+    lines: dict[str, list[str]] = {}
+    for mutant in result.mutants:
+        path = root / mutant.file
+        if not path.exists():
+            return f"{mutant.file} is gone"
+        source = lines.setdefault(mutant.file, path.read_text().splitlines())
+        if mutant.line > len(source) or source[mutant.line - 1].strip() != mutant.source:
+            return f"{mutant.file}:{mutant.line} changed since the run of {result.run_at}"
+    return None
+
+
+def with_rechecked(result: ModuleResult, recheck: ModuleResult) -> ModuleResult:
+    """The recorded result with the outcomes of its rechecked survivors replaced."""
+    outcomes = {(m.file, m.operator, m.occurrence): m.outcome for m in recheck.mutants}
+    mutants = [m.model_copy(update={"outcome": outcomes.get((m.file, m.operator, m.occurrence), m.outcome)})
+               for m in result.mutants]
+    return result.model_copy(update={"mutants": mutants, "tests": recheck.tests, "rechecked_at": recheck.run_at})
 
 
 def stale_equivalents(report: Report, equivalents: Equivalents) -> list[Equivalent]:

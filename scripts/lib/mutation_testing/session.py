@@ -89,7 +89,28 @@ def _operators() -> list[str]:
     return [line.strip() for line in listed.stdout.splitlines() if line.strip()]
 
 
-def run(target: Target) -> SessionRun:
+MutantKey = tuple[str, str, int]  # file from the repo root, cosmic-ray's operator, occurrence
+
+
+def _skip_all_but(db: Path, only: set[MutantKey]) -> int:
+    """Mark every pending mutant not in `only` as skipped, as cosmic-ray's own filters do; the count left."""
+    from cosmic_ray.work_db import use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    left = 0
+    with use_db(str(db)) as work_db:
+        for item in list(work_db.pending_work_items):
+            (mutation,) = item.mutations
+            if (str(mutation.module_path), mutation.operator_name, mutation.occurrence) in only:
+                left += 1
+            else:
+                work_db.set_result(item.job_id, WorkResult(output="Not rechecked",
+                                                           worker_outcome=WorkerOutcome.SKIPPED))
+    return left
+
+
+def run(target: Target, only: set[MutantKey] | None = None) -> SessionRun:
+    """Every mutant of the target, or with `only` just those (the survivors of its recorded run)."""
     WORK.mkdir(exist_ok=True)
     config, db = WORK / f"{slug(target)}.toml", WORK / f"{slug(target)}.sqlite"
     started = time.monotonic()
@@ -108,10 +129,14 @@ def run(target: Target) -> SessionRun:
         }}))
         db.unlink(missing_ok=True)
         for step in ([str(BIN / "cosmic-ray"), "init", str(config), str(db)],
-                     [str(BIN / "cr-filter-operators"), str(db), str(config)],
-                     [str(BIN / "cosmic-ray"), "exec", str(config), str(db)]):
+                     [str(BIN / "cr-filter-operators"), str(db), str(config)]):
             if _run(step).returncode != 0:
                 raise RuntimeError(f"{target.name}: {shlex.join(step)} failed")
+        if only is not None and _skip_all_but(db, only) != len(only):
+            raise RuntimeError(f"{target.name}: cosmic-ray no longer makes every recorded survivor; run it in full")
+        step = [str(BIN / "cosmic-ray"), "exec", str(config), str(db)]
+        if _run(step).returncode != 0:
+            raise RuntimeError(f"{target.name}: {shlex.join(step)} failed")
     dumped = _run([str(BIN / "cosmic-ray"), "dump", str(db)], capture_output=True)
     items = [tuple(json.loads(line)) for line in dumped.stdout.splitlines() if line.strip()]
     return SessionRun(target, items, baseline_s, time.monotonic() - started)

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mutation_testing.report import EQUIVALENT, REPORT, load_equivalents, load_report, score
+from mutation_testing.report import EQUIVALENT, REPORT, ModuleResult, load_equivalents, load_report, score
 from mutation_testing.targets import TARGETS
 
 TARGET_PERCENT = 90.0
+
+
+def _run_on(result: ModuleResult) -> str:
+    rechecked = f", survivors rechecked {result.rechecked_at[:10]}" if result.rechecked_at else ""
+    return result.run_at[:10] + rechecked
 
 
 def render_mutation_table(report_path: Path = REPORT, equivalent_path: Path = EQUIVALENT) -> str:
@@ -25,5 +30,5 @@ def render_mutation_table(report_path: Path = REPORT, equivalent_path: Path = EQ
         mark = "" if module.percent >= TARGET_PERCENT else f" (target ≥ {TARGET_PERCENT:.0f} %)"
         lines.append(f"| {target.name} | {module.percent:.1f} %{mark} | {module.killed} / "
                      f"{module.mutants - module.equivalent} | {module.equivalent} | {len(module.survivors)} | "
-                     f"{result.duration_s / 60:.1f} min | {result.run_at[:10]} |")
+                     f"{result.duration_s / 60:.1f} min | {_run_on(result)} |")
     return "\n".join(lines)
