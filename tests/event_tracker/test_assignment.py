@@ -88,3 +88,61 @@ def test_a_dense_cluster_wider_than_tall_pairs_the_right_columns(monkeypatch: py
     iou = np.array([[0.3, 0.25, 0.9], [0.4, 0.8, 0.35]])
     pairs, rows_left, columns_left = assign(iou, 0.2)
     assert pairs == [(0, 2), (1, 1)] and rows_left == [] and columns_left == [0]
+
+
+def reference_iou(a: np.ndarray, b: np.ndarray) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - width * height
+    return width * height / union if union > 0 else 0.0
+
+
+def test_iou_matrix_is_the_iou_of_each_pair_for_boxes_of_any_shape():
+    # wide and tall boxes, overlapping or apart in x, in y or both: every corner must come from its own column
+    rng = np.random.default_rng(7)
+    corners = rng.uniform(0, 0.6, (16, 2))
+    boxes = np.concatenate([corners, corners + rng.uniform(0.02, 0.4, (16, 2))], axis=1)
+    iou = iou_matrix(boxes[:6], boxes[6:])
+    np.testing.assert_allclose(iou, [[reference_iou(a, b) for b in boxes[6:]] for a in boxes[:6]])
+    assert 0 < np.count_nonzero(iou) < iou.size
+
+
+@pytest.mark.parametrize("other", [
+    [0.5, 0.0, 0.7, 0.4],  # beside it: apart in x, overlapping in y
+    [0.0, 0.5, 0.4, 0.7],  # below it: apart in y, overlapping in x
+    [0.5, 0.5, 0.7, 0.7],  # apart in both
+])
+def test_boxes_apart_have_an_iou_of_zero_not_below(other: list[float]):
+    assert iou_matrix(np.array([[0.0, 0.0, 0.4, 0.4]]), np.array([other])).tolist() == [[0.0]]
+
+
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_equal_overlaps_go_to_the_first_track_and_the_first_detection(count: int):
+    # Detections come best score first and tracks oldest first: a track between two identical boxes (one
+    # object seen as two classes) takes the better-scoring one; of tracks equally on one detection, the oldest.
+    assert assign(np.full((1, count), 0.5), 0.2)[0] == [(0, 0)]
+    assert assign(np.full((count, 1), 0.5), 0.2)[0] == [(0, 0)]
+
+
+def chained_traps(blocks: int, extra_column: bool) -> np.ndarray:
+    """One cluster of ``blocks`` 2x2 traps [[0.6, 0.5], [0.55, 0]] (greedy takes the 0.6 and strands the
+    0.55; the best total is 0.5 + 0.55), each trap's second row linked to the next trap's second column."""
+    size = 2 * blocks
+    iou = np.zeros((size, size + extra_column))
+    for k in range(blocks):
+        r = 2 * k
+        iou[r, r], iou[r, r + 1], iou[r + 1, r] = 0.6, 0.5, 0.55
+        if k + 1 < blocks:
+            iou[r + 1, r + 3] = 0.21
+    if extra_column:
+        iou[size - 1, size] = 0.21
+    return iou
+
+
+def test_clusters_up_to_16_wide_are_solved_exactly_and_wider_ones_greedily():
+    exact, _, _ = assign(chained_traps(8, extra_column=False), 0.2)  # 16 x 16
+    assert exact == sorted([(2 * k, 2 * k + 1) for k in range(8)] + [(2 * k + 1, 2 * k) for k in range(8)])
+    greedy, rows_left, columns_left = assign(chained_traps(8, extra_column=True), 0.2)  # 16 x 17
+    assert greedy == sorted([(2 * k, 2 * k) for k in range(8)] + [(2 * k + 1, 2 * k + 3) for k in range(7)]
+                            + [(15, 16)])
+    assert rows_left == [] and columns_left == [1]
