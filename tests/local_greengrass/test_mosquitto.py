@@ -36,6 +36,7 @@ def connection(broker: Mosquitto, identity: str, client_id: str, session_expiry_
 
 
 def received(mqtt: MqttConnection, timeout: float = 10.0) -> list[Message]:
+    """Everything that arrives until the line is quiet for 1 s, in arrival order."""
     messages = []
     try:
         while True:
@@ -43,6 +44,13 @@ def received(mqtt: MqttConnection, timeout: float = 10.0) -> list[Message]:
             timeout = 1.0
     except queue.Empty:
         return messages
+
+
+def distinct(messages: list[Message]) -> list[tuple[str, bytes]]:
+    """The messages without repeats, in order of first arrival. QoS 1 is at least once: when a
+    connection drops before the broker saw its PUBACK (the client's 3 s ping timeout on a loaded
+    machine), the broker sends the message again on the resumed session (seen once in CI)."""
+    return list(dict.fromkeys((m.topic, m.payload) for m in messages))
 
 
 @pytest.fixture
@@ -71,7 +79,7 @@ def test_a_persistent_session_receives_what_was_sent_while_the_broker_restarted(
     finally:
         second.stop()
 
-    assert [(m.topic, m.payload) for m in messages] == [(STATUS_TOPIC, b'{"state": "finished"}')]
+    assert distinct(messages) == [(STATUS_TOPIC, b'{"state": "finished"}')]
 
 
 def test_a_clean_session_does_not(workdir: Path):
@@ -91,4 +99,4 @@ def test_a_clean_session_does_not(workdir: Path):
     finally:
         second.stop()
 
-    assert [(m.topic, m.payload) for m in messages] == [(STATUS_TOPIC, b'{"state": "accepted"}')]
+    assert distinct(messages) == [(STATUS_TOPIC, b'{"state": "accepted"}')]

@@ -9,6 +9,7 @@ and restored when the run ends, however it ends, and at the start of the next ru
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess  # nosec B404
@@ -20,6 +21,7 @@ import toml
 
 from mutation_testing.collect import SessionRun
 from mutation_testing.operators import excluded
+from mutation_testing.shared_standins import shared_standins
 from mutation_testing.targets import Target
 from repo_layout import REPO_ROOT
 
@@ -114,8 +116,9 @@ def run(target: Target, only: set[MutantKey] | None = None) -> SessionRun:
     WORK.mkdir(exist_ok=True)
     config, db = WORK / f"{slug(target)}.toml", WORK / f"{slug(target)}.sqlite"
     started = time.monotonic()
-    with Originals(target):
-        baseline = _run(test_command(target), capture_output=True)
+    with Originals(target), shared_standins(target.standins, WORK / f"{slug(target)}.standins") as standins:
+        env = {**os.environ, **standins}  # cosmic-ray hands it on to every mutant's test run
+        baseline = _run(test_command(target), capture_output=True, env=env)
         baseline_s = time.monotonic() - started
         if baseline.returncode != 0:
             raise RuntimeError(f"{target.name}: its tests fail before any mutation:\n{baseline.stdout[-3000:]}")
@@ -135,7 +138,7 @@ def run(target: Target, only: set[MutantKey] | None = None) -> SessionRun:
         if only is not None and _skip_all_but(db, only) != len(only):
             raise RuntimeError(f"{target.name}: cosmic-ray no longer makes every recorded survivor; run it in full")
         step = [str(BIN / "cosmic-ray"), "exec", str(config), str(db)]
-        if _run(step).returncode != 0:
+        if _run(step, env=env).returncode != 0:
             raise RuntimeError(f"{target.name}: {shlex.join(step)} failed")
     dumped = _run([str(BIN / "cosmic-ray"), "dump", str(db)], capture_output=True)
     items = [tuple(json.loads(line)) for line in dumped.stdout.splitlines() if line.strip()]

@@ -21,6 +21,7 @@ class Target:
     paths: tuple[str, ...]  # files (or a package folder) to mutate, from the repo root
     tests: tuple[str, ...]  # pytest arguments, from the repo root
     why: str  # what a surviving mistake there would cost
+    standins: tuple[str, ...] = ()  # started once for the session, not per mutant (shared_standins.py)
 
 
 TARGETS: tuple[Target, ...] = (
@@ -36,13 +37,13 @@ TARGETS: tuple[Target, ...] = (
            "the detections spool: a lost or duplicated row"),
     Target("dynamo_writer.sender", (f"{WRITER}/sender.py",),
            ("tests/dynamo_writer/test_sender.py", "tests/dynamo_writer/test_sender_live_config.py"),
-           "the detections sender: a row acknowledged before it is stored"),
+           "the detections sender: a row acknowledged before it is stored", standins=("dynamodb", "s3")),
     Target("dynamo_writer.event_spool", (f"{WRITER}/event_spool.py",),
            ("tests/dynamo_writer/test_event_spool.py",),
            "the events spool: a lost or reordered event update"),
     Target("dynamo_writer.event_sender", (f"{WRITER}/event_sender.py",),
            ("tests/dynamo_writer/test_event_sender.py",),
-           "the events sender: an event written twice or not at all"),
+           "the events sender: an event written twice or not at all", standins=("dynamodb", "s3")),
     Target("ssd_inference.decoders.selection", (f"{INFERENCE}/decoders/base.py", f"{INFERENCE}/decoders/nms.py"),
            ("tests/ssd_inference/test_decoders.py", "tests/ssd_inference/test_selection_bounds.py"),
            "which detections are kept: thresholds, allow-list, clipping, NMS, top-k"),
