@@ -102,3 +102,11 @@ def test_size_estimate_never_below_the_text_of_the_values():
     names_and_strings = sum(len(k) for k in item.item) + sum(
         len(v["S"]) for v in item.item.values() if "S" in v)
     assert names_and_strings < item.size < len(json.dumps(item.item))
+
+
+def test_item_names_the_model_build_that_ran_when_there_is_one():
+    plain = detections("f1")
+    assert items_for(plain, DEVICE, 30)[0].item["model"]["M"] == {
+        "name": {"S": plain.model.name}, "version": {"S": plain.model.version}, "backend": {"S": plain.model.backend}}
+    built = plain.model_copy(update={"model": plain.model.model_copy(update={"variant": "dlr-avx512"})})
+    assert items_for(built, DEVICE, 30)[0].item["model"]["M"]["variant"] == {"S": "dlr-avx512"}

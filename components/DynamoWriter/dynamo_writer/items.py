@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from smartcam.contracts import Detection, Detections
+from smartcam.contracts import Detection, Detections, ModelInfo
 
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's hard limit per item
 # Our size estimate follows AWS's published rules; the margin covers what it may not count.
@@ -96,8 +96,7 @@ def items_for(message: Detections, device: str, retention_days: int) -> list[Spo
             "frameId": _s(frame.frame_id),
             "sequence": _n(frame.sequence),
             "frameSize": {"M": {"width": _n(frame.width), "height": _n(frame.height)}},
-            "model": {"M": {"name": _s(message.model.name), "version": _s(message.model.version),
-                            "backend": _s(message.model.backend)}},
+            "model": {"M": model_value(message.model)},
             "inferredAt": _n(message.inferred_at),
             "latencyMs": {"M": latency_value(message)},
             "count": _n(len(ranked)),
@@ -129,6 +128,13 @@ def _fit(base: dict[str, Any], detections: list[dict[str, Any]]) -> SpoolItem:
     item["truncated"] = {"BOOL": True}
     item["detectionsStored"] = _n(kept)
     return SpoolItem(key=spool_key(item), item=item, size=item_size(item), truncated=True)
+
+
+def model_value(model: ModelInfo) -> dict[str, Any]:
+    value = {"name": _s(model.name), "version": _s(model.version), "backend": _s(model.backend)}
+    if model.variant is not None:
+        value["variant"] = _s(model.variant)
+    return value
 
 
 def latency_value(message: Detections) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def parse(model: type[M], data: Any) -> M:
             raise ContractError(f"message of {len(data)} characters is over the {MAX_MESSAGE_BYTES}-byte limit")
         try:
             data = json.loads(data, parse_constant=_refuse_constant)
-        except (json.JSONDecodeError, ValueError) as exc:
+        except ValueError as exc:  # json.JSONDecodeError is one
             raise ContractError(f"message is not valid JSON: {exc}") from None
         except RecursionError:
             raise ContractError(TOO_DEEP.format(what="message")) from None

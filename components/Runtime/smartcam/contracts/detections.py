@@ -51,6 +51,8 @@ class ModelInfo(Contract):
     name: Identifier
     version: Annotated[str, Field(min_length=1, max_length=64)]
     backend: Backend
+    #: which build of the model ran (e.g. ``dlr-avx512``); absent when the backend has one build only
+    variant: Identifier | None = None
 
 
 MAX_DETECTIONS = 1000
