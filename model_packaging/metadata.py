@@ -7,8 +7,11 @@ from model_packaging import model_card as card
 # position of each raw output in the runtime's output list (DLR run(), onnxruntime run(None, ...),
 # LiteRT get_output_details()); the names are the same on every runtime.
 RAW_OUTPUTS = {card.BOX_ENCODINGS: 0, card.CLASS_PREDICTIONS: 1}
-# Which runtimes a device should try, in order: PyPI has DLR's native library for x86_64 only.
-RUNTIME_PREFERENCE = {"x86_64": ["dlr", "onnxruntime", "litert"], "aarch64": ["onnxruntime", "litert"]}
+# Which runtimes a device should try, in order. PyPI has DLR's native library for x86_64 only: on
+# aarch64 DLR comes last, for devices that have one installed (Neo's device installers, a source build).
+RUNTIME_PREFERENCE = {"x86_64": ["dlr", "onnxruntime", "litert"], "aarch64": ["onnxruntime", "litert", "dlr"]}
+DLR_LAYOUT = "SageMaker Neo / TVM graph runtime: model.so, model.json, model.params, model.meta (DLR 1.6)"
+_TRIPLE_PLATFORMS = {"x86_64": "x86_64", "aarch64": "aarch64"}
 
 
 def runtime_entry(path: str, platforms: list[str], **extra: object) -> dict:
@@ -22,16 +25,26 @@ def runtime_entry(path: str, platforms: list[str], **extra: object) -> dict:
     }
 
 
-def sample_runtimes(target: str, compiler: str, *, include: tuple[str, ...] = ("dlr", "onnxruntime", "litert")) -> dict:
-    runtimes = {
-        "dlr": runtime_entry(
-            "dlr", ["x86_64"] if "x86_64" in target else [], target=target, compiler=compiler,
-            layout="SageMaker Neo / TVM graph runtime: model.so, model.json, model.params, model.meta (DLR 1.6)",
-        ),
+def target_platforms(target: str) -> list[str]:
+    """The machine a TVM target's triple builds for (``-mtriple=aarch64-linux-gnu`` -> aarch64)."""
+    return [platform for prefix, platform in _TRIPLE_PLATFORMS.items() if f"-mtriple={prefix}" in target]
+
+
+def dlr_entry(key: str, target: str, compiler: str) -> dict:
+    """One DLR build: its folder is named like its runtime key."""
+    return runtime_entry(key, target_platforms(target), target=target, compiler=compiler, layout=DLR_LAYOUT)
+
+
+def sample_runtimes(dlr_builds: dict[str, str], compiler: str, *,
+                    include: tuple[str, ...] = ("onnxruntime", "litert")) -> dict:
+    """``dlr_builds``: runtime key -> TVM target of each DLR build (model_card.DLR_BUILDS); ``include``:
+    the other exports."""
+    runtimes = {key: dlr_entry(key, target, compiler) for key, target in dlr_builds.items()}
+    others = {
         "onnxruntime": runtime_entry("model.onnx", ["x86_64", "aarch64"], opset=13),
         "litert": runtime_entry("model.tflite", ["x86_64", "aarch64"]),
     }
-    return {name: entry for name, entry in runtimes.items() if name in include}
+    return runtimes | {name: entry for name, entry in others.items() if name in include}
 
 
 def sample_metadata(runtimes: dict, *, notes: str = card.NOTES) -> dict:
@@ -56,8 +69,15 @@ def sample_metadata(runtimes: dict, *, notes: str = card.NOTES) -> dict:
         "labels_file": "labels.txt",
         "labels": list(card.LABELS),
         "runtimes": runtimes,
-        "runtime_preference": {
-            arch: [name for name in order if name in runtimes] for arch, order in RUNTIME_PREFERENCE.items()
-        },
+        "runtime_preference": runtime_preference(runtimes),
     }
 
+
+
+def runtime_preference(runtimes: dict) -> dict:
+    """RUNTIME_PREFERENCE cut to the runtimes a machine has a build of (``dlr`` stands for all its builds)."""
+    def builds_for(name: str, machine: str) -> bool:
+        return any((key == name or key.startswith(f"{name}-")) and machine in entry["platforms"]
+                   for key, entry in runtimes.items())
+    return {machine: [name for name in order if builds_for(name, machine)]
+            for machine, order in RUNTIME_PREFERENCE.items()}

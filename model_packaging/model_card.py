@@ -8,6 +8,14 @@ VERSION = "1.0.0"
 LABELS = ("background", "person")
 INPUT_SIZE = 300
 DEFAULT_TARGET = "llvm -mtriple=x86_64-linux-gnu -mcpu=core-avx2"
+# The DLR builds shipped, one per CPU level: model.json runtime key (= folder) -> TVM target. SsdInference
+# runs the most demanding one the CPU has every feature of.
+DLR_BUILDS = {
+    "dlr-avx2": DEFAULT_TARGET,
+    "dlr-x86-64": "llvm -mtriple=x86_64-linux-gnu -mcpu=x86-64",
+    "dlr-avx512": "llvm -mtriple=x86_64-linux-gnu -mcpu=skylake-avx512",
+    "dlr-aarch64": "llvm -mtriple=aarch64-linux-gnu -mattr=+neon",
+}
 
 # Names given to the cut graph's tensors; every export (TFLite, ONNX, DLR) keeps them.
 INPUT_TENSOR = "image"

@@ -6,6 +6,10 @@ model store folder (the same model.json writer as the offline `make model`).
     python -m model_packaging.neo_compile --preset sagemaker-ssd-mxnet --model-s3-uri s3://b/ssd/model.tar.gz \
         --labels labels.txt --role-arn ... --bucket my-bucket --target-device jetson_nano --out build/neo-ssd
 
+One job makes one DLR build of the folder (`--build`, default `dlr`); the sample ships four (model_card.
+DLR_BUILDS), each with its Neo target in NEO_BUILD_TARGETS, e.g. `--build dlr-avx512` runs an ml_c5 job and
+writes dlr-avx512/. Give the previous job's --out as the next one's --base-folder to collect them.
+
 Needs AWS credentials with sagemaker:CreateCompilationJob/DescribeCompilationJob, s3 Get/Put on the bucket,
 and iam:PassRole for the role that Neo assumes. Runs in the dev venv (boto3 only).
 """
@@ -24,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model_packaging import model_card as card
-from model_packaging.metadata import RAW_OUTPUTS, runtime_entry
+from model_packaging.metadata import RAW_OUTPUTS, runtime_entry, runtime_preference
 from model_packaging.model_json import MODEL_JSON, load_model_json, write_model_json
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,6 +42,15 @@ DEVICE_ARCHITECTURES = {
     "jetson_tx1": "aarch64", "jetson_tx2": "aarch64", "jetson_nano": "aarch64", "jetson_xavier": "aarch64",
     "rasp4b": "aarch64", "imx8qm": "aarch64", "imx8mplus": "aarch64", "rk3399": "aarch64",
     "rasp3b": "armv7l", "rk3288": "armv7l",
+    "linux_x86_64": "x86_64", "linux_arm64": "aarch64",  # TargetPlatform jobs (see output_target)
+}
+# The DLR builds the sample ships (model_card.DLR_BUILDS) -> the Neo output target that makes the same
+# build: an instance family of that CPU generation, or a generic platform for the baseline levels.
+NEO_BUILD_TARGETS: dict[str, dict] = {
+    "dlr-avx2": {"TargetDevice": "ml_c4"},  # Haswell/Broadwell: AVX2 + FMA
+    "dlr-x86-64": {"TargetPlatform": {"Os": "LINUX", "Arch": "X86_64"}},
+    "dlr-avx512": {"TargetDevice": "ml_c5"},  # Skylake-SP: AVX-512
+    "dlr-aarch64": {"TargetPlatform": {"Os": "LINUX", "Arch": "ARM64"}},
 }
 
 
@@ -108,9 +121,27 @@ def upload_model(s3: object, model_file: Path, destination: S3Uri) -> S3Uri:
     return destination
 
 
+def output_target(build: str, target_device: str | None) -> dict:
+    """OutputConfig's target: the device asked for, or the one that makes ``build``."""
+    if target_device:
+        return {"TargetDevice": target_device}
+    if build not in NEO_BUILD_TARGETS:
+        raise ValueError(f"no Neo target known for build {build!r} (known: {', '.join(NEO_BUILD_TARGETS)}); "
+                         "give --target-device")
+    return NEO_BUILD_TARGETS[build]
+
+
+def target_name(target: dict) -> str:
+    """``ml_c5`` for a TargetDevice, ``linux_x86_64`` for a TargetPlatform: the name model.json records."""
+    if "TargetDevice" in target:
+        return str(target["TargetDevice"])
+    platform = target["TargetPlatform"]
+    return f"{platform['Os']}_{platform['Arch']}".lower()
+
+
 def start_compilation(
     sagemaker: object, *, job_name: str, role_arn: str, model_uri: S3Uri, preset: Preset, output_uri: S3Uri,
-    target_device: str, max_runtime_seconds: int = 900,
+    target: dict, max_runtime_seconds: int = 900,
 ) -> str:
     input_config = {
         "S3Uri": str(model_uri),
@@ -123,7 +154,7 @@ def start_compilation(
         CompilationJobName=job_name,
         RoleArn=role_arn,
         InputConfig=input_config,
-        OutputConfig={"S3OutputLocation": str(output_uri), "TargetDevice": target_device},
+        OutputConfig={"S3OutputLocation": str(output_uri), **target},
         StoppingCondition={"MaxRuntimeInSeconds": max_runtime_seconds},
     )
     return response["CompilationJobArn"]
@@ -160,11 +191,11 @@ def download_artifacts(s3: object, artifact_uri: S3Uri, destination: Path) -> li
     return names
 
 
-def neo_runtime_entry(job: dict, target_device: str, input_name: str, preset: Preset) -> dict:
+def neo_runtime_entry(job: dict, target_device: str, input_name: str, preset: Preset, build: str = "dlr") -> dict:
     architecture = DEVICE_ARCHITECTURES.get(target_device, "unknown")
     outputs = {"detections": 0} if preset.framework == "MXNET" else dict(RAW_OUTPUTS)
     entry = runtime_entry(
-        "dlr", [architecture], target=f"sagemaker-neo:{target_device}",
+        build, [architecture], target=f"sagemaker-neo:{target_device}",
         compiler=f"SageMaker Neo compilation job {job['CompilationJobArn']}",
         layout="SageMaker Neo output (TVM graph runtime: compiled .so/.json/.params/.meta) for DLR",
     )
@@ -174,15 +205,16 @@ def neo_runtime_entry(job: dict, target_device: str, input_name: str, preset: Pr
 
 def package_neo_output(
     neo_dir: Path, out: Path, *, job: dict, target_device: str, preset: Preset, base_folder: Path | None,
-    labels_file: Path | None = None, name: str | None = None, version: str | None = None,
+    labels_file: Path | None = None, name: str | None = None, version: str | None = None, build: str = "dlr",
 ) -> dict:
-    """Builds the model folder: the base folder's files (exports, anchors, labels) plus Neo's output as dlr/."""
+    """Builds the model folder: the base folder's files (exports, anchors, other builds, labels) plus Neo's
+    output as the ``build`` runtime (its folder is named like it)."""
     with tempfile.TemporaryDirectory(prefix="smartcam-neo-") as tmp:
         staging = Path(tmp) / "model"
         if base_folder is not None:
             base = load_model_json(base_folder)
             shutil.copytree(base_folder, staging, ignore=shutil.ignore_patterns(MODEL_JSON))
-            shutil.rmtree(staging / "dlr", ignore_errors=True)
+            shutil.rmtree(staging / build, ignore_errors=True)
             metadata = {key: value for key, value in base.items() if key != "files"}
         else:
             if labels_file is None:
@@ -195,12 +227,12 @@ def package_neo_output(
             }
         if labels_file is not None:
             shutil.copyfile(labels_file, staging / "labels.txt")
-        shutil.copytree(neo_dir, staging / "dlr")
+        shutil.copytree(neo_dir, staging / build)
         runtimes = dict(metadata.get("runtimes", {}))
-        runtimes["dlr"] = neo_runtime_entry(job, target_device, metadata["input"]["name"], preset)
+        runtimes[build] = neo_runtime_entry(job, target_device, metadata["input"]["name"], preset, build)
         metadata["runtimes"] = runtimes
         metadata["labels"] = (staging / metadata["labels_file"]).read_text(encoding="utf-8").splitlines()
-        metadata["runtime_preference"] = _preference(runtimes)
+        metadata["runtime_preference"] = runtime_preference(runtimes)
         metadata["neo"] = {
             "compilation_job": job["CompilationJobName"], "arn": job["CompilationJobArn"],
             "target_device": target_device, "framework": preset.framework,
@@ -215,17 +247,11 @@ def package_neo_output(
     return document
 
 
-def _preference(runtimes: dict) -> dict:
-    order = ["dlr", "onnxruntime", "litert"]
-    return {
-        arch: [name for name in order if name in runtimes and arch in runtimes[name]["platforms"]]
-        for arch in ("x86_64", "aarch64")
-    }
-
-
 def compile_and_package(sagemaker: object, s3: object, args: argparse.Namespace, sleep: Callable = time.sleep) -> dict:
     preset = PRESETS[args.preset]
-    job_name = args.job_name or f"smartcam-{args.preset}-{args.target_device}-{int(time.time())}".replace("_", "-")
+    target = output_target(args.build, args.target_device)
+    device = target_name(target)
+    job_name = args.job_name or f"smartcam-{args.preset}-{device}-{int(time.time())}".replace("_", "-")
     prefix = f"{args.prefix.strip('/')}/{job_name}"
     base_folder = args.base_folder if preset.local_model_file else None
     if args.model_s3_uri:
@@ -237,21 +263,25 @@ def compile_and_package(sagemaker: object, s3: object, args: argparse.Namespace,
         raise ValueError(f"preset {args.preset} needs --model-s3-uri")
     start_compilation(
         sagemaker, job_name=job_name, role_arn=args.role_arn, model_uri=model_uri, preset=preset,
-        output_uri=S3Uri(args.bucket, f"{prefix}/output"), target_device=args.target_device,
+        output_uri=S3Uri(args.bucket, f"{prefix}/output"), target=target,
     )
     job = wait_for_compilation(sagemaker, job_name, poll_seconds=args.poll_seconds, sleep=sleep)
     with tempfile.TemporaryDirectory(prefix="smartcam-neo-out-") as tmp:
         download_artifacts(s3, S3Uri.parse(job["ModelArtifacts"]["S3ModelArtifacts"]), Path(tmp))
         return package_neo_output(
-            Path(tmp), args.out, job=job, target_device=args.target_device, preset=preset, base_folder=base_folder,
-            labels_file=args.labels, name=args.name, version=args.version,
+            Path(tmp), args.out, job=job, target_device=device, preset=preset, base_folder=base_folder,
+            labels_file=args.labels, name=args.name, version=args.version, build=args.build,
         )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="ssdlite-tflite")
-    parser.add_argument("--target-device", required=True, help="Neo TargetDevice, e.g. ml_c5, jetson_nano, rasp4b")
+    parser.add_argument("--build", default="dlr",
+                        help=f"which DLR build of the model folder the job makes ({', '.join(NEO_BUILD_TARGETS)}, "
+                             "or dlr / dlr-<name> with --target-device)")
+    parser.add_argument("--target-device",
+                        help="Neo TargetDevice, e.g. ml_c5, jetson_nano, rasp4b (default: the one matching --build)")
     parser.add_argument("--role-arn", required=True, help="IAM role SageMaker Neo assumes (reads/writes the bucket)")
     parser.add_argument("--bucket", required=True, help="S3 bucket for the Neo input and output")
     parser.add_argument("--prefix", default="smartcam/neo", help="key prefix in the bucket")

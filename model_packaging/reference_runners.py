@@ -86,6 +86,7 @@ RUNNERS = {"dlr": dlr_runner, "onnxruntime": onnxruntime_runner, "litert": liter
 
 
 def load_runner(folder: Path, runtime: str, threads: int = 2) -> Runner:
+    """``runtime``: a model.json runtime key; ``dlr-avx2`` and the other DLR builds run on DLR."""
     folder = Path(folder)
     entry = load_model_json(folder)["runtimes"][runtime]
-    return RUNNERS[runtime](folder, entry, threads)
+    return RUNNERS[runtime.partition("-")[0]](folder, entry, threads)

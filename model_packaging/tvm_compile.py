@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import struct
 import time
 from pathlib import Path
 
 import numpy as np
 import tflite
+
+# TVM's ARM schedules fetch reference tuning logs (TopHub) from GitHub while building: offline and
+# reproducible builds use the schedules' own defaults instead (x86 builds never found any either).
+os.environ.setdefault("TOPHUB_LOCATION", "NONE")
 import tvm
 from tvm import relay
 
@@ -49,6 +54,18 @@ def serialize_params(params: dict[str, np.ndarray]) -> bytes:
     return bytes(out)
 
 
+# Target triple -> the C++ driver that links a shared library for it (Debian: g++-aarch64-linux-gnu).
+CROSS_LINKERS = {"aarch64-linux-gnu": "aarch64-linux-gnu-g++"}
+
+
+def linker_for(target: str) -> str | None:
+    """The cross linker a target needs, or None for this machine's own."""
+    for triple, linker in CROSS_LINKERS.items():
+        if f"-mtriple={triple}" in target:
+            return linker
+    return None
+
+
 def compile_tflite(tflite_file: Path, out_dir: Path, target: str) -> dict:
     model = tflite.Model.GetRootAsModel(tflite_file.read_bytes(), 0)
     shape = (1, card.INPUT_SIZE, card.INPUT_SIZE, 3)
@@ -65,7 +82,8 @@ def compile_tflite(tflite_file: Path, out_dir: Path, target: str) -> dict:
     seconds = time.perf_counter() - started
     out_dir.mkdir(parents=True, exist_ok=True)
     # Export the plain module, not the GraphExecutorFactory: DLR 1.6 cannot load the factory.
-    factory.get_lib().export_library(str(out_dir / LIBRARY))
+    linker = linker_for(target)
+    factory.get_lib().export_library(str(out_dir / LIBRARY), **({"cc": linker} if linker else {}))
     (out_dir / GRAPH).write_text(factory.get_graph_json(), encoding="utf-8")
     compiled_params = {name: value.numpy() for name, value in factory.get_params().items()}
     (out_dir / PARAMS).write_bytes(serialize_params(compiled_params))

@@ -15,11 +15,13 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
 from model_packaging import neo_compile
+from model_packaging.model_card import DLR_BUILDS
 from model_packaging.model_json import verify_model_folder
 from model_packaging.preprocess import model_input
 from model_packaging.reference_runners import load_runner
 from repo_layout import REPO_ROOT
 from ssd_inference.backends import map_outputs
+from ssd_inference.backends.cpu_variants import target_needs
 from ssd_inference.decoders import Selection
 from ssd_inference.engine import Engine, PreparedModel
 from ssd_inference.preprocessing import decode_image
@@ -36,7 +38,7 @@ def neo_output_tarball() -> bytes:
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for source, target in [("model.so", "compiled.so"), ("model.json", "compiled.json"),
                                ("model.params", "compiled.params"), ("model.meta", "compiled.meta")]:
-            archive.add(MODEL / "dlr" / source, arcname=target)
+            archive.add(MODEL / "dlr-avx2" / source, arcname=target)
     return buffer.getvalue()
 
 
@@ -308,3 +310,52 @@ def test_each_preset_loads_in_ssd_inference_and_decodes_its_family_output(client
     else:
         box = detections[0].box  # Grace Hopper fills most of the portrait
         assert box.x2 - box.x1 > 0.5 and box.y2 - box.y1 > 0.5
+
+
+def test_a_build_for_a_cpu_level_gets_its_neo_target_and_its_own_folder(clients, tmp_path):
+    sagemaker, s3, sagemaker_stub, s3_stub = clients
+    job = "smartcam-baseline"
+    prefix = f"smartcam/neo/{job}"
+    s3_stub.add_response("put_object", {}, {"Bucket": "my-bucket", "Key": f"{prefix}/input/model.tar.gz", "Body": ANY})
+    sagemaker_stub.add_response("create_compilation_job", {"CompilationJobArn": JOB_ARN.format(name=job)}, {
+        "CompilationJobName": job, "RoleArn": ROLE,
+        "InputConfig": {"S3Uri": f"s3://my-bucket/{prefix}/input/model.tar.gz",
+                        "DataInputConfig": json.dumps({"image": [1, 300, 300, 3]}), "Framework": "TFLITE"},
+        "OutputConfig": {"S3OutputLocation": f"s3://my-bucket/{prefix}/output",
+                         "TargetPlatform": {"Os": "LINUX", "Arch": "X86_64"}},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 900},
+    })
+    artifacts = f"s3://my-bucket/{prefix}/output/model-LINUX_X86_64.tar.gz"
+    sagemaker_stub.add_response(
+        "describe_compilation_job", describe(job, "COMPLETED", artifacts=artifacts), {"CompilationJobName": job}
+    )
+    body = neo_output_tarball()
+    s3_stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))},
+                         {"Bucket": "my-bucket", "Key": f"{prefix}/output/model-LINUX_X86_64.tar.gz"})
+    out = tmp_path / "neo-model"
+    args = neo_compile.parse_args(["--build", "dlr-x86-64", "--role-arn", ROLE, "--bucket", "my-bucket",
+                                   "--job-name", job, "--out", str(out)])
+    document = neo_compile.compile_and_package(sagemaker, s3, args, sleep=lambda _: None)
+
+    entry = document["runtimes"]["dlr-x86-64"]
+    assert (entry["path"], entry["target"], entry["platforms"]) == ("dlr-x86-64", "sagemaker-neo:linux_x86_64",
+                                                                   ["x86_64"])
+    assert "dlr-x86-64/compiled.so" in document["files"]
+    # the base folder's other builds stay as they were
+    sample = json.loads((MODEL / "model.json").read_text())
+    assert document["runtimes"]["dlr-avx512"] == sample["runtimes"]["dlr-avx512"]
+    assert document["neo"]["target_device"] == "linux_x86_64"
+    # SsdInference reads the target as the baseline level: any x86-64 CPU runs it
+    assert target_needs(entry["target"], "x86_64") == frozenset()
+    verify_model_folder(out)
+
+
+def test_every_shipped_build_has_a_neo_target_that_ssd_inference_can_check():
+    for build in DLR_BUILDS:
+        target = neo_compile.output_target(build, None)
+        name = neo_compile.target_name(target)
+        machine = neo_compile.DEVICE_ARCHITECTURES[name]
+        assert target_needs(f"sagemaker-neo:{name}", machine) == target_needs(DLR_BUILDS[build], machine), build
+    with pytest.raises(ValueError, match="give --target-device"):
+        neo_compile.output_target("dlr-riscv", None)
+    assert neo_compile.output_target("dlr-riscv", "ml_c5") == {"TargetDevice": "ml_c5"}

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model_packaging.model_card import DLR_BUILDS
 from model_packaging.model_json import (
     REQUIRED_KEYS,
     ModelFolderError,
@@ -50,16 +51,25 @@ def test_model_json_has_every_contract_key():
 
 def test_every_runtime_names_its_file_input_and_outputs():
     document = load_model_json(MODEL)
-    assert set(document["runtimes"]) == {"dlr", "onnxruntime", "litert"}
-    assert document["runtimes"]["dlr"]["target"] == "llvm -mtriple=x86_64-linux-gnu -mcpu=core-avx2"
+    assert set(document["runtimes"]) == {*DLR_BUILDS, "onnxruntime", "litert"}
     for name, entry in document["runtimes"].items():
         assert (MODEL / entry["path"]).exists(), name
         assert entry["input_name"] == document["input"]["name"]
         assert entry["outputs"] == {"box_encodings": 0, "class_predictions": 1}
-    assert document["runtime_preference"]["aarch64"] == ["onnxruntime", "litert"]
-    assert {"model.so", "model.params", "model.json", "model.meta"} <= {p.name for p in (MODEL / "dlr").iterdir()}
-    meta = json.loads((MODEL / "dlr" / "model.meta").read_text())
+    assert document["runtime_preference"] == {"x86_64": ["dlr", "onnxruntime", "litert"],
+                                              "aarch64": ["onnxruntime", "litert", "dlr"]}
+
+
+@pytest.mark.parametrize("build", sorted(DLR_BUILDS))
+def test_each_dlr_build_is_in_its_own_folder_for_its_own_target(build):
+    entry = load_model_json(MODEL)["runtimes"][build]
+    assert entry["path"] == build
+    assert entry["target"] == DLR_BUILDS[build]
+    assert entry["platforms"] == ["aarch64" if "aarch64" in DLR_BUILDS[build] else "x86_64"]
+    assert {"model.so", "model.params", "model.json", "model.meta"} == {p.name for p in (MODEL / build).iterdir()}
+    meta = json.loads((MODEL / build / "model.meta").read_text())
     assert [output["name"] for output in meta["Model"]["Outputs"]] == ["box_encodings", "class_predictions"]
+    assert meta["Compiler"]["target"] == DLR_BUILDS[build]
 
 
 def test_every_file_is_listed_with_a_matching_sha256():
@@ -81,11 +91,11 @@ def test_anchors_and_labels_match_the_decoder():
 
 
 def test_an_altered_file_is_detected(model_copy):
-    params = model_copy / "dlr" / "model.params"
+    params = model_copy / "dlr-avx2" / "model.params"
     data = bytearray(params.read_bytes())
     data[len(data) // 2] ^= 0xFF
     params.write_bytes(bytes(data))
-    with pytest.raises(ModelFolderError, match=r"dlr/model\.params: sha256 differs"):
+    with pytest.raises(ModelFolderError, match=r"dlr-avx2/model\.params: sha256 differs"):
         verify_model_folder(model_copy)
 
 

@@ -87,11 +87,14 @@ def test_gdk_zip_build_ships_the_whole_model_folder():
 def test_runtime_preference_covers_both_manifests():
     document = load_model_json(COMPONENT / "model")
     assert document["runtime_preference"]["x86_64"][0] == "dlr"
-    assert "dlr" not in document["runtime_preference"]["aarch64"]
-    for name in document["runtime_preference"]["aarch64"]:
-        assert "aarch64" in document["runtimes"][name]["platforms"]
+    assert document["runtime_preference"]["aarch64"][-1] == "dlr", "PyPI has no DLR library for aarch64"
+    for machine, order in document["runtime_preference"].items():
+        for name in order:
+            builds = [entry for key, entry in document["runtimes"].items() if key.split("-")[0] == name]
+            assert any(machine in entry["platforms"] for entry in builds), (machine, name)
 
 
 def test_committed_model_stays_small():
+    # Two exports (~12 MB each) and four DLR builds (~12.7 MB each: their weights are laid out per CPU).
     total = sum(path.stat().st_size for path in (COMPONENT / "model").rglob("*") if path.is_file())
-    assert total < 45_000_000
+    assert total < 80_000_000

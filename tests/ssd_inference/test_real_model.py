@@ -19,6 +19,8 @@ from smartcam.contracts import Detection, Detections, parse
 from smartcam.frames import FrameRing
 from ssd_inference.app import SsdInferenceApp
 from ssd_inference.backends import available_backends, resolve_backend
+from ssd_inference.backends.cpu_variants import cpu_flags, runnable_builds
+from ssd_inference.backends.dlr_backend import DlrBackend
 from ssd_inference.decoders import Selection
 from ssd_inference.engine import Engine, PreparedModel
 from ssd_inference.preprocessing import decode_image
@@ -47,15 +49,37 @@ def model():
     return PreparedModel.load(MODEL_DIR)
 
 
+def runnable_dlr_builds(model) -> list:
+    return runnable_builds(model.bundle.manifest.runtimes, "dlr", platform.machine(), cpu_flags())
+
+
 @pytest.fixture(scope="module")
 def engines(model):
+    """One engine per backend, and one per DLR build this CPU can run (keyed by its runtime key)."""
     here = available_backends(model.bundle)
     if platform.machine() == "x86_64":
         assert set(here) == set(BACKENDS), "on x86_64 all three runtimes are installed"
         assert resolve_backend("auto", model.bundle)[0] == "dlr", "auto means DLR on x86_64"
-    started = {name: Engine.start(model, name, 2, fall_back=False) for name in here}
+    started = {name: Engine.start(model, name, 2, fall_back=False) for name in here if name != "dlr"}
+    for build in runnable_dlr_builds(model) if "dlr" in here else []:
+        # A CPU with exactly the build's features gets exactly that build.
+        factories = {"dlr": lambda bundle, threads, needs=build.needs: DlrBackend(bundle, threads, flags=needs)}
+        engine = Engine.start(model, "dlr", 2, factories, fall_back=False)
+        assert engine.backend_variant == build.key
+        started[build.key] = engine
     yield started
     for engine in started.values():
+        engine.close()
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="needs an x86_64 CPU: DLR 1.6 runs models on x86_64 only")
+def test_this_cpu_runs_the_baseline_and_avx2_builds_and_dlr_picks_the_most_demanding(engines, model):
+    builds = [build.key for build in runnable_dlr_builds(model)]
+    assert {"dlr-x86-64", "dlr-avx2"} <= set(builds) and builds[-1] == "dlr-x86-64"
+    engine = Engine.start(model, "dlr", 1, fall_back=False)
+    try:
+        assert engine.backend_variant == builds[0]
+    finally:
         engine.close()
 
 
@@ -71,7 +95,7 @@ def detect(engine, tensor, min_score=0.3, iou_threshold=0.6):
 def test_real_model_verifies_and_names_person(model):
     assert model.labels == ("person",)
     assert model.bundle.anchors.shape == (1917, 4)
-    assert set(model.bundle.manifest.runtimes) >= {"dlr", "onnxruntime", "litert"}
+    assert set(model.bundle.manifest.runtimes) >= {"dlr-avx2", "dlr-x86-64", "onnxruntime", "litert"}
 
 
 @pytest.mark.parametrize("image", ["grace_hopper.jpg", "astronaut.png", "camera.png", "chelsea.png"])
@@ -126,6 +150,10 @@ def test_component_detects_grace_hopper_with_the_real_model(tmp_path, monkeypatc
         # auto: the packaged model's preference (DLR first on x86_64, where PyPI's DLR runs; onnxruntime elsewhere)
         auto = "dlr" if platform.machine() == "x86_64" else "onnxruntime"
         assert message.model.backend == (auto if backend == "auto" else backend)
+        if message.model.backend == "dlr":  # every stored item says which build ran
+            assert message.model.variant == runnable_dlr_builds(PreparedModel.load(MODEL_DIR))[0].key
+        else:
+            assert message.model.variant is None
         assert message.latency.infer_ms > 0
     finally:
         app.stop()

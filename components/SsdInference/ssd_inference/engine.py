@@ -95,6 +95,18 @@ class Engine:
     def backend_name(self) -> str:
         return self.backend.name
 
+    @property
+    def backend_variant(self) -> str | None:
+        """The build of the model that runs, when the backend has several (``dlr-avx512``)."""
+        variant = getattr(self.backend, "variant", self.backend.name)
+        return None if variant == self.backend.name else variant
+
+    @property
+    def serving(self) -> str:
+        """The backend and the build that runs, for logs and health: ``dlr (dlr-avx512)``."""
+        variant = self.backend_variant
+        return self.backend_name if variant is None else f"{self.backend_name} ({variant})"
+
     @classmethod
     def start(
         cls,

@@ -48,9 +48,9 @@ class ModelLoader:
             return False
         self.problem = None
         for warning in self.engine.warnings:
-            self._status.report("backendFallback", f"{warning}; serving with {self.engine.backend_name}")
+            self._status.report("backendFallback", f"{warning}; serving with {self.engine.serving}")
         bundle = self._model.bundle
-        log.info("model %s %s ready on %s (%d threads)", bundle.name, bundle.version, self.engine.backend_name,
+        log.info("model %s %s ready on %s (%d threads)", bundle.name, bundle.version, self.engine.serving,
                  config.threads)
         return True
 
@@ -62,11 +62,11 @@ class ModelLoader:
         try:
             engine = Engine.start(self._model, config.backend, config.threads, self._factories, fall_back=False)
         except EngineError as exc:
-            self._status.report("backendReloadFailed", f"{exc}; still serving with {self.engine.backend_name}")
+            self._status.report("backendReloadFailed", f"{exc}; still serving with {self.engine.serving}")
             return False
         old, self.engine = self.engine, engine
         old.close()
-        log.info("backend reloaded: %s with %d threads", engine.backend_name, config.threads)
+        log.info("backend reloaded: %s with %d threads", engine.serving, config.threads)
         return True
 
     def health(self, config: SsdInferenceConfig) -> tuple[HealthState, str]:
@@ -75,7 +75,7 @@ class ModelLoader:
             return "errored", f"model unusable: {self.problem}"
         bundle = self.engine.model.bundle
         chosen = config.backend in ("auto", self.engine.backend_name)
-        detail = f"{bundle.name} {bundle.version} on {self.engine.backend_name}"
+        detail = f"{bundle.name} {bundle.version} on {self.engine.serving}"
         return ("ok", detail) if chosen else ("degraded", f"{detail} (configured: {config.backend})")
 
     def close(self) -> None:

@@ -97,7 +97,7 @@ def bench_inference(data: InferenceResult) -> list[BenchRow]:
                 overhead += f" = {ratio:.0%}"
             rows += _rows((f"{backend}, {run.threads} thread(s): model median; component overhead median",
                            _pair(model, overhead, "{}; {}"), overhead_target))
-        rows += _rows((f"DLR / fastest ({checks.fastest_backend}), {run.threads} thread(s)",
+        rows += _rows((f"DLR build run here / fastest ({checks.fastest_backend}), {run.threads} thread(s)",
                        _times(checks.dlr_vs_fastest), _target(LE, _times(checks.dlr_vs_fastest_target))))
     return rows
 

@@ -14,6 +14,7 @@ class BackendError(RuntimeError):
 
 class Backend(Protocol):
     name: str  # "dlr" | "onnxruntime" | "litert"
+    variant: str  # which build of the model runs: its model.json runtime key (e.g. "dlr-avx512")
     threads: int
 
     def run(self, tensor: np.ndarray) -> dict[str, np.ndarray]:

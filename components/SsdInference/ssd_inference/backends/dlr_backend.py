@@ -5,10 +5,12 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import platform
 
 import numpy as np
 
 from ssd_inference.backends.base import BackendError, map_outputs
+from ssd_inference.backends.cpu_variants import cpu_flags, is_build_of, runnable_builds
 from ssd_inference.backends.dlr_privacy import PhoneHomeError, ensure_phone_home_disabled
 from ssd_inference.model_bundle import ModelBundle
 
@@ -18,8 +20,22 @@ log = logging.getLogger(__name__)
 class DlrBackend:
     name = "dlr"
 
-    def __init__(self, bundle: ModelBundle, threads: int) -> None:
-        runtime = bundle.runtime(self.name)
+    def __init__(self, bundle: ModelBundle, threads: int, *, machine: str | None = None,
+                 flags: frozenset[str] | None = None, build: str | None = None) -> None:
+        """Loads the build of the model that asks the most of this CPU among those it can run, or
+        ``build`` (benchmarks) if this CPU can run it. ``machine`` and ``flags``: this one's unless given."""
+        machine = machine or platform.machine()
+        builds = [b.key for b in runnable_builds(bundle.manifest.runtimes, self.name, machine,
+                                                 cpu_flags() if flags is None else flags)]
+        shipped = ", ".join(f"{key} ({spec.target})" for key, spec in bundle.manifest.runtimes.items()
+                            if is_build_of(key, self.name))
+        if not builds:
+            raise BackendError(f"dlr: no build of the model runs on this {machine} CPU (the model has {shipped})")
+        if build is not None and build not in builds:
+            raise BackendError(f"dlr: build {build!r} does not run on this {machine} CPU (runnable: "
+                               f"{', '.join(builds)}; the model has {shipped})")
+        self.variant = build or builds[0]
+        runtime = bundle.runtime(self.variant)
         try:
             ensure_phone_home_disabled()
         except PhoneHomeError as exc:

@@ -10,6 +10,7 @@ from ssd_inference.model_bundle import ModelBundle
 
 class OnnxRuntimeBackend:
     name = "onnxruntime"
+    variant = "onnxruntime"  # one build
 
     def __init__(self, bundle: ModelBundle, threads: int) -> None:
         runtime = bundle.runtime(self.name)

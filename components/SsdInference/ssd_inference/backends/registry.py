@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 import platform
 from collections.abc import Callable
+from pathlib import Path
 
 from ssd_inference.backends.base import Backend, BackendError
+from ssd_inference.backends.cpu_variants import is_build_of
 from ssd_inference.backends.dlr_backend import DlrBackend
 from ssd_inference.backends.dlr_privacy import dlr_installed
 from ssd_inference.backends.litert_backend import LiteRtBackend
@@ -25,9 +27,18 @@ _MODULES = {"onnxruntime": "onnxruntime", "litert": "ai_edge_litert"}
 
 def _installed(name: str, machine: str) -> bool:
     if name == "dlr":
-        # PyPI's DLR wheels carry the runtime library only for x86_64.
-        return machine in ("x86_64", "AMD64") and dlr_installed()
+        # PyPI's DLR wheels carry the runtime library only for x86_64; elsewhere DLR counts only when
+        # this machine has one installed with its library (Neo's device installers, a source build).
+        if machine in ("x86_64", "AMD64"):
+            return dlr_installed()
+        return machine == platform.machine() and _dlr_library_installed()
     return importlib.util.find_spec(_MODULES[name]) is not None
+
+
+def _dlr_library_installed() -> bool:
+    spec = importlib.util.find_spec("dlr")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    return any(Path(folder, "libdlr.so").is_file() for folder in folders)
 
 
 def available_backends(
@@ -38,7 +49,12 @@ def available_backends(
     machine = machine or platform.machine()
     known = list(factories or BACKENDS)
     runnable = (lambda _: True) if factories is not None else (lambda name: _installed(name, machine))
-    return [name for name in _preference(bundle, machine, known) if name in bundle.manifest.runtimes and runnable(name)]
+    return [name for name in _preference(bundle, machine, known) if _has_build(bundle, name) and runnable(name)]
+
+
+def _has_build(bundle: ModelBundle, name: str) -> bool:
+    """The model has an export for ``name``: ``dlr`` may ship one build per CPU level (``dlr-avx512``)."""
+    return any(is_build_of(key, name) for key in bundle.manifest.runtimes)
 
 
 def _preference(bundle: ModelBundle, machine: str, known: list[str]) -> list[str]:
