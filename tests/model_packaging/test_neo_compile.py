@@ -215,26 +215,33 @@ PRESET_ARGS = {
 }
 
 
-def package_preset(clients, tmp_path, preset: str):
-    """The whole Neo path of ``preset`` against the stubs (requests checked by the service models)."""
-    sagemaker, s3, sagemaker_stub, s3_stub = clients
-    job = f"smartcam-{preset}"
+def stub_completed_job(clients, job: str, *, upload: bool, output_config=ANY, device: str = "ml_c5") -> None:
+    """The calls of one Neo job that completes at once: upload (if ``upload``), create with
+    ``output_config``, describe, download of our own compile as its output."""
+    _, _, sagemaker_stub, s3_stub = clients
     prefix = f"smartcam/neo/{job}"
-    if neo_compile.PRESETS[preset].local_model_file:
+    if upload:
         s3_stub.add_response("put_object", {}, {"Bucket": "my-bucket", "Key": f"{prefix}/input/model.tar.gz",
                                                 "Body": ANY})
     sagemaker_stub.add_response(
         "create_compilation_job", {"CompilationJobArn": JOB_ARN.format(name=job)},
-        {"CompilationJobName": job, "RoleArn": ROLE, "InputConfig": ANY, "OutputConfig": ANY,
+        {"CompilationJobName": job, "RoleArn": ROLE, "InputConfig": ANY, "OutputConfig": output_config,
          "StoppingCondition": ANY},
     )
-    artifacts = f"s3://my-bucket/{prefix}/output/model-ml_c5.tar.gz"
+    artifacts = f"s3://my-bucket/{prefix}/output/model-{device}.tar.gz"
     sagemaker_stub.add_response(
         "describe_compilation_job", describe(job, "COMPLETED", artifacts=artifacts), {"CompilationJobName": job}
     )
     body = neo_output_tarball()
     s3_stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))},
-                         {"Bucket": "my-bucket", "Key": f"{prefix}/output/model-ml_c5.tar.gz"})
+                         {"Bucket": "my-bucket", "Key": f"{prefix}/output/model-{device}.tar.gz"})
+
+
+def package_preset(clients, tmp_path, preset: str):
+    """The whole Neo path of ``preset`` against the stubs (requests checked by the service models)."""
+    sagemaker, s3, _, _ = clients
+    job = f"smartcam-{preset}"
+    stub_completed_job(clients, job, upload=bool(neo_compile.PRESETS[preset].local_model_file))
     labels = tmp_path / "labels.txt"
     labels.write_text("person\nbicycle\n")
     out = tmp_path / preset
@@ -313,25 +320,11 @@ def test_each_preset_loads_in_ssd_inference_and_decodes_its_family_output(client
 
 
 def test_a_build_for_a_cpu_level_gets_its_neo_target_and_its_own_folder(clients, tmp_path):
-    sagemaker, s3, sagemaker_stub, s3_stub = clients
+    sagemaker, s3, _, _ = clients
     job = "smartcam-baseline"
-    prefix = f"smartcam/neo/{job}"
-    s3_stub.add_response("put_object", {}, {"Bucket": "my-bucket", "Key": f"{prefix}/input/model.tar.gz", "Body": ANY})
-    sagemaker_stub.add_response("create_compilation_job", {"CompilationJobArn": JOB_ARN.format(name=job)}, {
-        "CompilationJobName": job, "RoleArn": ROLE,
-        "InputConfig": {"S3Uri": f"s3://my-bucket/{prefix}/input/model.tar.gz",
-                        "DataInputConfig": json.dumps({"image": [1, 300, 300, 3]}), "Framework": "TFLITE"},
-        "OutputConfig": {"S3OutputLocation": f"s3://my-bucket/{prefix}/output",
-                         "TargetPlatform": {"Os": "LINUX", "Arch": "X86_64"}},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 900},
-    })
-    artifacts = f"s3://my-bucket/{prefix}/output/model-LINUX_X86_64.tar.gz"
-    sagemaker_stub.add_response(
-        "describe_compilation_job", describe(job, "COMPLETED", artifacts=artifacts), {"CompilationJobName": job}
-    )
-    body = neo_output_tarball()
-    s3_stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))},
-                         {"Bucket": "my-bucket", "Key": f"{prefix}/output/model-LINUX_X86_64.tar.gz"})
+    stub_completed_job(clients, job, upload=True, device="LINUX_X86_64", output_config={
+        "S3OutputLocation": f"s3://my-bucket/smartcam/neo/{job}/output",
+        "TargetPlatform": {"Os": "LINUX", "Arch": "X86_64"}})
     out = tmp_path / "neo-model"
     args = neo_compile.parse_args(["--build", "dlr-x86-64", "--role-arn", ROLE, "--bucket", "my-bucket",
                                    "--job-name", job, "--out", str(out)])
