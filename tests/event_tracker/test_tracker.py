@@ -3,11 +3,14 @@ synthetic crowd with occlusions, where identity switches are counted against the
 
 from __future__ import annotations
 
+import math
+from dataclasses import FrozenInstanceError
+
 import pytest
 
 from benchmarks.tracking_scenes import crowd, score
 from event_tracker.settings import TrackingSettings
-from event_tracker.tracker import Observation, Snapshot, TrackState, observations, snapshot_quality
+from event_tracker.tracker import Box, Observation, Snapshot, TrackState, observations, snapshot_quality
 from smartcam.config import ConfigError, validate_config
 from smartcam.contracts import MAX_PATH_POINTS, Detection
 from smartcam.contracts import Box as ContractBox
@@ -296,3 +299,246 @@ def test_a_crowd_is_followed_with_few_identity_switches(people: int, fps: float,
     assert result.id_switches <= 0.005 * person_frames, result.summary()
     assert result.fragmentation <= 0.15 * result.people, result.summary()
     assert result.recall >= 0.8 and result.precision >= 0.97, result.summary()
+
+
+# --- boundaries, each at equality, and the values the steps report --------------------------------
+
+def moving_frames(times: list[float], velocity: tuple[float, float], start: Box = PERSON,
+                  score: float = 0.9) -> list[tuple[float, list[Observation]]]:
+    return [(t, [person(box, score)]) for t, box in zip(times, walk(start, velocity, times), strict=True)]
+
+
+def eighths(count: int) -> list[float]:
+    """Frame times 0.125 s apart: exact in binary, so gaps between them compare at equality."""
+    return [i / 8 for i in range(count)]
+
+
+def test_snapshot_quality_is_the_score_times_the_square_root_of_the_area():
+    assert snapshot_quality((0.2, 0.3, 0.6, 0.4), 0.5) == pytest.approx(0.5 * math.sqrt(0.4 * 0.1))
+    assert snapshot_quality((0.25, 0.25, 0.5, 0.5), 0.8) == pytest.approx(0.8 * 0.25)
+
+
+def test_an_inverted_box_has_no_quality():
+    assert snapshot_quality((0.5, 0.3, 0.4, 0.6), 0.9) == 0.0  # x2 < x1
+    assert snapshot_quality((0.3, 0.6, 0.4, 0.5), 0.9) == 0.0  # y2 < y1
+    assert snapshot_quality((0.5, 0.6, 0.4, 0.5), 0.9) == 0.0  # both: no negative width times negative height
+
+
+@pytest.mark.parametrize("box", [(0.01, 0.3, 0.21, 0.6), (0.3, 0.01, 0.5, 0.31), (0.79, 0.3, 0.99, 0.6),
+                                 (0.3, 0.69, 0.5, 0.99)])
+def test_a_box_at_the_edge_margin_exactly_is_not_cut_off(box: Box):
+    x1, y1, x2, y2 = box
+    assert snapshot_quality(box, 0.9) == pytest.approx(0.9 * math.sqrt((x2 - x1) * (y2 - y1)))
+
+
+@pytest.mark.parametrize("box", [(0.005, 0.3, 0.205, 0.6), (0.3, 0.005, 0.5, 0.305), (0.795, 0.3, 0.995, 0.6),
+                                 (0.3, 0.695, 0.5, 0.995), (0.3, 0.7, 0.5, 1.0)])
+def test_a_box_closer_to_any_edge_than_the_margin_is_halved(box: Box):
+    x1, y1, x2, y2 = box
+    assert snapshot_quality(box, 0.9) == pytest.approx(0.9 * math.sqrt((x2 - x1) * (y2 - y1)) / 2)
+
+
+def test_a_track_reports_its_duration_and_where_it_stands():
+    t = tracker(confirm_hits=1)
+    box = (0.25, 0.25, 0.375, 0.75)
+    run(t, [(at, [person(box)]) for at in (1.0, 1.5, 2.0, 2.5)])
+    [track] = t.tracks
+    assert (track.first_seen, track.last_seen) == (1.0, 2.5)
+    assert track.duration_s == pytest.approx(1.5)
+    assert track.anchor == pytest.approx(((0.25 + 0.375) / 2, 0.75))  # the bottom center
+
+
+def test_a_tentative_track_has_no_id_until_it_is_confirmed():
+    t = tracker(confirm_hits=2)
+    first = t.update(0.0, [person(PERSON)])
+    assert first.started == () and first.seen == ()
+    [tentative] = t.tracks
+    assert (tentative.id, tentative.state, tentative.hits) == (0, TrackState.TENTATIVE, 1)
+    [confirmed] = t.update(0.125, [person(PERSON)]).started
+    assert (confirmed.id, confirmed.state, confirmed.hits) == (1, TrackState.CONFIRMED, 2)
+
+
+RECOVERY_WINDOW_S = 4.0  # tracker.RECOVER_WITHIN_S, stated here: the third round takes up tracks lost this recently
+
+
+def walked_then_missed(velocity: tuple[float, float] = (0.2, 0.0)) -> tuple[list[tuple[float, list[Observation]]], Box]:
+    """Walking for 2 s (a frame each 0.125 s), missed in a frame 1 s later (the prediction walked on):
+    lost, last detected at 2.0 s in the box returned."""
+    frames = moving_frames(eighths(17), velocity)
+    return [*frames, (3.0, [])], frames[-1][1][0].box
+
+
+def test_a_lost_track_is_recovered_where_it_was_last_seen_up_to_the_recovery_window_exactly():
+    frames, last_box = walked_then_missed()
+    t = tracker()
+    back = 2.0 + RECOVERY_WINDOW_S
+    standing = [(back + i / 8, [person(last_box)]) for i in range(8)]  # standing where they stopped
+    result = run(t, [*frames, *standing])
+    assert [track.id for track in result.steps[len(frames) - 1].lost] == [1]
+    assert all(result.ids(i) == {1} for i in range(len(frames), len(frames) + 8)) and result.started() == [1]
+    [track] = t.tracks
+    assert track.state == TrackState.CONFIRMED and track.last_seen == back + 7 / 8
+
+
+def test_a_lost_track_is_not_recovered_from_where_it_was_last_seen_after_the_recovery_window():
+    frames, last_box = walked_then_missed()
+    t = tracker()
+    result = run(t, [*frames, (2.0 + RECOVERY_WINDOW_S + 0.5, [person(last_box)])])
+    assert result.ids(len(frames)) == set()
+    assert sorted((track.id, track.state) for track in t.tracks) == [(0, TrackState.TENTATIVE), (1, TrackState.LOST)]
+
+
+def test_a_lost_track_coasts_on_until_lost_coast_s_exactly():
+    """Missed at 2.5 s, the lost prediction walks on at its velocity until lostCoastS (1 s) after the last
+    detection at 2.0 s: at 3.0 s exactly it is still moving, so the person found where it walked to is the
+    same track (the box they were last detected in is too far behind to take them up)."""
+    frames, last_box = walked_then_missed()
+    frames[-1] = (2.5, [])  # missed half a second after the last detection
+    [there] = walk(last_box, (0.2, 0.0), [1.0])
+    result = run(tracker(lost_coast_s=1.0), [*frames, (3.0, [person(there)])])
+    assert result.ids(len(frames)) == {1} and result.started() == [1]
+
+
+def test_a_detection_at_high_score_exactly_is_a_high_score_one():
+    """At highScore exactly (here also newTrackScore) a detection starts a track and is its snapshot."""
+    frames = moving_frames(eighths(3), (0.0, 0.0), score=0.5)
+    result = run(tracker(high_score=0.5, new_track_score=0.5), frames)
+    assert result.started() == [1]
+    assert result.steps[2].snapshots[0].snapshot.score == 0.5
+
+
+def test_a_detection_at_new_track_score_exactly_starts_a_track():
+    frames = moving_frames(eighths(3), (0.0, 0.0), score=0.75)
+    assert run(tracker(high_score=0.5, new_track_score=0.75), frames).started() == [1]
+
+
+def test_a_detection_at_low_score_exactly_continues_a_track():
+    frames = moving_frames(eighths(8), (0.0, 0.0))
+    frames[5:] = [(at, [person(PERSON, 0.25)]) for at, _ in frames[5:]]
+    result = run(tracker(low_score=0.25), frames)
+    assert all(result.ids(i) == {1} for i in range(2, 8)) and not any(step.lost for step in result.steps)
+    assert result.steps[-1].seen[0].score == 0.25
+
+
+def test_a_detection_at_high_score_exactly_continues_one_track_only():
+    """Two people side by side, then one detection at highScore exactly: it is a high-score detection,
+    matched in the first round, and not a low-score one too that would also continue the other."""
+    left, right = (0.25, 0.25, 0.5, 0.75), (0.3, 0.25, 0.55, 0.75)  # IoU 2/3
+    frames = [(at, [person(left), person(right)]) for at in eighths(3)]
+    result = run(tracker(high_score=0.5), [*frames, (0.375, [person(left, 0.5)])])
+    assert result.started() == [1, 2]
+    assert len(result.steps[3].seen) == 1 and len(result.steps[3].lost) == 1
+    assert result.id_at(3, left) == result.id_at(2, left)
+
+
+def test_a_path_point_is_added_when_the_center_moved_path_step_exactly_across_or_down():
+    t = tracker(path_interval_s=10.0, path_step=0.125, confirm_hits=1)
+    x1, y1, x2, y2 = 0.25, 0.25, 0.375, 0.5  # center (0.3125, 0.375)
+    moves = [(0.0, 0.0), (0.0625, 0.0), (0.125, 0.0), (0.125, 0.0625), (0.125, 0.125)]  # half a step, then a step
+    run(t, [(float(at), [person((x1 + dx, y1 + dy, x2 + dx, y2 + dy))]) for at, (dx, dy) in enumerate(moves)])
+    [track] = t.tracks
+    assert track.hits == 5
+    assert [point.at for point in track.path] == [0.0, 2.0, 4.0]
+
+
+def test_what_leaves_the_tracker_cannot_be_changed():
+    t = tracker(confirm_hits=1)
+    step = t.update(0.0, [person(PERSON)], frame_id="f0")
+    [track] = step.started
+    assert track.snapshot is not None and track.path
+    for frozen, name in [(person(PERSON), "score"), (track, "hits"), (track.snapshot, "score"), (track.path[0], "at"),
+                         (step, "at")]:
+        with pytest.raises(FrozenInstanceError):
+            setattr(frozen, name, 1)
+
+
+def test_a_snapshot_exactly_snapshot_gain_times_better_replaces_the_best_one():
+    box = (0.25, 0.25, 0.5, 0.5)  # 0.25 across: quality is the score times 0.25, exactly
+    frames = [(0.0, [person(box, 0.5)]), (0.125, [person(box, 1.0)]), (0.25, [person(box, 0.75)])]
+    result = run(tracker(confirm_hits=1, high_score=0.5, new_track_score=0.5, snapshot_gain=2.0), frames)
+    assert [len(step.snapshots) for step in result.steps] == [1, 1, 0]
+    assert result.steps[1].snapshots[0].snapshot.frame_id == "f1"
+
+
+def test_a_track_ends_only_once_unseen_for_more_than_end_after_s():
+    t = tracker(end_after_s=2.0)
+    run(t, moving_frames(eighths(5), (0.0, 0.0)))  # last detected at 0.5 s
+    assert t.expire(2.5).ended == () and [track.state for track in t.tracks] == [TrackState.CONFIRMED]
+    assert t.update(2.5, []).ended == ()  # a frame at the same time: lost, not ended
+    [ended] = t.update(2.625, []).ended
+    assert ended.id == 1 and ended.ended_at == 2.625 and ended.last_seen == 0.5
+
+
+def test_an_ended_path_closed_by_a_point_of_the_last_detection_gets_no_second_one():
+    t = tracker(path_interval_s=1.0, end_after_s=1.0)
+    run(t, [(at, [person(PERSON)]) for at in (0.0, 1.0, 2.0)])
+    [ended] = t.expire(10.0).ended
+    assert [point.at for point in ended.path] == [0.0, 1.0, 2.0]
+
+
+def test_a_lost_track_stops_where_it_coasted_to_after_lost_coast_s():
+    """Walking down and across, missed from 2.5 s on: the prediction walks on until lostCoastS (1 s)
+    after the last detection at 2.0 s and then stays there, where the person is found at 6.0 s (far
+    from the box they were last detected in)."""
+    start, velocity = (0.1, 0.1, 0.16, 0.2), (0.2, 0.2)
+    frames = moving_frames(eighths(17), velocity, start=start)
+    [coasted_to] = walk(start, velocity, [3.0])
+    result = run(tracker(lost_coast_s=1.0), [*frames, (2.5, []), (3.0, []), (6.0, [person(coasted_to)])])
+    assert [track.id for track in result.steps[len(frames)].lost] == [1]
+    assert result.ids(len(frames) + 2) == {1} and result.started() == [1]
+
+
+def test_a_full_path_keeps_every_second_point():
+    t = tracker(path_points=4, path_interval_s=1.0, confirm_hits=1)
+    steps = run(t, [(float(at), [person(PERSON)]) for at in range(5)]).steps
+    assert not any(step.stale for step in steps)
+    [track] = t.tracks
+    assert [point.at for point in track.path] == [0.0, 2.0, 4.0]  # the fifth point halved the path
+
+
+def test_a_confirmed_track_keeps_its_velocity_across_a_gap_without_frames():
+    """A gated camera sends no frame for 1.5 s (longer than lostCoastS) while the person walks on: the
+    track was never missed, so its prediction walks on with them."""
+    velocity = (0.2, 0.0)
+    frames = moving_frames(eighths(17), velocity)
+    [walked_on] = walk(PERSON, velocity, [3.5])
+    result = run(tracker(lost_coast_s=1.0), [*frames, (3.5, [person(walked_on)])])
+    assert result.ids(len(frames)) == {1} and result.started() == [1]
+    assert not any(step.lost for step in result.steps)
+
+
+def test_a_recovered_track_starts_over_from_the_detection_that_took_it_up():
+    """Walking, hidden for a moment in which they stopped behind a post, then walking on from there: the
+    recovered track forgets the velocity its drifted prediction implied (back towards the post) and
+    follows them on."""
+    velocity = (0.2, 0.0)
+    frames = moving_frames(eighths(17), velocity)
+    last_box = frames[-1][1][0].box
+    on_again = [(2.625 + i / 8, [person(box)]) for i, box in enumerate(walk(last_box, velocity, eighths(9)))]
+    result = run(tracker(lost_coast_s=0.0), [*frames, (2.5, []), *on_again])
+    assert [track.id for track in result.steps[len(frames)].lost] == [1]
+    assert all(result.ids(i) == {1} for i in range(len(frames) + 1, len(result.steps))) and result.started() == [1]
+
+
+def test_a_lost_track_keeps_the_size_it_had_when_it_was_missed():
+    """Walking away (the box shrinking about its center), missed from 2.5 s on: the lost prediction keeps
+    its size instead of shrinking to nothing, and finds the person 6.5 s in, too late for the box they
+    were last detected in."""
+    def box(at: float) -> Box:
+        half_width, half_height = (0.2 - 0.04 * at) / 2, (0.6 - 0.12 * at) / 2
+        return (0.5 - half_width, 0.5 - half_height, 0.5 + half_width, 0.5 + half_height)
+
+    frames = [(at, [person(box(at))]) for at in eighths(17)]
+    result = run(tracker(), [*frames, (2.5, []), (6.5, [person(box(2.5))])])
+    assert [track.id for track in result.steps[len(frames)].lost] == [1]
+    assert result.ids(len(frames) + 1) == {1} and result.started() == [1]
+
+
+def test_across_labels_the_highest_summed_score_wins_by_however_little():
+    """The label sums are compared as they are: a label ahead by the last bit of a score (2 ** -54 on
+    0.25) is ahead, not tied with the label seen first."""
+    t = tracker(class_aware=False, confirm_hits=1, high_score=0.25, new_track_score=0.25)
+    box = (0.25, 0.25, 0.5, 0.75)
+    run(t, [(0.0, [person(box, 0.25, label="dog")]), (0.125, [person(box, 0.25 + 2.0 ** -54, label="cat")])])
+    [track] = t.tracks
+    assert track.hits == 2 and track.label == "cat"
