@@ -80,13 +80,14 @@ class GateResult:
     reference: Score
     candidate: Score
 
+    # rounded: 49 % - 50 % is -1.0000000000000009 points in floating point, and the gate holds at -1
     @property
     def recall_points(self) -> float:
-        return 100 * (self.candidate.recall - self.reference.recall)
+        return round(100 * (self.candidate.recall - self.reference.recall), 9)
 
     @property
     def precision_points(self) -> float:
-        return 100 * (self.candidate.precision - self.reference.precision)
+        return round(100 * (self.candidate.precision - self.reference.precision), 9)
 
     @property
     def holds(self) -> bool:

@@ -25,6 +25,7 @@ from model_packaging import tf_export
 from model_packaging.metadata import sample_metadata, sample_runtimes
 from model_packaging.model_json import write_model_json
 from model_packaging.preprocess import load_rgb_resized, normalize
+from model_packaging.quantize import quantize_onnx
 from model_packaging.reference_decoder import decode
 from model_packaging.sample_images import fetch_sample_images
 
@@ -47,7 +48,7 @@ def compile_dlr(tflite_file: Path, out_dir: Path, target: str) -> float:
 
 
 def build_model_folder(upstream: object, staging: Path, scratch: Path, builds: dict[str, str]) -> dict[str, float]:
-    """Writes labels, anchors, TFLite, ONNX, each DLR build and model.json into `staging`; returns the
+    """Writes labels, anchors, TFLite, ONNX (fp32 and INT8), each DLR build and model.json into `staging`; returns the
     compile seconds of each build."""
     staging.mkdir(parents=True)
     cut = tf_export.cut_graph(upstream)
@@ -57,6 +58,7 @@ def build_model_folder(upstream: object, staging: Path, scratch: Path, builds: d
     np.save(staging / "anchors.npy", tf_export.anchors_yxhw(upstream))
     tf_export.export_tflite(cut_file, staging / "model.tflite")
     tf_export.export_onnx(cut, staging / "model.onnx")
+    quantize_onnx(staging / "model.onnx", staging / card.INT8_FILE)
     seconds = {key: compile_dlr(staging / "model.tflite", staging / key, target) for key, target in builds.items()}
     write_model_json(staging, sample_metadata(sample_runtimes(builds, HHB_TVM)))
     return seconds

@@ -35,13 +35,21 @@ def dlr_entry(key: str, target: str, compiler: str) -> dict:
     return runtime_entry(key, target_platforms(target), target=target, compiler=compiler, layout=DLR_LAYOUT)
 
 
+INT8_COMPILER = ("onnxruntime static quantization: QDQ, int8 weights per output channel, uint8 activations "
+                 "(min/max over 200 frames of vtest.avi); ships behind the accuracy gate of "
+                 "model_packaging/accuracy.py")
+
+
 def sample_runtimes(dlr_builds: dict[str, str], compiler: str, *,
-                    include: tuple[str, ...] = ("onnxruntime", "litert")) -> dict:
+                    include: tuple[str, ...] = ("onnxruntime", "onnxruntime-int8", "litert")) -> dict:
     """``dlr_builds``: runtime key -> TVM target of each DLR build (model_card.DLR_BUILDS); ``include``:
     the other exports."""
     runtimes = {key: dlr_entry(key, target, compiler) for key, target in dlr_builds.items()}
     others = {
         "onnxruntime": runtime_entry("model.onnx", ["x86_64", "aarch64"], opset=13),
+        # never in RUNTIME_PREFERENCE: a lower precision runs only when the configuration asks for it
+        "onnxruntime-int8": runtime_entry(card.INT8_FILE, ["x86_64", "aarch64"], opset=13,
+                                          compiler=INT8_COMPILER),
         "litert": runtime_entry("model.tflite", ["x86_64", "aarch64"]),
     }
     return runtimes | {name: entry for name, entry in others.items() if name in include}

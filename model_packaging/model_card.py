@@ -16,6 +16,10 @@ DLR_BUILDS = {
     "dlr-avx512": "llvm -mtriple=x86_64-linux-gnu -mcpu=skylake-avx512",
     "dlr-aarch64": "llvm -mtriple=aarch64-linux-gnu -mattr=+neon",
 }
+# The INT8 build's calibration frames of OpenCV's vtest.avi; the evaluation set of the accuracy gate
+# (tests/model_packaging/eval/vtest_persons.json) takes its frames from 400 on, so the two never meet.
+INT8_CALIBRATION_FRAMES = range(0, 400, 2)
+INT8_FILE = "model-int8.onnx"
 
 # Names given to the cut graph's tensors; every export (TFLite, ONNX, DLR) keeps them.
 INPUT_TENSOR = "image"

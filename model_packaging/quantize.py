@@ -3,9 +3,12 @@
 Runs in the build venv (onnx and onnxruntime's quantization tools are not runtime dependencies):
     python -m model_packaging.quantize MODEL.onnx OUT.onnx
 Weights are int8 per output channel, activations uint8 (QDQ format, which onnxruntime runs with its
-int8 kernels: VNNI where the CPU has it). The activation ranges come from CALIBRATION_FRAMES of OpenCV's
-vtest.avi, which the evaluation set (tests/model_packaging/eval/) never uses: calibration and
-evaluation frames are disjoint, so the accuracy gate measures frames the quantizer never saw.
+int8 kernels: VNNI where the CPU has it). The activation ranges are the min/max over 200 frames of OpenCV's
+vtest.avi (model_card.INT8_CALIBRATION_FRAMES), which the evaluation set (tests/model_packaging/eval/)
+never uses, so the accuracy gate measures frames the quantizer never saw. How it was chosen: by agreement
+with fp32 detections (F1 at IoU 0.5, scores 0.3 and 0.5) on a third set of frames (5, 15, ..., 395), never
+on the evaluation set: min/max over these 200 frames 0.984, over 40 frames 0.982, percentile 99.999 % 0.980,
+99.99 % 0.971, symmetric int8 activations 0.980; keeping the box predictor heads in fp32 gained nothing.
 """
 
 from __future__ import annotations
@@ -19,14 +22,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from model_packaging import model_card as card
 
 VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")  # Debian's opencv-doc
-CALIBRATION_FRAMES = range(0, 400, 10)  # the evaluation set takes its frames from 400 on
-INT8_FILE = "model-int8.onnx"
 
 
 def video_frames(video: Path, wanted: range) -> Iterator[np.ndarray]:
@@ -56,7 +63,7 @@ def model_tensor(bgr: np.ndarray) -> np.ndarray:
 
 class VideoCalibration(CalibrationDataReader):
     def __init__(self, video: Path) -> None:
-        self._tensors = iter([model_tensor(frame) for frame in video_frames(video, CALIBRATION_FRAMES)])
+        self._tensors = iter([model_tensor(frame) for frame in video_frames(video, card.INT8_CALIBRATION_FRAMES)])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         tensor = next(self._tensors, None)
@@ -71,10 +78,9 @@ def quantize_onnx(model: Path, out: Path, video: Path = VIDEO) -> dict:
         quantize_static(
             str(prepared), str(out), VideoCalibration(video), quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-            # Percentile (99.999 %) ranges: min/max ranges let rare activation peaks coarsen every step.
-            calibrate_method=CalibrationMethod.Percentile,
+            calibrate_method=CalibrationMethod.MinMax,
         )
-    return {"int8_file": out.name, "calibration_frames": len(CALIBRATION_FRAMES),
+    return {"int8_file": out.name, "calibration_frames": len(card.INT8_CALIBRATION_FRAMES),
             "quantize_seconds": round(time.perf_counter() - started, 1)}
 
 

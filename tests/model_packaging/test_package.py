@@ -51,7 +51,8 @@ def test_model_json_has_every_contract_key():
 
 def test_every_runtime_names_its_file_input_and_outputs():
     document = load_model_json(MODEL)
-    assert set(document["runtimes"]) == {*DLR_BUILDS, "onnxruntime", "litert"}
+    assert set(document["runtimes"]) == {*DLR_BUILDS, "onnxruntime", "onnxruntime-int8", "litert"}
+    assert "int8" not in str(document["runtime_preference"]), "a lower precision runs only when configured"
     for name, entry in document["runtimes"].items():
         assert (MODEL / entry["path"]).exists(), name
         assert entry["input_name"] == document["input"]["name"]

@@ -74,7 +74,7 @@ class ModelLoader:
         if self.engine is None:
             return "errored", f"model unusable: {self.problem}"
         bundle = self.engine.model.bundle
-        chosen = config.backend in ("auto", self.engine.backend_name)
+        chosen = config.backend in ("auto", self.engine.backend_name, self.engine.backend_variant)
         detail = f"{bundle.name} {bundle.version} on {self.engine.serving}"
         return ("ok", detail) if chosen else ("degraded", f"{detail} (configured: {config.backend})")
 

@@ -1,4 +1,4 @@
-"""onnxruntime on the ONNX export."""
+"""onnxruntime on the ONNX export, or on its INT8 build (``onnxruntime-int8``)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from ssd_inference.model_bundle import ModelBundle
 
 class OnnxRuntimeBackend:
     name = "onnxruntime"
-    variant = "onnxruntime"  # one build
 
-    def __init__(self, bundle: ModelBundle, threads: int) -> None:
-        runtime = bundle.runtime(self.name)
+    def __init__(self, bundle: ModelBundle, threads: int, *, build: str = "onnxruntime") -> None:
+        """``build``: the model.json runtime to run (``onnxruntime-int8``: the quantized one)."""
+        self.variant = build
+        runtime = bundle.runtime(build)
         try:
             import onnxruntime as ort
         except ImportError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import platform
 from collections.abc import Callable
@@ -21,8 +22,11 @@ BACKENDS: dict[str, BackendFactory] = {
     "dlr": DlrBackend,
     "onnxruntime": OnnxRuntimeBackend,
     "litert": LiteRtBackend,
+    "onnxruntime-int8": functools.partial(OnnxRuntimeBackend, build="onnxruntime-int8"),
 }
-_MODULES = {"onnxruntime": "onnxruntime", "litert": "ai_edge_litert"}
+# Lower-precision builds run only when the configuration names them: `auto` and its fallbacks never do.
+CHOSEN_ONLY = frozenset({"onnxruntime-int8"})
+_MODULES = {"onnxruntime": "onnxruntime", "litert": "ai_edge_litert", "onnxruntime-int8": "onnxruntime"}
 
 
 def _installed(name: str, machine: str) -> bool:
@@ -47,14 +51,16 @@ def available_backends(
     """Backends installed on ``machine`` (default: this one) that the model has an export for, in order of
     preference. With ``factories`` (tests), those are what is installed."""
     machine = machine or platform.machine()
-    known = list(factories or BACKENDS)
+    known = [name for name in factories or BACKENDS if name not in CHOSEN_ONLY]
     runnable = (lambda _: True) if factories is not None else (lambda name: _installed(name, machine))
     return [name for name in _preference(bundle, machine, known) if _has_build(bundle, name) and runnable(name)]
 
 
 def _has_build(bundle: ModelBundle, name: str) -> bool:
-    """The model has an export for ``name``: ``dlr`` may ship one build per CPU level (``dlr-avx512``)."""
-    return any(is_build_of(key, name) for key in bundle.manifest.runtimes)
+    """The model has an export for ``name``; ``dlr`` may ship one build per CPU level (``dlr-avx512``)."""
+    if name == DlrBackend.name:
+        return any(is_build_of(key, name) for key in bundle.manifest.runtimes)
+    return name in bundle.manifest.runtimes
 
 
 def _preference(bundle: ModelBundle, machine: str, known: list[str]) -> list[str]:
