@@ -1,8 +1,9 @@
 """The benchmarks `make bench` runs (scripts/bench.py), each a module runnable on its own with
 ``python -m benchmarks.<name>``; results go to docs/bench/ as JSON (and plots)."""
 
-# The order they run in: cheapest first (tracking needs no runtime), the two that run the whole pipeline last.
-NAMES = ["tracking", "ipc", "capture", "inference", "writer", "events", "pipeline"]
+# The order they run in: cheapest first (tracking needs no runtime), the three that run the whole pipeline last
+# (cameras after inference, whose result names the fastest build it also runs).
+NAMES = ["tracking", "ipc", "capture", "inference", "writer", "events", "pipeline", "cameras"]
 # Further runs of a benchmark with other settings (each writes its own result files).
 VARIANTS: dict[str, list[list[str]]] = {
     # One inference thread leaves a core to capture, IPC and the writer: the other side of the trade-off.

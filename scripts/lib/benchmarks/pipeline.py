@@ -39,6 +39,7 @@ from typing import Any
 
 import psutil
 
+from benchmarks.percentiles import percentile
 from benchmarks.plots import save_figure
 from benchmarks.results import PipelineMachine, PipelineResult, PipelineRun, PipelineTargets, StandaloneModel
 from local_device.observe import Operator, WriterReportFeed
@@ -60,14 +61,6 @@ COMPONENTS = ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.Dynamo
 REPORT_INTERVAL_S = 0.5
 TARGET_FPS_RATIO = 0.90
 TARGET_LATENCY_MARGIN_MS = 25.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def standalone_model(backend: str, threads: int, frames: int) -> StandaloneModel:

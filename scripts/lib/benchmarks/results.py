@@ -602,8 +602,93 @@ class EventsResult(StampedResult[PipelineMachine]):
     notes: str
 
 
+
+# cameras ---------------------------------------------------------------------------------------------
+class CameraFrames(ResultPart):
+    """One camera of a run: what became of its frames and how long they took to be stored."""
+
+    camera: str
+    offset_frame: int  # where in vtest.avi its replay begins
+    start_delay_s: float  # after the run's start
+    request_id: str
+    capture_state: str
+    frames_expected: int  # fps x seconds
+    frames_taken: int  # captured + gated
+    frames_captured: int  # left the camera
+    frames_gated: int  # kept back by the motion gate (by design, not dropped)
+    frames_inferred: int  # frames whose detections the observer saw
+    frames_served: int  # stored + summarized + no_detections
+    frames_dropped: int  # inference's newest-frame policy
+    frames_expired: int
+    frames_unserved: int  # not taken + captured but not served (dropped, expired, refused, lost, pending)
+    unserved_share: float  # of frames expected
+    accounting: dict[str, int]  # the capture's final accounting
+    events_published: int
+    events_stored: int
+    events_stored_once_as_ended: bool
+    stored_frames_timed: int  # served frames with a writer receipt heard
+    capture_to_stored_ms_p50: float | None
+    capture_to_stored_ms_p99: float | None
+
+
+class CamerasRun(ResultPart):
+    """N cameras at once for ``seconds`` each."""
+
+    cameras: int
+    fps_per_camera: float
+    seconds: float
+    unserved_share: float  # all cameras' unserved frames / all frames expected
+    unserved_share_worst_camera: float
+    capture_to_stored_ms_p50: float | None  # every timed frame of every camera
+    capture_to_stored_ms_p99: float | None
+    cpu_s: dict[str, float]  # by process role, from the first camera's start to the last one's end
+    cores_used: float  # CPU seconds of every process / wall seconds of that window
+    settle_s: float  # after that window, until the writer had stored everything
+    per_camera: list[CameraFrames]
+
+
+class CamerasConfiguration(ResultPart):
+    name: str  # "default", "backend <name>"
+    inference_settings: dict[str, str]  # merged into SsdInference's defaults
+    runs: list[CamerasRun]
+
+
+class CamerasCheck(ResultPart):
+    """The issue's targets for one configuration, at ``cameras`` (the target count when it ran, else the
+    most cameras that ran: then ``at_target_cameras`` is false and the checks say nothing of the target)."""
+
+    configuration: str
+    cameras: int
+    at_target_cameras: bool
+    unserved_share: float
+    unserved_share_met: bool
+    unserved_share_worst_camera: float
+    unserved_share_worst_camera_met: bool
+    capture_to_stored_ms_p99: float | None
+    capture_to_stored_ms_p99_met: bool
+
+
+class CamerasTargets(ResultPart):
+    cameras: int
+    unserved_share_max: float
+    unserved_share_per_camera_max: float
+    capture_to_stored_ms_p99_max: float
+    checks: list[CamerasCheck]  # one per configuration
+
+
+class CamerasResult(StampedResult[PipelineMachine]):
+    loadavg_at_start: tuple[float, float, float]
+    video: str
+    video_frames: int
+    seed: int
+    max_start_delay_s: float
+    configurations: list[CamerasConfiguration]
+    targets: CamerasTargets
+    notes: str
+
+
 # by benchmark name (benchmarks.NAMES); a variant's file, "pipeline-threads1.json", is read as its benchmark's
 RESULT_MODELS: dict[str, type[BenchResult]] = {
     "ipc": IpcResult, "capture": CaptureResult, "inference": InferenceResult, "writer": WriterResult,
-    "events": EventsResult, "pipeline": PipelineResult, "tracking": TrackingResult,
+    "events": EventsResult, "pipeline": PipelineResult, "tracking": TrackingResult, "cameras": CamerasResult,
 }
