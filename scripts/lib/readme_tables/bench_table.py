@@ -4,6 +4,7 @@ result model (benchmarks.results); a missing, unreadable or differently shaped f
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from benchmarks.cost import RETENTION_DAYS, camera_day
 from benchmarks.results import (
     About,
     BenchResult,
+    CamerasResult,
     CaptureResult,
     EventsResult,
     InferenceResult,
@@ -238,6 +240,30 @@ def bench_tracking(data: TrackingResult) -> list[BenchRow]:
     return rows
 
 
+def _share(value: float) -> str:
+    return f"{value:.1%}" if isinstance(value, float) and not math.isnan(value) else "n/a"
+
+
+def bench_cameras(data: CamerasResult) -> list[BenchRow]:
+    targets = data.targets
+    goal = (f"at {targets.cameras}: {LE} {targets.unserved_share_max:.0%} / {LE} "
+            f"{targets.unserved_share_per_camera_max:.0%}; p99 {LE} {targets.capture_to_stored_ms_p99_max:g} ms")
+    rows: list[BenchRow] = []
+    for configuration in data.configurations:
+        for run in configuration.runs:
+            latency = _pair(_fmt(run.capture_to_stored_ms_p50, "", 0), _fmt(run.capture_to_stored_ms_p99, "ms", 0))
+            events = (f"{sum(c.events_stored for c in run.per_camera)} / "
+                      f"{sum(c.events_published for c in run.per_camera)}")
+            rows += _rows((
+                f"{configuration.name}, {run.cameras} camera(s) {TIMES} {run.fps_per_camera:g} fps, "
+                f"{run.seconds:g} s: frames unserved, all / worst camera; capture->stored p50 / p99; "
+                "events stored / published; cores used",
+                f"{_share(run.unserved_share)} / {_share(run.unserved_share_worst_camera)}; {latency or 'n/a'}; "
+                f"{events}; {run.cores_used:.2f}",
+                goal if run.cameras == targets.cameras else ""))
+    return rows
+
+
 def bench_generic(data: dict[str, Any]) -> list[BenchRow]:
     """A file without its own reader: a top-level ``summary`` of scalars, else numeric leaves of ``results``."""
     summary = data.get("summary")
@@ -269,7 +295,7 @@ BENCH_READERS: dict[str, Callable[[str], tuple[BenchResult, list[BenchRow]]]] = 
     "ipc": _reader(IpcResult, bench_ipc), "capture": _reader(CaptureResult, bench_capture),
     "inference": _reader(InferenceResult, bench_inference), "writer": _reader(WriterResult, bench_writer),
     "events": _reader(EventsResult, bench_events), "pipeline": _reader(PipelineResult, bench_pipeline),
-    "tracking": _reader(TrackingResult, bench_tracking),
+    "tracking": _reader(TrackingResult, bench_tracking), "cameras": _reader(CamerasResult, bench_cameras),
 }
 BENCH_ORDER = NAMES
 
