@@ -13,17 +13,22 @@ from benchmarks.camera_stats import (
     camera_name,
     latency,
     out_of_step,
+    spread,
     stored_latencies_ms,
     total_unserved_share,
     worst_unserved_share,
 )
 
 
-def test_cameras_start_at_evenly_spread_offsets_of_the_video():
-    schedule = out_of_step(4, 795, seed=1, max_delay_s=1.0)
-    assert [s.camera for s in schedule] == ["cam01", "cam02", "cam03", "cam04"]
-    assert [s.offset_frame for s in schedule] == [0, 198, 397, 596]
+def test_the_first_n_cameras_start_spread_over_the_whole_video():
+    assert [spread(i) for i in range(8)] == [0.0, 0.5, 0.25, 0.75, 0.125, 0.625, 0.375, 0.875]
+    schedule = out_of_step(16, 800, seed=1, max_delay_s=1.0)
+    assert [s.camera for s in schedule[:3]] == ["cam01", "cam02", "cam03"]
     assert camera_name(15) == "cam16"
+    for count in (1, 2, 4, 8, 16):  # a run of n cameras takes the schedule's first n: evenly spread
+        offsets = sorted(s.offset_frame for s in schedule[:count])
+        assert offsets == [i * 800 // count for i in range(count)]
+    assert len({s.offset_frame for s in out_of_step(16, 795, seed=1, max_delay_s=1.0)}) == 16
 
 
 def test_the_start_delays_are_seeded_below_the_maximum_and_not_all_equal():
@@ -34,10 +39,9 @@ def test_the_start_delays_are_seeded_below_the_maximum_and_not_all_equal():
     assert len({s.delay_s for s in first}) > 1
 
 
-def test_a_smaller_run_uses_the_first_cameras_of_the_largest_schedule():
-    # The benchmark slices the schedule of its largest count: camera i keeps its delay in every run.
-    assert out_of_step(16, 795, seed=3, max_delay_s=2.0)[:4][0].delay_s == out_of_step(
-        16, 795, seed=3, max_delay_s=2.0)[0].delay_s
+def test_camera_i_keeps_its_delay_in_a_schedule_of_more_cameras():
+    few, many = out_of_step(4, 795, seed=3, max_delay_s=2.0), out_of_step(16, 795, seed=3, max_delay_s=2.0)
+    assert [s.delay_s for s in few] == [s.delay_s for s in many[:4]]
     with pytest.raises(ValueError, match="at least one camera"):
         out_of_step(0, 795, seed=3, max_delay_s=1.0)
 

@@ -2,9 +2,12 @@
 when and where in the video each camera starts, what became of each camera's frames, and the capture ->
 stored latencies per camera.
 
-Cameras start out of step, as real ones do: camera i of n begins at frame i * video_frames / n of the
-video (so no two show the same scene at once) and after a start delay drawn from a seeded generator
-(the same seed gives the same schedule), uniform in [0, ``max_delay_s``).
+Cameras start out of step, as real ones do. Camera i begins at frame ``spread(i) x video_frames`` of the
+video, spread(i) being the van der Corput sequence (0, 1/2, 1/4, 3/4, 1/8, 5/8, ...): the first n cameras
+of a schedule, which is what a run of n cameras uses, lie spread over the whole video (evenly for n a
+power of two), so no two show the same scene at once. Each starts after a delay drawn from a seeded
+generator (the same seed gives the same schedule, and camera i the same delay in every run), uniform in
+[0, ``max_delay_s``).
 
 A camera's frames: ``expected`` = fps x seconds; ``taken`` = captured (left the camera) + gated (kept
 back by the motion gate, by design); ``served`` = inferred and the outcome kept (stored, summarized,
@@ -38,12 +41,23 @@ def camera_name(index: int) -> str:
     return f"cam{index + 1:02d}"
 
 
+def spread(index: int) -> float:
+    """The ``index``-th term of the base-2 van der Corput sequence: ``index``'s bits mirrored behind the point."""
+    share, scale = 0.0, 0.5
+    while index:
+        share += scale * (index & 1)
+        index >>= 1
+        scale /= 2
+    return share
+
+
 def out_of_step(count: int, video_frames: int, *, seed: int, max_delay_s: float) -> list[CameraStart]:
     """The schedule of ``count`` cameras replaying a video of ``video_frames`` frames."""
     if count < 1 or video_frames < 1:
         raise ValueError("at least one camera and one frame")
     delays = np.random.default_rng(seed).uniform(0.0, max_delay_s, size=count)  # PCG64: the same on every NumPy
-    return [CameraStart(camera_name(i), i * video_frames // count, round(float(delays[i]), 3)) for i in range(count)]
+    return [CameraStart(camera_name(i), int(spread(i) * video_frames), round(float(delays[i]), 3))
+            for i in range(count)]
 
 
 @dataclass(frozen=True)

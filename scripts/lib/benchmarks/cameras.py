@@ -8,8 +8,9 @@ The runtime (root .local-greengrass/bench-cameras) runs the components with thei
 (store mode ``events``, motion gate on, inference 2 threads keeping the newest pending frame per
 camera), plus what a local runtime needs (the writer creates its tables and the snapshot bucket) and a
 writer report every second. Cameras are folder cameras replaying vtest.avi (benchmarks.event_clips),
-captured at 5 fps, out of step (benchmarks.camera_stats): camera i of n starts at frame i x frames/n
-of the video and after a seeded random delay under --max-start-delay-s.
+captured at 5 fps, out of step (benchmarks.camera_stats): each camera starts at its own frame of the
+video (the first n cameras spread over all of it) and after a seeded random delay under
+--max-start-delay-s.
 
 For each configuration (the defaults; then SsdInference's ``backend`` set to the fastest build of the
 latest inference benchmark, docs/bench/inference.json, or ``auto`` without it) and each camera count,
@@ -284,6 +285,9 @@ def plot(result: CamerasResult, path: Path) -> None:
                       color=line.get_color(), label=f"{configuration.name}: worst camera")
         p99.plot(counts, [run.capture_to_stored_ms_p99 if run.capture_to_stored_ms_p99 is not None else float("nan")
                           for run in configuration.runs], "o-", label=configuration.name)
+    counts = sorted({run.cameras for configuration in result.configurations for run in configuration.runs})
+    for ax in (unserved, p99):
+        ax.set_xticks(counts)
     targets = result.targets
     unserved.axhline(targets.unserved_share_max * 100, color="gray", linestyle=":", label="target, all cameras")
     unserved.axhline(targets.unserved_share_per_camera_max * 100, color="black", linestyle=":",
