@@ -35,7 +35,8 @@ def run(count: int, *, unserved_share: float = 0.005, worst: float = 0.01, p99: 
     return CamerasRun(
         cameras=count, fps_per_camera=5.0, seconds=60.0, unserved_share=unserved_share,
         unserved_share_worst_camera=worst, capture_to_stored_ms_p50=90.0 if p99 else None,
-        capture_to_stored_ms_p99=p99, cpu_s={"smartcam.SsdInference": 50.0}, cores_used=1.5, settle_s=12.0,
+        capture_to_stored_ms_p99=p99, cpu_s={"smartcam.SsdInference": 50.0}, cores_used=1.5,
+        writer_counters={"eventsWritten": 7}, settle_s=12.0,
         per_camera=[camera(f"cam{i + 1:02d}", p99=p99) for i in range(count)])
 
 

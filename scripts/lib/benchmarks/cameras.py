@@ -16,7 +16,8 @@ For each configuration (the defaults; then SsdInference's ``backend`` set to the
 latest inference benchmark, docs/bench/inference.json, or ``auto`` without it) and each camera count,
 one capture per camera of --seconds, all at once. Per camera: frames expected, taken, captured, gated,
 inferred, served, dropped, expired and unserved (the capture's final CaptureStatus and accounting;
-inferred: detections the observer saw), events published and stored, and capture -> stored p50 / p99.
+inferred: detections the observer saw), events published and stored, and capture -> stored p50 / p99;
+per run, what the writer's counters (its reports, all cameras together) grew by until it had stored all.
 
 "Stored" here is the moment the writer receipted the frame (benchmarks.receipt_times): in store mode
 ``events`` the frame's outcome and its detections' effect on the events are committed to the writer's
@@ -110,6 +111,9 @@ def run_cameras(device: Device, stored: StoredReceipts, starts: list[CameraStart
         ended = started + max(s.delay_s for s in starts) + seconds
         settled = device.wait_settled(list(request_ids.values()), max(f.at for f in finals.values()))
     cpu_s = {name: round(value, 3) for name, value in delta(cpu.samples, started, ended).items()}
+    # The writer's counters (all cameras together) from the run's start until everything was stored.
+    grown = delta(device.reports.counters(sorted(device.reports.counter_names())), started, settled)
+    writer_counters = {name: round(value) for name, value in sorted(grown.items()) if round(value)}
     stored_at = stored.stored_at()
     cameras = [camera_frames(device, start, finals[start.camera], request_id=request_ids[start.camera],
                              expected=frames, stored_at=stored_at) for start in starts]
@@ -121,7 +125,7 @@ def run_cameras(device: Device, stored: StoredReceipts, starts: list[CameraStart
         unserved_share=round(total_unserved_share(tallies), 4),
         unserved_share_worst_camera=round(worst_unserved_share(tallies), 4),
         capture_to_stored_ms_p50=pooled.p50_ms, capture_to_stored_ms_p99=pooled.p99_ms,
-        cpu_s=cpu_s, cores_used=round(sum(cpu_s.values()) / (ended - started), 3),
+        cpu_s=cpu_s, cores_used=round(sum(cpu_s.values()) / (ended - started), 3), writer_counters=writer_counters,
         settle_s=round(settled - ended, 1), per_camera=cameras,
     )
 

@@ -643,6 +643,7 @@ class CamerasRun(ResultPart):
     capture_to_stored_ms_p99: float | None
     cpu_s: dict[str, float]  # by process role, from the first camera's start to the last one's end
     cores_used: float  # CPU seconds of every process / wall seconds of that window
+    writer_counters: dict[str, int]  # what each of the writer's counters grew by until it had stored everything
     settle_s: float  # after that window, until the writer had stored everything
     per_camera: list[CameraFrames]
 

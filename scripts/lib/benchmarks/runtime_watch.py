@@ -47,6 +47,11 @@ class WriterReports:
         with self._lock:
             return [(r.at, {n: float(r.counters.get(n, 0)) for n in wanted}) for r in self._reports]
 
+    def counter_names(self) -> set[str]:
+        """Every counter any report so far carried."""
+        with self._lock:
+            return {name for r in self._reports for name in r.counters}
+
     def empty_since(self, after: float) -> float | None:
         """The time of the first report at or after ``after`` whose spools held nothing."""
         with self._lock:
