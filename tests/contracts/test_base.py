@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from smartcam.contracts import (
     MAX_MESSAGE_BYTES,
     Box,
     CaptureStatus,
+    ContractError,
     FrameRef,
     Health,
     Normalization,
@@ -80,6 +82,34 @@ def test_json_constants_beyond_numbers_are_refused(constant):
 def test_json_nested_too_deeply_is_refused():
     deep = "[" * 60_000 + "]" * 60_000
     assert refusal(Health, deep) == "message is nested too deeply"
+
+
+def test_running_out_of_stack_while_validating_is_a_refusal_not_a_crash():
+    """Near the stack's limit the contract's validators run out of it: parse refuses the message as
+    nested too deeply instead of letting a RecursionError escape (deeper still, the test's own calls
+    run out before reaching parse)."""
+
+    def at_depth(n: int) -> object:
+        return parse(Box, {"x1": 0.1, "y1": 0.2, "x2": 0.3, "y2": 0.4}) if n == 0 else at_depth(n - 1)
+
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    outcomes = []
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + 200)
+    try:
+        for n in range(200):
+            try:
+                outcomes.append(type(at_depth(n)).__name__)
+            except ContractError as refused:
+                outcomes.append(str(refused))
+            except RecursionError:  # deeper still: the test's own calls ran out of stack
+                outcomes.append("no call")
+    finally:
+        sys.setrecursionlimit(limit)
+    assert outcomes[0] == "Box" and outcomes[-1] == "no call"
+    assert "message is nested too deeply" in outcomes
 
 
 @pytest.mark.parametrize(("data", "kind"), [("[1, 2]", "list"), ("3", "int"), ("null", "NoneType"),

@@ -102,6 +102,8 @@ def test_a_duration_is_0_up_to_below_1e11_seconds():
     assert parse(TrackEvent, event(first_seen=0.5, last_seen=99999999999.0,
                                    duration_s=99999999998.5)).duration_s == 99999999998.5
     assert "duration_s: must be less than 100000000000" in refusal(TrackEvent, event(duration_s=1e11))
+    for value in (float("inf"), float("nan")):
+        assert refusal(TrackEvent, event(duration_s=value)) == "invalid TrackEvent: duration_s: must be a finite number"
 
 
 @pytest.mark.parametrize("path", ["/a", "/g/work/snapshots/e/full.jpg", "/" + "p" * 4095])

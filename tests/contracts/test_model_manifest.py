@@ -135,6 +135,11 @@ def test_a_manifest_out_of_bounds_is_refused(over, why):
     assert why in refusal(ModelManifest, manifest(**over))
 
 
+def test_a_manifest_at_its_lower_bounds_is_accepted():
+    parsed = parse(ModelManifest, manifest(version="1", framework="", labels_file="l", files={"l": SHA}))
+    assert (parsed.version, parsed.framework, parsed.labels_file, parsed.files) == ("1", "", "l", {"l": SHA})
+
+
 def test_a_manifest_at_its_bounds_is_accepted():
     parsed = parse(ModelManifest, manifest(version="v" * 64, framework="f" * 64, notes="n" * 4096,
                                            labels_file="l" * 1024, files={"l" * 1024: "0123456789abcdef" * 4}))
@@ -156,6 +161,7 @@ def test_a_runtime_is_a_relative_path_and_what_it_outputs():
                                               ("framework", 32)])
 def test_a_neo_job_names_are_bounded(key, longest):
     assert getattr(parse(NeoJob, {**NEO, key: "n" * longest}), key) == "n" * longest
+    assert getattr(parse(NeoJob, {**NEO, key: "n"}), key) == "n"
     too_long = {**NEO, key: "n" * (longest + 1)}
     assert f"{key}: String should have at most {longest} characters" in refusal(NeoJob, too_long)
     assert f"{key}: String should have at least 1 character" in refusal(NeoJob, {**NEO, key: ""})

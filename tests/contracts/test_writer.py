@@ -52,6 +52,7 @@ def test_up_to_200_confirmations():
 @pytest.mark.parametrize(("ok", "too_long"), [("thing", 128), ("table", 255)])
 def test_thing_and_table_have_bounded_names(ok, too_long):
     assert getattr(parse(WriterReport, writer_report(**{ok: "t" * too_long})), ok) == "t" * too_long
+    assert getattr(parse(WriterReport, writer_report(**{ok: "t"})), ok) == "t"
     assert f"{ok}: String should have at most {too_long} characters" in refusal(
         WriterReport, writer_report(**{ok: "t" * (too_long + 1)}))
     assert f"{ok}: String should have at least 1 character" in refusal(WriterReport, writer_report(**{ok: ""}))
@@ -59,6 +60,7 @@ def test_thing_and_table_have_bounded_names(ok, too_long):
 
 def test_an_event_table_name_is_1_to_255_characters():
     assert parse(EventSpoolDepth, event_spool_depth(table="t" * 255)).table == "t" * 255
+    assert parse(EventSpoolDepth, event_spool_depth(table="t")).table == "t"
     assert "table: String should have at most 255 characters" in refusal(
         EventSpoolDepth, event_spool_depth(table="t" * 256))
     assert "table: String should have at least 1 character" in refusal(EventSpoolDepth, event_spool_depth(table=""))
