@@ -326,6 +326,12 @@ def test_the_limit_separator_and_root_are_the_callers():
     assert describe_problems(refused.value, separator="/", root="(root)") == "(root): box corners out of order"
 
 
+def test_the_separator_and_root_are_named_never_given_by_position():
+    """Both are strings: a caller swapping them by position would get wrong words, so they are keyword-only."""
+    with pytest.raises(TypeError):
+        describe_problems(problems(1), ".", "message")  # type: ignore[misc]
+
+
 def detail(kind: str, msg: str) -> Any:
     return {"type": kind, "loc": (), "msg": msg, "input": None}
 

@@ -61,6 +61,9 @@ def test_seconds_are_above_0_up_to_a_day(key):
         f"invalid CaptureCommand: {key}: must be less than or equal to 86400")
     assert refusal(CaptureCommand, {**base, key: 0}) == f"invalid CaptureCommand: {key}: must be greater than 0"
     assert refusal(CaptureCommand, {**base, key: "5"}).startswith(f"invalid CaptureCommand: {key}: must be a number")
+    for value in (float("inf"), float("nan")):
+        why = refusal(CaptureCommand, {**base, key: value})
+        assert why == f"invalid CaptureCommand: {key}: must be a finite number"
 
 
 def test_frames_are_1_to_a_million():
