@@ -254,6 +254,11 @@ def test_a_unit_beyond_0_to_1_is_refused(value, why):
     assert why in refusal(Box, {"x1": 0.0, "y1": 0.0, "x2": value, "y2": 1.0})
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_unit_is_finite(value):
+    assert refusal(Box, {"x1": 0.0, "y1": 0.0, "x2": value, "y2": 1.0}) == "invalid Box: x2: must be a finite number"
+
+
 @pytest.mark.parametrize("value", [1e-9, 0.5, 1, 99999999999.0, 1e11 - 0.001])
 def test_a_time_after_the_epoch_and_before_1e11_is_accepted(value):
     assert parse(FrameRef, frame(captured_at=value)).captured_at == value

@@ -57,6 +57,13 @@ def test_the_duration_is_last_seen_minus_first_seen_within_a_millisecond(duratio
     assert parse(TrackEvent, event(duration_s=duration)).duration_s == duration
 
 
+@pytest.mark.parametrize("duration", [0.001, 0.0])
+def test_a_duration_off_by_exactly_a_millisecond_is_within_it(duration):
+    assert parse(TrackEvent, event(first_seen=1.0, last_seen=1.0, duration_s=duration)).duration_s == duration
+    assert "duration_s must be last_seen - first_seen" in refusal(
+        TrackEvent, event(first_seen=1.0, last_seen=1.0, duration_s=duration + 0.0011))
+
+
 @pytest.mark.parametrize("duration", [4.502, 4.498, 0.0, 9.0, 3529800009.0])
 def test_another_duration_is_refused(duration):
     assert refusal(TrackEvent, event(duration_s=duration)) == (

@@ -72,3 +72,9 @@ def test_a_sort_key_is_1_to_1024_characters():
         WriterReport, writer_report(confirmed=[{"sk": "k" * 1025, "at": AT}]))
     assert "confirmed.0.sk: String should have at least 1 character" in refusal(
         WriterReport, writer_report(confirmed=[{"sk": "", "at": AT}]))
+
+
+def test_a_counter_name_is_at_most_64_characters():
+    assert parse(WriterReport, writer_report(counters={"n" * 64: 1})).counters == {"n" * 64: 1}
+    assert "at most 64 characters" in refusal(WriterReport, writer_report(counters={"n" * 65: 1}))
+    assert "must be greater than or equal to 0" in refusal(WriterReport, writer_report(counters={"n": -1}))
