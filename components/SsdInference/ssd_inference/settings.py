@@ -99,9 +99,10 @@ class SsdInferenceConfig(ComponentConfig):
         "within 1 point of fp32 recall and precision on the evaluation set at scoreThreshold 0.5); auto never "
         "picks it."
     )
-    threads: Annotated[int, Field(ge=1, le=64)] = Field(
-        2, description="CPU threads of the inference runtime; a change reloads it in place. On 2 cores, 2 gives "
-        "the most fps and 1 leaves a core to capture and the writer."
+    threads: Annotated[int, Field(ge=0, le=64)] = Field(
+        0, description="CPU threads of the inference runtime; 0: the cores this process may use minus one, at "
+        "least 1 (1 on 2 cores, which leaves a core to capture, IPC and the writer; see the README's Benchmarks "
+        "for what 2 gives there). A change reloads the runtime in place."
     )
     annotated_output: AnnotatedOutput = Field(default_factory=AnnotatedOutput)
     drop_policy: DropPolicy = Field(default_factory=DropPolicy)

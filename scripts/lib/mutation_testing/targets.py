@@ -29,7 +29,7 @@ TARGETS: tuple[Target, ...] = (
            ("tests/smartcam/test_contracts.py", "tests/smartcam/test_event_contracts.py", "tests/contracts"),
            "every cross-process payload: a loose contract lets a malformed message through"),
     Target("smartcam.frames", (f"{RUNTIME}/frames.py",),
-           ("tests/camera_ingest/test_frames.py", "tests/smartcam/test_frame_root.py",
+           ("tests/camera_ingest/test_frames.py", "tests/smartcam/test_frame_root.py", "tests/smartcam/test_frames.py",
             "tests/ssd_inference/test_frame_path.py"),
            "the frame ring: a wrong bound or path serves the wrong frame or reads outside the ring"),
     Target("dynamo_writer.spool", (f"{WRITER}/spool.py",),
