@@ -98,11 +98,11 @@ def test_the_readme_rows_show_each_run_and_the_targets_at_16_cameras(tmp_path: P
 
 def test_the_second_configuration_runs_the_fastest_build_at_the_default_threads(tmp_path: Path):
     committed = InferenceResult.read(ROOT / "docs" / "bench" / "inference.json")
-    at_two = next(r for r in committed.runs if r.threads == 2)
-    assert fastest_in(committed) == at_two.checks.fastest_backend
-    one_thread = committed.model_copy(update={"runs": [r for r in committed.runs if r.threads == 1]})
-    assert fastest_in(one_thread) == one_thread.runs[0].checks.fastest_backend
-    assert fastest_in(committed.model_copy(update={"runs": []})) == FALLBACK
+    for run in committed.runs:
+        assert fastest_in(committed, run.threads) == run.checks.fastest_backend
+    most = max(committed.runs, key=lambda r: r.threads)
+    assert fastest_in(committed, 64) == most.checks.fastest_backend  # a count it did not run: the most threads
+    assert fastest_in(committed.model_copy(update={"runs": []}), 1) == FALLBACK
     assert fastest_backend(tmp_path / "missing.json") == FALLBACK
     (tmp_path / "broken.json").write_text("{not json")
     assert fastest_backend(tmp_path / "broken.json") == FALLBACK

@@ -1,14 +1,15 @@
 """The fastest inference build measured here: what the latest inference benchmark (docs/bench/inference.json)
-found fastest at SsdInference's default thread count, else at the most threads it ran; ``auto`` when there
-is no readable result."""
+found fastest at the thread count SsdInference runs by default on this machine (``threads`` 0: the cores
+it may use minus one, at least 1), else at the most threads it ran; ``auto`` when there is no readable
+result."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from benchmarks.results import InferenceResult
+from ssd_inference.model_loader import inference_threads
 
-DEFAULT_THREADS = 2  # SsdInference's recipe default
 FALLBACK = "auto"
 
 
@@ -17,11 +18,11 @@ def fastest_backend(path: Path) -> str:
         result = InferenceResult.read(path)
     except (OSError, ValueError):
         return FALLBACK
-    return fastest_in(result)
+    return fastest_in(result, inference_threads(0))
 
 
-def fastest_in(result: InferenceResult) -> str:
+def fastest_in(result: InferenceResult, threads: int) -> str:
     if not result.runs:
         return FALLBACK
-    run = next((r for r in result.runs if r.threads == DEFAULT_THREADS), max(result.runs, key=lambda r: r.threads))
+    run = next((r for r in result.runs if r.threads == threads), max(result.runs, key=lambda r: r.threads))
     return run.checks.fastest_backend or FALLBACK
