@@ -8,9 +8,9 @@ The runtime (root .local-greengrass/bench-cameras) runs the components with thei
 (store mode ``events``, motion gate on, inference threads 0 = the cores but one, keeping the newest
 pending frame per camera), plus what a local runtime needs (the writer creates its tables and the
 snapshot bucket) and a writer report every second. Cameras are folder cameras replaying vtest.avi
-(benchmarks.event_clips), captured at 5 fps, out of step (benchmarks.camera_stats): each camera starts at its own frame of the
-video (the first n cameras spread over all of it) and after a seeded random delay under
---max-start-delay-s.
+(benchmarks.event_clips), captured at 5 fps, out of step (benchmarks.camera_stats): each camera
+starts at its own frame of the video (the first n cameras spread over all of it) and after a seeded
+random delay under --max-start-delay-s.
 
 For each configuration (the defaults; then SsdInference's ``backend`` set to the fastest build of the
 latest inference benchmark, docs/bench/inference.json, or ``auto`` without it) and each camera count,
