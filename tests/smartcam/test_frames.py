@@ -89,7 +89,8 @@ def mounts(monkeypatch: pytest.MonkeyPatch, text: str | None) -> None:
 
 
 def test_a_folder_with_a_tmpfs_mounted_on_it_is_a_tmpfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    mounts(monkeypatch, f"sysfs /sys sysfs rw 0 0\nbroken\nx y\ntmpfs {tmp_path} tmpfs rw,nosuid 0 0\n")
+    # lines too short to name a mount type are skipped, even one naming the folder
+    mounts(monkeypatch, f"sysfs /sys sysfs rw 0 0\nbroken\nnone {tmp_path}\ntmpfs {tmp_path} tmpfs rw,nosuid 0 0\n")
     assert frames._is_writable_tmpfs(tmp_path) is True
 
 
@@ -335,6 +336,19 @@ def test_a_symlink_at_the_temporary_name_is_never_followed(tmp_path: Path):
     with pytest.raises(FileExistsError):
         write_private_file(tmp_path / "copy.jpg", b"data")
     assert target.read_bytes() == b"keep"
+
+
+def test_a_failed_write_raises_its_cause_even_when_the_temporary_file_is_already_gone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def vanish_then_fail(fd: int, data: bytes) -> int:
+        (tmp_path / ".tmp-copy.jpg").unlink()  # e.g. a restarting ring cleared its folder's temporary files
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(frames.os, "write", vanish_then_fail)
+    with pytest.raises(OSError) as failed:
+        write_private_file(tmp_path / "copy.jpg", b"data")
+    assert failed.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_short_write_is_continued(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
