@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import stat
+import warnings
 from pathlib import Path
 
 import pytest
@@ -266,6 +267,23 @@ def test_a_restart_goes_on_after_the_highest_sequence_whatever_the_names_order(t
     assert (ring_of_two.recycled, ring_of_two.total_bytes) == (3, 130)
 
 
+def test_a_temporary_file_gone_before_the_ring_removes_it_is_no_problem(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    folder = tmp_path / "cam0"
+    folder.mkdir()
+    (folder / frame_file_name(4, "a-4")).write_bytes(b"frame")
+    real_iterdir = Path.iterdir
+
+    def listing_a_vanished_file(path: Path):  # another process removed it after the folder was listed
+        yield path / ".tmp-000000000005-a-5.jpg"
+        yield from real_iterdir(path)
+
+    monkeypatch.setattr(Path, "iterdir", listing_a_vanished_file)
+    ring = FrameRing(tmp_path, "cam0", capacity=3)
+    monkeypatch.undo()
+    assert (len(ring), ring.total_bytes, write(ring, jpeg(0)).sequence) == (1, 5, 5)
+
+
 def test_an_empty_folder_starts_at_sequence_0(tmp_path: Path):
     (tmp_path / "cam0").mkdir()
     assert write(FrameRing(tmp_path, "cam0", capacity=2), jpeg(0)).sequence == 0
@@ -369,6 +387,21 @@ def test_the_default_bound_is_32_mib(tmp_path: Path):
         stream.truncate(MAX_FRAME_BYTES + 1)  # sparse: no memory, no disk
     with pytest.raises(FrameTooLarge, match=f"has {MAX_FRAME_BYTES + 1} bytes, over the {MAX_FRAME_BYTES}-byte"):
         read_frame(ref, tmp_path)
+
+
+def test_the_bound_is_given_by_name():
+    """max_bytes is keyword-only: a third argument by position is refused, never taken as the bound."""
+    with pytest.raises(TypeError):
+        read_frame(None, "/", 10)  # type: ignore[arg-type, misc]
+
+
+def test_reading_a_frame_warns_of_nothing(tmp_path: Path):
+    ring = FrameRing(tmp_path, "cam0", capacity=2)
+    ref = write(ring, jpeg(0))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert read_frame(ref, tmp_path) == jpeg(0)
+    assert [str(w.message) for w in caught] == []
 
 
 def test_an_empty_frame_reads_back_empty(tmp_path: Path):
