@@ -78,6 +78,13 @@ def test_given_variables_are_read_instead_of_the_process_environment(tmp_path: P
         pipeline_frame_root({}, base=tmp_path)
 
 
+def test_the_variables_may_be_named_and_the_base_must_be(tmp_path: Path):
+    nucleus = {NUCLEUS_SOCKET_ENV: "/greengrass/v2/ipc.socket"}
+    assert pipeline_frame_root(environ=nucleus, base=tmp_path) == pipeline_frame_root(nucleus, base=tmp_path)
+    with pytest.raises(TypeError):
+        pipeline_frame_root(nucleus, tmp_path)  # type: ignore[misc]
+
+
 def mounts(monkeypatch: pytest.MonkeyPatch, text: str | None) -> None:
     """What /proc/mounts says (None: it cannot be read)."""
     def fake_open(path: str, *args: object, **kwargs: object) -> io.StringIO:
@@ -224,6 +231,15 @@ def test_a_frame_reference_says_what_was_written(tmp_path: Path):
     assert re.fullmatch(r"cam0-[0-9a-f]{8}-0", ref.frame_id)
     assert Path(ref.path).name == f"000000000000-{ref.frame_id}.jpg"
     assert read_frame(ref, tmp_path) == jpeg(0)
+
+
+def test_the_jpeg_may_be_named_and_what_describes_it_must_be(tmp_path: Path):
+    ring = FrameRing(tmp_path, "cam0", capacity=3)
+    ref = ring.write(jpeg=jpeg(0), width=4, height=3, captured_at=AT, captured_monotonic_ns=7)
+    assert read_frame(ref, tmp_path) == jpeg(0)
+    with pytest.raises(TypeError):
+        ring.write(jpeg(1), 4, 3, AT, 7)  # type: ignore[misc]
+    assert len(ring) == 1
 
 
 def test_two_rings_of_one_camera_never_name_a_frame_alike(tmp_path: Path):
@@ -436,6 +452,67 @@ def test_a_frame_that_grew_since_it_was_checked_is_refused(tmp_path: Path, monke
     monkeypatch.setattr(frames.os, "fstat", stale_fstat)
     with pytest.raises(FrameTooLarge, match=r"is over the 10-byte frame limit"):
         read_frame(ref, tmp_path, max_bytes=10)
+
+
+class ShortReads:
+    """os.fdopen as read_frame uses it, whose reads return at most ``piece`` bytes (a read may return fewer
+    than asked for), recording how far into the file each read got."""
+
+    def __init__(self, piece: int) -> None:
+        self.piece = piece
+        self.offsets: list[int] = []
+        self.real_fdopen = os.fdopen
+
+    def __call__(self, fd: int, *args: object, **kwargs: object) -> ShortReads.Handle:
+        return ShortReads.Handle(self, fd, self.real_fdopen(fd, *args, **kwargs))  # type: ignore[arg-type]
+
+    class Handle:
+        def __init__(self, spy: ShortReads, fd: int, inner: io.RawIOBase) -> None:
+            self.spy, self.fd, self.inner = spy, fd, inner
+
+        def read(self, size: int) -> bytes:
+            data = self.inner.read(min(size, self.spy.piece))
+            self.spy.offsets.append(os.lseek(self.fd, 0, os.SEEK_CUR))
+            return data or b""
+
+        def __enter__(self) -> ShortReads.Handle:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.inner.close()
+
+
+def stale_size(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """fstat reports ``size`` bytes: what it saw before the file grew."""
+    real_fstat = os.fstat
+
+    def fstat(fd: int) -> os.stat_result:
+        info = list(real_fstat(fd))
+        info[stat.ST_SIZE] = size
+        return os.stat_result(info)
+
+    monkeypatch.setattr(frames.os, "fstat", fstat)
+
+
+def test_a_frame_read_in_short_pieces_reads_back_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    ring = FrameRing(tmp_path, "cam0", capacity=2)
+    ref = write(ring, b"0123456789")
+    spy = ShortReads(piece=5)
+    monkeypatch.setattr(frames.os, "fdopen", spy)
+    assert read_frame(ref, tmp_path, max_bytes=10) == b"0123456789"
+    assert spy.offsets[:2] == [5, 10]  # it did come in pieces
+
+
+def test_a_frame_that_grew_is_refused_after_reading_one_byte_over_the_bound_at_most(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    ring = FrameRing(tmp_path, "cam0", capacity=2)
+    ref = write(ring, b"x" * 100)  # 100 bytes on disk, 10 when fstat looked
+    stale_size(monkeypatch, 10)
+    spy = ShortReads(piece=5)
+    monkeypatch.setattr(frames.os, "fdopen", spy)
+    with pytest.raises(FrameTooLarge, match=r"is over the 10-byte frame limit"):
+        read_frame(ref, tmp_path, max_bytes=10)
+    assert spy.offsets == [5, 10, 11]  # never more of the file than the bound and one byte
 
 
 def test_a_reference_by_a_relative_root_reads_the_same_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
