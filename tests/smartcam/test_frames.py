@@ -180,6 +180,22 @@ def test_a_symlinked_root_is_refused(tmp_path: Path):
     assert not (tmp_path / "real" / "cam0").exists()
 
 
+def test_a_frame_folder_swapped_for_a_file_once_made_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """What another user racing us in /dev/shm could leave between making the folder and checking it."""
+    real_lstat = os.lstat
+    folder = tmp_path / "frames"
+
+    def swapped(path: os.PathLike[str] | str) -> os.stat_result:
+        info = list(real_lstat(path))
+        if Path(path) == folder:
+            info[stat.ST_MODE] = stat.S_IFREG | 0o640
+        return os.stat_result(info)
+
+    monkeypatch.setattr(frames.os, "lstat", swapped)
+    with pytest.raises(FrameRingError, match="is not a plain folder"):
+        frames.ensure_private_dir(folder)
+
+
 # --- the ring's bounds ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("capacity", [0, -1])
