@@ -82,3 +82,10 @@ def test_a_device_path_other_than_dev_video_n_is_refused(device: str):
 def test_the_v4l2_boundaries_are_accepted(device: Any, path: str):
     (cam,) = validate_config(CameraIngestConfig, v4l2(device)).cameras
     assert cam.source.device_path == path  # type: ignore[union-attr]
+
+
+def test_the_first_reconnect_wait_is_at_most_the_longest():
+    refused({"reconnect": {"initialBackoffS": 10.5, "maxBackoffS": 10}}, "reconnect",
+            "initialBackoffS must not exceed maxBackoffS")
+    reconnect = validate_config(CameraIngestConfig, {"reconnect": {"initialBackoffS": 10, "maxBackoffS": 10}}).reconnect
+    assert (reconnect.initial_backoff_s, reconnect.max_backoff_s) == (10, 10)
