@@ -193,8 +193,14 @@ class ReconnectSettings(ComponentConfig):
         0.5, description="Wait in s before the first reopen attempt; doubled after each failed attempt."
     )
     max_backoff_s: Annotated[float, Field(gt=0, le=600)] = Field(
-        10.0, description="Longest wait in s between two reopen attempts."
+        10.0, description="Longest wait in s between two reopen attempts; at least initialBackoffS."
     )
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> ReconnectSettings:
+        if self.initial_backoff_s > self.max_backoff_s:
+            raise ValueError("initialBackoffS must not exceed maxBackoffS")
+        return self
 
 
 def _sample_camera() -> list[CameraSettings]:
