@@ -4,6 +4,7 @@ its reason, and the boundary value is accepted."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from camera_ingest import settings as settings_module
 from camera_ingest.settings import ARTIFACT_DIR, CameraIngestConfig
 from smartcam.config import ConfigError, validate_config
+from smartcam.frames import FrameRing
 from tests.support.config_bounds import check_number_bounds, check_size_bounds
 from tests.support.config_fuzz import recipe_defaults
 
@@ -180,3 +182,15 @@ def test_a_stream_url_has_8_to_2048_characters():
 def test_a_replayed_path_is_not_empty(base: dict[str, Any], kind: str):
     check_size_bounds(CameraIngestConfig, base, ("cameras", 0, "source", "path"), lambda n: "s" * n, min_size=1,
                       where=f"cameras/0/source/{kind}/path")
+
+
+def test_a_camera_id_leaves_room_for_every_frame_id_of_that_camera(tmp_path):
+    longest = "c" * 64
+    (accepted,) = validate_config(CameraIngestConfig, {"cameras": [camera(longest)]}).cameras
+    refused({"cameras": [camera(longest + "c")]}, "cameras/0/id", "String should have at most 64 characters")
+    # the last frame id such a camera can make is still a valid frame reference
+    ring = FrameRing(tmp_path, accepted.id, capacity=2)
+    ring._sequence = 2**63 - 2  # the ring's own counter, set near its end
+    ref = ring.write(b"\xff\xd8 jpeg", width=1, height=1, captured_at=time.time(),
+                     captured_monotonic_ns=time.monotonic_ns())
+    assert len(ref.frame_id) <= 128 and ref.frame_id.startswith(longest)

@@ -101,13 +101,18 @@ class FolderSource(ComponentConfig):
 Source = Annotated[V4l2Source | FileSource | StreamSource | FolderSource, Field(discriminator="type")]
 
 
+# Frame ids are "<camera id>-<8 hex>-<sequence>" and at most 128 characters (Identifier): a camera id of
+# at most 64 leaves room for any sequence (19 digits at most).
+CameraId = Annotated[Identifier, Field(max_length=64)]
+
+
 def _resolve(path: str) -> Path:
     candidate = Path(path)
     return candidate if candidate.is_absolute() else ARTIFACT_DIR / candidate
 
 
 class CameraSettings(ComponentConfig):
-    id: Identifier = Field(
+    id: CameraId = Field(
         description="The camera's name in capture commands (camera_id) and frame references; unique per device."
     )
     source: Source = Field(
