@@ -1,19 +1,24 @@
 """The sender against DynamoDB Local (AWS's engine): faults injected around a real client."""
 
 import json
+import logging
 import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.utils import ContainerMetadataFetcher
 
+import dynamo_writer.sender as sender_module
+import dynamo_writer.spool as spool_module
 from dynamo_writer.dynamo import make_client
 from dynamo_writer.items import items_for
 from dynamo_writer.sender import Sender, _distinct
+from dynamo_writer.settings import DynamoWriterConfig
 from dynamo_writer.spool import Spool, SpooledItem
 from local_greengrass.standins.dynamodb_local import DynamoDBLocal, free_port
 from smartcam.telemetry import Counters
@@ -63,6 +68,298 @@ def spool_at_once(spool, messages):
 
 def make_sender(spool, table, factory, counters=None, **over):
     return Sender(spool, lambda: config(tableName=table, **over), counters or Counters(), client_factory=factory)
+
+
+def bad_item(frame_id: str) -> Any:
+    """A spool item DynamoDB refuses (ValidationException): a number that is not one."""
+    bad = items_for(frames(1, prefix=frame_id)[0], DEVICE, 30)[0]
+    bad.item["maxScore"] = {"N": "not-a-number"}
+    return bad
+
+
+def test_a_refused_batch_goes_one_by_one_up_to_its_last_item_and_no_further(aws_env, table, tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3")
+    good = frames(10)
+    expected = spool_frames(spool, good[:5])
+    spool.put([bad_item("bad")], max_items=100, max_bytes=10**9, policy="refuseNewest")
+    recorder = RecordingClient(make_client(config(tableName=table)))
+    counters = Counters()
+    sender = make_sender(spool, table, lambda _cfg: recorder, counters)
+    assert sender.step(force=True) == 0.0  # refused as a whole: no reason to back off
+    expected |= spool_frames(spool, good[5:])  # more items arrive meanwhile
+    assert [sender.step(force=True) for _ in range(7)] == [0.0] * 7
+    # The batch, each of its items alone (the bad one set aside), then a batch of the items after it.
+    assert [len(batch) for batch in recorder.calls] == [6, 1, 1, 1, 1, 1, 1, 5]
+    assert spool.depth()[0] == 0 and spool.rejected_count() == 1 and counters["itemsRejected"] == 1
+    # A batch of two: the good one written, the bad one set aside (never the other way round).
+    expected |= spool_frames(spool, frames(1, prefix="pair")[:1])
+    spool.put([bad_item("bad2")], max_items=100, max_bytes=10**9, policy="refuseNewest")
+    drain(sender, spool)
+    assert [len(batch) for batch in recorder.calls[8:]] == [2, 1, 1]
+    assert_stored_as_spooled(aws_env.client(), table, expected)
+    assert spool.rejected_count() == 2 and recorder.violations == []
+
+
+class Scripted(RecordingClient):
+    """Call n does ``script[n]``: "half" (the second half comes back unprocessed), an error code, or, once
+    the script is done, a normal write."""
+
+    def __init__(self, inner: Any, script: list[str]) -> None:
+        super().__init__(inner)
+        self.script = script
+
+    def forward(self, table: str, requests: list[dict[str, Any]]) -> dict[str, Any]:
+        action = self.script.pop(0) if self.script else "write"
+        if action == "half":
+            half = len(requests) // 2
+            response = self.inner.batch_write_item(RequestItems={table: requests[:half]})
+            response["UnprocessedItems"] = {table: requests[half:]}
+            return response
+        if action != "write":
+            raise ClientError({"Error": {"Code": action, "Message": f"injected {action}"}}, "BatchWriteItem")
+        return self.inner.batch_write_item(RequestItems={table: requests})
+
+
+def test_failures_are_counted_backed_off_and_cleared_by_a_success(aws_env, table, tmp_path, caplog):
+    spool = Spool(tmp_path / "spool.sqlite3")
+    expected = spool_frames(spool, frames(10))
+    client = Scripted(make_client(config(tableName=table)), ["half", "ProvisionedThroughputExceededException",
+                                                              "ProvisionedThroughputExceededException",
+                                                              "InternalServerError"])
+    counters = Counters()
+    written: list[tuple[str, str]] = []
+    sender = Sender(spool, lambda: config(tableName=table), counters, client_factory=lambda _cfg: client,
+                    on_written=lambda rows: written.extend(item_key(r.item) for r in rows))
+    with caplog.at_level(logging.WARNING, logger="dynamo_writer.sender"):
+        assert sender.step(force=True) > 0  # half of it unprocessed: backs off
+        assert (sender.consecutive_failures, sender.last_error) == (1, "5 UnprocessedItems")
+        assert len(written) == 5 and spool.depth()[0] == 5  # the written half left the spool
+        for failures in (2, 3):
+            assert sender.step(force=True) > 0
+            assert sender.consecutive_failures == failures
+        assert sender.last_error == "ProvisionedThroughputExceededException: injected " \
+                                    "ProvisionedThroughputExceededException"
+        assert sender.step(force=True) > 0
+        assert (sender.consecutive_failures, counters["serviceErrors"], counters["throttled"]) == (4, 1, 2)
+        assert sender.step(force=True) == 0.0
+    assert (sender.consecutive_failures, sender.last_error) == (0, None)
+    warned = [r.getMessage() for r in caplog.records if r.name == "dynamo_writer.sender"]
+    assert len(warned) == 2  # the same throttling twice in a row is logged once
+    assert sorted(written) == sorted(expected)
+    assert_stored_as_spooled(aws_env.client(), table, expected)
+
+
+def test_on_written_hears_of_each_item_once_when_dynamodb_has_it(aws_env, table, tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3")
+    expected = spool_frames(spool, frames(100))
+    state: dict[str, Any] = {"n": 0, "sent": []}
+    written: Counter[tuple[str, str]] = Counter()
+    sender = Sender(spool, lambda: config(tableName=table), Counters(),
+                    client_factory=lambda cfg: UnprocessedThenThrottle(make_client(cfg), state),
+                    on_written=lambda rows: written.update(item_key(r.item) for r in rows))
+    drain(sender, spool)
+    assert len(state["sent"]) > len(expected)  # sent more than once, heard of once
+    assert written == Counter(list(expected))
+    assert_stored_as_spooled(aws_env.client(), table, expected)
+
+
+class Nesting(RecordingClient):
+    """The first BatchWriteItem runs another step while it is in flight (as a second sender thread would)."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.sender: Sender | None = None
+        self.nested: list[float] = []
+
+    def forward(self, table: str, requests: list[dict[str, Any]]) -> dict[str, Any]:
+        if self.sender is not None and not self.nested:
+            self.nested.append(-1.0)
+            self.nested[0] = self.sender.step()
+        return self.inner.batch_write_item(RequestItems={table: requests})
+
+
+def test_while_a_batch_is_in_flight_the_next_full_batch_goes_at_once(aws_env, table, tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3")
+    expected = spool_frames(spool, frames(60))
+    client = Nesting(make_client(config(tableName=table)))
+    sender = make_sender(spool, table, lambda _cfg: client, flushIntervalS=300.0)
+    client.sender = sender
+    assert sender.step() == 0.0
+    assert client.nested == [0.0]  # the nested step sent without waiting for flushIntervalS
+    assert [len(batch) for batch in client.calls] == [25, 25]
+    assert sender.step() == 0.0  # the rest: nothing in flight, a partial batch goes at once
+    assert [len(batch) for batch in client.calls] == [25, 25, 10]
+    assert sorted(sk for batch in client.calls for sk in batch) == sorted(sk for _, sk in expected)
+    assert_stored_as_spooled(aws_env.client(), table, expected)
+
+
+class FakeTime:
+    """The sender's clocks, moved by hand: ``time()`` (wall) and ``monotonic()``."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(("age", "wait"), [(0.25, 0.25), (0.5 - 0.0004, 0.001), (0.5, None), (0.75, None)])
+def test_while_a_batch_is_in_flight_a_partial_batch_fills_for_at_most_flush_interval(tmp_path, monkeypatch, age,
+                                                                                     wait):
+    """flushIntervalS 0.5: a partial batch waits what is left of it, counted from its oldest item, at least
+    1 ms; once that old it goes."""
+    clock = FakeTime(1000.0)
+    monkeypatch.setattr(spool_module, "time", clock)
+    monkeypatch.setattr(sender_module, "time", clock)
+    spool = Spool(tmp_path / "spool.sqlite3")
+    for message in frames(2):  # the oldest at 1000.0, the other 0.2 s later
+        spool.put(items_for(message, DEVICE, 30), max_items=100, max_bytes=10**9, policy="refuseNewest")
+        clock.now += 0.2
+    clock.now = 1000.0 + age
+    calls: list[int] = []
+
+    class Client:
+        def batch_write_item(self, RequestItems: dict[str, list[Any]]) -> dict[str, Any]:
+            calls.append(len(RequestItems["unit-table"]))
+            return {"UnprocessedItems": {}}
+
+    sender = Sender(spool, lambda: config(flushIntervalS=0.5), Counters(), client_factory=lambda _cfg: Client())
+    sender._inflight.add(-1)  # as if another sender thread had a batch in flight
+    delay = sender.step()
+    if wait is None:
+        assert (delay, calls) == (0.0, [2])
+    else:
+        assert (delay, calls) == (wait, [])
+    spool.close()
+
+
+def test_an_empty_spool_waits_flush_interval_or_until_woken(tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3")
+    sender = Sender(spool=spool, settings=lambda: config(flushIntervalS=0.5), counters=Counters(),  # all by name
+                    client_factory=lambda _cfg: None)
+    assert sender.step() == 0.5
+    with pytest.raises(TypeError):
+        sender.step(True)  # force is said by name: step(True) reads as anything
+    spool.close()
+
+
+def test_the_client_is_kept_renewed_when_its_settings_change_and_after_a_credential_error(aws_env, table, tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3")
+    made: list[float] = []
+    script = ["UnrecognizedClientException", "ProvisionedThroughputExceededException"]
+
+    def factory(cfg: DynamoWriterConfig) -> Any:
+        made.append(cfg.request_timeout_s)
+        return Scripted(make_client(cfg), script)
+
+    settings = {"cfg": config(tableName=table, requestTimeoutS=2)}
+    sender = Sender(spool, lambda: settings["cfg"], Counters(), client_factory=factory)
+    expected = spool_frames(spool, frames(3))
+    drain(sender, spool)
+    assert made == [2, 2]  # the credential error renewed it, the throttling did not
+    expected |= spool_frames(spool, frames(6)[3:])
+    drain(sender, spool)
+    assert made == [2, 2]
+    settings["cfg"] = config(tableName=table, requestTimeoutS=3)
+    expected |= spool_frames(spool, frames(9)[6:])
+    drain(sender, spool)
+    assert made == [2, 2, 3]
+    assert_stored_as_spooled(aws_env.client(), table, expected)
+
+
+def test_a_missing_table_is_created_only_when_configured(aws_env, tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3")
+    name = unique_table()
+    expected = spool_frames(spool, frames(3))
+    counters = Counters()
+    sender = make_sender(spool, name, make_client, counters)  # createTableIfMissing: false
+    assert sender.step(force=True) > 0
+    assert sender.last_error.startswith("ResourceNotFoundException") and counters["serviceErrors"] == 1
+    assert name not in aws_env.client().list_tables()["TableNames"]
+    drain(make_sender(spool, name, make_client, createTableIfMissing=True), spool)
+    try:
+        assert_stored_as_spooled(aws_env.client(), name, expected)
+    finally:
+        aws_env.client().delete_table(TableName=name)
+
+
+# the threads ------------------------------------------------------------------------------------
+class RecordingEvent(threading.Event):
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        return super().wait(timeout)
+
+
+def test_stop_gives_the_threads_30_s_in_all(tmp_path, monkeypatch):
+    clock = FakeTime(1000.0)
+    monkeypatch.setattr(sender_module, "time", clock)
+    spool = Spool(tmp_path / "spool.sqlite3")
+    sender = Sender(spool, lambda: config(senderThreads=2), Counters(), client_factory=lambda _cfg: None)
+    sender.start()
+    threads = list(sender._threads)
+    joined: list[float | None] = []
+    try:
+        for thread in threads:
+            def recording_join(timeout: float | None = None, join: Any = thread.join) -> None:
+                joined.append(timeout)
+                clock.now += 31  # as if this thread took the whole time
+                join(timeout)
+
+            monkeypatch.setattr(thread, "join", recording_join)
+    finally:
+        sender.stop()
+    for thread in threads:
+        threading.Thread.join(thread, 30)
+    assert len(threads) == 2 and all(t.daemon for t in threads)  # never keep the process alive
+    assert joined == [30.0, 0.0]
+    spool.close()
+
+
+def test_an_idle_thread_is_woken_at_once_by_new_items(aws_env, table, tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3")
+    sender = make_sender(spool, table, make_client, flushIntervalS=300.0)
+    sender._wake = wake = RecordingEvent()
+    sender.start()
+    try:
+        wait_until(lambda: wake.waits, 60, "the thread idle")
+        expected = spool_frames(spool, frames(3))
+        sender.wake()
+        wait_until(lambda: spool.depth()[0] == 0, 60, "the items sent (not in flushIntervalS, 300 s)")
+    finally:
+        sender.stop()
+    assert_stored_as_spooled(aws_env.client(), table, expected)
+
+
+def test_the_threads_back_off_after_a_failure_and_survive_any_error(aws_env, table, tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3")
+    expected = spool_frames(spool, frames(3))
+    made: list[int] = []
+
+    def factory(cfg: DynamoWriterConfig) -> Any:
+        made.append(1)
+        if len(made) == 1:
+            raise RuntimeError("not an AWS error: a bug, a full disk...")
+        return Scripted(make_client(cfg), ["ProvisionedThroughputExceededException"])
+
+    counters = Counters()
+    sender = make_sender(spool, table, factory, counters)
+    sender._stop = stop = RecordingEvent()
+    sender.start()
+    try:
+        wait_until(lambda: spool.depth()[0] == 0, 60, "the items sent")
+    finally:
+        sender.stop()
+    assert (counters["senderErrors"], counters["throttled"]) == (1, 1)
+    backoffs = [w for w in stop.waits if w is not None]
+    assert len(backoffs) == 2 and all(0 < w <= 0.2 for w in backoffs)  # backoffMaxS
+    assert_stored_as_spooled(aws_env.client(), table, expected)
 
 
 def test_drains_everything_exactly_once(aws_env, table, tmp_path):

@@ -1,9 +1,13 @@
+import dataclasses
 import json
 import sqlite3
+import threading
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 
+from dynamo_writer import spool as spool_module
 from dynamo_writer.event_spool import EventSpool
 from dynamo_writer.items import items_for
 from dynamo_writer.spool import FrameKey, Spool
@@ -276,3 +280,326 @@ def test_a_spool_file_from_before_the_frames_table_opens_and_keeps_its_items(tmp
     assert reopened.depth()[0] == 4 and reopened.decided("new-frame") == admission.decided
     reopened.close()
     assert frame_rows(path) == [("new-frame", "stored", 1)]
+
+
+# --- what each put, ack and reject promises, field by field -----------------------------------------
+
+BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for the other connection's transaction
+
+
+@pytest.mark.parametrize("spool_class", [Spool, EventSpool])
+def test_a_writer_waits_for_the_other_connections_transaction(tmp_path, spool_class):
+    """The detections and the events spool share the file on two connections: one waits for the other."""
+    spool = spool_class(tmp_path / "s.sqlite3")
+    try:
+        assert spool._db.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
+    finally:
+        spool.close()
+
+
+def test_a_database_that_cannot_use_wal_is_refused():
+    with pytest.raises(RuntimeError, match="cannot use WAL mode"):
+        Spool(Path(":memory:"))  # an in-memory database has no WAL: it answers "memory"
+
+
+def test_a_spool_in_a_folder_not_made_yet_makes_it(tmp_path):
+    spool = Spool(tmp_path / "a" / "b" / "s.sqlite3")
+    put_all(spool, spooled(1))
+    spool.close()
+    assert Spool(tmp_path / "a" / "b" / "s.sqlite3").depth()[0] == 1
+
+
+def locked(path):
+    """Another connection holding the write lock of the spool file."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_a_message_without_items_or_frame_takes_no_write_lock(tmp_path):
+    spool = Spool(tmp_path / "s.sqlite3")
+    spool._db.execute("PRAGMA busy_timeout=0")  # fail at once instead of waiting for the lock
+    other = locked(tmp_path / "s.sqlite3")
+    try:
+        nothing = spool.put([], **LIMITS)
+        assert (nothing.accepted, nothing.duplicates, nothing.refused, nothing.dropped, nothing.disk_full,
+                nothing.decided) == (0, 0, 0, 0, False, None)
+        # and a locked database is not a full disk: the error goes up, the items are not "refused"
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            spool.put(spooled(1), **LIMITS)
+    finally:
+        other.close()
+    assert spool.put(spooled(1), **LIMITS).accepted == 1  # the failed put left no transaction open
+    spool.close()
+
+
+def test_an_admission_says_exactly_what_was_done(tmp_path):
+    spool = Spool(tmp_path / "s.sqlite3")
+    message = detections("f1", labels=("a", "b"))
+    admission = spool.put(items_for(message, DEVICE, 30), frame=key_of(message), **LIMITS)
+    assert (admission.accepted, admission.duplicates, admission.refused, admission.dropped, admission.disk_full,
+            admission.reason, admission.held, admission.lost, admission.already_decided, admission.ignored) == (
+        2, 0, 0, 0, False, "", 0, 0, False, False)
+    again = spool.put(items_for(message, DEVICE, 30), frame=key_of(message), **LIMITS)
+    assert (again.accepted, again.duplicates, again.refused, again.dropped, again.disk_full, again.held,
+            again.lost, again.already_decided, again.ignored) == (0, 0, 0, 0, False, 0, 0, True, False)
+    spool.close()
+
+
+def test_what_the_spool_hands_out_cannot_be_changed_afterwards(tmp_path):
+    """Admissions, decided frames and spooled items are values: a receipt built from one stays true."""
+    spool = Spool(tmp_path / "s.sqlite3")
+    message = detections("f1")
+    admission = spool.put(items_for(message, DEVICE, 30), frame=key_of(message), **LIMITS)
+    (row,) = spool.peek(1)
+    for value, field in ((admission, "accepted"), (admission.decided, "items"), (row, "seq"),
+                         (key_of(message), "frame_id")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, 99)
+    spool.close()
+
+
+def test_the_byte_limit_takes_a_spool_exactly_full(tmp_path):
+    spool = Spool(tmp_path / "s.sqlite3")
+    items = spooled(4)
+    limit = sum(i.size for i in items[:3])
+    results = put_all(spool, items, max_bytes=limit)
+    assert [r.accepted for r in results] == [1, 1, 1, 0]
+    assert spool.depth() == (3, limit)
+    spool.close()
+
+
+@pytest.mark.parametrize("limit", ["max_items", "max_bytes"])
+def test_a_message_exactly_as_large_as_the_spool_replaces_everything_under_drop_oldest(tmp_path, limit):
+    spool = Spool(tmp_path / "s.sqlite3")
+    old = spooled(2, prefix="old")
+    message = items_for(detections("new", labels=("a", "b", "c")), DEVICE, 30)
+    bound = {"max_items": len(message), "max_bytes": sum(i.size for i in message)}[limit]
+    put_all(spool, old)
+    admission = spool.put(message, **(LIMITS | {"policy": "dropOldest", limit: bound}))
+    assert (admission.accepted, admission.dropped, admission.refused) == (3, 2, 0)
+    assert [r.key for r in spool.peek(10)] == [i.key for i in message]
+    spool.close()
+
+
+@pytest.mark.parametrize("beyond", [0, 1])
+def test_drop_oldest_frees_at_least_the_bytes_missing_and_not_one_item_more(tmp_path, beyond):
+    """The new item needs exactly the oldest item's bytes (one byte more: the two oldest go)."""
+    spool = Spool(tmp_path / "s.sqlite3")
+    items = spooled(6)
+    put_all(spool, items[:5])
+    need = items[5].size
+    max_bytes = sum(i.size for i in items[:5]) + need - items[0].size - beyond
+    admission = spool.put([items[5]], **(LIMITS | {"policy": "dropOldest", "max_bytes": max_bytes}))
+    gone = 1 + beyond
+    assert (admission.accepted, admission.dropped) == (1, gone)
+    assert [r.key for r in spool.peek(10)] == [i.key for i in items[gone:]]
+    assert spool.depth() == (6 - gone, sum(i.size for i in items[gone:]))
+    spool.close()
+
+
+def test_a_spool_over_a_lowered_limit_still_records_frames_with_nothing_new(tmp_path):
+    spool = Spool(tmp_path / "s.sqlite3")
+    message = detections("f1", labels=("a", "b"))
+    spool.put(items_for(message, DEVICE, 30), **LIMITS)  # spooled before the frames were remembered
+    lowered = LIMITS | {"max_items": 1}
+    known = spool.put(items_for(message, DEVICE, 30), frame=key_of(message), **lowered)
+    assert (known.accepted, known.duplicates, known.refused) == (0, 2, 0)
+    assert known.decided is not None and (known.decided.outcome, known.decided.items) == ("stored", 2)
+    empty = detections("empty", labels=())
+    assert spool.put([], frame=key_of(empty), **lowered).decided.outcome == "no_detections"
+    summarized = detections("summarized", labels=())
+    decided = spool.put([], frame=key_of(summarized), summarized=True, **lowered).decided
+    assert (decided.outcome, decided.items) == ("summarized", 0)
+    assert spool.depth()[0] == 2
+    spool.close()
+
+
+def test_acknowledging_nothing_removes_nothing(tmp_path):
+    spool = Spool(tmp_path / "s.sqlite3")
+    put_all(spool, spooled(2))
+    assert spool.ack([]) == 0
+    assert spool.ack([10_000]) == 0  # not a spooled seq
+    assert spool.depth()[0] == 2
+    spool.close()
+
+
+def test_a_rejected_item_is_moved_aside_with_its_reason_cut_to_1024_characters(tmp_path):
+    spool = Spool(tmp_path / "s.sqlite3")
+    items = spooled(3)
+    put_all(spool, items)
+    first, second, _ = spool.peek(3)
+    spool.reject(second, "ValidationException: " + "x" * 2000)
+    assert spool.rejected_count() == 1
+    assert [r.key for r in spool.peek(10)] == [items[0].key, items[2].key]
+    assert spool.depth() == (2, items[0].size + items[2].size)
+    spool.reject(second, "again")  # the same key rejected again: one row, the latest reason
+    assert spool.rejected_count() == 1
+    spool.close()
+    with closing(sqlite3.connect(tmp_path / "s.sqlite3")) as db:
+        rows = db.execute("SELECT key, item, reason FROM rejected").fetchall()
+    assert [(key, json.loads(item), reason) for key, item, reason in rows] == [(second.key, second.item, "again")]
+    spool = Spool(tmp_path / "s.sqlite3")
+    spool.reject(first, "ValidationException: " + "y" * 2000)
+    spool.close()
+    with closing(sqlite3.connect(tmp_path / "s.sqlite3")) as db:
+        (reason,) = db.execute("SELECT reason FROM rejected WHERE key = ?", (first.key,)).fetchone()
+    assert reason == ("ValidationException: " + "y" * 2000)[:1024] and len(reason) == 1024
+
+
+class FakeTime:
+    """Stands in for the ``time`` module in dynamo_writer.spool: a wall clock moved by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = FakeTime(1_700_000_000.0)
+    monkeypatch.setattr(spool_module, "time", fake)
+    return fake
+
+
+def test_items_and_frames_carry_the_time_they_were_spooled(tmp_path, clock):
+    spool = Spool(tmp_path / "s.sqlite3")
+    assert spool.oldest_age_s() is None
+    message = detections("f1")
+    admission = spool.put(items_for(message, DEVICE, 30), frame=key_of(message), **LIMITS)
+    assert admission.decided is not None and admission.decided.decided_at == clock.now
+    assert [r.enqueued_at for r in spool.peek(1)] == [clock.now]
+    clock.now += 12.5
+    put_all(spool, spooled(1, prefix="later"))
+    assert spool.oldest_age_s() == 12.5  # the oldest item's age, not the newest's
+    clock.now -= 100  # the clock went back: an age is never negative
+    assert spool.oldest_age_s() == 0.0
+    spool.close()
+
+
+def test_frames_are_pruned_by_the_clock_and_at_the_exact_age_kept(tmp_path, clock):
+    spool = Spool(tmp_path / "s.sqlite3")
+    old, recent = frames(2)
+    spool.put(items_for(old, DEVICE, 30), frame=key_of(old), **LIMITS)
+    clock.now += 60
+    spool.put(items_for(recent, DEVICE, 30), frame=key_of(recent), **LIMITS)
+    assert spool.prune_frames(60) == 0  # decided exactly 60 s ago: kept
+    clock.now += 0.5
+    assert spool.prune_frames(60) == 1
+    assert spool.decided(old.frame.frame_id) is None and spool.decided(recent.frame.frame_id) is not None
+    assert spool.prune_frames(max_age_s=60, now=clock.now + 1000) == 1
+    with pytest.raises(TypeError):
+        spool.prune_frames(60, clock.now)  # ``now`` only by name: a second number is not taken for it
+    spool.close()
+
+
+def refuse_writes(db, table, when):
+    """A trigger that makes a statement fail halfway through its transaction (from another connection)."""
+    action = "INSERT" if table == "spool" else "DELETE"
+    row = "NEW" if action == "INSERT" else "OLD"
+    with closing(sqlite3.connect(db)) as other, other:
+        other.execute(f"CREATE TRIGGER refuse_{table} BEFORE {action} ON {table} "
+                      f"WHEN {row}.{when} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+
+
+def test_a_put_failing_halfway_rolls_back_and_the_next_one_works(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    spool = Spool(path)
+    bad, good = spooled(2)
+    refuse_writes(path, "spool", f"key = '{bad.key}'")
+    with pytest.raises(sqlite3.IntegrityError, match="refused by the test"):
+        spool.put([good, bad], **LIMITS)
+    assert spool.depth() == (0, 0)  # all or nothing
+    assert spool.put([good], **LIMITS).accepted == 1
+    assert [r.key for r in spool.peek(10)] == [good.key]
+    spool.close()
+
+
+def test_a_prune_failing_halfway_rolls_back_and_the_spool_still_works(tmp_path, clock):
+    path = tmp_path / "s.sqlite3"
+    spool = Spool(path)
+    first, second = frames(2)
+    spool.put(items_for(first, DEVICE, 30), frame=key_of(first), **LIMITS)
+    spool.put(items_for(second, DEVICE, 30), frame=key_of(second), **LIMITS)
+    refuse_writes(path, "frames", f"frame_id = '{second.frame.frame_id}'")
+    with pytest.raises(sqlite3.IntegrityError, match="refused by the test"):
+        spool.prune_frames(0, now=clock.now + 1)
+    assert spool.decided(first.frame.frame_id) is not None  # the whole prune rolled back
+    third = detections("third")
+    assert spool.put(items_for(third, DEVICE, 30), frame=key_of(third), **LIMITS).accepted == 1
+    spool.close()
+
+
+class RollbackFails:
+    """The spool's connection, but its INSERTs fail as on a full disk and its ROLLBACK reports an error
+    (after rolling back, as SQLite does when it rolled back by itself already)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __getattr__(self, name: str):
+        return getattr(self.db, name)
+
+    def execute(self, sql: str, *args):
+        if sql == "ROLLBACK":
+            self.db.execute(sql)
+            raise sqlite3.OperationalError("cannot rollback - no transaction is active")
+        return self.db.execute(sql, *args)
+
+    def executemany(self, sql: str, *args):
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_a_failing_rollback_is_logged_and_the_full_disk_still_reported(tmp_path, caplog):
+    spool = Spool(tmp_path / "s.sqlite3")
+    real = spool._db
+    spool._db = RollbackFails(real)
+    admission = spool.put(spooled(2), **LIMITS)
+    assert (admission.disk_full, admission.refused, admission.accepted) == (True, 2, 0)
+    assert "database or disk is full" in admission.reason
+    (record,) = [r for r in caplog.records if "rollback of the spool transaction failed" in r.getMessage()]
+    assert record.exc_info is not None and "cannot rollback" in str(record.exc_info[1])  # with the traceback
+    spool._db = real
+    assert spool.put(spooled(2), **LIMITS).accepted == 2
+    spool.close()
+
+
+def test_the_spool_serves_the_receiving_and_the_sending_thread(tmp_path):
+    spool = Spool(tmp_path / "s.sqlite3")
+    results = []
+    thread = threading.Thread(target=lambda: results.append(put_all(spool, spooled(3))))
+    thread.start()
+    thread.join()
+    assert [[r.accepted for r in batch] for batch in results] == [[1, 1, 1]]
+    assert spool.ack(r.seq for r in spool.peek(10)) == 3
+    spool.close()
+
+
+def test_depth_counters_saying_more_than_there_is_do_not_stop_drop_oldest(tmp_path):
+    """Counters off from the rows (a file edited by hand or restored from elsewhere): dropOldest drops
+    what there is and stores the new item instead of looking for rows that are not there."""
+    path = tmp_path / "s.sqlite3"
+    spool = Spool(path)
+    old = spooled(2)
+    put_all(spool, old)
+    with closing(sqlite3.connect(path)) as other, other:
+        other.execute("UPDATE depth SET items = items + 5, bytes = bytes + 5000 WHERE id = 1")
+    new_item = spooled(1, prefix="new")
+    admission = spool.put(new_item, **(LIMITS | {"policy": "dropOldest", "max_items": 3}))
+    assert (admission.accepted, admission.dropped) == (1, 2)
+    assert [r.key for r in spool.peek(10)] == [new_item[0].key]
+    spool.close()
+
+
+def test_limits_and_options_are_given_by_name(tmp_path):
+    """Keyword-only, so a call cannot swap maxSpoolItems and maxSpoolMB (or pass a page limit) by position."""
+    with pytest.raises(TypeError):
+        Spool(tmp_path / "s.sqlite3", 40)
+    spool = Spool(path=tmp_path / "s.sqlite3")
+    with pytest.raises(TypeError):
+        spool.put(spooled(1), 10, 10**9, "refuseNewest")
+    assert spool.put(items=spooled(1), **LIMITS).accepted == 1
+    assert spool.depth()[0] == 1
+    spool.close()

@@ -95,6 +95,7 @@ def test_runtime_preference_covers_both_manifests():
 
 
 def test_committed_model_stays_small():
-    # Two exports (~12 MB each) and four DLR builds (~12.7 MB each: their weights are laid out per CPU).
+    # Two fp32 exports (~12.2 MB each), the INT8 export (3.8 MB) and four DLR builds (~12.8 MB each: their
+    # weights are laid out per CPU's vector width, so no two builds share a file): 79.4 MB today.
     total = sum(path.stat().st_size for path in (COMPONENT / "model").rglob("*") if path.is_file())
-    assert total < 80_000_000
+    assert total < 85_000_000

@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import stat
+import warnings
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,13 @@ def test_given_variables_are_read_instead_of_the_process_environment(tmp_path: P
         pipeline_frame_root({}, base=tmp_path)
 
 
+def test_the_variables_may_be_named_and_the_base_must_be(tmp_path: Path):
+    nucleus = {NUCLEUS_SOCKET_ENV: "/greengrass/v2/ipc.socket"}
+    assert pipeline_frame_root(environ=nucleus, base=tmp_path) == pipeline_frame_root(nucleus, base=tmp_path)
+    with pytest.raises(TypeError):
+        pipeline_frame_root(nucleus, tmp_path)  # type: ignore[misc]
+
+
 def mounts(monkeypatch: pytest.MonkeyPatch, text: str | None) -> None:
     """What /proc/mounts says (None: it cannot be read)."""
     def fake_open(path: str, *args: object, **kwargs: object) -> io.StringIO:
@@ -89,7 +97,8 @@ def mounts(monkeypatch: pytest.MonkeyPatch, text: str | None) -> None:
 
 
 def test_a_folder_with_a_tmpfs_mounted_on_it_is_a_tmpfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    mounts(monkeypatch, f"sysfs /sys sysfs rw 0 0\nbroken\nx y\ntmpfs {tmp_path} tmpfs rw,nosuid 0 0\n")
+    # lines too short to name a mount type are skipped, even one naming the folder
+    mounts(monkeypatch, f"sysfs /sys sysfs rw 0 0\nbroken\nnone {tmp_path}\ntmpfs {tmp_path} tmpfs rw,nosuid 0 0\n")
     assert frames._is_writable_tmpfs(tmp_path) is True
 
 
@@ -171,6 +180,22 @@ def test_a_symlinked_root_is_refused(tmp_path: Path):
     assert not (tmp_path / "real" / "cam0").exists()
 
 
+def test_a_frame_folder_swapped_for_a_file_once_made_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """What another user racing us in /dev/shm could leave between making the folder and checking it."""
+    real_lstat = os.lstat
+    folder = tmp_path / "frames"
+
+    def swapped(path: os.PathLike[str] | str) -> os.stat_result:
+        info = list(real_lstat(path))
+        if Path(path) == folder:
+            info[stat.ST_MODE] = stat.S_IFREG | 0o640
+        return os.stat_result(info)
+
+    monkeypatch.setattr(frames.os, "lstat", swapped)
+    with pytest.raises(FrameRingError, match="is not a plain folder"):
+        frames.ensure_private_dir(folder)
+
+
 # --- the ring's bounds ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("capacity", [0, -1])
@@ -224,6 +249,15 @@ def test_a_frame_reference_says_what_was_written(tmp_path: Path):
     assert read_frame(ref, tmp_path) == jpeg(0)
 
 
+def test_the_jpeg_may_be_named_and_what_describes_it_must_be(tmp_path: Path):
+    ring = FrameRing(tmp_path, "cam0", capacity=3)
+    ref = ring.write(jpeg=jpeg(0), width=4, height=3, captured_at=AT, captured_monotonic_ns=7)
+    assert read_frame(ref, tmp_path) == jpeg(0)
+    with pytest.raises(TypeError):
+        ring.write(jpeg(1), 4, 3, AT, 7)  # type: ignore[misc]
+    assert len(ring) == 1
+
+
 def test_two_rings_of_one_camera_never_name_a_frame_alike(tmp_path: Path):
     first = write(FrameRing(tmp_path / "a", "cam0", capacity=2), jpeg(0))
     second = write(FrameRing(tmp_path / "b", "cam0", capacity=2), jpeg(0))
@@ -263,6 +297,23 @@ def test_a_restart_goes_on_after_the_highest_sequence_whatever_the_names_order(t
     ring_of_two = FrameRing(tmp_path, "cam0", capacity=2)  # keeps the two newest by sequence
     assert sorted(p.name for p in folder.iterdir()) == [frame_file_name(30, "b-30"), Path(newest.path).name]
     assert (ring_of_two.recycled, ring_of_two.total_bytes) == (3, 130)
+
+
+def test_a_temporary_file_gone_before_the_ring_removes_it_is_no_problem(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    folder = tmp_path / "cam0"
+    folder.mkdir()
+    (folder / frame_file_name(4, "a-4")).write_bytes(b"frame")
+    real_iterdir = Path.iterdir
+
+    def listing_a_vanished_file(path: Path):  # another process removed it after the folder was listed
+        yield path / ".tmp-000000000005-a-5.jpg"
+        yield from real_iterdir(path)
+
+    monkeypatch.setattr(Path, "iterdir", listing_a_vanished_file)
+    ring = FrameRing(tmp_path, "cam0", capacity=3)
+    monkeypatch.undo()
+    assert (len(ring), ring.total_bytes, write(ring, jpeg(0)).sequence) == (1, 5, 5)
 
 
 def test_an_empty_folder_starts_at_sequence_0(tmp_path: Path):
@@ -337,6 +388,19 @@ def test_a_symlink_at_the_temporary_name_is_never_followed(tmp_path: Path):
     assert target.read_bytes() == b"keep"
 
 
+def test_a_failed_write_raises_its_cause_even_when_the_temporary_file_is_already_gone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def vanish_then_fail(fd: int, data: bytes) -> int:
+        (tmp_path / ".tmp-copy.jpg").unlink()  # e.g. a restarting ring cleared its folder's temporary files
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(frames.os, "write", vanish_then_fail)
+    with pytest.raises(OSError) as failed:
+        write_private_file(tmp_path / "copy.jpg", b"data")
+    assert failed.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_short_write_is_continued(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     real_write = os.write
     monkeypatch.setattr(frames.os, "write", lambda fd, data: real_write(fd, bytes(data[:3])))
@@ -355,6 +419,21 @@ def test_the_default_bound_is_32_mib(tmp_path: Path):
         stream.truncate(MAX_FRAME_BYTES + 1)  # sparse: no memory, no disk
     with pytest.raises(FrameTooLarge, match=f"has {MAX_FRAME_BYTES + 1} bytes, over the {MAX_FRAME_BYTES}-byte"):
         read_frame(ref, tmp_path)
+
+
+def test_the_bound_is_given_by_name():
+    """max_bytes is keyword-only: a third argument by position is refused, never taken as the bound."""
+    with pytest.raises(TypeError):
+        read_frame(None, "/", 10)  # type: ignore[arg-type, misc]
+
+
+def test_reading_a_frame_warns_of_nothing(tmp_path: Path):
+    ring = FrameRing(tmp_path, "cam0", capacity=2)
+    ref = write(ring, jpeg(0))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert read_frame(ref, tmp_path) == jpeg(0)
+    assert [str(w.message) for w in caught] == []
 
 
 def test_an_empty_frame_reads_back_empty(tmp_path: Path):
@@ -389,6 +468,67 @@ def test_a_frame_that_grew_since_it_was_checked_is_refused(tmp_path: Path, monke
     monkeypatch.setattr(frames.os, "fstat", stale_fstat)
     with pytest.raises(FrameTooLarge, match=r"is over the 10-byte frame limit"):
         read_frame(ref, tmp_path, max_bytes=10)
+
+
+class ShortReads:
+    """os.fdopen as read_frame uses it, whose reads return at most ``piece`` bytes (a read may return fewer
+    than asked for), recording how far into the file each read got."""
+
+    def __init__(self, piece: int) -> None:
+        self.piece = piece
+        self.offsets: list[int] = []
+        self.real_fdopen = os.fdopen
+
+    def __call__(self, fd: int, *args: object, **kwargs: object) -> ShortReads.Handle:
+        return ShortReads.Handle(self, fd, self.real_fdopen(fd, *args, **kwargs))  # type: ignore[arg-type]
+
+    class Handle:
+        def __init__(self, spy: ShortReads, fd: int, inner: io.RawIOBase) -> None:
+            self.spy, self.fd, self.inner = spy, fd, inner
+
+        def read(self, size: int) -> bytes:
+            data = self.inner.read(min(size, self.spy.piece))
+            self.spy.offsets.append(os.lseek(self.fd, 0, os.SEEK_CUR))
+            return data or b""
+
+        def __enter__(self) -> ShortReads.Handle:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.inner.close()
+
+
+def stale_size(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """fstat reports ``size`` bytes: what it saw before the file grew."""
+    real_fstat = os.fstat
+
+    def fstat(fd: int) -> os.stat_result:
+        info = list(real_fstat(fd))
+        info[stat.ST_SIZE] = size
+        return os.stat_result(info)
+
+    monkeypatch.setattr(frames.os, "fstat", fstat)
+
+
+def test_a_frame_read_in_short_pieces_reads_back_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    ring = FrameRing(tmp_path, "cam0", capacity=2)
+    ref = write(ring, b"0123456789")
+    spy = ShortReads(piece=5)
+    monkeypatch.setattr(frames.os, "fdopen", spy)
+    assert read_frame(ref, tmp_path, max_bytes=10) == b"0123456789"
+    assert spy.offsets[:2] == [5, 10]  # it did come in pieces
+
+
+def test_a_frame_that_grew_is_refused_after_reading_one_byte_over_the_bound_at_most(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    ring = FrameRing(tmp_path, "cam0", capacity=2)
+    ref = write(ring, b"x" * 100)  # 100 bytes on disk, 10 when fstat looked
+    stale_size(monkeypatch, 10)
+    spy = ShortReads(piece=5)
+    monkeypatch.setattr(frames.os, "fdopen", spy)
+    with pytest.raises(FrameTooLarge, match=r"is over the 10-byte frame limit"):
+        read_frame(ref, tmp_path, max_bytes=10)
+    assert spy.offsets == [5, 10, 11]  # never more of the file than the bound and one byte
 
 
 def test_a_reference_by_a_relative_root_reads_the_same_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -101,13 +101,18 @@ class FolderSource(ComponentConfig):
 Source = Annotated[V4l2Source | FileSource | StreamSource | FolderSource, Field(discriminator="type")]
 
 
+# Frame ids are "<camera id>-<8 hex>-<sequence>" and at most 128 characters (Identifier): a camera id of
+# at most 64 leaves room for any sequence (19 digits at most).
+CameraId = Annotated[Identifier, Field(max_length=64)]
+
+
 def _resolve(path: str) -> Path:
     candidate = Path(path)
     return candidate if candidate.is_absolute() else ARTIFACT_DIR / candidate
 
 
 class CameraSettings(ComponentConfig):
-    id: Identifier = Field(
+    id: CameraId = Field(
         description="The camera's name in capture commands (camera_id) and frame references; unique per device."
     )
     source: Source = Field(
@@ -193,8 +198,14 @@ class ReconnectSettings(ComponentConfig):
         0.5, description="Wait in s before the first reopen attempt; doubled after each failed attempt."
     )
     max_backoff_s: Annotated[float, Field(gt=0, le=600)] = Field(
-        10.0, description="Longest wait in s between two reopen attempts."
+        10.0, description="Longest wait in s between two reopen attempts; at least initialBackoffS."
     )
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> ReconnectSettings:
+        if self.initial_backoff_s > self.max_backoff_s:
+            raise ValueError("initialBackoffS must not exceed maxBackoffS")
+        return self
 
 
 def _sample_camera() -> list[CameraSettings]:

@@ -155,7 +155,7 @@ class EventSender:
         self._counters.add("snapshotsUploaded")
         if not self._spool.mark_uploaded(event.event_id, snap.frame_id):
             return None
-        return self._spool.held(event.event_id)
+        return self._unchanged(event, self._spool.held(event.event_id))
 
     def _write(self, event: HeldEvent, cfg: DynamoWriterConfig) -> None:
         snap = event.snapshot
@@ -220,3 +220,9 @@ class EventSender:
                 create_bucket_if_missing(client, resource, cfg.region or os.environ.get("AWS_REGION"))
                 self._ready.add((service, resource))
         return client
+
+    @staticmethod
+    def _unchanged(event: HeldEvent, now: HeldEvent | None) -> HeldEvent | None:
+        """``now``, the row read again once the upload is recorded, unless a newer message arrived
+        meanwhile: its snapshot may be another one, not in S3 yet (None: step again)."""
+        return now if now is not None and now.sequence == event.sequence else None

@@ -263,10 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     header = ("backend", "model med", "model p90", "overhead med", "total med", "total p90")
     for run in runs:
         print(f"threads={run.threads}")
-        print(f"  {header[0]:<12} " + " ".join(f"{h:>13}" for h in header[1:]))
+        print(f"  {header[0]:<16} " + " ".join(f"{h:>13}" for h in header[1:]))
         for name, r in run.backends.items():
             values = (r.model.median_ms, r.model.p90_ms, r.overhead.median_ms, r.total.median_ms, r.total.p90_ms)
-            print(f"  {name:<12} " + " ".join(f"{v:>13.2f}" for v in values))
+            print(f"  {name:<16} " + " ".join(f"{v:>13.2f}" for v in values))
         print("  " + run.checks.model_dump_json())
     print(f"wrote {args.out} and {args.plot}")
     return 0

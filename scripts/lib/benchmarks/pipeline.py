@@ -139,7 +139,8 @@ class RssSampler:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(10)
+        if self._thread.is_alive():  # not started when the runtime failed to come up: its error is the one to see
+            self._thread.join(10)
 
     def _run(self) -> None:
         while not self._stop.wait(1.0):
