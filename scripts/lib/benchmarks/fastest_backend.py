@@ -1,7 +1,8 @@
 """The fastest inference build measured here: what the latest inference benchmark (docs/bench/inference.json)
-found fastest at the thread count SsdInference runs by default on this machine (``threads`` 0: the cores
-it may use minus one, at least 1), else at the most threads it ran; ``auto`` when there is no readable
-result."""
+names ``fastest_backend`` (the fastest full-precision build: it leaves out lower-precision ones such as
+onnxruntime-int8, which ship behind an accuracy gate) at the thread count SsdInference runs by default on
+this machine (``threads`` 0: the cores it may use minus one, at least 1), else at the most threads it
+ran; ``auto`` when there is no readable result."""
 
 from __future__ import annotations
 
