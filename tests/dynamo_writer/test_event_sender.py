@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from dynamo_writer.dynamo import EVENTS_TABLE_DEFINITION, create_table_if_missing, make_client
 from dynamo_writer.event_receiver import EventReceiver
 from dynamo_writer.event_sender import EventSender
-from dynamo_writer.event_spool import EventSpool
+from dynamo_writer.event_spool import EventSpool, HeldEvent
 from dynamo_writer.snapshots import SnapshotCopier, make_s3_client
 from local_greengrass.standins.dynamodb_local import free_port
 from smartcam.telemetry import Counters
@@ -711,3 +711,18 @@ def test_the_thread_backs_off_between_failed_steps_and_survives_any_error(tmp_pa
     assert rig.counters["senderErrors"] == 1
     backoffs = [w for w in stop.waits if w is not None]
     assert backoffs and all(0 < w <= 0.05 for w in backoffs)  # backoffMaxS
+
+
+def held(sequence: int) -> HeldEvent:
+    return HeldEvent(event_id="cam1.1.1", camera_id="cam1", sequence=sequence, item={}, bytes=0, snapshot=None,
+                     written_sequence=None, rejected=None, received_at=1.0)
+
+
+def test_the_row_read_again_is_written_only_when_no_other_message_arrived_meanwhile():
+    # sequences past the small integers Python caches, each built on its own: equal, never the same object
+    sent = held(int("1000001"))
+    same = held(int("1000001"))
+    assert EventSender._unchanged(sent, same) is same
+    assert EventSender._unchanged(sent, held(1000002)) is None  # a newer message: step again
+    assert EventSender._unchanged(sent, held(1000000)) is None  # an older row is not the one uploaded either
+    assert EventSender._unchanged(sent, None) is None  # the row is gone
