@@ -91,9 +91,10 @@ class Configuration:
     inference: dict[str, str]  # SsdInference settings merged into its defaults
 
 
-def configurations() -> list[Configuration]:
-    backend = fastest_backend(REPO / "docs" / "bench" / "inference.json")
-    return [Configuration("default", {}), Configuration(f"backend {backend}", {"backend": backend})]
+def configurations(backends: list[str] | None = None) -> list[Configuration]:
+    """The defaults, then each of ``backends`` (default: the fastest fp32 build of the inference result)."""
+    chosen = backends or [fastest_backend(REPO / "docs" / "bench" / "inference.json")]
+    return [Configuration("default", {}), *(Configuration(f"backend {b}", {"backend": b}) for b in chosen)]
 
 
 # one run: n cameras at once -----------------------------------------------------------------------
@@ -203,7 +204,7 @@ def measure(args: argparse.Namespace) -> Measured:
     clips = {start.camera: offset_clip(ROOT / "clips", start.offset_frame) for start in schedule}
     runtime = LocalRuntime(ROOT, echo=lambda line: echo(f"  {line}"))
     runtime.down()
-    chosen = configurations()
+    chosen = configurations(args.backends.split(",") if args.backends else None)
     measured: list[CamerasConfiguration] = []
     try:
         runtime.up(deployment(clips, chosen[0]))
@@ -320,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="camera counts to run, comma-separated (1,4,8,16)")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each run's captures")
     parser.add_argument("--seed", type=int, default=20, help="seed of the cameras' start delays")
+    parser.add_argument("--backends", default="",
+                        help="backends to run after the defaults, comma-separated (default: the fastest fp32 build)")
     parser.add_argument("--max-start-delay-s", type=float, default=1.0, help="start delays are below this")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "cameras.json")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "bench" / "cameras.png")
