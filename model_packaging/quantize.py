@@ -32,6 +32,7 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from model_packaging import model_card as card
+from model_packaging.preprocess import normalize
 
 VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")  # Debian's opencv-doc
 
@@ -57,8 +58,7 @@ def video_frames(video: Path, wanted: range) -> Iterator[np.ndarray]:
 def model_tensor(bgr: np.ndarray) -> np.ndarray:
     """As SsdInference prepares a frame: resized (bilinear) to the input, RGB, (x - 127.5) / 127.5."""
     resized = cv2.resize(bgr, (card.INPUT_SIZE, card.INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
-    rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
-    return ((rgb.astype(np.float32) - 127.5) / 127.5)[np.newaxis]
+    return normalize(cv2.cvtColor(resized, cv2.COLOR_BGR2RGB))
 
 
 class VideoCalibration(CalibrationDataReader):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dynamo_writer.items import item_size
+from model_packaging.accuracy import iou
 
 Phase = Literal["noise", "scene"]
 PHASES: tuple[Phase, Phase] = ("noise", "scene")
@@ -112,14 +113,6 @@ def items_bytes(items: Iterable[Mapping[str, Any]]) -> int:
     significant digits + 1, lists and maps 3 bytes + 1 per element). The writer's own estimate
     (dynamo_writer.items.item_size). Storage adds 100 bytes per item and each index its copy; not counted."""
     return sum(item_size(dict(item)) for item in items)
-
-
-def iou(a: Box, b: Box) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def follows_still_object(first_box: Box, still_boxes: Iterable[Box], min_iou: float = 0.5) -> bool:
