@@ -29,10 +29,11 @@ def validate(service: str, operation: str, request: dict[str, Any]) -> None:
         raise ParamValidationError(report=report.generate_report())
 
 
-def print_calls(calls: list[Call], stream: TextIO = sys.stdout) -> None:
+def print_calls(calls: list[Call], stream: TextIO | None = None) -> None:
     for service, operation, request in calls:
         validate(service, operation, request)
-        stream.write(json.dumps({"service": service, "operation": operation, "request": request}) + "\n")
+        line = json.dumps({"service": service, "operation": operation, "request": request})
+        (stream or sys.stdout).write(line + "\n")
 
 
 def sagemaker_clients(region: str | None) -> tuple[Any, Any]:

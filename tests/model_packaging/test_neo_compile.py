@@ -200,7 +200,9 @@ def test_an_output_without_a_compiled_library_is_refused(clients, tmp_path):
 def test_bad_s3_uris_are_refused():
     with pytest.raises(ValueError, match="not an s3://"):
         neo_compile.S3Uri.parse("https://bucket/key")
-    assert str(neo_compile.S3Uri.parse("s3://b/a/b.tar.gz")) == "s3://b/a/b.tar.gz"
+    assert str(neo_compile.S3Uri.parse("s3://bucket/a/b.tar.gz")) == "s3://bucket/a/b.tar.gz"
+    with pytest.raises(ValueError, match="not a valid S3 bucket name"):
+        neo_compile.S3Uri.parse("s3://b/a/b.tar.gz")
 
 
 
