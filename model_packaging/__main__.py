@@ -11,6 +11,7 @@ COMMANDS = {
     "compile": ("model_packaging.cloud_cli", "compile_"),
     "package": ("model_packaging.cloud_cli", "package"),
     "pipeline": ("model_packaging.cloud_cli", "pipeline"),
+    "label": ("model_packaging.cloud_cli", "label"),
 }
 
 

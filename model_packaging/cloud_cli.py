@@ -4,6 +4,7 @@
     compile   a model.tar.gz -> one SageMaker Neo job per DLR build of the fleet -> a model folder
     package   a model folder -> the next smartcam.SsdModelStore version (components/SsdModelStore/)
     pipeline  train, then compile for every build in NEO_BUILD_TARGETS, then package
+    label     the captures' input manifest -> a Ground Truth bounding-box labeling job (not waited for)
 
 Every command checks its inputs before the first request, and with --dry-run prints the requests it
 would send (validated against botocore's service models) and sends none. Exit status: 0 done,
@@ -26,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from model_packaging import neo_compile
 from model_packaging.aws_inputs import InputError, S3Uri
 from model_packaging.dry_run import print_calls, sagemaker_clients
+from model_packaging.labeling_job import plan_labeling, start_labeling
 from model_packaging.model_json import ModelFolderError
 from model_packaging.sagemaker_training import BASE_NETWORKS, TrainingError, TrainingSettings
 from model_packaging.store_version import STORE, PackagingError, package_next_version
@@ -177,6 +179,44 @@ def pipeline(argv: list[str], clients: Clients = sagemaker_clients, store: Path 
                                             provenance=provenance)
         return {"training_job": job["TrainingJobName"], "component": "smartcam.SsdModelStore",
                 "version": document["version"], "runtimes": sorted(document["runtimes"]), "classes": plan.classes}
+
+    return _report(run)
+
+
+def label(argv: list[str], clients: Clients = sagemaker_clients) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model_packaging label",
+                                     description="a Ground Truth bounding-box labeling job on an input manifest")
+    parser.add_argument("--manifest", required=True, help="s3://... input manifest (one source-ref per line)")
+    parser.add_argument("--label", action="append", required=True, help="a class to box, repeatable (person, ...)")
+    parser.add_argument("--label-attribute", default="boxes", help="name of the labels in the output manifest")
+    parser.add_argument("--role-arn", required=True, help="SageMaker execution role")
+    parser.add_argument("--workteam-arn", required=True, help="a private work team's ARN (workteam/private-crowd/)")
+    parser.add_argument("--bucket", required=True, help="bucket for the job's files and output")
+    parser.add_argument("--prefix", default="smartcam/training", help="key prefix in the bucket")
+    parser.add_argument("--region", help="AWS region (default: the SDK's configuration)")
+    parser.add_argument("--job-name", help="labeling job name (default smartcam-label-<unix time>)")
+    parser.add_argument("--workers-per-object", type=int, default=1)
+    parser.add_argument("--dry-run", action="store_true", help="print the requests, validated, and send nothing")
+    args = parser.parse_args(argv)
+
+    def run() -> dict[str, Any]:
+        sagemaker, s3 = clients(args.region)
+        manifest_uri = S3Uri.parse(args.manifest)
+        text = read_manifest(args.manifest, s3)
+        plan = plan_labeling(
+            input_manifest=manifest_uri, manifest_text=text,
+            job_name=args.job_name or f"smartcam-label-{int(time.time())}",
+            label_attribute=args.label_attribute, labels=args.label, role_arn=args.role_arn,
+            workteam_arn=args.workteam_arn, region=args.region or sagemaker.meta.region_name or "",
+            work_prefix=S3Uri.prefix(f"s3://{args.bucket}/{args.prefix}/labeling"),
+            workers_per_object=args.workers_per_object,
+        )
+        if args.dry_run:
+            print_calls(plan.calls())
+            return {}
+        arn = start_labeling(sagemaker, s3, plan)
+        return {"labeling_job": arn, "objects": plan.objects, "output_manifest": plan.output_manifest(),
+                "label_attribute": args.label_attribute}
 
     return _report(run)
 
