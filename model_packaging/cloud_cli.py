@@ -107,7 +107,8 @@ def train(argv: list[str], clients: Clients = sagemaker_clients, sleep: Callable
         if args.labels_out:
             args.labels_out.write_text("".join(f"{name}\n" for name in plan.classes), encoding="utf-8")
         return {"training_job": job["TrainingJobName"], "model_artifact": job["ModelArtifacts"]["S3ModelArtifacts"],
-                "classes": plan.classes, "image_shape": plan.settings.image_shape}
+                "classes": plan.classes, "image_shape": plan.settings.image_shape,
+                "billable_seconds": job.get("BillableTimeInSeconds")}
 
     return _report(run)
 
@@ -177,7 +178,8 @@ def pipeline(argv: list[str], clients: Clients = sagemaker_clients, store: Path 
             }}
             document = package_next_version(compile_args.out, store=args.store, version=args.version,
                                             provenance=provenance)
-        return {"training_job": job["TrainingJobName"], "component": "smartcam.SsdModelStore",
+        return {"training_job": job["TrainingJobName"], "billable_seconds": job.get("BillableTimeInSeconds"),
+                "component": "smartcam.SsdModelStore",
                 "version": document["version"], "runtimes": sorted(document["runtimes"]), "classes": plan.classes}
 
     return _report(run)

@@ -120,6 +120,8 @@ def stub_training(aws, *, train_samples, finish=("Completed", "Completed"), reco
                                   expected_training_request(train_samples))
     for status, secondary in [("InProgress", "Starting"), ("InProgress", "Training"), finish]:
         extra = {"FailureReason": "AlgorithmError: num_classes 2 but label 5"} if status == "Failed" else {}
+        if status == "Completed":
+            extra["BillableTimeInSeconds"] = 1234
         aws["sagemaker"].add_response("describe_training_job", describe_training(status, secondary, **extra),
                                       {"TrainingJobName": JOB})
     return recorder
@@ -144,7 +146,7 @@ def test_train_uploads_the_split_starts_the_job_and_waits_for_it(aws, gt_manifes
     assert sleeps == [60, 60]
     result = json.loads(capsys.readouterr().out)
     assert result == {"training_job": JOB, "model_artifact": ARTIFACT, "classes": ["person", "bicycle"],
-                      "image_shape": 300}
+                      "image_shape": 300, "billable_seconds": 1234}
     assert labels.read_text() == "person\nbicycle\n"
     train_lines = recorder.bodies["train"].decode().splitlines()
     validation_lines = recorder.bodies["validation"].decode().splitlines()
