@@ -366,7 +366,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Neo TargetDevice, e.g. ml_c5, jetson_nano, rasp4b (default: the one matching --build)")
     parser.add_argument("--role-arn", required=True, help="IAM role SageMaker Neo assumes (reads/writes the bucket)")
     parser.add_argument("--bucket", required=True, help="S3 bucket for the Neo input and output")
-    parser.add_argument("--prefix", default="smartcam/neo", help="key prefix in the bucket")
+    parser.add_argument("--prefix", default="smartcam/training/neo",
+                        help="key prefix in the bucket (the execution role of infrastructure/model-training.yaml "
+                             "writes under <TrainingPrefix>/neo/)")
     parser.add_argument("--model-s3-uri", help="model.tar.gz already in S3 (required for sagemaker-ssd-mxnet)")
     parser.add_argument("--image-size", type=int,
                         help="sagemaker-ssd-mxnet: the training job's image_shape (default 512)")
