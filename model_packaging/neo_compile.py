@@ -6,9 +6,10 @@ model store folder (the same model.json writer as the offline `make model`).
     python -m model_packaging.neo_compile --preset sagemaker-ssd-mxnet --model-s3-uri s3://b/ssd/model.tar.gz \
         --labels labels.txt --role-arn ... --bucket my-bucket --target-device jetson_nano --out build/neo-ssd
 
-One job makes one DLR build of the folder (`--build`, default `dlr`); the sample ships four (model_card.
-DLR_BUILDS), each with its Neo target in NEO_BUILD_TARGETS, e.g. `--build dlr-avx512` runs an ml_c5 job and
-writes dlr-avx512/. Give the previous job's --out as the next one's --base-folder to collect them.
+One job makes one DLR build of the folder (`--build`, default `dlr`, repeatable); the sample ships four
+(model_card.DLR_BUILDS), each with its Neo target in NEO_BUILD_TARGETS, e.g. `--build dlr-avx512` runs an
+ml_c5 job and writes dlr-avx512/. With several `--build`s the jobs run at once and their outputs are collected
+into one folder. `python -m model_packaging compile` is the same command; `--dry-run` prints the requests.
 
 Needs AWS credentials with sagemaker:CreateCompilationJob/DescribeCompilationJob, s3 Get/Put on the bucket,
 and iam:PassRole for the role that Neo assumes. Runs in the dev venv (boto3 only).
@@ -163,11 +164,6 @@ def compilation_request(
         "OutputConfig": {"S3OutputLocation": str(output_uri), **target},
         "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime_seconds},
     }
-
-
-def start_compilation(sagemaker: object, **request_args: object) -> str:
-    response = sagemaker.create_compilation_job(**compilation_request(**request_args))
-    return response["CompilationJobArn"]
 
 
 def wait_for_compilations(

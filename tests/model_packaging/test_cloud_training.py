@@ -333,3 +333,49 @@ def test_the_module_dispatches_its_commands_from_one_table(capsys):
     assert set(COMMANDS) >= {"train", "compile", "package", "pipeline"}
     assert module_main(["nope"]) == 2
     assert "usage: python -m model_packaging" in capsys.readouterr().err
+
+
+def test_one_failed_compilation_stops_the_pipeline_with_its_reason_and_leaves_the_store_alone(
+        aws, gt_manifest, store, capsys):
+    stub_training(aws, train_samples=train_samples_of(gt_manifest.read_text()))
+    for build, target in FLEET_TARGETS.items():
+        aws["sagemaker"].add_response("create_compilation_job", {
+            "CompilationJobArn": f"arn:aws:sagemaker:eu-west-1:123456789012:compilation-job/{JOB}-{build}"}, {
+            "CompilationJobName": f"{JOB}-{build}", "RoleArn": ROLE,
+            "InputConfig": {"S3Uri": ARTIFACT, "DataInputConfig": json.dumps({"data": [1, 3, 300, 300]}),
+                            "Framework": "MXNET", "FrameworkVersion": "1.8"},
+            "OutputConfig": {"S3OutputLocation": f"s3://{BUCKET}/smartcam/training/neo/{JOB}-{build}/output",
+                             **target},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 900}})
+    aws["sagemaker"].add_response("describe_compilation_job", {
+        "CompilationJobName": f"{JOB}-dlr-avx2", "CompilationJobStatus": "FAILED", "CreationTime": NOW,
+        "CompilationJobArn": f"arn:aws:sagemaker:eu-west-1:123456789012:compilation-job/{JOB}-dlr-avx2",
+        "StoppingCondition": {"MaxRuntimeInSeconds": 900}, "LastModifiedTime": NOW, "RoleArn": ROLE,
+        "FailureReason": "ClientError: InputConfiguration: unsupported operator", "ModelArtifacts": {
+            "S3ModelArtifacts": "s3://x/none"}, "InputConfig": {"S3Uri": ARTIFACT, "Framework": "MXNET"},
+        "OutputConfig": {"S3OutputLocation": f"s3://{BUCKET}/neo", "TargetDevice": "ml_c4"},
+    }, {"CompilationJobName": f"{JOB}-dlr-avx2"})
+    before = (store / "model" / "model.json").read_bytes()
+
+    assert cloud_cli.pipeline(train_argv(gt_manifest), clients=aws["clients"], store=store, sleep=lambda _: None) == 1
+    assert (f"compilation job {JOB}-dlr-avx2 FAILED: ClientError: InputConfiguration: unsupported operator"
+            in capsys.readouterr().err)
+    assert (store / "model" / "model.json").read_bytes() == before
+    assert json.loads((store / "gdk-config.json").read_text())["component"]["smartcam.SsdModelStore"][
+        "version"] == "1.0.0"
+
+
+def test_compile_dry_run_prints_one_job_per_build(capsys):
+    argv = ["--preset", "sagemaker-ssd-mxnet", "--model-s3-uri", ARTIFACT, "--image-size", "300",
+            "--role-arn", ROLE, "--bucket", BUCKET, "--job-name", "smartcam-c", "--build", "dlr-avx512",
+            "--build", "dlr-aarch64", "--out", "unused", "--dry-run"]
+    assert cloud_cli.compile_(argv) == 0
+    calls = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(c["request"]["CompilationJobName"], c["request"]["OutputConfig"]) for c in calls] == [
+        ("smartcam-c-dlr-avx512", {"S3OutputLocation": f"s3://{BUCKET}/smartcam/training/neo/smartcam-c-dlr-avx512/output",
+                                   "TargetDevice": "ml_c5"}),
+        ("smartcam-c-dlr-aarch64", {"S3OutputLocation": f"s3://{BUCKET}/smartcam/training/neo/smartcam-c-dlr-aarch64/"
+                                                        "output", "TargetPlatform": {"Os": "LINUX", "Arch": "ARM64"}}),
+    ]
+    assert cloud_cli.compile_([*argv, "--target-device", "ml_c5"]) == 2
+    assert "--target-device names one target" in capsys.readouterr().err
