@@ -12,6 +12,7 @@ COMMANDS = {
     "package": ("model_packaging.cloud_cli", "package"),
     "pipeline": ("model_packaging.cloud_cli", "pipeline"),
     "label": ("model_packaging.cloud_cli", "label"),
+    "evaluate": ("model_packaging.evaluate", "main"),
 }
 
 

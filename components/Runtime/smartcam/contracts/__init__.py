@@ -12,6 +12,7 @@ publishes contracts only). By topic:
 - receipts: :class:`Receipts` (each stage -> the stages before it), :class:`FrameAccounting`
 - writer: :class:`WriterReport` (DynamoWriter -> IoT Core)
 - model_manifest: :class:`ModelManifest`, ``model.json`` (model_packaging -> SsdModelStore -> SsdInference)
+- model_evaluation: :class:`ModelEvaluation`, :class:`EvaluationRecord` (model_packaging evaluate -> the publish gate)
 """
 
 from smartcam.contracts.base import (
@@ -57,6 +58,17 @@ from smartcam.contracts.model_manifest import (
     RuntimeSpec,
     sha256_file,
 )
+from smartcam.contracts.model_evaluation import (
+    EVALUATION_RECORD_SCHEMA,
+    EVALUATION_SCHEMA,
+    ClassFigures,
+    EvaluatedModel,
+    EvaluationProtocol,
+    EvaluationRecord,
+    EvaluationSet,
+    FrameTiming,
+    ModelEvaluation,
+)
 from smartcam.contracts.receipts import (
     MAX_RECEIPTS,
     OUTCOMES,
@@ -69,6 +81,8 @@ from smartcam.contracts.writer import MAX_CONFIRMATIONS, Confirmation, EventSpoo
 
 __all__ = [
     "DECODER_TYPES",
+    "EVALUATION_RECORD_SCHEMA",
+    "EVALUATION_SCHEMA",
     "MANIFEST_FILE",
     "MAX_CONFIRMATIONS",
     "MAX_EVENT_ZONES",
@@ -81,6 +95,7 @@ __all__ = [
     "Box",
     "CaptureCommand",
     "CaptureStatus",
+    "ClassFigures",
     "Confirmation",
     "Contract",
     "ContractError",
@@ -89,18 +104,24 @@ __all__ = [
     "DetectionSummary",
     "Detections",
     "EndReason",
+    "EvaluatedModel",
+    "EvaluationProtocol",
+    "EvaluationRecord",
+    "EvaluationSet",
     "EventKind",
     "EventReceipt",
     "EventSpoolDepth",
     "FrameAccounting",
     "FrameReceipt",
     "FrameRef",
+    "FrameTiming",
     "GatePass",
     "Health",
     "HealthState",
     "Identifier",
     "InputSpec",
     "LineCrossings",
+    "ModelEvaluation",
     "ModelInfo",
     "ModelManifest",
     "MotionRegion",
