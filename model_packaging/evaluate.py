@@ -163,7 +163,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "litert (no fallback: the one named runs or the command fails)")
     parser.add_argument("--threads", type=int, default=0, help="inference threads (0: as SsdInference picks)")
     parser.add_argument("--images", type=Path,
-                        help="local copy of the bucket (<folder>/<bucket>/<key>); default: sources.json beside --labels")
+                        help="local copy of the bucket (<folder>/<bucket>/<key>); default: sources.json by --labels")
     parser.add_argument("--json", type=Path, help="write the figures (smartcam.evaluation/1) here")
     parser.add_argument("--detections", type=Path, help="write every detection per source-ref here (JSON)")
     return parser.parse_args(argv)

@@ -46,6 +46,17 @@ from smartcam.contracts.events import (
 )
 from smartcam.contracts.frames import MAX_MOTION_REGIONS, FrameRef, GatePass, MotionRegion
 from smartcam.contracts.health import Health, HealthState
+from smartcam.contracts.model_evaluation import (
+    EVALUATION_RECORD_SCHEMA,
+    EVALUATION_SCHEMA,
+    ClassFigures,
+    EvaluatedModel,
+    EvaluationProtocol,
+    EvaluationRecord,
+    EvaluationSet,
+    FrameTiming,
+    ModelEvaluation,
+)
 from smartcam.contracts.model_manifest import (
     DECODER_TYPES,
     MANIFEST_FILE,
@@ -57,17 +68,6 @@ from smartcam.contracts.model_manifest import (
     Normalization,
     RuntimeSpec,
     sha256_file,
-)
-from smartcam.contracts.model_evaluation import (
-    EVALUATION_RECORD_SCHEMA,
-    EVALUATION_SCHEMA,
-    ClassFigures,
-    EvaluatedModel,
-    EvaluationProtocol,
-    EvaluationRecord,
-    EvaluationSet,
-    FrameTiming,
-    ModelEvaluation,
 )
 from smartcam.contracts.receipts import (
     MAX_RECEIPTS,
