@@ -91,7 +91,10 @@ def read_manifest(path: Path, attribute: str | None = None) -> list[LabeledImage
             continue
         try:
             image = _parse_line(json.loads(line), attribute)
-        except (ValueError, ValidationError) as exc:  # json.JSONDecodeError is a ValueError
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise GroundTruthError(f"{path}:{number}: {problems}") from None
+        except ValueError as exc:  # json.JSONDecodeError is one
             raise GroundTruthError(f"{path}:{number}: {exc}") from None
         if image.source_ref in seen:
             raise GroundTruthError(f"{path}:{number}: {image.source_ref} is labeled twice")
