@@ -35,10 +35,11 @@ def packaged(tmp_path_factory) -> ModelEvaluation:
 
 
 def model_store(root: Path, recorded: ModelEvaluation, **bundle_options) -> Path:
-    """The component folder: its model, gate.json, the record of the current model, a README, and a build."""
+    """The component folder (its model, the record of the current model, a README, a build) and gate.json."""
     folder = root / "components" / "SsdModelStore"
     onnx_bundle(folder / "model", **bundle_options)
-    (folder / "gate.json").write_text(json.dumps(GATE))
+    (root / model_gate.GATE_FILE).parent.mkdir(parents=True, exist_ok=True)
+    (root / model_gate.GATE_FILE).write_text(json.dumps(GATE))
     (folder / "evaluation.json").write_text(json.dumps(EvaluationRecord(current=recorded).to_message()))
     (folder / "README.md").write_text("# smartcam.SsdModelStore\n")
     write_project(root, "SsdModelStore", artifact=built_zip(folder))
@@ -164,7 +165,8 @@ def test_an_artifact_built_from_another_model_is_refused(tmp_path, packaged):
 
 
 def test_a_gate_file_off_its_contract_is_refused(tmp_path):
-    (tmp_path / "gate.json").write_text(json.dumps({**GATE, "tolerancePoints": {"ap50": "1"}}))
+    (tmp_path / model_gate.GATE_FILE).parent.mkdir(parents=True)
+    (tmp_path / model_gate.GATE_FILE).write_text(json.dumps({**GATE, "tolerancePoints": {"ap50": "1"}}))
     with pytest.raises(FleetError, match=r"gate\.json"):
         model_gate.load_config(tmp_path)
     assert model_gate.load_config(tmp_path / "elsewhere") is None

@@ -3,12 +3,12 @@
 "Current" is the model whose figures ``evaluation.json`` in the component folder records: the last model the
 gate accepted, i.e. what the component ships today (the file ships in the artifact with the model). The gate
 evaluates the folder's model (``python -m model_packaging evaluate``, SsdInference's own engine) on the
-evaluation set that ``gate.json`` names, with its backend, and compares each class's figures with the
-record's: a drop beyond ``tolerancePoints`` (percentage points, per metric: ap50, recall, precision) refuses
-the model unless forced. Figures are only compared when the set, the protocol and the backend are the same;
-otherwise the gate refuses too and says why. A model it accepts that differs from the recorded one becomes the
-record's ``current`` (the old one its ``previous``), and both models' figures are written into the component's
-README.md, before the component is built, so the artifact carries them.
+evaluation set that ``model_packaging/eval/gate.json`` names, with its backend, and compares each class's
+figures with the record's: a drop beyond ``tolerancePoints`` (percentage points, per metric: ap50, recall,
+precision) refuses the model unless forced. Figures are only compared when the set, the protocol and the
+backend are the same; otherwise the gate refuses too and says why. A model it accepts that differs from the
+recorded one becomes the record's ``current`` (the old one its ``previous``), and both models' figures are
+written into the component's README.md, before the component is built, so the artifact carries them.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from smartcam.contracts import ContractError, EvaluationRecord, ModelEvaluation,
 from ssd_inference.engine import EngineError
 
 MODEL_STORE = "smartcam.SsdModelStore"
-GATE_FILE = "gate.json"
+GATE_FILE = Path("model_packaging", "eval", "gate.json")  # in the repository; no file, no gate
 RECORD_FILE = "evaluation.json"
 README_BEGIN = "<!-- model-gate: begin (written by scripts/publish.py) -->"
 README_END = "<!-- model-gate: end -->"
@@ -40,7 +40,7 @@ Points = Annotated[float, Field(ge=0.0, le=100.0)]
 
 
 class GateConfig(BaseModel):
-    """``gate.json``: which set, which backend, how much a new model may lose."""
+    """``model_packaging/eval/gate.json``: which set, which backend, how much a new model may lose."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
 
@@ -67,8 +67,8 @@ class Verdict:
             self.current.model.manifest_sha256 == self.candidate.model.manifest_sha256)
 
 
-def load_config(folder: Path) -> GateConfig | None:
-    path = folder / GATE_FILE
+def load_config(root: Path) -> GateConfig | None:
+    path = root / GATE_FILE
     if not path.is_file():
         return None
     try:
@@ -112,10 +112,10 @@ class Passed:
 
 
 def run(projects: list[Project], root: Path, *, force: bool) -> Passed | None:
-    """The gate, when smartcam.SsdModelStore is among ``projects`` and has a gate.json (else None). Prints both
-    models' figures; FleetError when it refuses and ``force`` is off."""
+    """The gate, when smartcam.SsdModelStore is among ``projects`` and the repository has a gate.json (else None).
+    Prints both models' figures; FleetError when it refuses and ``force`` is off."""
     store = next((p for p in projects if p.name == MODEL_STORE), None)
-    config = load_config(store.folder) if store else None
+    config = load_config(root) if store else None
     if store is None or config is None:
         return None
     verdict = check(store.folder, root, config)
