@@ -170,3 +170,21 @@ def test_a_gate_file_off_its_contract_is_refused(tmp_path):
     with pytest.raises(FleetError, match=r"gate\.json"):
         model_gate.load_config(tmp_path)
     assert model_gate.load_config(tmp_path / "elsewhere") is None
+
+
+def test_the_same_model_measured_on_a_changed_set_is_recorded_again_when_forced(tmp_path, packaged):
+    folder = tmp_path / "SsdModelStore"
+    folder.mkdir()
+    older = figures(packaged, ap50=0.5).model_copy(update={"model": packaged.model.model_copy(
+        update={"version": "0.9.0", "manifest_sha256": "1" * 64})})
+    changed_set = packaged.evaluation_set.model_copy(update={"manifest_sha256": "0" * 64})
+    recorded = packaged.model_copy(update={"evaluation_set": changed_set})
+    verdict = model_gate.Verdict(packaged, recorded, previous=older)
+    verdict.problems = model_gate.compare(recorded, packaged, {"ap50": 1.0})
+    assert verdict.same_model and not verdict.accepted
+
+    assert model_gate.record(folder, verdict)  # forced through: the figures on this set become the record
+
+    written = model_gate.load_record(folder)
+    assert written == EvaluationRecord(current=packaged, previous=older)
+    assert not model_gate.record(folder, model_gate.Verdict(packaged, packaged))  # accepted, same: untouched

@@ -56,6 +56,7 @@ class Verdict:
     candidate: ModelEvaluation
     current: ModelEvaluation | None
     problems: list[str] = field(default_factory=list)  # each a reason to refuse
+    previous: ModelEvaluation | None = None  # what the record says the current model replaced
 
     @property
     def accepted(self) -> bool:
@@ -142,7 +143,7 @@ def check(folder: Path, root: Path, config: GateConfig) -> Verdict:
     # named as gate.json names it (relative to the repository), not by this checkout's absolute path
     named = candidate.evaluation_set.model_copy(update={"manifest": config.labels})
     candidate = candidate.model_copy(update={"evaluation_set": named})
-    verdict = Verdict(candidate, record.current if record else None)
+    verdict = Verdict(candidate, record.current if record else None, previous=record.previous if record else None)
     if verdict.current is not None:
         verdict.problems = compare(verdict.current, candidate, config.tolerance_points)
     return verdict
@@ -195,10 +196,12 @@ def report(verdict: Verdict) -> str:
 
 
 def record(folder: Path, verdict: Verdict) -> bool:
-    """Make the accepted model the recorded one (README too); False when it already is."""
-    if verdict.same_model:
+    """Make the accepted model the recorded one (README too); False when it already is. The same model measured
+    another way (a changed evaluation set, forced through) is recorded again, keeping what it replaced."""
+    if verdict.same_model and verdict.accepted:
         return False
-    document = EvaluationRecord(current=verdict.candidate, previous=verdict.current)
+    replaced = verdict.previous if verdict.same_model else verdict.current
+    document = EvaluationRecord(current=verdict.candidate, previous=replaced)
     (folder / RECORD_FILE).write_text(json.dumps(document.to_message(), indent=1) + "\n", encoding="utf-8")
     readme = folder / "README.md"
     text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
