@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from model_packaging.ground_truth import LabeledImage, read_manifest
+from model_packaging.ground_truth import TruthImage, read_manifest
 
 Box = Sequence[float]  # x1, y1, x2, y2, normalized
 EVAL_SET = Path(__file__).resolve().parent / "eval" / "persons.manifest"  # Ground Truth output format
@@ -133,6 +133,6 @@ class GateResult:
                 f"({self.precision_points:+.1f} points)")
 
 
-def load_eval_set(path: Path = EVAL_SET) -> list[LabeledImage]:
+def load_eval_set(path: Path = EVAL_SET) -> list[TruthImage]:
     """The labeled images of the evaluation set (its labeling rules: eval/README.md)."""
     return read_manifest(path)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from model_packaging.accuracy import IOU_MATCH, Box, average_precision, matches
 from model_packaging.eval_images import ImageSource, ImageSourceError, image_source
-from model_packaging.ground_truth import GroundTruthError, LabeledImage, read_manifest
+from model_packaging.ground_truth import GroundTruthError, TruthImage, read_manifest
 from smartcam.contracts import (
     ClassFigures,
     EvaluatedModel,
@@ -61,7 +61,7 @@ def default_protocol() -> EvaluationProtocol:
     )
 
 
-def detect_all(engine: Engine, images: Sequence[LabeledImage], source: ImageSource,
+def detect_all(engine: Engine, images: Sequence[TruthImage], source: ImageSource,
                protocol: EvaluationProtocol) -> tuple[dict[str, list[Found]], list[float]]:
     """Every image's detections down to the AP floor, and the ms each frame took (after one warm-up run)."""
     selection = Selection(protocol.ap_min_score, protocol.nms_iou_threshold, protocol.max_detections)
@@ -81,7 +81,7 @@ def detect_all(engine: Engine, images: Sequence[LabeledImage], source: ImageSour
     return found, times
 
 
-def class_figures(label: str, images: Sequence[LabeledImage], found: dict[str, list[Found]],
+def class_figures(label: str, images: Sequence[TruthImage], found: dict[str, list[Found]],
                   score_threshold: float) -> ClassFigures:
     scored: list[tuple[float, bool]] = []
     truth_boxes = 0

@@ -12,7 +12,7 @@ import pytest
 
 from model_packaging.accuracy import EVAL_SET
 from model_packaging.eval_images import ImageSourceError, LocalMirror, ShippedSources
-from model_packaging.ground_truth import GroundTruthError, LabeledImage, manifest_line, read_manifest
+from model_packaging.ground_truth import GroundTruthError, TruthImage, manifest_line, read_manifest
 
 # the line of AWS's documentation (Rekognition Custom Labels, "Object localization in manifest files")
 AWS_EXAMPLE = {
@@ -46,7 +46,7 @@ def test_aws_documented_line_reads_as_normalized_boxes_by_class_name(tmp_path):
 
 
 def test_a_written_line_reads_back(tmp_path):
-    image = LabeledImage("s3://b/k.png", 100, 50, (("person", (0.1, 0.2, 0.5, 1.0)),))
+    image = TruthImage("s3://smartcam-eval/k.png", 100, 50, (("person", (0.1, 0.2, 0.5, 1.0)),))
     line = manifest_line(image, "persons", {0: "person"}, job_name="labeling-job/x",
                          creation_date="2026-12-06T00:00:00")
     document = json.loads(line)
@@ -58,23 +58,29 @@ def test_a_written_line_reads_back(tmp_path):
 
 
 @pytest.mark.parametrize(("change", "reason"), [
-    (lambda line: line["bounding-box"]["annotations"][0].update(left=500), "leaves the 640x480 image"),
-    (lambda line: line["bounding-box"]["annotations"][0].update(class_id=7), "class_id 7 is not in the class-map"),
-    (lambda line: line["bounding-box"]["annotations"][0].update(width="155"), "valid integer"),
-    (lambda line: line["bounding-box-metadata"]["objects"].pop(), "2 annotations but 1 objects"),
-    (lambda line: line["bounding-box-metadata"].update(type="groundtruth/image-classification"),
-     "expected one object-detection label attribute"),
-    (lambda line: line.update({"source-ref": "/local/file.png"}), "s3:// URI"),
+    (lambda line: line["bounding-box"]["annotations"][0].update(left=500), "reaches outside the 640x480 image"),
+    (lambda line: line["bounding-box"]["annotations"][0].update(class_id=7), "class ids \\[7\\] are not in"),
+    (lambda line: line["bounding-box"]["annotations"][0].update(width="155"), "valid number"),
+    (lambda line: line["bounding-box-metadata"]["objects"].pop(), "2 annotations but 1 confidences"),
+    (lambda line: line.update({"source-ref": "/local/file.png"}), "source-ref"),
 ])
 def test_a_line_off_the_format_is_refused_with_its_line_number(tmp_path, change, reason):
-    with pytest.raises(GroundTruthError, match=rf"output.manifest:2: .*{reason}"):
+    with pytest.raises(GroundTruthError, match=rf"output.manifest: line 2: .*{reason}"):
         read_manifest(write(tmp_path, AWS_EXAMPLE | {"source-ref": "s3://bucket/other.png"}, with_change(change)))
 
 
+def test_the_label_attribute_is_found_by_its_metadata_type(tmp_path):
+    classification = with_change(lambda line: line["bounding-box-metadata"].update(
+        type="groundtruth/image-classification"))
+    with pytest.raises(GroundTruthError, match="expected one object-detection label attribute, found none"):
+        read_manifest(write(tmp_path, classification))
+    assert read_manifest(write(tmp_path, AWS_EXAMPLE), "bounding-box") == read_manifest(write(tmp_path, AWS_EXAMPLE))
+
+
 def test_an_image_labeled_twice_or_an_empty_manifest_is_refused(tmp_path):
-    with pytest.raises(GroundTruthError, match="labeled twice"):
+    with pytest.raises(GroundTruthError, match="already on line 1"):
         read_manifest(write(tmp_path, AWS_EXAMPLE, AWS_EXAMPLE))
-    with pytest.raises(GroundTruthError, match="no labeled image"):
+    with pytest.raises(GroundTruthError, match="expected one object-detection label attribute"):
         read_manifest(write(tmp_path))
 
 
