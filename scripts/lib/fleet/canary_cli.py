@@ -51,7 +51,7 @@ def add_parser(commands: Any) -> None:
     policy.add_argument("--max-detection-rate-drop", type=float,
                         help="allowed fall of detections per frame, a fraction of the baseline (0.3)")
     policy.add_argument("--max-detection-rate-rise", type=float,
-                        help="allowed rise of detections per frame, a fraction (default: not checked)")
+                        help="allowed rise of detections per frame, a fraction of the baseline (1.0)")
     parser.add_argument("--baseline", type=Path, help="a recorded baseline (JSON) instead of measuring one")
     parser.add_argument("--save-baseline", type=Path, help="write the measured baseline here")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for each deployment")
@@ -69,7 +69,7 @@ def add_parser(commands: Any) -> None:
 def thresholds_from(args: argparse.Namespace) -> CanaryThresholds:
     values: dict[str, object] = {}
     if args.thresholds is not None:
-        values.update(CanaryThresholds.from_file(args.thresholds).model_dump(by_alias=True, exclude_none=True))
+        values.update(CanaryThresholds.from_file(args.thresholds).model_dump(by_alias=True))
     for option, key in THRESHOLD_OPTIONS.items():
         if getattr(args, option) is not None:
             values[key] = getattr(args, option)

@@ -29,7 +29,7 @@ class PolicyError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class CanaryThresholds(_Strict):
@@ -42,7 +42,8 @@ class CanaryThresholds(_Strict):
     max_errors: Annotated[int, Field(ge=0, le=10**9)] = Field(0, alias="maxErrors")
     max_latency_increase: Increase = Field(0.5, alias="maxLatencyIncrease")
     max_detection_rate_drop: Fraction = Field(0.3, alias="maxDetectionRateDrop")
-    max_detection_rate_rise: Increase | None = Field(None, alias="maxDetectionRateRise")
+    # a broken model may also find far too much (boxes decoded against the wrong anchors); null: unchecked
+    max_detection_rate_rise: Increase | None = Field(1.0, alias="maxDetectionRateRise")
 
     @classmethod
     def from_values(cls, values: dict[str, object]) -> CanaryThresholds:
