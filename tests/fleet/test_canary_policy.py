@@ -19,7 +19,7 @@ def window(model: str = "ssd@1.1.0", frames: tuple[int, int] = (20, 20), detecti
     total = sum(frames)
     return WindowMetrics(model=model, seconds=30.0, frames=dict(zip(DEVICES, frames, strict=True)),
                          detections=round(total * detections_per_frame), infer_ms=[infer_ms] * total, errors=errors,
-                         error_details=[f"cam-1 smartcam.SsdInference errored: modelUnusable {i}" for i in range(errors)])
+                         error_details=[f"cam-1 smartcam.SsdInference errored: unusable {i}" for i in range(errors)])
 
 
 BASELINE = window(model="ssd@1.0.0")
@@ -40,8 +40,8 @@ def test_a_canary_as_good_as_the_baseline_is_promoted_and_every_check_is_shown()
 def test_errors_above_the_limit_roll_back_and_name_the_reports() -> None:
     verdict = decide(window(errors=2), BASELINE, DEVICES, THRESHOLDS)
     assert not verdict.promote
-    assert failed(verdict) == {"errors": "2 reported (allowed 0): cam-1 smartcam.SsdInference errored: modelUnusable 0; "
-                                         "cam-1 smartcam.SsdInference errored: modelUnusable 1"}
+    assert failed(verdict) == {"errors": "2 reported (allowed 0): cam-1 smartcam.SsdInference errored: unusable 0; "
+                                         "cam-1 smartcam.SsdInference errored: unusable 1"}
     assert decide(window(errors=2), BASELINE, DEVICES, THRESHOLDS.model_copy(update={"max_errors": 2})).promote
 
 
@@ -54,7 +54,8 @@ def test_latency_beyond_the_allowed_increase_rolls_back() -> None:
 
 def test_a_detection_rate_that_collapses_rolls_back() -> None:
     verdict = decide(window(detections_per_frame=0.5), BASELINE, DEVICES, THRESHOLDS)
-    assert failed(verdict) == {"detection rate": "0.50 per frame vs baseline 1.00: -50.0 % (allowed -30.0 % .. +100.0 %)"}
+    assert failed(verdict) == {
+        "detection rate": "0.50 per frame vs baseline 1.00: -50.0 % (allowed -30.0 % .. +100.0 %)"}
     assert "ROLL BACK the canary (detection rate: 0.50 per frame" in verdict.lines()[-1]
     assert decide(window(detections_per_frame=0.75), BASELINE, DEVICES, THRESHOLDS).promote
 
