@@ -108,7 +108,8 @@ def build_target(args: argparse.Namespace, aws_factory: type[Aws]) -> Deployment
 def watching(endpoint: Endpoint) -> canary.WatchFactory:
     @contextmanager
     def watch(things: list[str]) -> Iterator[HealthWatch]:
-        with MqttConnection(endpoint, client_id=f"canary-{uuid.uuid4().hex[:12]}") as connection:
+        # operator-*: the client ids the operator policy (infrastructure/fleet.yaml) lets connect
+        with MqttConnection(endpoint, client_id=f"operator-canary-{uuid.uuid4().hex[:12]}") as connection:
             health = HealthWatch(connection, things)
             health.subscribe()
             yield health
