@@ -107,4 +107,4 @@ def test_a_good_model_is_promoted_and_a_broken_one_rolled_back(devices, capsys) 
     assert f"rollback of {CANARY} to 1.1.0: done" in out
     assert versions(canary)[MODEL_STORE] == "1.1.0"
     assert versions(fleet)[MODEL_STORE] == "1.1.0"
-    assert f"fleet deployment of 1.2.0" not in out
+    assert "fleet deployment of 1.2.0" not in out
