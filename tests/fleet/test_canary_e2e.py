@@ -82,9 +82,7 @@ def canary_rollout(doc: Path, version: str, capsys: pytest.CaptureFixture[str]) 
     code = deploy_cli.main(["canary", str(doc), "--model-version", version, "--canary-group", CANARY,
                             "--fleet-group", FLEET, "--local", f"{CANARY}={ROOT / 'canary'}",
                             "--local", f"{FLEET}={ROOT / 'fleet'}", *WINDOW])
-    out = capsys.readouterr().out
-    print(out)
-    return code, out
+    return code, capsys.readouterr().out
 
 
 def test_a_good_model_is_promoted_and_a_broken_one_rolled_back(devices, capsys) -> None:
