@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import queue
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,51 +18,12 @@ from fleet.canary_policy import CanaryThresholds
 from fleet.canary_watch import HealthWatch
 from fleet.mqtt import Message
 from fleet.targets import Outcome
-from smartcam.contracts import DetectionSummary, Health
+from tests.fleet.canary_fakes import THING, FakeConnection, status, summary
 
-THING = "cam-1"
 DOCUMENT = {"targetArn": "arn:aws:iot:eu-west-1:000000000000:thinggroup/smartcam-dev",
             "components": {"smartcam.SsdModelStore": {"componentVersion": "1.0.0"},
                            "smartcam.SsdInference": {"componentVersion": "1.0.0"}}}
 THRESHOLDS = CanaryThresholds.from_values({"watchS": 1, "baselineS": 1, "minFramesPerDevice": 2})
-
-
-def summary(version: str, count: int, infer_ms: float = 40.0, thing: str = THING) -> Message:
-    message = DetectionSummary(frame_id="f1", camera_id="cam0", captured_at=1.7e9, model=f"ssd@{version}",
-                               backend="dlr", count=count, labels={"person": count} if count else {}, boxes=[],
-                               infer_ms=infer_ms)
-    return Message(f"smartcam/{thing}/detections", message.to_bytes())
-
-
-def status(detail: str) -> Message:
-    health = Health(component="smartcam.SsdInference", state="errored", detail=detail, counters={"suppressed": 2},
-                    at=1.7e9)
-    return Message(f"smartcam/{THING}/status/smartcam.SsdInference", health.to_bytes())
-
-
-class Inbox(queue.Queue):
-    """Messages as they arrive; an empty inbox answers at once (the fake clock, not time, ends a window).
-    ``later`` arrive once someone waits for a message, i.e. after a drain."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.later: list[Message] = []
-
-    def get(self, block: bool = True, timeout: float | None = None) -> Message:
-        if block and self.empty():
-            for message in self.later:
-                self.put(message)
-            self.later = []
-        return super().get(block=False)
-
-
-class FakeConnection:
-    def __init__(self) -> None:
-        self.messages = Inbox()
-        self.subscribed: list[str] = []
-
-    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
-        self.subscribed.append(topic_filter)
 
 
 def ticking() -> Any:
