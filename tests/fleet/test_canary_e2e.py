@@ -12,6 +12,7 @@ once."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ ROOT = REPO_ROOT / ".local-greengrass" / "canary"
 CANARY, FLEET = "smartcam-canary", "smartcam-fleet"
 CAMERA = "cam0"
 MODEL_STORE = "smartcam.SsdModelStore"
+NEW_VERSIONS = ("1.1.0", "1.2.0")
 # Short windows: each device infers ~4 frames a second, so a few seconds give enough frames to judge.
 WINDOW = ["--baseline-s", "4", "--watch-s", "5", "--min-frames", "6", "--timeout", "300"]
 
@@ -56,6 +58,8 @@ def devices() -> Iterator[tuple[LocalRuntime, LocalRuntime, Path]]:
     canary, fleet = LocalRuntime(ROOT / "canary"), LocalRuntime(ROOT / "fleet")
     for device in (fleet, canary):
         device.down()  # left by an interrupted run
+        for version in NEW_VERSIONS:  # what an earlier run deployed: each device starts without them
+            shutil.rmtree(device.root / "packages" / "artifacts" / MODEL_STORE / version, ignore_errors=True)
     doc = document(ROOT)
     options = ("--components-dir", str(components))
     operators: list[Operator] = []
@@ -106,3 +110,6 @@ def test_a_good_model_is_promoted_and_a_broken_one_rolled_back(devices, capsys) 
     assert versions(canary)[MODEL_STORE] == "1.1.0"
     assert versions(fleet)[MODEL_STORE] == "1.1.0"
     assert "fleet deployment of 1.2.0" not in out
+    # the fleet device never even received 1.2.0's artifact; the canary did, and runs 1.1.0 again
+    assert not (fleet.root / "packages" / "artifacts" / MODEL_STORE / "1.2.0").exists()
+    assert (canary.root / "packages" / "artifacts" / MODEL_STORE / "1.2.0").exists()
