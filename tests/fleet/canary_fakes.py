@@ -10,10 +10,11 @@ from smartcam.contracts import DetectionSummary, Health
 THING = "cam-1"
 
 
-def summary(version: str, count: int, infer_ms: float = 40.0, thing: str = THING) -> Message:
+def summary(version: str, count: int, infer_ms: float = 40.0, thing: str = THING,
+            frames: int | None = None) -> Message:
     message = DetectionSummary(frame_id="f1", camera_id="cam0", captured_at=1.7e9, model=f"ssd@{version}",
                                backend="dlr", count=count, labels={"person": count} if count else {}, boxes=[],
-                               infer_ms=infer_ms)
+                               infer_ms=infer_ms, frames=frames)
     return Message(f"smartcam/{thing}/detections", message.to_bytes())
 
 

@@ -37,12 +37,14 @@ def test_the_watch_subscribes_per_device_and_counts_only_the_model_version_asked
     watch = HealthWatch(connection, [THING], clock=ticking())
     watch.subscribe()
     assert connection.subscribed == [f"smartcam/{THING}/detections", f"smartcam/{THING}/status/+"]
-    for message in (summary("1.0.0", 1), summary("1.1.0", 3, 50.0), summary("1.1.0", 0, 30.0), status("boom"),
+    for message in (summary("1.0.0", 1), summary("1.1.0", 3, 50.0, frames=3), summary("1.1.0", 0, 30.0), status("boom"),
                     summary("1.1.0", 9, thing="someone-else"), Message(f"smartcam/{THING}/detections", b"{not json")):
         connection.messages.put(message)
     metrics, notes = watch.collect(1.0, "1.1.0")
-    assert (metrics.model, metrics.frames, metrics.detections, metrics.infer_ms) == ("ssd@1.1.0", {THING: 2}, 3,
+    # the first summary of 1.1.0 also stands for 2 frames without detections before it (not summarised)
+    assert (metrics.model, metrics.frames, metrics.detections, metrics.infer_ms) == ("ssd@1.1.0", {THING: 4}, 3,
                                                                                      [50.0, 30.0])
+    assert metrics.detection_rate == 0.75
     assert metrics.errors == 3 and metrics.error_details == [f"{THING} smartcam.SsdInference errored: boom"]
     assert notes == "not counted: 1 frames of ssd@1.0.0; 2 messages ignored"
 

@@ -4,9 +4,11 @@ Per device it listens to ``smartcam/<thing>/detections`` (a :class:`DetectionSum
 the model ``name@version`` that ran, its ``infer_ms``, how many detections) and to
 ``smartcam/<thing>/status/+`` (each component's problem reports, :class:`Health`). A window counts the
 frames of one model version only, so frames the previous model inferred before the new one loaded are
-not mistaken for the new one's. Devices must send a summary for every frame, empty ones included
-(SsdInference ``iotSummary.includeEmpty: true``), or the detection rate counts only frames that had a
-detection. Anything that does not parse is counted as ignored, never trusted.
+not mistaken for the new one's. A summary counts the frames without detections before it too
+(``frames``, when SsdInference does not summarise empty frames), so detections per frame are per
+inferred frame either way; a summary from an older SsdInference without ``frames`` counts as one frame,
+which is right only with ``iotSummary.includeEmpty: true``. Anything that does not parse is counted as
+ignored, never trusted.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ class HealthWatch:
             tally.other_versions[summary.model] = tally.other_versions.get(summary.model, 0) + 1
             return
         tally.models.add(summary.model)
-        tally.frames[thing] += 1
+        tally.frames[thing] += summary.frames or 1  # with the frames not summarised before it
         tally.detections += summary.count
         tally.infer_ms.append(summary.infer_ms)
 
