@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -64,8 +66,16 @@ def devices() -> Iterator[tuple[LocalRuntime, LocalRuntime, Path]]:
     options = ("--components-dir", str(components))
     operators: list[Operator] = []
     try:
-        canary.up(doc, options=(*options, "--thing-name", f"{CANARY}-core"))
-        fleet.up(doc, options=(*options, "--thing-name", f"{FLEET}-core", "--iot-core-of", str(canary.root)))
+        # The fleet device starts once the canary's runtime (and with it the IoT Core stand-in) answers,
+        # while the canary's components still start.
+        with ThreadPoolExecutor(max_workers=1) as background:
+            canary_up = background.submit(canary.up, doc, options=(*options, "--thing-name", f"{CANARY}-core"))
+            while canary.cli("status").returncode != 0 and not canary_up.done():
+                time.sleep(0.2)
+            if canary_up.done():
+                canary_up.result()  # raises why the canary device did not start
+            fleet.up(doc, options=(*options, "--thing-name", f"{FLEET}-core", "--iot-core-of", str(canary.root)))
+            canary_up.result()
         for device in (canary, fleet):
             operator = Operator(device)
             operators.append(operator)
