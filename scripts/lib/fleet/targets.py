@@ -10,7 +10,6 @@ socket, exactly as ``local-greengrass deploy`` does.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -97,7 +96,7 @@ class LocalTarget:
         return [str(self._request(group, {"command": "status"})["thing_name"])]
 
     def deploy(self, group: str, document: dict[str, Any]) -> Outcome:
-        response = self._request(group, {"command": "deploy", "document": json.loads(json.dumps(document)),
+        response = self._request(group, {"command": "deploy", "document": document,
                                          "source": f"canary rollout to {group}"})
         if not response.get("ok"):
             return Outcome(False, f"deployment refused: {response.get('error')}")
