@@ -14,7 +14,7 @@ import pytest
 
 from fleet import canary
 from fleet.aws import FleetError
-from fleet.canary_policy import CanaryThresholds
+from fleet.canary_policy import CanaryThresholds, WindowMetrics
 from fleet.canary_watch import HealthWatch
 from fleet.mqtt import Message
 from fleet.targets import Outcome
@@ -50,10 +50,12 @@ def test_the_watch_subscribes_per_device_and_counts_only_the_model_version_asked
 
 
 class FakeTarget:
-    def __init__(self, connection: FakeConnection, after_canary: list[Message], canary_ok: bool = True) -> None:
+    def __init__(self, connection: FakeConnection, after_canary: list[Message], canary_ok: bool = True,
+                 rollback_ok: bool = True) -> None:
         self.connection = connection
         self.after_canary = after_canary
         self.canary_ok = canary_ok
+        self.rollback_ok = rollback_ok
         self.deployed: list[tuple[str, str]] = []
 
     def things(self, group: str) -> list[str]:
@@ -67,14 +69,17 @@ class FakeTarget:
             if not self.canary_ok:
                 return Outcome(False, "cam-1 FAILED (component smartcam.SsdInference BROKEN)")
             self.connection.messages.later = list(self.after_canary)  # the new model's first frames
+        if group == "canary" and version == "1.0.0" and not self.rollback_ok:
+            return Outcome(False, "cam-1 TIMED_OUT")
         return Outcome(True, f"{group} on {version}")
 
 
-def rollout_with(after_canary: list[Message], canary_ok: bool = True) -> tuple[int, FakeTarget, list[str]]:
+def rollout_with(after_canary: list[Message], canary_ok: bool = True, rollback_ok: bool = True,
+                 baseline: WindowMetrics | None = None) -> tuple[int, FakeTarget, list[str]]:
     connection = FakeConnection()
     for _ in range(4):
         connection.messages.put(summary("1.0.0", 1, 40.0))  # the baseline: 1 person per frame, 40 ms
-    target = FakeTarget(connection, after_canary, canary_ok)
+    target = FakeTarget(connection, after_canary, canary_ok, rollback_ok)
 
     @contextmanager
     def watching(things: list[str]) -> Iterator[HealthWatch]:
@@ -83,7 +88,7 @@ def rollout_with(after_canary: list[Message], canary_ok: bool = True) -> tuple[i
         yield watch
 
     lines: list[str] = []
-    rollout = canary.Rollout(copy.deepcopy(DOCUMENT), "1.1.0", "canary", "fleet", THRESHOLDS)
+    rollout = canary.Rollout(copy.deepcopy(DOCUMENT), "1.1.0", "canary", "fleet", THRESHOLDS, baseline=baseline)
     return canary.run(rollout, target, watching, echo=lines.append), target, lines
 
 
@@ -121,3 +126,20 @@ def test_a_failed_canary_deployment_is_rolled_back_without_watching() -> None:
 def test_a_version_that_is_no_new_component_version_is_refused(version: str, problem: str) -> None:
     with pytest.raises(FleetError, match=problem):
         canary.Rollout(DOCUMENT, version, "canary", "fleet", THRESHOLDS).new_document()
+
+
+def test_a_rollback_that_fails_has_its_own_exit_status() -> None:
+    code, target, lines = rollout_with([summary("1.1.0", 7) for _ in range(4)], rollback_ok=False)
+    assert code == canary.ROLLBACK_FAILED and target.deployed[-1] == ("canary", "1.0.0")
+    assert lines[-1] == "rollback of canary to 1.0.0: FAILED: cam-1 TIMED_OUT"
+
+
+def test_a_recorded_baseline_is_used_instead_of_measuring_and_must_be_of_the_previous_version() -> None:
+    recorded = WindowMetrics(model="ssd@1.0.0", seconds=300.0, frames={THING: 100}, detections=100,
+                             infer_ms=[40.0] * 100)
+    code, _, lines = rollout_with([summary("1.1.0", 1) for _ in range(4)], baseline=recorded)
+    assert code == canary.PROMOTED
+    assert lines[1] == ("baseline (recorded): ssd@1.0.0, 100 frames in 300 s (cam-1 100), 1.00 detections per "
+                        "frame, infer 40.0 ms mean, 0 errors")
+    with pytest.raises(FleetError, match=r"the recorded baseline is of ssd@0.9.0, not of .* \(1.0.0\)"):
+        rollout_with([], baseline=recorded.model_copy(update={"model": "ssd@0.9.0"}))

@@ -24,15 +24,16 @@ from typing import Any
 
 from fleet.aws import FleetError
 from fleet.canary_policy import CanaryThresholds, Check, Verdict, WindowMetrics, decide
-from fleet.canary_watch import HealthWatch
+from fleet.canary_watch import HealthWatch, model_version
 from fleet.targets import DeploymentTarget
 
 MODEL_STORE = "smartcam.SsdModelStore"
 # Greengrass component versions: major.minor.patch, an optional pre-release and build (CreateDeployment's rule).
 COMPONENT_VERSION = re.compile(r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
 
-# Exit status of the rollout: promoted and the fleet deployed / rolled back / the fleet deployment failed.
-PROMOTED, ROLLED_BACK, FLEET_FAILED = 0, 1, 3
+# Exit status of the rollout: promoted and the fleet deployed / rolled back / the fleet deployment failed /
+# the rollback of the canary failed (it may still run the new model: look at it).
+PROMOTED, ROLLED_BACK, FLEET_FAILED, ROLLBACK_FAILED = 0, 1, 3, 4
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,12 @@ WatchFactory = Callable[[list[str]], AbstractContextManager[HealthWatch]]
 
 
 def run(rollout: Rollout, target: DeploymentTarget, watching: WatchFactory, echo: Callable[[str], None] = print) -> int:
-    """The whole rollout; returns PROMOTED, ROLLED_BACK or FLEET_FAILED."""
+    """The whole rollout; returns PROMOTED, ROLLED_BACK, FLEET_FAILED or ROLLBACK_FAILED."""
     previous, new = rollout.previous_version, rollout.new_version
     new_document = rollout.new_document()
+    if rollout.baseline is not None and model_version(rollout.baseline.model) != previous:
+        raise FleetError(f"the recorded baseline is of {rollout.baseline.model}, not of the version the document "
+                         f"deploys ({previous}): record one of {previous}, or let the rollout measure it")
     thresholds = rollout.thresholds
     things = target.things(rollout.canary_group)
     if not things:
@@ -102,7 +106,7 @@ def run(rollout: Rollout, target: DeploymentTarget, watching: WatchFactory, echo
         back = target.deploy(rollout.canary_group, rollout.document)
         echo(f"rollback of {rollout.canary_group} to {previous}: {'done' if back.succeeded else 'FAILED'}: "
              f"{back.detail}")
-        return ROLLED_BACK
+        return ROLLED_BACK if back.succeeded else ROLLBACK_FAILED
     fleet = target.deploy(rollout.fleet_group, new_document)
     echo(f"fleet deployment of {new} to {rollout.fleet_group}: {'done' if fleet.succeeded else 'FAILED'}: "
          f"{fleet.detail}")
