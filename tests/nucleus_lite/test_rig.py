@@ -20,8 +20,8 @@ from nucleus_lite.sources import find_sources
 from smartcam.contracts import Box, Detection, Detections, FrameRef, ModelInfo, StageLatency
 from smartcam.ipc import local_message, published_body
 
-FRAME = FrameRef(frame_id="cam0-1-0", camera_id="cam0", path="/f/1.jpg", sequence=0, captured_at=1.5,
-                 captured_monotonic_ns=1, width=640, height=480, request_id="r-1")
+FRAME = FrameRef(frame_id="cam0-1-0", camera_id="cam0", slot=0, sequence=0, captured_at=1.5,
+                 captured_monotonic_ns=1, width=640, height=480, format="bgr8", request_id="r-1")
 
 
 def detections(count: int) -> Detections:

@@ -136,5 +136,6 @@ def jpeg_bytes(width: int = 160, height: int = 120, channels: int = 3, ext: str 
 
 def frame_ref(seq: int, camera: str = "cam1", request_id: str | None = "req-1") -> FrameRef:
     """A frame reference that names no real file (for the parts that never read it)."""
-    return FrameRef(frame_id=f"{camera}-{seq}", camera_id=camera, path=f"/f/{camera}/{seq}.jpg", sequence=seq,
-                    captured_at=time.time(), captured_monotonic_ns=seq, width=8, height=8, request_id=request_id)
+    return FrameRef(frame_id=f"{camera}-{seq}", camera_id=camera, slot=seq % 4, sequence=seq,
+                    captured_at=time.time(), captured_monotonic_ns=seq, width=8, height=8, format="bgr8",
+                    request_id=request_id)
