@@ -6,6 +6,7 @@ import json
 import threading
 import time
 
+import cv2
 import pytest
 
 from smartcam.config import LiveConfig
@@ -219,6 +220,8 @@ def test_annotated_frames_are_written_and_bounded(env):
         # The newest file is written before the oldest is pruned: wait for both, then look again.
         wait_until(lambda: written() == kept)
         assert written() == kept
+        # drawn on the whole frame read out of the ring again (the model saw a 64x64 copy)
+        assert cv2.imread(str(out / "cam1" / kept[-1])).shape == (120, 160, 3)
     finally:
         app.stop()
 
