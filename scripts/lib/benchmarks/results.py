@@ -152,7 +152,7 @@ class Spread(ResultPart):
 
 class CaptureStages(ResultPart):
     grab_decode: Spread
-    encode: Spread
+    encode: Spread | None = None  # JPEG encode: the ring held JPEG files before it held raw frames
     ring_write: Spread
     publish: Spread
     total: Spread
@@ -161,7 +161,8 @@ class CaptureStages(ResultPart):
 class PerFrame(ResultPart):
     frames: int
     ms: CaptureStages
-    jpeg_kb_mean: float
+    jpeg_kb_mean: float | None = None  # with the JPEG ring
+    slot_kb: float | None = None  # with the raw ring: one frame's slot
     max_fps_one_stream: float
     cpu_cores_at_max_fps: float
     cpu_ms_per_frame: float
@@ -364,6 +365,7 @@ class StandaloneModel(ResultPart):
     infer_ms_p50: float
     preprocess_plus_infer_ms_p50: float
     infer_ms_p99: float
+    model_cpu_ms_per_frame: float | None = None  # process CPU time inside the backend's run, per frame
 
 
 class PipelineRun(ResultPart):
@@ -382,6 +384,8 @@ class PipelineRun(ResultPart):
     stage_ms_p50: dict[str, float]  # queue, read, preprocess, infer, postprocess
     capture_state: str
     cpu_ms_per_stored_frame: dict[str, float]  # by process role
+    # the same less the model's own CPU time (StandaloneModel.model_cpu_ms_per_frame) in SsdInference
+    cpu_ms_outside_model_per_frame: dict[str, float] | None = None
 
 
 class PipelineTargets(ResultPart):

@@ -130,7 +130,7 @@ def measure_camera(scene: Scene, config: EventTrackerConfig, passes: int) -> tup
     given = detections_messages(scene)
 
     def start() -> Callable[[int], FrameResult]:
-        camera = CameraTracks(CAMERA, config, lambda event_id, frame, snapshot: None)
+        camera = CameraTracks(CAMERA, config, lambda frame, snapshot: None, lambda event_id, held: None)
         return lambda index: camera.on_frame(given[index], config, received=scene.frames[index].at,
                                              sent_at=T0 + scene.frames[index].at + 0.05)
 
