@@ -168,9 +168,10 @@ def test_a_new_geometry_gets_a_new_ring_file_the_old_one_goes_and_its_frames_exp
     large = ring.write(image(2, 128, 96), captured_at=AT, captured_monotonic_ns=2)
     assert (large.sequence, large.slot, large.width) == (1, 1, 128)
     assert sorted(p.name for p in (root / "cam0").iterdir()) == ["128x96-bgr8.ring"]
+    assert np.array_equal(reader.copy(large), image(2, 128, 96))
+    assert list(reader._rings) == [("cam0", "128x96-bgr8.ring")]  # the deleted file is no longer mapped
     with pytest.raises(FrameExpired, match="has no ring of 64x48 frames any more"):
         reader.copy(small)
-    assert np.array_equal(reader.copy(large), image(2, 128, 96))
     back = write(ring, 3)  # the old size again: a new file, its own token, the sequence goes on
     assert back.sequence == 2 and back.frame_id != small.frame_id
     with pytest.raises(FrameExpired):

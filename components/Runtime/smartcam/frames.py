@@ -169,7 +169,6 @@ def pipeline_frame_root(environ: Mapping[str, str] | None = None, *, base: Path 
     return (base if base is not None else frame_base()) / f"{_ROOT_PREFIX}-{os.geteuid()}-{digest}"
 
 
-
 def ensure_private_dir(path: Path) -> None:
     """Create ``path`` (and parents) and make sure it is OUR folder with mode 0750.
 
@@ -568,6 +567,10 @@ class FrameReader:
         finally:
             os.close(folder_fd)
         with self._lock:
+            # A camera has one ring file at a time: a mapping of another one of its files is of a file the
+            # writer deleted, whose memory stays taken as long as it is mapped.
+            for stale in [k for k in self._rings if k[0] == ref.camera_id and k != key]:
+                del self._rings[stale]
             self._rings[key] = ring
         return ring
 
