@@ -39,8 +39,8 @@ def test_core_bus_codec_round_trips() -> None:
 
 
 def test_lite_json_limit_and_why_contracts_travel_as_binary() -> None:
-    assert limits.fits_as_json(FRAME.to_message())  # 273 of 550 bytes: frame references passed as JSON
-    assert limits.ENVELOPE_BYTES + limits.decode_bytes(detections(0).to_message()) == 567
+    assert limits.fits_as_json(FRAME.to_message())  # 294 of 550 bytes: frame references passed as JSON
+    assert limits.ENVELOPE_BYTES + limits.decode_bytes(detections(0).to_message()) == 588
     assert limits.decode_bytes(detections(1).to_message()) - limits.decode_bytes(detections(0).to_message()) == 179
     assert not limits.fits_as_json(detections(0).to_message())  # what lite dropped
     message = local_message(detections(3))

@@ -15,15 +15,25 @@ import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 
 class ResultPart(BaseModel):
     """Strict: unknown keys and values of another type are refused, never coerced."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # Keys added after files were committed: left out while None, so an older file reads back to the byte.
+    omitted_when_none: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_unmeasured(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        for key in self.omitted_when_none:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 class BenchResult(ResultPart):
@@ -151,6 +161,8 @@ class Spread(ResultPart):
 
 
 class CaptureStages(ResultPart):
+    omitted_when_none = ("encode",)
+
     grab_decode: Spread
     encode: Spread | None = None  # JPEG encode: the ring held JPEG files before it held raw frames
     ring_write: Spread
@@ -159,6 +171,8 @@ class CaptureStages(ResultPart):
 
 
 class PerFrame(ResultPart):
+    omitted_when_none = ("jpeg_kb_mean", "slot_kb")
+
     frames: int
     ms: CaptureStages
     jpeg_kb_mean: float | None = None  # with the JPEG ring
@@ -358,6 +372,8 @@ class WriterResult(BenchResult):
 class StandaloneModel(ResultPart):
     """The model alone, measured in its own process (which prints this)."""
 
+    omitted_when_none = ("model_cpu_ms_per_frame",)
+
     backend: str
     threads: int
     frames: int
@@ -369,6 +385,8 @@ class StandaloneModel(ResultPart):
 
 
 class PipelineRun(ResultPart):
+    omitted_when_none = ("cpu_ms_outside_model_per_frame",)
+
     input_fps: float
     frames_requested: int
     frames_captured: int
