@@ -107,6 +107,14 @@ def test_only_8_bit_bgr_images_are_stored(root: Path, bad):
     assert list((root / "cam0").iterdir()) == []
 
 
+def test_a_frame_larger_than_a_reader_maps_is_not_stored(root: Path):
+    ring = FrameRing(root, "cam0", capacity=2)
+    side = int((MAX_FRAME_BYTES // 3) ** 0.5) + 1
+    with pytest.raises(FrameImageError, match="frame limit"):
+        ring.write(image(0), size=(side, side), captured_at=AT, captured_monotonic_ns=1)
+    assert list((root / "cam0").iterdir()) == []
+
+
 def test_slots_are_used_in_turn_and_a_recycled_frame_expires_never_returning_another(root: Path):
     ring, reader = FrameRing(root, "cam0", capacity=3), FrameReader(root)
     refs = [write(ring, i) for i in range(5)]

@@ -356,13 +356,16 @@ class FrameRing:
         """Store one BGR frame in the next slot and return its reference (``gate`` and ``motion``: the
         motion gate's verdict, see FrameRef). ``size`` (width, height): resized to it on the way into the
         slot (one pass, no intermediate copy); else stored as it is (one copy). FrameImageError for
-        anything but an 8-bit 3-channel image; OSError (e.g. ENOSPC) when a ring file cannot be made."""
+        anything but an 8-bit 3-channel image, or one larger than a reader maps; OSError (e.g. ENOSPC) when
+        a ring file cannot be made."""
         if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             shape = getattr(image, "shape", None)
             raise FrameImageError(f"not an 8-bit BGR image: {type(image).__name__} of shape {shape}")
         if not image.size:
             raise FrameImageError(f"empty image of shape {image.shape}")
         width, height = size if size is not None else (image.shape[1], image.shape[0])
+        if width * height * 3 > MAX_FRAME_BYTES:
+            raise FrameImageError(f"a {width}x{height} frame is over the {MAX_FRAME_BYTES}-byte frame limit")
         with self._lock:
             ring = self._ring_for(width, height)
             sequence = self._sequence
