@@ -15,7 +15,7 @@ from smartcam.frame_layout import FILE_HEADER_BYTES, FileHeader, stamp_sequence
 from smartcam.frames import FrameExpired, FrameOverwritten, FrameReader, frame_id_of, ring_file_name
 
 WRITER = Path(__file__).with_name("ring_writer.py")
-SLOTS, WIDTH, HEIGHT = 2, 640, 480
+SLOTS, WIDTH, HEIGHT = 2, 1280, 720
 MAX_ATTEMPTS = 200_000  # a bound, not a timing: the loop ends as soon as both kinds of read were seen
 
 
