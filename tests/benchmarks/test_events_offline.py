@@ -11,8 +11,9 @@ PERSON = (0.10, 0.40, 0.16, 0.70)
 
 
 def frame(index: int, boxes: list[tuple[float, float, float, float]]) -> Detections:
-    ref = FrameRef(frame_id=f"offline-{index}", camera_id="offline", path=f"/frames/{index:012d}.jpg",
-                   sequence=index, captured_at=EPOCH + index / FPS, captured_monotonic_ns=index, width=768, height=576)
+    ref = FrameRef(frame_id=f"offline-{index}", camera_id="offline", slot=0,
+                   sequence=index, captured_at=EPOCH + index / FPS, captured_monotonic_ns=index, width=768, height=576,
+                   format="bgr8")
     return Detections(frame=ref, detections=[Detection(label="person", class_id=1, score=0.9,
                                                        box=Box(x1=x1, y1=y1, x2=x2, y2=y2))
                                              for x1, y1, x2, y2 in boxes],

@@ -10,15 +10,12 @@ import itertools
 import json
 import statistics
 
-import cv2
-import numpy as np
-
 from camera_ingest.commands import validate
 from camera_ingest.sources import OpenCvSource, open_source
 from repo_layout import REPO_ROOT
 from smartcam import frames, topics
 from smartcam.contracts import FrameAccounting, Health, parse
-from smartcam.frames import read_frame
+from smartcam.frames import FrameReader
 from smartcam.handoff import new_instance
 from tests.camera_ingest.helpers import TERMINAL, THING, WRITER, FakeV4l2Capture, build_app, config_dict, make_video
 from tests.support.frame_root import nucleus_frame_root
@@ -47,9 +44,9 @@ def test_capture_n_frames_from_iot_core(started, folder, frame_root):
     assert len(refs) == 6
     assert [r.sequence for r in refs] == list(range(6))
     assert all(r.request_id == "r1" and r.camera_id == "cam0" for r in refs)
+    reader = FrameReader(frame_root)
     for ref in refs:
-        image = cv2.imdecode(np.frombuffer(read_frame(ref, frame_root), np.uint8), cv2.IMREAD_COLOR)
-        assert image.shape == (ref.height, ref.width, 3) == (120, 160, 3)
+        assert reader.copy(ref).shape == (ref.height, ref.width, 3) == (120, 160, 3)
     monotonic = [r.captured_monotonic_ns for r in refs]
     assert monotonic == sorted(monotonic)
 
@@ -187,24 +184,21 @@ def test_missing_camera_is_an_error_and_the_component_keeps_running(started, fol
 
 
 def test_disk_full_is_an_error_status_and_the_component_keeps_running(started, folder, monkeypatch):
+    """Shared memory is reserved when the ring file is made: a full /dev/shm ends the capture there."""
     _, ipc = started(config_dict(folder))
-    real_write = frames._write_atomically
-    calls = []
 
-    def fills_up(path, data):
-        calls.append(path)
-        if len(calls) > 2:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real_write(path, data)
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(frames, "_write_atomically", fills_up)
+    monkeypatch.setattr(frames.os, "posix_fallocate", full)
     ipc.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=5, fps=60, request_id="full"))
     final = ipc.wait_for_terminal("full")
     assert final.state == "error" and final.reason.startswith("disk full")
-    assert final.frames_captured == 2 and len(ipc.frames()) == 2
-    monkeypatch.setattr(frames, "_write_atomically", real_write)  # space freed
+    assert final.frames_captured == 0 and len(ipc.frames()) == 0
+    monkeypatch.undo()  # space freed
     ipc.send_iot(COMMANDS, command(action="snapshot", camera_id="cam0", request_id="after"))
     assert ipc.wait_for_terminal("after").state == "finished"
+    assert len(ipc.frames()) == 1
 
 
 def test_failing_publishes_do_not_stop_a_capture(started, folder):
@@ -268,7 +262,8 @@ def test_frames_go_to_the_root_derived_from_the_nucleus(monkeypatch, folder, tmp
         harness.send_iot(COMMANDS, command(action="capture", camera_id="cam0", frames=2, request_id="derived"))
         assert harness.wait_for_terminal("derived").frames_captured == 2
         assert app.frame_root == derived
-        assert [len(read_frame(ref, derived)) > 0 for ref in harness.frames()] == [True, True]
+        reader = FrameReader(derived)
+        assert [reader.copy(ref).shape for ref in harness.frames()] == [(120, 160, 3)] * 2
     finally:
         app.stop()
 

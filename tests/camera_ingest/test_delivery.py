@@ -32,8 +32,8 @@ class Clock:
 
 
 def frame(n: int, request_id: str | None = "r1") -> FrameRef:
-    return FrameRef(frame_id=f"cam0-ab-{n}", camera_id="cam0", path=f"/dev/shm/r/cam0/{n:012d}-cam0-ab-{n}.jpg",
-                    sequence=n, captured_at=1.0 + n, captured_monotonic_ns=n, width=4, height=3,
+    return FrameRef(frame_id=f"cam0-ab-{n}", camera_id="cam0", slot=n % 8,
+                    sequence=n, captured_at=1.0 + n, captured_monotonic_ns=n, width=4, height=3, format="bgr8",
                     request_id=request_id)
 
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from camera_ingest import settings as settings_module
@@ -191,6 +192,5 @@ def test_a_camera_id_leaves_room_for_every_frame_id_of_that_camera(tmp_path):
     # the last frame id such a camera can make is still a valid frame reference
     ring = FrameRing(tmp_path, accepted.id, capacity=2)
     ring._sequence = 2**63 - 2  # the ring's own counter, set near its end
-    ref = ring.write(b"\xff\xd8 jpeg", width=1, height=1, captured_at=time.time(),
-                     captured_monotonic_ns=time.monotonic_ns())
+    ref = ring.write(np.zeros((1, 1, 3), np.uint8), captured_at=time.time(), captured_monotonic_ns=time.monotonic_ns())
     assert len(ref.frame_id) <= 128 and ref.frame_id.startswith(longest)

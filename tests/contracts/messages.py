@@ -36,8 +36,8 @@ def box(x1: float = 0.1, y1: float = 0.2, x2: float = 0.4, y2: float = 0.8) -> M
 
 
 def frame(**over: Any) -> Message:
-    return {"frame_id": "cam0-00001", "camera_id": "cam0", "path": "/run/frames/cam0/0001.jpg", "sequence": 1,
-            "captured_at": AT, "captured_monotonic_ns": 123, "width": 640, "height": 480, **over}
+    return {"frame_id": "cam0-00001", "camera_id": "cam0", "slot": 1, "sequence": 1,
+            "captured_at": AT, "captured_monotonic_ns": 123, "width": 640, "height": 480, "format": "bgr8", **over}
 
 
 def detection(**over: Any) -> Message:

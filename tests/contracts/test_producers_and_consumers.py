@@ -28,7 +28,7 @@ from dynamo_writer.spool import Spool, SpooledItem
 from event_tracker.camera_tracks import CameraTracks
 from event_tracker.delivery import EventDelivery
 from event_tracker.settings import EventTrackerConfig
-from event_tracker.snapshots import Snapshots
+from event_tracker.snapshots import Snapshots, grab
 from event_tracker.store import EventStore
 from fleet import model_gate
 from fleet.mqtt_client import Progress, build_command
@@ -55,7 +55,7 @@ from smartcam.contracts import (
     WriterReport,
     parse,
 )
-from smartcam.frames import FrameRing, read_frame
+from smartcam.frames import FrameReader, FrameRing
 from smartcam.handoff import Outbox, ReceiptSender, StageWatch
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Counters, StatusReporter, Telemetry
@@ -66,7 +66,7 @@ from ssd_inference.model_bundle import load_model_bundle
 from tests.camera_ingest.helpers import config_dict, make_folder
 from tests.dynamo_writer.helpers import config as writer_config
 from tests.dynamo_writer.helpers import track_event
-from tests.ssd_inference.helpers import WeakDetectionsBackend, fake_factories, jpeg_bytes, write_model_dir
+from tests.ssd_inference.helpers import WeakDetectionsBackend, fake_factories, frame_pixels, write_model_dir
 from tests.support.fake_nucleus import FakeNucleus
 
 THING = "contract-thing"
@@ -82,8 +82,8 @@ def iot_payloads(nucleus: FakeNucleus) -> list[bytes]:
 def produce_frame(tmp: Path) -> FrameRef:
     """CameraIngest's ring writes the frame and returns the reference it publishes."""
     ring = FrameRing(tmp / "frames", "cam0", capacity=4)
-    return ring.write(jpeg_bytes(160, 120), width=160, height=120, captured_at=time.time(),
-                      captured_monotonic_ns=time.monotonic_ns(), request_id="req-1")
+    return ring.write(frame_pixels(160, 120), captured_at=time.time(), captured_monotonic_ns=time.monotonic_ns(),
+                      request_id="req-1")
 
 
 def produce_gated_frames(tmp: Path) -> list[FrameRef]:
@@ -266,8 +266,9 @@ def produce_track_event(tmp: Path) -> TrackEvent:
         "tracking": {"confirmHits": 1},
         "cameras": {"cam0": {"zones": [{"name": "door", "polygon": DOOR}], "inertia": 1}}})
     snapshots = Snapshots(tmp / "snapshots")
-    camera = CameraTracks("cam0", config, lambda event_id, frame, snapshot: snapshots.copy(
-        event_id, frame, tmp / "frames", snapshot, config.snapshots))
+    reader = FrameReader(tmp / "frames")
+    camera = CameraTracks("cam0", config, lambda frame, snapshot: grab(reader, frame, snapshot),
+                          lambda event_id, held: snapshots.keep(event_id, held, config.snapshots))
     result = camera.on_frame(produce_detections(tmp), config, received=0.0, sent_at=time.time())
     [person] = [m for m in result.messages if m.label == "person"]
     return person
@@ -313,9 +314,9 @@ def test_what_the_producer_emits_round_trips_through_json(model, tmp_path):
 
 # --- and each consumer accepts it -----------------------------------------------------------------
 
-def test_ssd_inference_reads_the_jpeg_a_frame_ref_names(tmp_path):
+def test_ssd_inference_reads_the_frame_a_frame_ref_names(tmp_path):
     ref = parse(FrameRef, produce_frame(tmp_path).to_bytes())
-    assert read_frame(ref, tmp_path / "frames") == jpeg_bytes(160, 120)
+    assert np.array_equal(FrameReader(tmp_path / "frames").copy(ref), frame_pixels(160, 120))
 
 
 def test_detections_are_spooled_by_the_writer(tmp_path):
@@ -357,7 +358,7 @@ def test_the_gated_frames_references_reach_inference_and_the_writer(tmp_path):
     assert [ref.gate for ref in refs] == ["start", "motion", "motion", "motion", "motion"]
     moving = refs[1]
     assert moving.motion is not None and len(moving.motion) >= 1
-    assert read_frame(moving, tmp_path / "gated")  # SsdInference reads the frame it names
+    assert FrameReader(tmp_path / "gated").copy(moving).shape == (moving.height, moving.width, 3)  # it reads the frame
     message = produce_detections(tmp_path).model_copy(update={"frame": moving})
     counters = Counters()
     receiver = Receiver(Spool(tmp_path / "gated-spool.db"), writer_config, counters, THING, wake_sender=lambda: None)

@@ -25,9 +25,9 @@ BASE_TIME = float(int(time.time()))
 def detections(frame_id: str = "f1", captured_at: float = BASE_TIME, labels: tuple[str, ...] = ("person",),
                camera_id: str = "cam1", sequence: int = 1, request_id: str | None = None) -> Detections:
     return Detections.model_validate({
-        "frame": {"frame_id": frame_id, "camera_id": camera_id, "path": f"/run/frames/{frame_id}.jpg",
+        "frame": {"frame_id": frame_id, "camera_id": camera_id, "slot": sequence % 64,
                   "sequence": sequence, "captured_at": captured_at, "captured_monotonic_ns": 1,
-                  "width": 640, "height": 480, "request_id": request_id},
+                  "width": 640, "height": 480, "format": "bgr8", "request_id": request_id},
         "detections": [{"label": label, "class_id": i, "score": 0.5 + 0.01 * i,
                         "box": {"x1": 0.1, "y1": 0.1, "x2": 0.2 + 0.01 * i, "y2": 0.3}}
                        for i, label in enumerate(labels)],

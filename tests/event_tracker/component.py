@@ -46,14 +46,11 @@ def configuration(**over: Any) -> dict[str, Any]:
     return {**copy.deepcopy(recipe_defaults("EventTracker")), **over}
 
 
-def scene_jpeg(seed: int = 0) -> bytes:
-    """A real JPEG of a textured scene (decodable, croppable)."""
+def scene(seed: int = 0) -> np.ndarray:
+    """A camera frame of a textured scene, BGR as the ring holds it."""
     rng = np.random.default_rng(seed)
-    image = cv2.resize(rng.integers(0, 255, (HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8), (WIDTH, HEIGHT),
-                       interpolation=cv2.INTER_NEAREST)
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
-    assert ok
-    return data.tobytes()
+    return cv2.resize(rng.integers(0, 255, (HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8), (WIDTH, HEIGHT),
+                      interpolation=cv2.INTER_NEAREST)
 
 
 def detection(box: Box, score: float = 0.9, label: str = "person") -> Detection:
@@ -87,7 +84,7 @@ class Tracker:
     live: LiveConfig[EventTrackerConfig]
     ring: FrameRing
     clock: Clock
-    jpeg: bytes
+    pixels: np.ndarray
     writer_instance: str = field(default_factory=new_instance)
 
     def frame(self, at: float, boxes: Iterable[Box | Detection] = (), request_id: str | None = "req-1",
@@ -95,8 +92,7 @@ class Tracker:
         """A frame captured at ``T0 + at`` with these detections (and weak ``candidates``), delivered as
         SsdInference would ``lag`` seconds later; the app's clock moves along with capture time."""
         ring = self.ring if camera_id is None else FrameRing(self.ring.root, camera_id, capacity=64)
-        ref = ring.write(self.jpeg, width=WIDTH, height=HEIGHT, captured_at=T0 + at, captured_monotonic_ns=1,
-                         request_id=request_id)
+        ref = ring.write(self.pixels, captured_at=T0 + at, captured_monotonic_ns=1, request_id=request_id)
         self.clock.now = 1000.0 + at + lag
         found = [b if isinstance(b, Detection) else detection(b) for b in boxes]
         self.nucleus.send(topics.DETECTIONS, detections_of(ref, found, candidates))
@@ -126,7 +122,7 @@ class Tracker:
         return self.writer_instance
 
 
-def start_tracker(work: Path, frame_root: Path, configuration_: dict[str, Any], *, jpeg: bytes | None = None,
+def start_tracker(work: Path, frame_root: Path, configuration_: dict[str, Any], *, pixels: np.ndarray | None = None,
                   ring_capacity: int = 64) -> Tracker:
     """An EventTracker whose work folder is ``work`` (the recipe's Setenv point there)."""
     nucleus = FakeNucleus(configuration_, COMPONENT)
@@ -135,7 +131,7 @@ def start_tracker(work: Path, frame_root: Path, configuration_: dict[str, Any], 
     app = EventTrackerApp(nucleus.ipc, live, thing=THING, frame_root=frame_root, clock=clock, tick_s=3600)
     app.start()
     ring = FrameRing(frame_root, "cam0", capacity=ring_capacity)
-    return Tracker(app, nucleus, live, ring, clock, jpeg or scene_jpeg())
+    return Tracker(app, nucleus, live, ring, clock, scene() if pixels is None else pixels)
 
 
 def walk(start: Box, velocity: tuple[float, float], at: float) -> Box:

@@ -1,6 +1,7 @@
-"""Snapshots: the best frame copied out of the real ring at once (the ring's JPEG and a crop), private
-and whole, replaced by a better one, kept when the ring recycled the frame first, and bounded in count
-and bytes with the receipted events' snapshots deleted first."""
+"""Snapshots: the best frame copied out of the real ring at once, written as JPEG (the whole frame at the
+camera's quality and a crop) when a message names it, private and whole, replaced by a better one
+(a picture replaced before the next message is never encoded), kept when the ring reused the slot
+first, and bounded in count and bytes with the receipted events' snapshots deleted first."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ import cv2
 import numpy as np
 import pytest
 
+from event_tracker import snapshots as snapshots_module
 from event_tracker.settings import SnapshotSettings
-from event_tracker.snapshots import CROP, FULL, SnapshotError, Snapshots, crop
+from event_tracker.snapshots import CROP, FULL, Snapshots, crop
 from smartcam import topics
 from smartcam.contracts import TrackEvent
-from smartcam.frames import FrameRing, read_frame
-from tests.event_tracker.component import HEIGHT, T0, WIDTH, detection, detections_of, open_event, scene_jpeg
+from smartcam.frames import FrameRing, encode_jpeg, frame_as_jpeg
+from tests.event_tracker.component import T0, detection, detections_of, open_event, scene
 
 BOX = (0.3, 0.3, 0.4, 0.7)
 
@@ -37,7 +39,7 @@ def test_the_snapshot_is_the_rings_jpeg_and_a_crop_around_the_box_private_and_wh
     assert (snapshot.captured_at, snapshot.score) == (T0, 0.9)
     assert (snapshot.box.x1, snapshot.box.y1, snapshot.box.x2, snapshot.box.y2) == BOX
     full, cropped = Path(snapshot.path), Path(snapshot.crop_path)
-    assert full.read_bytes() == read_frame(refs[0], frame_root)  # as the camera encoded it
+    assert full.read_bytes() == frame_as_jpeg(refs[0], frame_root)  # the frame at the camera's JPEG quality
     # 0.1 x 0.4 of 320 x 240 and 20 % on each side: x 89..135, y 52..188
     assert image_of(cropped).shape == (136, 46, 3)
     assert snapshot.bytes == full.stat().st_size + cropped.stat().st_size
@@ -68,11 +70,34 @@ def test_a_clearly_better_snapshot_replaces_the_files_and_rides_with_the_next_me
     assert tracker.app.telemetry.counters["snapshotsWritten"] >= 3 and len(tracker.app.snapshots) == 1
 
 
+def test_better_pictures_between_two_messages_are_held_and_only_the_last_is_encoded(started, monkeypatch):
+    encodes = []
+    real_encode = snapshots_module.encode_jpeg
+
+    def counting_encode(image, quality):
+        encodes.append(image.shape)
+        return real_encode(image, quality)
+
+    monkeypatch.setattr(snapshots_module, "encode_jpeg", counting_encode)
+    tracker = started(updateIntervalS=100)  # no update between the start and the end
+    refs = []
+    for i in range(10):  # walking towards the camera: a better picture nearly every frame
+        scale = 1.15**i
+        refs.append(tracker.frame(i / 10, [(0.4, 0.2, 0.4 + 0.04 * scale, 0.2 + 0.12 * scale)]))
+    tracker.clock.now += 11
+    tracker.app.tick()
+    start, end = tracker.events()
+    assert (start.kind, end.kind) == ("start", "end") and end.snapshot is not None
+    assert end.snapshot.frame_id in {ref.frame_id for ref in refs[4:]}
+    # one whole frame encoded per message that carried a new picture, none for those replaced meanwhile
+    assert len(encodes) == tracker.app.telemetry.counters["snapshotsWritten"] == 2
+
+
 def test_a_frame_the_ring_recycled_first_leaves_the_snapshot_as_it_was(started, frame_root):
     tracker = started(tracking={"confirmHits": 1})
     ring = FrameRing(frame_root, "cam7", capacity=1)
-    late = ring.write(tracker.jpeg, width=WIDTH, height=HEIGHT, captured_at=T0, captured_monotonic_ns=1)
-    ring.write(tracker.jpeg, width=WIDTH, height=HEIGHT, captured_at=T0 + 0.1, captured_monotonic_ns=2)
+    late = ring.write(tracker.pixels, captured_at=T0, captured_monotonic_ns=1)
+    ring.write(tracker.pixels, captured_at=T0 + 0.1, captured_monotonic_ns=2)
     tracker.nucleus.send(topics.DETECTIONS, detections_of(late, [detection(BOX)]))  # too late for the ring
     [start] = tracker.events()
     assert start.kind == "start" and start.snapshot is None
@@ -116,7 +141,7 @@ def test_snapshots_beyond_max_count_are_deleted_oldest_first_the_receipted_befor
 
 
 def test_snapshots_beyond_max_mb_are_deleted_but_the_newest_is_kept(started):
-    one = len(scene_jpeg()) / 1024 / 1024
+    one = len(encode_jpeg(scene(), 85)) / 1024 / 1024  # the camera's default quality
     tracker = started(snapshots={"maxMb": one * 1.5})  # room for one full frame and its crop, not two
     ends = events_one_after_another(tracker, 3)
     tracker.receipt(ends)
@@ -168,10 +193,5 @@ def test_a_symlink_planted_as_an_event_folder_is_refused_not_followed(started, t
     ((0.5, 0.5, 0.5, 0.5), (1, 1)),  # a box of no size still gives a pixel
 ])
 def test_the_crop_stays_inside_the_frame(box, shape):
-    cropped = cv2.imdecode(np.frombuffer(crop(scene_jpeg(), box, 0.2, 90), np.uint8), cv2.IMREAD_COLOR)
+    cropped = cv2.imdecode(np.frombuffer(crop(scene(), box, 0.2, 90), np.uint8), cv2.IMREAD_COLOR)
     assert cropped.shape[:2] == shape
-
-
-def test_a_frame_that_is_no_jpeg_is_refused():
-    with pytest.raises(SnapshotError, match="not a JPEG"):
-        crop(b"\xff\xd8 not really", BOX, 0.2, 90)

@@ -20,8 +20,8 @@ from nucleus_lite.sources import find_sources
 from smartcam.contracts import Box, Detection, Detections, FrameRef, ModelInfo, StageLatency
 from smartcam.ipc import local_message, published_body
 
-FRAME = FrameRef(frame_id="cam0-1-0", camera_id="cam0", path="/f/1.jpg", sequence=0, captured_at=1.5,
-                 captured_monotonic_ns=1, width=640, height=480, request_id="r-1")
+FRAME = FrameRef(frame_id="cam0-1-0", camera_id="cam0", slot=0, sequence=0, captured_at=1.5,
+                 captured_monotonic_ns=1, width=640, height=480, format="bgr8", request_id="r-1")
 
 
 def detections(count: int) -> Detections:
@@ -39,8 +39,8 @@ def test_core_bus_codec_round_trips() -> None:
 
 
 def test_lite_json_limit_and_why_contracts_travel_as_binary() -> None:
-    assert limits.fits_as_json(FRAME.to_message())  # 273 of 550 bytes: frame references passed as JSON
-    assert limits.ENVELOPE_BYTES + limits.decode_bytes(detections(0).to_message()) == 567
+    assert limits.fits_as_json(FRAME.to_message())  # 294 of 550 bytes: frame references passed as JSON
+    assert limits.ENVELOPE_BYTES + limits.decode_bytes(detections(0).to_message()) == 588
     assert limits.decode_bytes(detections(1).to_message()) - limits.decode_bytes(detections(0).to_message()) == 179
     assert not limits.fits_as_json(detections(0).to_message())  # what lite dropped
     message = local_message(detections(3))

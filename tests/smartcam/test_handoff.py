@@ -37,8 +37,8 @@ class DictStore:
 
 
 def frame(n: int) -> FrameRef:
-    return FrameRef(frame_id=f"cam0-ab-{n}", camera_id="cam0", path=f"/dev/shm/r/cam0/{n:012d}-cam0-ab-{n}.jpg",
-                    sequence=n, captured_at=1.0 + n, captured_monotonic_ns=n, width=4, height=3)
+    return FrameRef(frame_id=f"cam0-ab-{n}", camera_id="cam0", slot=n % 8,
+                    sequence=n, captured_at=1.0 + n, captured_monotonic_ns=n, width=4, height=3, format="bgr8")
 
 
 def outbox(clock: Clock, store: DictStore | None = None, capacity: int = 10) -> Outbox[FrameRef]:

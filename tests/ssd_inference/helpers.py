@@ -15,6 +15,7 @@ import numpy as np
 
 from repo_layout import REPO_ROOT
 from smartcam.contracts import FrameRef
+from smartcam.frames import FrameRing
 
 REPO = REPO_ROOT
 MODEL_DIR = REPO / "components" / "SsdModelStore" / "model"
@@ -134,7 +135,38 @@ def jpeg_bytes(width: int = 160, height: int = 120, channels: int = 3, ext: str 
     return data.tobytes()
 
 
+def frame_pixels(width: int = 160, height: int = 120) -> np.ndarray:
+    """A camera frame as the ring holds it: 8-bit BGR (noise, the same every call)."""
+    return np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
+
+
+def write_frame(ring: FrameRing, pixels: np.ndarray | None = None) -> FrameRef:
+    return ring.write(frame_pixels() if pixels is None else pixels, captured_at=time.time(),
+                      captured_monotonic_ns=time.monotonic_ns())
+
+
+def refused_frame(ring: FrameRing, case: str, elsewhere: Path) -> FrameRef:
+    """A reference the frame path cannot serve: ``recycled`` (frameExpired), ``slot`` and ``unwritten``
+    (badFrame: they do not fit the ring), ``symlinked`` (frameOutsideRoot: its camera folder is a symlink)."""
+    if case == "recycled":
+        frame = write_frame(ring)
+        for _ in range(ring.slots):
+            write_frame(ring)
+        return frame
+    if case == "slot":
+        return write_frame(ring).model_copy(update={"slot": ring.slots})
+    if case == "unwritten":
+        frame = write_frame(ring)
+        ahead = frame.sequence + ring.slots
+        return frame.model_copy(update={"sequence": ahead, "frame_id": frame.frame_id.rsplit("-", 1)[0] + f"-{ahead}"})
+    other = FrameRing(elsewhere, "cam9", capacity=2)
+    frame = write_frame(other)
+    (ring.root / "cam9").symlink_to(other.directory)
+    return frame
+
+
 def frame_ref(seq: int, camera: str = "cam1", request_id: str | None = "req-1") -> FrameRef:
     """A frame reference that names no real file (for the parts that never read it)."""
-    return FrameRef(frame_id=f"{camera}-{seq}", camera_id=camera, path=f"/f/{camera}/{seq}.jpg", sequence=seq,
-                    captured_at=time.time(), captured_monotonic_ns=seq, width=8, height=8, request_id=request_id)
+    return FrameRef(frame_id=f"{camera}-{seq}", camera_id=camera, slot=seq % 4, sequence=seq,
+                    captured_at=time.time(), captured_monotonic_ns=seq, width=8, height=8, format="bgr8",
+                    request_id=request_id)

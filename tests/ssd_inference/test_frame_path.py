@@ -1,16 +1,25 @@
 """The per-frame path on its own: a frame in a real ring in, a Detections message out (no IPC, no threads)."""
 
-import time
-
+import cv2
+import numpy as np
 import pytest
 
 from smartcam.contracts import Detections, parse
 from smartcam.frames import FrameRing
 from ssd_inference import frame_path as frame_path_module
+from ssd_inference import preprocessing
 from ssd_inference.backends import BackendError
 from ssd_inference.engine import Engine, PreparedModel
 from ssd_inference.frame_path import FramePath, FrameRefused, selection_for
-from tests.ssd_inference.helpers import FakeBackend, WeakDetectionsBackend, fake_factories, jpeg_bytes, write_model_dir
+from tests.ssd_inference.helpers import (
+    FakeBackend,
+    WeakDetectionsBackend,
+    fake_factories,
+    frame_pixels,
+    refused_frame,
+    write_frame,
+    write_model_dir,
+)
 
 
 @pytest.fixture
@@ -32,9 +41,8 @@ def frame_path(engine, ring, **selection):
     return FramePath(engine, ring.directory.parent, selection_for(engine, **chosen))
 
 
-def write(ring, data=None, width=160, height=120):
-    return ring.write(data or jpeg_bytes(width, height), width=width, height=height, captured_at=time.time(),
-                      captured_monotonic_ns=time.monotonic_ns())
+def write(ring, pixels=None):
+    return write_frame(ring, pixels)
 
 
 def test_process_turns_a_frame_into_a_detections_message_with_stage_latencies(engine, ring):
@@ -69,8 +77,7 @@ class SteppedTime:
 
 
 def test_each_stage_is_timed_on_its_own(engine, ring, monkeypatch):
-    frame = ring.write(jpeg_bytes(), width=160, height=120, captured_at=1_700_000_000.0,
-                       captured_monotonic_ns=5_000_000_000)
+    frame = ring.write(frame_pixels(), captured_at=1_700_000_000.0, captured_monotonic_ns=5_000_000_000)
     # read 2 ms, preprocess 5 ms | 3 ms between the stages | inference 13.5 ms, postprocess 1.25 ms
     clock = SteppedTime([10.0, 10.002, 10.007, 10.010, 10.0235, 10.02475], monotonic_ns=5_042_500_000,
                         wall=1_700_000_000.5)
@@ -83,8 +90,8 @@ def test_each_stage_is_timed_on_its_own(engine, ring, monkeypatch):
 
 
 def test_a_frame_stamped_after_now_has_no_queue_time(engine, ring, monkeypatch):
-    frame = ring.write(jpeg_bytes(), width=160, height=120, captured_at=1_700_000_000.0,
-                       captured_monotonic_ns=5_000_000_000)  # by another boot's clock, say
+    # by another boot's clock, say
+    frame = ring.write(frame_pixels(), captured_at=1_700_000_000.0, captured_monotonic_ns=5_000_000_000)
     monkeypatch.setattr(frame_path_module, "time", SteppedTime([0.0] * 6, monotonic_ns=4_000_000_000, wall=1.0))
     assert frame_path(engine, ring).process(frame).latency.queue_ms is None
 
@@ -92,7 +99,7 @@ def test_a_frame_stamped_after_now_has_no_queue_time(engine, ring, monkeypatch):
 def test_the_steps_compose_to_process(engine, ring):
     path = frame_path(engine, ring, class_allow_list=["dog"])
     prepared = path.prepare(write(ring))
-    assert prepared.tensor.shape == (1, 64, 64, 3) and prepared.rgb.shape == (120, 160, 3)
+    assert prepared.tensor.shape == (1, 64, 64, 3) and prepared.image.shape == (64, 64, 3)  # resized once, read
     inferred = path.infer(prepared)
     assert [d.label for d in inferred.detections] == ["dog"]
     message = path.finish(inferred)
@@ -102,28 +109,41 @@ def test_the_steps_compose_to_process(engine, ring):
 
 @pytest.mark.parametrize("case, kind", [
     ("recycled", "frameExpired"),
-    ("truncated", "badFrame"),
-    ("wrong_size", "badFrame"),
-    ("not_jpeg", "badFrame"),
-    ("outside", "frameOutsideRoot"),
+    ("slot", "badFrame"),
+    ("unwritten", "badFrame"),
+    ("symlinked", "frameOutsideRoot"),
 ])
 def test_a_frame_that_cannot_be_served_is_refused_with_its_kind(engine, ring, tmp_path, case, kind):
-    if case == "recycled":
-        frame = write(ring)
-        for _ in range(4):
-            write(ring)
-    elif case == "truncated":
-        frame = write(ring, jpeg_bytes()[:300])
-    elif case == "wrong_size":
-        frame = write(ring, jpeg_bytes(64, 48))
-    elif case == "not_jpeg":
-        frame = write(ring, b"plain text, not an image")
-    else:
-        frame = write(FrameRing(tmp_path / "elsewhere", "cam1", capacity=2))
+    frame = refused_frame(ring, case, tmp_path / "elsewhere")
     with pytest.raises(FrameRefused) as refused:
         frame_path(engine, ring).process(frame)
     assert refused.value.kind == kind
     assert refused.value.detail
+
+
+def test_the_model_sees_the_slot_resized_once_in_its_colour_order(engine, ring):
+    pixels = frame_pixels()
+    prepared = frame_path(engine, ring).prepare(write(ring, pixels))
+    resized = cv2.resize(pixels, (64, 64), interpolation=cv2.INTER_LINEAR)
+    assert np.array_equal(prepared.image, cv2.cvtColor(resized, cv2.COLOR_BGR2RGB))  # the test model wants RGB
+    assert np.array_equal(prepared.tensor, engine.model.preprocess.tensor(prepared.image))
+
+
+def test_a_frame_overwritten_while_it_is_resized_is_refused_as_expired_and_counted(engine, ring, monkeypatch):
+    frame = write(ring)
+    real_resize = cv2.resize
+
+    def camera_goes_round_meanwhile(*args, **kwargs):
+        for _ in range(ring.slots):
+            write(ring)  # same size as the ring's: copied, not resized
+        return real_resize(*args, **kwargs)
+
+    path = frame_path(engine, ring)
+    monkeypatch.setattr(preprocessing.cv2, "resize", camera_goes_round_meanwhile)
+    with pytest.raises(FrameRefused) as refused:
+        path.prepare(frame)
+    assert (refused.value.kind, refused.value.outcome) == ("frameOverwritten", "expired")
+    assert path.reader.overwritten == 1
 
 
 def test_a_backend_failure_is_refused_as_inference_failed(engine, ring):

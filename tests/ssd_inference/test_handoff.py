@@ -13,7 +13,7 @@ from ssd_inference.app import SsdInferenceApp
 from ssd_inference.detections_outbox import FIRST_RESEND_S, WRITER_STAGE, DetectionsOutbox
 from ssd_inference.frame_path import FramePath
 from ssd_inference.settings import SsdInferenceConfig
-from tests.ssd_inference.helpers import THING, fake_factories, jpeg_bytes, write_model_dir
+from tests.ssd_inference.helpers import THING, fake_factories, frame_pixels, refused_frame, write_model_dir
 from tests.support.fake_nucleus import FakeNucleus, wait_until
 
 STAGE = "smartcam.SsdInference"
@@ -79,7 +79,7 @@ def env(tmp_path, monkeypatch):
 
 
 def write_frame(ring, data=None):
-    return ring.write(data or jpeg_bytes(), width=160, height=120, captured_at=time.time(),
+    return ring.write(frame_pixels() if data is None else data, captured_at=time.time(),
                       captured_monotonic_ns=time.monotonic_ns(), request_id="req-9")
 
 
@@ -212,19 +212,14 @@ def test_a_frame_the_ring_recycled_is_receipted_expired(env, tmp_path):
 
 
 @pytest.mark.parametrize("bad, reason", [
-    ("outside", "frameOutsideRoot: "),
-    ("corrupt", "badFrame: "),
+    ("symlinked", "frameOutsideRoot: "),
+    ("slot", "badFrame: "),
     ("no_model", "modelUnusable: "),
 ])
 def test_an_unusable_frame_is_receipted_refused_with_the_reason(env, tmp_path, bad, reason):
     gg, ring, start = env
     app = start(model=bad != "no_model")
-    if bad == "outside":
-        frame = write_frame(FrameRing(tmp_path / "elsewhere", "cam1", capacity=2))
-    elif bad == "corrupt":
-        frame = write_frame(ring, jpeg_bytes()[:300])
-    else:
-        frame = write_frame(ring)
+    frame = refused_frame(ring, bad, tmp_path / "elsewhere") if bad != "no_model" else write_frame(ring)
     gg.send("smartcam/frames", frame)
     receipt = receipt_of(gg, frame)
     assert receipt.outcome == "refused" and receipt.detail.startswith(reason)
@@ -318,7 +313,9 @@ def test_every_frame_ends_in_detections_or_exactly_one_receipt(env, tmp_path):
                                                                                capacity=64)]
     sent = []
     for i in range(60):
-        frame = write_frame(rings[i % 3], b"not an image" if i % 7 == 0 else None)
+        frame = write_frame(rings[i % 3])
+        if i % 7 == 0:  # a reference that does not fit its ring: refused
+            frame = frame.model_copy(update={"slot": frame.slot + 64})
         sent.append(frame)
         gg.send("smartcam/frames", frame)
         if i % 5 == 0:

@@ -13,7 +13,7 @@ from smartcam.frames import FrameRing
 from ssd_inference.app import SsdInferenceApp
 from ssd_inference.iot_summary import summarize
 from ssd_inference.settings import SsdInferenceConfig
-from tests.ssd_inference.helpers import THING, FakeBackend, fake_factories, frame_ref, jpeg_bytes, write_model_dir
+from tests.ssd_inference.helpers import THING, FakeBackend, fake_factories, frame_pixels, frame_ref, write_model_dir
 from tests.support.fake_nucleus import FakeNucleus, wait_until
 
 SUMMARY = f"smartcam/{THING}/detections"
@@ -60,7 +60,7 @@ def component(tmp_path, monkeypatch):
             """One frame under ``score_threshold`` (0.95 leaves it without detections), once its detections
             are out (the threshold a frame is served with is the one when its inference starts)."""
             gg.update(scoreThreshold=score_threshold)
-            frame = ring.write(jpeg_bytes(), width=160, height=120, captured_at=time.time(),
+            frame = ring.write(frame_pixels(), captured_at=time.time(),
                                captured_monotonic_ns=time.monotonic_ns())
             gg.send("smartcam/frames", frame)
             wait_until(lambda: any(m["frame"]["frame_id"] == frame.frame_id for m in gg.on("smartcam/detections")),

@@ -6,8 +6,8 @@ from ssd_inference.pending import PendingFrames
 
 
 def frame(camera, seq):
-    return FrameRef(frame_id=f"{camera}-{seq}", camera_id=camera, path=f"/f/{camera}/{seq}.jpg", sequence=seq,
-                    captured_at=time.time(), captured_monotonic_ns=seq, width=8, height=8)
+    return FrameRef(frame_id=f"{camera}-{seq}", camera_id=camera, slot=seq % 4, sequence=seq,
+                    captured_at=time.time(), captured_monotonic_ns=seq, width=8, height=8, format="bgr8")
 
 
 def test_only_the_newest_frame_per_camera_is_kept():

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,7 @@ from smartcam.contracts import Detections, FrameRef, parse
 from smartcam.frames import FrameRing
 from ssd_inference.app import SsdInferenceApp
 from ssd_inference.settings import SsdInferenceConfig
-from tests.ssd_inference.helpers import THING, fake_factories, jpeg_bytes, write_model_dir
+from tests.ssd_inference.helpers import THING, fake_factories, frame_pixels, write_model_dir
 from tests.support.config_fuzz import (
     ConfigFuzz,
     HandlerErrors,
@@ -90,7 +91,7 @@ def ring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FrameRing:
 @pytest.mark.timeout(900)
 def test_random_configuration_updates_while_frames_arrive(tmp_path: Path, ring: FrameRing) -> None:
     model_dir = write_model_dir(tmp_path / "model", runtimes=RUNTIMES)
-    jpeg = jpeg_bytes(64, 48)
+    pixels = frame_pixels(64, 48)
     sent: Counter[str] = Counter()
 
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -112,9 +113,9 @@ def test_random_configuration_updates_while_frames_arrive(tmp_path: Path, ring: 
                 for index, update in enumerate(changes):
                     fuzz.send(update)
                     for _ in range(frames_after.count(index)):
-                        nucleus.send(topics.FRAMES, write_frame(ring, jpeg))
+                        nucleus.send(topics.FRAMES, write_frame(ring, pixels))
                 fuzz.send(Update(inference_configuration(**LAST), True, "the last configuration"))
-                last = write_frame(ring, jpeg)
+                last = write_frame(ring, pixels)
                 nucleus.send(topics.FRAMES, last)
                 served = detections_for(nucleus, last)
             finally:
@@ -131,8 +132,8 @@ def test_random_configuration_updates_while_frames_arrive(tmp_path: Path, ring: 
     assert min(sent["applied"], sent["refused"]) >= sent["updates"] // 10, sent
 
 
-def write_frame(ring: FrameRing, jpeg: bytes) -> FrameRef:
-    return ring.write(jpeg, width=64, height=48, captured_at=time.time(), captured_monotonic_ns=time.monotonic_ns())
+def write_frame(ring: FrameRing, pixels: np.ndarray) -> FrameRef:
+    return ring.write(pixels, captured_at=time.time(), captured_monotonic_ns=time.monotonic_ns())
 
 
 def detections_for(nucleus: FakeNucleus, frame: FrameRef) -> Detections:

@@ -140,8 +140,9 @@ def test_component_detects_grace_hopper_with_the_real_model(tmp_path, monkeypatc
     app = SsdInferenceApp(gg.ipc, LiveConfig(gg.ipc, SsdInferenceConfig), frame_root=tmp_path)
     app.start()
     try:
-        frame = ring.write((IMAGES / "grace_hopper.jpg").read_bytes(), width=512, height=600,
-                           captured_at=time.time(), captured_monotonic_ns=time.monotonic_ns())
+        frame = ring.write(cv2.imread(str(IMAGES / "grace_hopper.jpg")), captured_at=time.time(),
+                           captured_monotonic_ns=time.monotonic_ns())
+        assert (frame.width, frame.height) == (512, 600)
         gg.send("smartcam/frames", frame)
         wait_until(lambda: gg.on("smartcam/detections"), timeout=120)
         message = parse(Detections, gg.on("smartcam/detections")[0])
@@ -188,8 +189,8 @@ def test_on_real_video_the_candidates_leave_the_results_exactly_as_they_were(eng
     candidates = 0
     for start in range(0, 795, 40):
         [picture] = vtest_frames(start, 1)
-        jpeg = cv2.imencode(".jpg", cv2.resize(picture, (640, 480), interpolation=cv2.INTER_AREA))[1].tobytes()
-        outputs = engine.infer(model.preprocess(decode_image(jpeg)))
+        in_the_ring = cv2.resize(picture, (640, 480), interpolation=cv2.INTER_AREA)
+        outputs = engine.infer(model.preprocess.tensor(model.preprocess.resize(in_the_ring)))
         found = engine.postprocess(outputs, hinted)
         assert found.detections == engine.postprocess(outputs, plain).detections
         assert all(0.1 <= c.score < 0.5 for c in found.candidates) and len(found.candidates) <= 20

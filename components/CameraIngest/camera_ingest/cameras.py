@@ -187,8 +187,10 @@ class CameraDispatcher:
         key = (config.ring.frames, config.ring.max_bytes)
         cached = self._rings.get(camera.id)
         if cached is not None and cached[0] == key:
+            cached[1].set_jpeg_quality(camera.jpeg_quality)
             return cached[1]
-        ring = FrameRing(self._frame_root, camera.id, capacity=key[0], max_bytes=key[1])
+        ring = FrameRing(self._frame_root, camera.id, capacity=key[0], max_bytes=key[1],
+                         jpeg_quality=camera.jpeg_quality)
         self._rings[camera.id] = (key, ring)
         return ring
 

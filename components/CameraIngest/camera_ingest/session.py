@@ -1,9 +1,10 @@
 """One capture on one camera, on its own thread: grab, keep what the schedule wants, ask the camera's
-motion gate, encode, write into the ring, publish the reference, report progress, and end with exactly
-one outcome (state and reason) handed to ``on_done``; the final status follows from there once the
-frames are accounted for (camera_ingest.accounting).
+motion gate, copy the frame into the ring (resized to the camera's size on the way), publish the
+reference, report progress, and end with exactly one outcome (state and reason) handed to
+``on_done``; the final status follows from there once the frames are accounted for
+(camera_ingest.accounting).
 
-A frame the motion gate keeps back is counted (``gated``) and goes no further: no JPEG, no ring file,
+A frame the motion gate keeps back is counted (``gated``) and goes no further: no ring slot,
 no reference, nothing in the outbox. It counts towards a capture's ``frames`` like any frame taken,
 so a capture lasts as long as it asked whatever moves.
 
@@ -24,14 +25,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from camera_ingest.commands import CaptureRequest
-from camera_ingest.encode import EncodeError, encode_jpeg
 from camera_ingest.motion import MotionDecision, MotionGate, Why, region_rows
 from camera_ingest.replies import CaptureReplies
 from camera_ingest.schedule import FrameSchedule
 from camera_ingest.settings import ReconnectSettings
 from camera_ingest.sources import FrameSource, SourceDisconnected, SourceEnded, SourceError
 from smartcam.contracts import FrameRef, GatePass
-from smartcam.frames import FrameRing
+from smartcam.frames import FrameImageError, FrameRing
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class SessionStats:
     frames: int = 0  # frames that left the process: in the ring, referenced, published
     gated: int = 0  # frames the motion gate kept back
     passed: int = 0  # frames the motion gate let through (among ``frames``)
-    skipped: int = 0  # grabbed frames that could not be decoded or encoded
+    skipped: int = 0  # grabbed frames that could not be decoded or stored
     reconnects: int = 0
     publish_failures: int = 0
     gate_ns: int = 0  # time spent in the motion gate
@@ -191,7 +191,7 @@ class CaptureSession:
         return self._monotonic_ns(), time.time()
 
     def _store(self, now_ns: int, wall: float) -> FrameRef | None:
-        """Decode, judge, encode and write the grabbed frame; None when it was gated or had to be skipped."""
+        """Decode, judge and store the grabbed frame; None when it was gated or had to be skipped."""
         image = self._source.retrieve()
         camera = self.request.camera
         stats = self.stats
@@ -204,20 +204,17 @@ class CaptureSession:
             stats.taken_at(now_ns)
             return None
         gate_pass = _GATE_PASS.get(decision.why)
-        try:
-            jpeg, width, height = encode_jpeg(
-                image, quality=camera.jpeg_quality, width=camera.width, height=camera.height
-            )
-        except EncodeError as exc:
-            self.stats.skipped += 1
-            log.warning("camera %s: frame skipped: %s", camera.id, exc)
-            return None
+        size = (camera.width, camera.height) if camera.width and camera.height else None
         try:
             ref = self._ring.write(
-                jpeg, width=width, height=height, captured_at=wall, captured_monotonic_ns=now_ns,
+                image, size=size, captured_at=wall, captured_monotonic_ns=now_ns,
                 request_id=self.request.request_id, gate=gate_pass,
                 motion=region_rows(decision.regions) if decision.regions else None,
             )
+        except FrameImageError as exc:
+            self.stats.skipped += 1
+            log.warning("camera %s: frame skipped: %s", camera.id, exc)
+            return None
         except OSError as exc:
             where = self._ring.directory
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):

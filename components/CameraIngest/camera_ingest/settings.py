@@ -126,7 +126,8 @@ class CameraSettings(ComponentConfig):
         None, description="Frame height in pixels; set with width, null keeps the source's size."
     )
     jpeg_quality: Annotated[int, Field(ge=1, le=100)] = Field(
-        85, description="JPEG quality (1..100) of the frames written into the ring."
+        85, description="JPEG quality (1..100) when one of this camera's frames is made a JPEG (an event's full "
+        "snapshot, annotated output, tools); frames travel raw in the ring."
     )
     loop: bool = Field(
         True, description="Files and folders start over at their end; false ends the capture there "
@@ -135,7 +136,7 @@ class CameraSettings(ComponentConfig):
     motion: MotionSettings = Field(
         default_factory=MotionSettings,
         description="This camera's motion gate: a frame in which nothing moved never leaves the component "
-        "(no JPEG, no frame reference, no model run). A change applies to a running capture from its next frame "
+        "(no ring slot, no frame reference, no model run). A change applies to a running capture from its next frame "
         "and starts a new background; a snapshot is never gated, and a command can turn the gate off for itself.",
     )
 
@@ -147,13 +148,15 @@ class CameraSettings(ComponentConfig):
 
 
 class RingSettings(ComponentConfig):
-    """Per camera: the ring keeps at most this many frames and this many megabytes."""
+    """Per camera: the ring has at most this many slots and this many megabytes of them (raw frames: a
+    640x480 frame takes 0.9 MB, a 1280x720 one 2.6 MB)."""
 
     frames: Annotated[int, Field(ge=1, le=100_000)] = Field(
-        300, description="Most frames kept per camera; the oldest are deleted first."
+        300, description="Most frames kept per camera (ring slots); the oldest is overwritten first."
     )
     megabytes: Annotated[float, Field(gt=0, le=16_384)] = Field(
-        64.0, description="Most MB (MiB, 1,048,576 bytes) of JPEGs kept per camera; the oldest are deleted first."
+        64.0, description="Most MB (MiB, 1,048,576 bytes) of raw frames kept per camera in shared memory; fewer "
+        "slots when frames are large (at least one)."
     )
 
     @property

@@ -3,14 +3,14 @@
 ``Detections`` (``smartcam/detections``) go to the camera's :class:`~event_tracker.camera_tracks.CameraTracks`
 (tracker, zones, open events), whose ``TrackEvent`` messages go out through the durable
 :class:`~event_tracker.delivery.EventDelivery` until DynamoWriter receipts them (``smartcam/receipts``).
-A snapshot is copied out of the frame ring by :class:`~event_tracker.snapshots.Snapshots` the moment
-a track's best picture improves. A timer thread ends events whose objects went unseen when no frames
-come (a motion gate holds them back), sends again what the writer has not receipted, and publishes
-health.
+A snapshot's pixels are copied out of the frame ring the moment a track's best picture improves, and
+written as JPEG by :class:`~event_tracker.snapshots.Snapshots` when a message of its event goes out.
+A timer thread ends events whose objects went unseen when no frames come (a motion gate holds them
+back), sends again what the writer has not receipted, and publishes health.
 
 One lock serializes the IPC handlers and the timer: a frame's work (10 people, the message parsed,
-events published to a fake nucleus) took under 2 ms on the 2-core development machine; a snapshot
-adds a JPEG decode and a crop's encode.
+events published to a fake nucleus) took under 2 ms on the 2-core development machine; a better
+snapshot adds a copy of the frame, and a message that carries a new one two JPEG encodes (frame, crop).
 
 Restarts: at start, every event the previous run left open (the store keeps each one's latest message)
 is ended with ``end_reason`` "restarted", and frames of each camera captured up to what the previous
@@ -30,14 +30,14 @@ from event_tracker.camera_tracks import CameraTracks
 from event_tracker.delivery import EventDelivery
 from event_tracker.events import ended_by_restart
 from event_tracker.settings import EventTrackerConfig
-from event_tracker.snapshots import SnapshotError, Snapshots
+from event_tracker.snapshots import HeldSnapshot, SnapshotError, Snapshots, grab
 from event_tracker.store import EventStore
 from event_tracker.tracker import Snapshot
 from smartcam import topics
 from smartcam.config import LiveConfig
 from smartcam.contracts import ContractError, Detections, FrameRef, Health, Receipts, SnapshotRef, TrackEvent, parse
 from smartcam.device import thing_name, work_file
-from smartcam.frames import FrameError, FrameExpired, FrameRingError, pipeline_frame_root
+from smartcam.frames import FrameError, FrameExpired, FrameReader, FrameRingError, pipeline_frame_root
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Telemetry
 
@@ -70,7 +70,7 @@ class EventTrackerApp:
         self._ipc = ipc
         self._config = config
         self.thing = thing or thing_name()
-        self._frame_root = frame_root if frame_root is not None else pipeline_frame_root()
+        self._frames = FrameReader(frame_root if frame_root is not None else pipeline_frame_root())
         self._clock = clock
         self._tick_s = tick_s
         self.telemetry = Telemetry(ipc, COMPONENT, self.thing, clock)
@@ -189,7 +189,7 @@ class EventTrackerApp:
                 self.telemetry.problem("camerasRefused", f"detections of camera {camera_id} refused: already "
                                        f"tracking {MAX_TRACKED_CAMERAS} cameras")
                 return None
-            camera = CameraTracks(camera_id, self._config.current, self._copy_snapshot,
+            camera = CameraTracks(camera_id, self._config.current, self._grab_snapshot, self._keep_snapshot,
                                   tracked_until=self._tracked_until.get(camera_id))
             self._cameras[camera_id] = camera
         return camera
@@ -216,22 +216,31 @@ class EventTrackerApp:
         self.store.forget(unreadable)
         return len(opened) - len(unreadable)
 
-    def _copy_snapshot(self, event_id: str, frame: FrameRef, snapshot: Snapshot) -> SnapshotRef | None:
-        """The snapshot copied out of the ring, or None (the event keeps the one it had)."""
+    def _grab_snapshot(self, frame: FrameRef, snapshot: Snapshot) -> HeldSnapshot | None:
+        """The better picture's pixels copied out of the ring, or None (the event keeps the one it had)."""
+        if not self._config.current.snapshots.enabled:
+            return None
+        try:
+            return grab(self._frames, frame, snapshot)
+        except FrameExpired:
+            self.telemetry.count("snapshotsExpired")  # the ring reused the slot first: the previous one stays
+        except (FrameError, FrameRingError, OSError) as exc:
+            self.telemetry.problem("snapshotFailed", f"frame {frame.frame_id}: {exc}")
+        return None
+
+    def _keep_snapshot(self, event_id: str, held: HeldSnapshot) -> SnapshotRef | None:
+        """``held`` written as the event's snapshot, or None (the event keeps the one it had)."""
         settings = self._config.current.snapshots
         if not settings.enabled:
             return None
         try:
-            copied = self.snapshots.copy(event_id, frame, self._frame_root, snapshot, settings)
-        except FrameExpired:
-            self.telemetry.count("snapshotsExpired")  # the ring recycled it first: the previous one stays
-            return None
-        except (FrameError, FrameRingError, SnapshotError, OSError) as exc:
-            self.telemetry.problem("snapshotFailed", f"event {event_id}, frame {frame.frame_id}: {exc}")
+            written = self.snapshots.keep(event_id, held, settings)
+        except (FrameRingError, SnapshotError, OSError) as exc:
+            self.telemetry.problem("snapshotFailed", f"event {event_id}, frame {held.frame.frame_id}: {exc}")
             return None
         self.telemetry.count("snapshotsWritten")
         self._prune_snapshots()
-        return copied
+        return written
 
     def _prune_snapshots(self) -> None:
         pruned = self.snapshots.prune(self._config.current.snapshots, self.delivery.waiting)

@@ -1,6 +1,7 @@
 """One camera's tracking: its tracker, its zones and lines, its open events, and the frames their
 snapshots may come from. Detections in, the ``TrackEvent`` messages they cause out; no I/O but the
-snapshot copy it is handed.
+snapshot copies it is handed: a better picture is grabbed out of the ring at once and held, and written
+only when a message of its event goes out (a picture replaced before then is never encoded).
 
 An event starts when its track is confirmed, sends an ``update`` when it enters or leaves a zone or
 crosses a line, and otherwise at most every ``updateIntervalS`` of capture time while it is seen,
@@ -18,16 +19,19 @@ from dataclasses import dataclass
 
 from event_tracker.events import OpenEvent, event_id
 from event_tracker.settings import EventTrackerConfig
+from event_tracker.snapshots import HeldSnapshot
 from event_tracker.tracker import Snapshot, Step, Track, Tracker, observations
-from event_tracker.zones import CameraZones, ZoneMonitor
-from smartcam.contracts import Detections, FrameRef, SnapshotRef, TrackEvent
+from event_tracker.zones import CameraZones, ZoneMonitor, ZoneSummary
+from smartcam.contracts import Detections, EndReason, EventKind, FrameRef, SnapshotRef, TrackEvent
 
 # Frames kept to copy a snapshot from: a track's best frame may be from before it was confirmed
 # (confirmHits is at most 100 frames).
 RECENT_FRAMES = 128
 
-# (event id, the frame, the track's snapshot) -> where it was copied, or None (the previous one stays)
-SnapshotCopier = Callable[[str, FrameRef, Snapshot], SnapshotRef | None]
+# (the frame, the track's snapshot) -> its pixels copied out of the ring at once, or None (none to be had)
+SnapshotGrabber = Callable[[FrameRef, Snapshot], HeldSnapshot | None]
+# (event id, a held snapshot) -> where it was written, or None (the event keeps the one it had)
+SnapshotKeeper = Callable[[str, HeldSnapshot], SnapshotRef | None]
 
 
 def millisecond(at: float) -> int:
@@ -41,15 +45,17 @@ class FrameResult:
 
 
 class CameraTracks:
-    def __init__(self, camera_id: str, config: EventTrackerConfig, copy_snapshot: SnapshotCopier,
-                 *, tracked_until: float | None = None) -> None:
+    def __init__(self, camera_id: str, config: EventTrackerConfig, grab_snapshot: SnapshotGrabber,
+                 keep_snapshot: SnapshotKeeper, *, tracked_until: float | None = None) -> None:
         """``tracked_until``: capture time up to which the tracker's previous run tracked this camera
         (frames up to its millisecond are ignored, so no event is tracked twice or gets an id again)."""
         self.camera_id = camera_id
         self._tracker = Tracker(config.tracking)
         self._zones = ZoneMonitor(config.cameras.get(camera_id, CameraZones()))
-        self._copy_snapshot = copy_snapshot
+        self._grab_snapshot = grab_snapshot
+        self._keep_snapshot = keep_snapshot
         self._open: dict[int, OpenEvent] = {}
+        self._held: dict[int, HeldSnapshot] = {}  # by track id: better pictures not written yet
         self._frames: OrderedDict[str, FrameRef] = OrderedDict()
         self._not_before_ms = millisecond(tracked_until) if tracked_until is not None else None
         self._last_captured_at: float | None = None
@@ -82,7 +88,7 @@ class CameraTracks:
         for track in step.started:
             self._open[track.id] = OpenEvent(event_id(self.camera_id, track.first_seen, track.id), self.camera_id,
                                              track.id, self._request_of(track, frame))
-        self._copy_snapshots(step)
+        self._grab_snapshots(step)
         started = {track.id for track in step.started}
         for track in step.seen:
             event = self._open.get(track.id)
@@ -91,9 +97,9 @@ class CameraTracks:
             moved = event.visit(self._zones.observe(track.id, track.label, track.anchor, at))
             summary = self._zones.summary(track.id)
             if track.id in started:
-                messages.append(event.message("start", track, summary, sent_at))
+                messages.append(self._message(event, "start", track, summary, sent_at=sent_at))
             elif moved or track.last_seen - event.sent_last_seen >= config.update_interval_s:
-                messages.append(event.message("update", track, summary, sent_at))
+                messages.append(self._message(event, "update", track, summary, sent_at=sent_at))
         return FrameResult(messages)
 
     def expire(self, now: float, sent_at: float) -> list[TrackEvent]:
@@ -127,7 +133,7 @@ class CameraTracks:
         first = next((f for f in self._frames.values() if f.captured_at == track.first_seen), frame)
         return first.request_id
 
-    def _copy_snapshots(self, step: Step) -> None:
+    def _grab_snapshots(self, step: Step) -> None:
         for track in step.snapshots:
             event = self._open.get(track.id)
             if event is None or track.snapshot is None or track.snapshot.frame_id is None:
@@ -135,9 +141,19 @@ class CameraTracks:
             frame = self._frames.get(track.snapshot.frame_id)
             if frame is None:
                 continue
-            copied = self._copy_snapshot(event.event_id, frame, track.snapshot)
-            if copied is not None:
-                event.snapshot = copied
+            held = self._grab_snapshot(frame, track.snapshot)
+            if held is not None:
+                self._held[track.id] = held
+
+    def _message(self, event: OpenEvent, kind: EventKind, track: Track, summary: ZoneSummary, *, sent_at: float,
+                 end_reason: EndReason | None = None) -> TrackEvent:
+        """The event's next message, with the better picture held for it written first."""
+        held = self._held.pop(track.id, None)
+        if held is not None:
+            written = self._keep_snapshot(event.event_id, held)
+            if written is not None:
+                event.snapshot = written
+        return event.message(kind, track, summary, sent_at, end_reason=end_reason)
 
     def _end(self, ended: tuple[Track, ...], sent_at: float) -> list[TrackEvent]:
         messages = []
@@ -145,5 +161,7 @@ class CameraTracks:
             event = self._open.pop(track.id, None)
             summary = self._zones.forget(track.id)
             if event is not None:
-                messages.append(event.message("end", track, summary, sent_at, end_reason=track.end_reason))
+                messages.append(self._message(event, "end", track, summary, sent_at=sent_at,
+                                              end_reason=track.end_reason))
+            self._held.pop(track.id, None)
         return messages

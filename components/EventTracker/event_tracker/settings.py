@@ -99,7 +99,7 @@ class SnapshotSettings(ComponentConfig):
         200.0, description="Most megabytes of snapshots kept; beyond, the oldest are deleted as for maxCount."
     )
     jpeg_quality: Annotated[int, Field(ge=10, le=100)] = Field(
-        90, description="JPEG quality of the crop (the whole frame is kept as the camera encoded it)."
+        90, description="JPEG quality of the crop (the whole frame is encoded at the camera's jpegQuality)."
     )
     crop_margin: Annotated[float, Field(ge=0, le=2)] = Field(
         0.2, description="Margin around the object's box in the crop, as a fraction of the box's width and "

@@ -1,8 +1,12 @@
-"""Snapshots: each event's best frame, copied out of the frame ring before the ring reuses it.
+"""Snapshots: each event's best frame, copied out of the frame ring before the ring reuses its slot.
 
-``<root>/<event id>/<frame id>.full.jpg`` is the ring's JPEG as the camera encoded it;
-``<frame id>.crop.jpg`` is the object's box and a margin around it, encoded here (OpenCV, already
-every device's JPEG codec). Folders are 0750 and files 0640, each written whole or not at all. A
+The moment a track's best picture improves, its frame's raw pixels are copied out of the ring
+(:func:`grab`, a memory copy) and held; they become JPEG files only when a message of the event is
+about to name them (:meth:`Snapshots.keep`), so a picture replaced before the next message costs no
+encoding. ``<root>/<event id>/<frame id>.full.jpg`` is the whole frame at the camera's JPEG quality
+(:func:`smartcam.frames.encode_jpeg`, as :func:`smartcam.frames.frame_as_jpeg` makes it);
+``<frame id>.crop.jpg`` is the object's box and a margin around it, at the snapshots' quality
+(OpenCV, already every device's JPEG codec). Folders are 0750 and files 0640, each written whole or not at all. A
 better snapshot of the same event is written beside the one it replaces, which is then deleted: a
 file's content never changes, so a message naming it names exactly that picture (a message already
 sent for the old one finds it gone, and the next message names the new one).
@@ -28,7 +32,7 @@ from event_tracker.settings import SnapshotSettings
 from event_tracker.tracker import Box, Snapshot
 from smartcam.contracts import Box as ContractBox
 from smartcam.contracts import FrameRef, SnapshotRef
-from smartcam.frames import ensure_private_dir, read_frame, write_private_file
+from smartcam.frames import FrameError, FrameReader, encode_jpeg, ensure_private_dir, write_private_file
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +43,23 @@ MEGABYTE = 1024 * 1024
 
 
 class SnapshotError(Exception):
-    """The frame could not be made into a snapshot (not a decodable JPEG); ``str()`` says why."""
+    """The frame could not be made into a snapshot (JPEG encoding failed); ``str()`` says why."""
+
+
+@dataclass(frozen=True)
+class HeldSnapshot:
+    """A track's best picture copied out of the ring, not yet written: the frame, the detection, its pixels."""
+
+    frame: FrameRef
+    snapshot: Snapshot
+    pixels: np.ndarray  # (H, W, 3) BGR, our own copy
+    jpeg_quality: int  # the camera's
+
+
+def grab(reader: FrameReader, frame: FrameRef, snapshot: Snapshot) -> HeldSnapshot:
+    """``frame``'s pixels copied out of the ring now. Raises what :meth:`FrameReader.read` raises
+    (FrameExpired: the ring reused the slot first)."""
+    return HeldSnapshot(frame, snapshot, reader.copy(frame), reader.jpeg_quality(frame))
 
 
 @dataclass(frozen=True)
@@ -68,12 +88,15 @@ class Snapshots:
     def total_bytes(self) -> int:
         return self._bytes
 
-    def copy(self, event_id: str, frame: FrameRef, frame_root: Path, snapshot: Snapshot,
-             settings: SnapshotSettings) -> SnapshotRef:
-        """Copy ``snapshot`` of ``frame`` out of the ring. Raises what :func:`smartcam.frames.read_frame`
-        raises (FrameExpired: the ring recycled it), SnapshotError, or OSError."""
-        jpeg = read_frame(frame, frame_root)
-        crop_jpeg = crop(jpeg, snapshot.box, settings.crop_margin, settings.jpeg_quality)
+    def keep(self, event_id: str, held: HeldSnapshot, settings: SnapshotSettings) -> SnapshotRef:
+        """Write ``held`` as the event's snapshot (the whole frame and the crop, as JPEG), replacing the one it
+        had. Raises SnapshotError or OSError."""
+        frame, snapshot = held.frame, held.snapshot
+        try:
+            jpeg = encode_jpeg(held.pixels, held.jpeg_quality)
+        except FrameError as exc:
+            raise SnapshotError(str(exc)) from None
+        crop_jpeg = crop(held.pixels, snapshot.box, settings.crop_margin, settings.jpeg_quality)
         folder = self.root / event_id
         ensure_private_dir(folder)  # refuses a symlink or someone else's folder there
         full_path, crop_path = folder / f"{frame.frame_id}.{FULL}", folder / f"{frame.frame_id}.{CROP}"
@@ -131,11 +154,9 @@ class Snapshots:
             self._bytes += size
 
 
-def crop(jpeg: bytes, box: Box, margin: float, quality: int) -> bytes:
-    """The JPEG of ``box`` (normalized corners) and ``margin`` (fraction of the box's size, each side)."""
-    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SnapshotError("the frame is not a JPEG image that can be decoded")
+def crop(image: np.ndarray, box: Box, margin: float, quality: int) -> bytes:
+    """The JPEG of ``box`` (normalized corners) and ``margin`` (fraction of the box's size, each side) of
+    the BGR frame ``image``."""
     height, width = image.shape[:2]
     x1, y1, x2, y2 = box
     grow_x, grow_y = margin * (x2 - x1), margin * (y2 - y1)

@@ -44,8 +44,8 @@ def local_message(message: Contract) -> PublishMessage:
     Nucleus lite's core bus decodes a JSON message into at most 550 bytes of objects (50 x 11-byte
     GgObject, PAYLOAD_MAX_SUBOBJECTS in core-bus/src/client_subscribe.c): each map entry takes 21
     bytes, each list item 11, and the envelope {topic, type, message} 63. A `Detections` message
-    needs 567 bytes with no detection and 179 more per detection, so lite dropped every one ("Insufficient
-    memory to decode packet") before any subscriber saw it; a `FrameRef` (273) passed. A binary message
+    needs 588 bytes with no detection and 179 more per detection, so lite dropped every one ("Insufficient
+    memory to decode packet") before any subscriber saw it; a `FrameRef` (294) passed. A binary message
     is one buffer, whatever its size; every subscriber here parses either form (``contracts.parse``).
     """
     return PublishMessage(binary_message=BinaryMessage(message=_wire(message).to_bytes()))

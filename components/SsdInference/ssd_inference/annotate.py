@@ -10,13 +10,14 @@ import cv2
 import numpy as np
 
 from smartcam.contracts import Detection, FrameRef
+from smartcam.frames import encode_jpeg
 
 _COLOR = (0, 200, 255)  # BGR
 
 
-def draw(rgb: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
-    """A BGR copy of ``rgb`` with boxes and labels drawn."""
-    image = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+def draw(bgr: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+    """A copy of the BGR frame ``bgr`` with boxes and labels drawn."""
+    image = bgr.copy()
     height, width = image.shape[:2]
     thickness = max(1, round(min(height, width) / 300))
     for det in detections:
@@ -42,18 +43,17 @@ def label_origin(box_top_left: tuple[int, int], text_height: int, baseline: int,
 
 
 def write_annotated(
-    rgb: np.ndarray, detections: Sequence[Detection], folder: Path, frame: FrameRef, *, keep: int
+    bgr: np.ndarray, detections: Sequence[Detection], folder: Path, frame: FrameRef, *, keep: int
 ) -> Path:
-    """Write ``<folder>/<camera>/<frame>.jpg`` atomically and delete the oldest beyond ``keep``."""
+    """Write ``<folder>/<camera>/<frame>.jpg`` (``bgr``: the frame as the ring holds it) atomically and delete
+    the oldest beyond ``keep``."""
     camera_id, frame_id = frame.camera_id, frame.frame_id
     camera_dir = folder / camera_id
     camera_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
-    ok, encoded = cv2.imencode(".jpg", draw(rgb, detections), [cv2.IMWRITE_JPEG_QUALITY, 85])
-    if not ok:
-        raise OSError("JPEG encoding of the annotated frame failed")
+    encoded = encode_jpeg(draw(bgr, detections), quality=85)
     target = camera_dir / f"{frame_id}.jpg"
     tmp = camera_dir / f".tmp-{frame_id}.jpg"
-    tmp.write_bytes(encoded.tobytes())
+    tmp.write_bytes(encoded)
     os.replace(tmp, target)
     existing = sorted(
         (p for p in camera_dir.iterdir() if p.suffix == ".jpg" and not p.name.startswith(".tmp-")),

@@ -30,7 +30,7 @@ from smartcam.component import State as LifecycleState
 from smartcam.config import LiveConfig
 from smartcam.contracts import ContractError, Detections, FrameRef, Receipts, parse
 from smartcam.device import thing_name
-from smartcam.frames import pipeline_frame_root
+from smartcam.frames import FrameError, FrameExpired, pipeline_frame_root
 from smartcam.handoff import ReceiptSender
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Counters, Telemetry
@@ -289,7 +289,7 @@ class SsdInferenceApp:
             handed_over = True
             self._send_summary(message, config)
             if config.annotated_output.enabled:
-                self._annotate(inferred.prepared.rgb, message, config)
+                self._annotate(path, message, config)
         except Exception as exc:  # the delivery thread must survive anything, like the worker
             if handed_over:
                 log.exception("after publishing the detections of frame %s", frame.frame_id)
@@ -345,11 +345,20 @@ class SsdInferenceApp:
                 log.exception("sending the detection summary of frame %s to IoT Core failed", frame.frame_id)
                 self._telemetry.count("publishErrors")
 
-    def _annotate(self, rgb: Any, message: Detections, config: SsdInferenceConfig) -> None:
+    def _annotate(self, path: FramePath, message: Detections, config: SsdInferenceConfig) -> None:
+        """The frame read out of the ring again, whole size (the model saw a small copy), boxes drawn, as JPEG."""
         out = config.annotated_output
         try:
-            write_annotated(rgb, message.detections, out.folder(), message.frame, keep=out.keep_per_camera)
-        except OSError as exc:
+            pixels = path.reader.copy(message.frame)
+        except FrameExpired:
+            self._telemetry.count("annotationsExpired")  # the ring reused the slot first: no picture to draw on
+            return
+        except (FrameError, OSError) as exc:
+            self._telemetry.problem("annotatedOutputFailed", f"frame {message.frame.frame_id}: {exc}")
+            return
+        try:
+            write_annotated(pixels, message.detections, out.folder(), message.frame, keep=out.keep_per_camera)
+        except (FrameError, OSError) as exc:
             self._telemetry.problem("annotatedOutputFailed", f"{out.dir}: {exc}")
 
     def _publish_health(self) -> None:

@@ -17,11 +17,10 @@ import numpy as np
 
 from smartcam.contracts import Detection, Detections, FrameRef, ModelInfo, StageLatency
 from smartcam.frames import FrameError as RingFrameError
-from smartcam.frames import FrameExpired, FrameOutsideRoot, read_frame
+from smartcam.frames import FrameExpired, FrameOutsideRoot, FrameOverwritten, FrameReader
 from ssd_inference.backends import BackendError
 from ssd_inference.decoders import DecoderError, Selection
 from ssd_inference.engine import Engine
-from ssd_inference.preprocessing import FrameError, decode_image
 
 
 class FrameRefused(Exception):
@@ -34,9 +33,9 @@ class FrameRefused(Exception):
 
     @property
     def outcome(self) -> Literal["expired", "refused"]:
-        """The frame's receipt: ``expired`` when the ring recycled it before it was read (capture outran
-        the ring, not a fault of the frame), ``refused`` for every other reason."""
-        return "expired" if self.kind == "frameExpired" else "refused"
+        """The frame's receipt: ``expired`` when the ring recycled it before it was read or while it was
+        read (capture outran the ring, not a fault of the frame), ``refused`` for every other reason."""
+        return "expired" if self.kind in ("frameExpired", "frameOverwritten") else "refused"
 
 
 def _ms(start: float, end: float) -> float:
@@ -48,11 +47,11 @@ class Prepared:
     """A frame made ready for the model, with what it took to get there."""
 
     frame: FrameRef
-    rgb: np.ndarray
+    image: np.ndarray  # the frame at the model's input size, in its colour order
     tensor: np.ndarray
     queue_ms: float | None  # capture -> start of preparation
-    read_ms: float
-    preprocess_ms: float
+    read_ms: float  # the frame read out of its ring slot, resized to the model's input on the way
+    preprocess_ms: float  # normalize and layout
 
     @property
     def seconds(self) -> float:
@@ -77,32 +76,35 @@ class FramePath:
         self.engine = engine
         self.frame_root = frame_root
         self.selection = selection
+        self.reader = FrameReader(frame_root)
 
     def process(self, frame: FrameRef) -> Detections:
         """The whole path; FrameRefused for a frame that cannot be served."""
         return self.finish(self.infer(self.prepare(frame)))
 
     def prepare(self, frame: FrameRef) -> Prepared:
-        """Read the frame from the ring, decode and preprocess it."""
+        """Read the frame from its ring slot, resized to the model's input on the way, and preprocess it."""
         t0 = time.perf_counter()
         # Both clocks are the same host's CLOCK_MONOTONIC: ingest stamped the frame with it.
         queued_ns = time.monotonic_ns() - frame.captured_monotonic_ns
+        preprocess = self.engine.model.preprocess
         try:
-            data = read_frame(frame, self.frame_root)
+            image = self.reader.read(frame, preprocess.resize)
             t1 = time.perf_counter()
-            rgb = decode_image(data, (frame.width, frame.height), self.engine.model.input_size)
-            tensor = self.engine.preprocess(rgb)
+            tensor = preprocess.tensor(image)
             t2 = time.perf_counter()
+        except FrameOverwritten as exc:
+            raise FrameRefused("frameOverwritten", str(exc)) from exc
         except FrameExpired as exc:
             raise FrameRefused("frameExpired", str(exc)) from exc
         except FrameOutsideRoot as exc:
             raise FrameRefused("frameOutsideRoot", str(exc)) from exc
-        except (RingFrameError, FrameError) as exc:
+        except RingFrameError as exc:
             raise FrameRefused("badFrame", f"frame {frame.frame_id}: {exc}") from exc
         except OSError as exc:
-            raise FrameRefused("unreadableFrame", f"frame {frame.frame_id}: {frame.path}: {exc}") from exc
+            raise FrameRefused("unreadableFrame", f"frame {frame.frame_id} of camera {frame.camera_id}: {exc}") from exc
         queue_ms = round(queued_ns / 1e6, 3) if queued_ns >= 0 else None
-        return Prepared(frame, rgb, tensor, queue_ms, _ms(t0, t1), _ms(t1, t2))
+        return Prepared(frame, image, tensor, queue_ms, _ms(t0, t1), _ms(t1, t2))
 
     def infer(self, prepared: Prepared) -> Inferred:
         """Run the model and decode its outputs into detections."""

@@ -1,4 +1,6 @@
-"""Frame bytes -> RGB image -> model input tensor (resize, normalize, layout), vectorized."""
+"""A frame's pixels -> the model input tensor: one resize to the model's input (straight from the frame ring's
+shared memory), then normalize and layout, vectorized. ``decode_image`` turns image files (JPEG, PNG) into RGB
+for tools and tests; frames never pass through it."""
 
 from __future__ import annotations
 
@@ -95,15 +97,26 @@ class Preprocessor:
         if self.spec.channels != 3:
             raise ValueError(f"model input has {self.spec.channels} channels; only 3-channel models are supported")
 
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+    def resize(self, bgr: np.ndarray) -> np.ndarray:
+        """A frame's BGR pixels, any size, read where they are (the ring's shared memory: never written)
+        -> a new image of the model's input size in its colour order. The one resize and the one copy
+        on a frame's way to the model (bilinear, as the INT8 build was calibrated,
+        model_packaging/quantize.py)."""
         spec = self.spec
-        resized = cv2.resize(rgb, (spec.width, spec.height), interpolation=cv2.INTER_LINEAR)
-        if spec.color == "BGR":
-            resized = resized[:, :, ::-1]
-        tensor = resized[None] if spec.dtype == "uint8" else self._normalize(resized)[None]
+        resized = cv2.resize(bgr, (spec.width, spec.height), interpolation=cv2.INTER_LINEAR)
+        return resized if spec.color == "BGR" else cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+
+    def tensor(self, image: np.ndarray) -> np.ndarray:
+        """What :meth:`resize` returned -> the model input tensor (dtype, normalization, layout)."""
+        spec = self.spec
+        tensor = image[None] if spec.dtype == "uint8" else self._normalize(image)[None]
         if spec.layout == "NCHW":
             tensor = tensor.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(tensor)
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        """The tensor of an RGB image of any size (image files, tools)."""
+        return self.tensor(self.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)))
 
     def _normalize(self, image: np.ndarray) -> np.ndarray:
         # In place on one float32 buffer. Per-channel numpy broadcasting over a last axis of 3 is

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of camera ingest: per-frame capture + encode + ring write + publish, and sustained fps.
+"""Benchmark of camera ingest: per-frame capture + ring write + publish, and sustained fps.
 
     .venv/bin/python scripts/bench.py capture [--frames 300] [--seconds 10] [--publish ipc|stub]
                                               [--out docs/bench/capture.json]
@@ -7,8 +7,8 @@
 For 640x480 and 1280x720 an MJPG video (a pan over a real photo) is made, then a child process
 (the component side, so its CPU time is the component's alone):
 - per frame: decodes the file as fast as it goes (OpenCvSource, unpaced) and times each stage:
-  grab + decode, JPEG encode (quality 85), ring write (tmpfs when available), publish of the
-  FrameRef on smartcam/frames;
+  grab + decode, ring write (the raw frame copied into its slot, tmpfs when available), publish of
+  the FrameRef on smartcam/frames; the process CPU ms per frame is the capture cost per frame;
 - sustained: runs the real CaptureSession at 30 fps for --seconds from the file replayed at its
   own 30 fps, and reports the achieved fps and the process CPU time / wall time (1.0 = one core).
 Publishing goes through the repo's local Greengrass IPC server (scripts/local_greengrass) with the
@@ -93,32 +93,27 @@ def _camera(video: Path) -> Any:
 
 
 def per_frame(video: Path, frame_root: Path, frames: int, publish: Callable[[Any], None]) -> PerFrame:
-    from camera_ingest.encode import encode_jpeg
     from camera_ingest.sources import OpenCvSource
     from smartcam.frames import FrameRing
 
     source = OpenCvSource(_camera(video), pace=False)
     ring = FrameRing(frame_root, "per-frame", capacity=100)
-    stages: dict[str, list[float]] = {"grab_decode": [], "encode": [], "ring_write": [], "publish": []}
+    stages: dict[str, list[float]] = {"grab_decode": [], "ring_write": [], "publish": []}
     source.open()
-    for _ in range(10):  # warm up decoder, encoder and connection
+    for _ in range(10):  # warm up decoder, ring file and connection
         source.grab()
-        publish(ring.write(encode_jpeg(source.retrieve(), quality=QUALITY)[0], width=1, height=1,
-                           captured_at=time.time(), captured_monotonic_ns=time.monotonic_ns()))
+        publish(ring.write(source.retrieve(), captured_at=time.time(), captured_monotonic_ns=time.monotonic_ns()))
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for _ in range(frames):
         t0 = time.perf_counter()
         source.grab()
         image = source.retrieve()
         t1 = time.perf_counter()
-        jpeg, width, height = encode_jpeg(image, quality=QUALITY)
+        ref = ring.write(image, captured_at=time.time(), captured_monotonic_ns=time.monotonic_ns())
         t2 = time.perf_counter()
-        ref = ring.write(jpeg, width=width, height=height, captured_at=time.time(),
-                         captured_monotonic_ns=time.monotonic_ns())
-        t3 = time.perf_counter()
         publish(ref)
-        t4 = time.perf_counter()
-        for name, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+        t3 = time.perf_counter()
+        for name, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2), strict=True):
             stages[name].append(value * 1000)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     source.close()
@@ -126,7 +121,7 @@ def per_frame(video: Path, frame_root: Path, frames: int, publish: Callable[[Any
     return PerFrame(
         frames=frames,
         ms=CaptureStages(**{name: _stats(values) for name, values in stages.items()}, total=_stats(totals)),
-        jpeg_kb_mean=round(ring.total_bytes / max(1, len(ring)) / 1024, 1),
+        slot_kb=round(ring.path.stat().st_size / max(1, ring.slots) / 1024, 1) if ring.path else None,
         max_fps_one_stream=round(frames / wall, 1),
         cpu_cores_at_max_fps=round(cpu / wall, 2),
         cpu_ms_per_frame=round(cpu / frames * 1000, 2),

@@ -5,8 +5,8 @@ be if inference dropped nothing. Run by benchmarks.events in a child process bef
 
     .venv/bin/python -m benchmarks.events_offline FRAMES_FOLDER     # prints an OfflineTracking as JSON
 
-Every frame (a folder of JPEGs, in name order, 10 fps) goes as CameraIngest would write it (a JPEG at
-its default quality in a frame ring) through SsdInference's frame path with the packaged model, its
+Every frame (a folder of JPEGs, in name order, 10 fps) goes as CameraIngest would write it (raw, into
+a frame ring's slot) through SsdInference's frame path with the packaged model, its
 default backend, threads and selection, then through EventTracker's CameraTracks with its default
 settings: the same code as the components, without IPC.
 """
@@ -21,7 +21,6 @@ from pathlib import Path
 import cv2
 
 from benchmarks.results import OfflineTracking
-from camera_ingest.settings import CameraSettings
 from event_tracker.camera_tracks import CameraTracks
 from event_tracker.settings import EventTrackerConfig
 from repo_layout import REPO_ROOT
@@ -38,7 +37,6 @@ EPOCH = 1_800_000_000.0  # capture time of the first frame (any wall-clock time 
 
 def infer_all(frames: list[Path]) -> list[Detections]:
     settings = SsdInferenceConfig()
-    quality = CameraSettings.model_fields["jpeg_quality"].default
     engine = Engine.start(PreparedModel.load(MODEL_DIR), "dlr", settings.threads, fall_back=False)
     messages = []
     try:
@@ -49,12 +47,7 @@ def infer_all(frames: list[Path]) -> list[Detections]:
             ring = FrameRing(Path(root), "offline", capacity=16)
             for index, jpeg in enumerate(frames):
                 image = cv2.imread(str(jpeg), cv2.IMREAD_COLOR)
-                ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-                if not ok:
-                    raise RuntimeError(f"cannot encode {jpeg}")
-                height, width = image.shape[:2]
-                ref = ring.write(data.tobytes(), width=width, height=height, captured_at=EPOCH + index / FPS,
-                                 captured_monotonic_ns=index)
+                ref = ring.write(image, captured_at=EPOCH + index / FPS, captured_monotonic_ns=index)
                 messages.append(path.process(ref))
     finally:
         engine.close()
@@ -64,7 +57,7 @@ def infer_all(frames: list[Path]) -> list[Detections]:
 def track(messages: list[Detections], step: int = 1) -> dict[str, TrackEvent]:
     """The events CameraTracks makes of every ``step``-th frame's detections, each as of its last message."""
     config = EventTrackerConfig()
-    tracks = CameraTracks("offline", config, lambda *_: None)
+    tracks = CameraTracks("offline", config, lambda *_: None, lambda *_: None)
     events: dict[str, TrackEvent] = {}
     for index, message in enumerate(messages[::step]):
         for event in tracks.on_frame(message, config, received=index * step / FPS, sent_at=EPOCH).messages:

@@ -9,9 +9,9 @@ here (the most demanding) with the fastest runtime.
                                                 [--out docs/bench/inference.json] [--plot docs/bench/inference.png]
 
 The packaged sample model (components/SsdModelStore/model) runs on the photos in tests/model_packaging/images,
-re-encoded as camera frames (JPEG q85 at --size) into a real frame ring (smartcam.frames) on tmpfs
+resized to --size as camera frames into a real frame ring (smartcam.frames: raw BGR slots) on tmpfs
 when available. Every frame goes through the component's own code path, timed per stage:
-read (ring file), preprocess (JPEG decode + resize + normalize), infer (the backend alone),
+read (the ring slot, resized straight to the model input), preprocess (normalize, layout), infer (the backend alone),
 postprocess (box decode + NMS + Detection objects), publish (Detections message + IoT summary,
 validated and JSON-encoded through smartcam.ipc.Ipc with a client stub that serializes the payload
 like the SDK does, without a socket). Backends run in alternating blocks so a change in machine
@@ -91,9 +91,7 @@ def make_frames(root: Path, size: tuple[int, int]) -> list[FrameRef]:
         pixels = cv2.imread(str(image), cv2.IMREAD_COLOR)
         if pixels is None:
             continue
-        jpeg = cv2.imencode(".jpg", cv2.resize(pixels, size), [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
-        frames.append(ring.write(jpeg, width=size[0], height=size[1], captured_at=time.time(),
-                                 captured_monotonic_ns=time.monotonic_ns()))
+        frames.append(ring.write(pixels, size=size, captured_at=time.time(), captured_monotonic_ns=time.monotonic_ns()))
     return frames
 
 
@@ -222,7 +220,7 @@ def plot(report: InferenceResult, path: Path) -> None:
         ax.set_title(f"{run.threads} thread{'s' if run.threads > 1 else ''}")
     axes[0][0].set_ylabel("ms per frame (median per stage)")
     axes[0][-1].legend(fontsize=8)
-    fig.suptitle(f"{report.model.name} on {report.frames.size} JPEG frames ({report.machine.cpus} "
+    fig.suptitle(f"{report.model.name} on {report.frames.size} raw frames ({report.machine.cpus} "
                  f"CPUs, load {report.machine.load_average_1m})")
     save_figure(fig, path)
 
@@ -247,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     report = InferenceResult(
         benchmark="smartcam.SsdInference per-frame latency",
         model=runs[0].model,
-        frames=FramesUsed(size=f"{width}x{height}", source="tests/model_packaging/images re-encoded as JPEG q85",
+        frames=FramesUsed(size=f"{width}x{height}", source="tests/model_packaging/images as raw BGR ring slots",
                           per_backend=args.frames),
         machine=InferenceMachine(platform=platform.platform(), machine=platform.machine(), cpus=os.cpu_count(),
                                  python=platform.python_version(), load_average_1m=load_before),

@@ -5,10 +5,10 @@
                                                [--out docs/bench/pipeline.json] [--plot docs/bench/pipeline.png]
 
 1. Standalone model: the component's frame path (ssd_inference.frame_path) with the packaged model on
-   the same backend and threads, on the photos of people as 640x480 JPEGs in a frame ring: prepare
-   (read, decode, preprocess) + infer per frame, back to back, in a child process, before the
-   runtime starts (nothing else of ours competes for the cores). ``preprocess`` is the component's
-   stage of that name (JPEG decode + resize + normalize).
+   the same backend and threads, on the photos of people as 640x480 raw frames in a frame ring: prepare
+   (read the slot resized to the model input, preprocess) + infer per frame, back to back, in a child
+   process, before the runtime starts (nothing else of ours competes for the cores); and the process
+   CPU time inside the model per frame.
 2. Pipeline: the runtime (root .local-greengrass/bench) with the four components from their built
    recipes and their default settings; a folder camera of the three photos with people; for each
    input rate an operator capture command over MQTT for --seconds. Inference keeps its default drop
@@ -17,7 +17,8 @@
    - sustained fps: frames stored / capture duration;
    - end-to-end latency: capture timestamp (FrameRef.captured_at, wall clock) -> DynamoDB accepted
      the item (the writer's report on IoT Core, confirmed[].at); every item is then read back once;
-   - per-stage times from the items (latencyMs) and CPU ms per stored frame of every process;
+   - per-stage times from the items (latencyMs) and CPU ms per stored frame of every process, and the
+     same outside the model (SsdInference's less the standalone model's CPU ms per frame);
    - RSS of each component's process (max over the run, psutil).
 Targets: pipeline fps >= 90% of the standalone model's; e2e p50 <= model latency + 25 ms at 10 fps.
 """
@@ -37,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import psutil
 
 from benchmarks.percentiles import percentile
@@ -77,30 +79,36 @@ def standalone_model(backend: str, threads: int, frames: int) -> StandaloneModel
 def measure_standalone_model(backend: str, threads: int, frames: int) -> StandaloneModel:
     people = copy_people(ROOT / "bench-camera")
     engine = Engine.start(PreparedModel.load(MODEL_DIR), backend, threads, fall_back=False)
-    # The component's own frame path on the camera's frames (640x480 JPEGs in a frame ring), without
-    # the pipeline around it: prepare (read, decode, preprocess) and infer, back to back.
+    # The component's own frame path on the camera's frames (640x480 raw frames in a frame ring), without
+    # the pipeline around it: prepare (slot read + resize, preprocess) and infer, back to back.
     with tempfile.TemporaryDirectory(prefix="bench-standalone-", dir=frame_base()) as ring_root:
         path = FramePath(engine, Path(ring_root), selection_for(engine, score_threshold=0.5, nms_iou_threshold=0.45,
                                                                 max_detections=10, tracking_score_threshold=0.1))
         ring = FrameRing(Path(ring_root), "standalone", capacity=16)
-        refs = [ring.write(jpeg.read_bytes(), width=640, height=480, captured_at=time.time(),
+        refs = [ring.write(cv2.imread(str(jpeg), cv2.IMREAD_COLOR), size=(640, 480), captured_at=time.time(),
                            captured_monotonic_ns=time.monotonic_ns()) for jpeg in sorted(people.glob("*.jpg"))]
         try:
             for ref in refs * 2:  # warm-up
                 path.infer(path.prepare(ref))
             infer_ms, total_ms = [], []
+            model_cpu_s = 0.0
             started = time.perf_counter()
             for index in range(frames):
-                inferred = path.infer(path.prepare(refs[index % len(refs)]))
+                prepared = path.prepare(refs[index % len(refs)])
+                cpu_before = time.process_time()
+                inferred = path.infer(prepared)
+                # the backend's CPU time on all its threads, less the box decoding (single-threaded Python)
+                model_cpu_s += time.process_time() - cpu_before - inferred.postprocess_ms / 1000
                 infer_ms.append(inferred.infer_ms)
-                total_ms.append(inferred.prepared.preprocess_ms + inferred.infer_ms)
+                total_ms.append(inferred.prepared.read_ms + inferred.prepared.preprocess_ms + inferred.infer_ms)
             elapsed = time.perf_counter() - started
         finally:
             engine.close()
     return StandaloneModel(backend=engine.backend_name, threads=threads, frames=frames,
                            fps=frames / elapsed, infer_ms_p50=statistics.median(infer_ms),
                            preprocess_plus_infer_ms_p50=statistics.median(total_ms),
-                           infer_ms_p99=percentile(infer_ms, 99))
+                           infer_ms_p99=percentile(infer_ms, 99),
+                           model_cpu_ms_per_frame=round(model_cpu_s * 1000 / frames, 2))
 
 
 class StoredTimes:
@@ -183,7 +191,7 @@ def cpu_seconds(processes: dict[str, psutil.Process]) -> dict[str, float]:
 
 
 def run_rate(operator: Operator, stored: StoredTimes, store: Any, thing: str, *, rate: float, seconds: float,
-             processes: dict[str, psutil.Process]) -> PipelineRun:
+             processes: dict[str, psutil.Process], model_cpu_ms: float | None = None) -> PipelineRun:
     frames = max(2, round(rate * seconds))
     request_id = f"bench-{int(rate * 10)}-{int(time.time())}"
     since_ms = int(time.time() * 1000) - 1000
@@ -209,6 +217,9 @@ def run_rate(operator: Operator, stored: StoredTimes, store: Any, thing: str, *,
     to_stored = [(at - float(item["inferredAt"])) * 1000 for at, item in timed]
     captured = final.frames_captured or 0
     duration = captured / rate if captured else seconds
+    # CPU time of each process over the run (capture + drain) per frame stored.
+    cpu_ms = {name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(1, len(seen)), 1)
+              for name in cpu_after if name in cpu_before}
     return PipelineRun(
         input_fps=rate, frames_requested=frames, frames_captured=captured,
         frames_stored=len(frame_items), frames_dropped=captured - len(frame_items),
@@ -220,9 +231,10 @@ def run_rate(operator: Operator, stored: StoredTimes, store: Any, thing: str, *,
         inferred_to_stored_ms_p50=percentile(to_stored, 50),
         stage_ms_p50={k: round(v, 2) for k, v in stages.items()},
         capture_state=final.state,
-        # CPU time of each process over the run (capture + drain) per frame stored.
-        cpu_ms_per_stored_frame={name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(1, len(seen)), 1)
-                                 for name in cpu_after if name in cpu_before},
+        cpu_ms_per_stored_frame=cpu_ms,
+        cpu_ms_outside_model_per_frame=None if model_cpu_ms is None else {
+            name: round(ms - model_cpu_ms, 1) if name == "smartcam.SsdInference" else ms
+            for name, ms in cpu_ms.items()},
     )
 
 
@@ -277,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     print("standalone model ...", flush=True)
     model = standalone_model(args.backend, args.threads, args.model_frames)
     print(model.model_dump_json(), flush=True)
-    runs, rss = measure_pipeline(args, rates)
+    runs, rss = measure_pipeline(args, rates, model.model_cpu_ms_per_frame)
     result = summarize(model, runs, rss, argv if argv is not None else sys.argv[1:])
     result.write(args.out)
     plot(result, args.plot)
@@ -300,7 +312,8 @@ def bench_deployment(args: argparse.Namespace, rates: list[float]) -> Path:
     return write_overlay(ROOT / "bench" / "deployment.json", merges, name="smartcam-bench")
 
 
-def measure_pipeline(args: argparse.Namespace, rates: list[float]) -> tuple[list[PipelineRun], dict[str, float]]:
+def measure_pipeline(args: argparse.Namespace, rates: list[float],
+                     model_cpu_ms: float | None) -> tuple[list[PipelineRun], dict[str, float]]:
     runtime = LocalRuntime(ROOT, echo=lambda line: print(f"  {line}", flush=True))
     runtime.down()
     document = bench_deployment(args, rates)
@@ -323,7 +336,7 @@ def measure_pipeline(args: argparse.Namespace, rates: list[float]) -> tuple[list
         for rate in rates:
             print(f"input {rate:g} fps for {args.seconds:g} s ...", flush=True)
             run = run_rate(operator, stored, store, thing, rate=rate, seconds=args.seconds,
-                           processes=runtime_processes(runtime))
+                           processes=runtime_processes(runtime), model_cpu_ms=model_cpu_ms)
             print(run.model_dump_json(), flush=True)
             runs.append(run)
     finally:

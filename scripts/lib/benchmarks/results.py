@@ -15,15 +15,25 @@ import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 
 class ResultPart(BaseModel):
     """Strict: unknown keys and values of another type are refused, never coerced."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # Keys added after files were committed: left out while None, so an older file reads back to the byte.
+    omitted_when_none: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_unmeasured(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        for key in self.omitted_when_none:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 class BenchResult(ResultPart):
@@ -151,17 +161,22 @@ class Spread(ResultPart):
 
 
 class CaptureStages(ResultPart):
+    omitted_when_none = ("encode",)
+
     grab_decode: Spread
-    encode: Spread
+    encode: Spread | None = None  # JPEG encode: the ring held JPEG files before it held raw frames
     ring_write: Spread
     publish: Spread
     total: Spread
 
 
 class PerFrame(ResultPart):
+    omitted_when_none = ("jpeg_kb_mean", "slot_kb")
+
     frames: int
     ms: CaptureStages
-    jpeg_kb_mean: float
+    jpeg_kb_mean: float | None = None  # with the JPEG ring
+    slot_kb: float | None = None  # with the raw ring: one frame's slot
     max_fps_one_stream: float
     cpu_cores_at_max_fps: float
     cpu_ms_per_frame: float
@@ -357,6 +372,8 @@ class WriterResult(BenchResult):
 class StandaloneModel(ResultPart):
     """The model alone, measured in its own process (which prints this)."""
 
+    omitted_when_none = ("model_cpu_ms_per_frame",)
+
     backend: str
     threads: int
     frames: int
@@ -364,9 +381,12 @@ class StandaloneModel(ResultPart):
     infer_ms_p50: float
     preprocess_plus_infer_ms_p50: float
     infer_ms_p99: float
+    model_cpu_ms_per_frame: float | None = None  # process CPU time inside the backend's run, per frame
 
 
 class PipelineRun(ResultPart):
+    omitted_when_none = ("cpu_ms_outside_model_per_frame",)
+
     input_fps: float
     frames_requested: int
     frames_captured: int
@@ -382,6 +402,8 @@ class PipelineRun(ResultPart):
     stage_ms_p50: dict[str, float]  # queue, read, preprocess, infer, postprocess
     capture_state: str
     cpu_ms_per_stored_frame: dict[str, float]  # by process role
+    # the same less the model's own CPU time (StandaloneModel.model_cpu_ms_per_frame) in SsdInference
+    cpu_ms_outside_model_per_frame: dict[str, float] | None = None
 
 
 class PipelineTargets(ResultPart):

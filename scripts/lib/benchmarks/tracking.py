@@ -69,7 +69,6 @@ PINNED = Path(__file__).resolve().parent / "tracking_libraries"
 VENVS = REPO_ROOT / ".local-greengrass" / "bench" / "trackers"
 DEVICE_REQUIREMENTS = REPO_ROOT / "components" / "Runtime" / "requirements.txt"
 CAMERA = "cam0"
-FRAMES = VENVS / "frames" / CAMERA  # named in the frame references, never read: no snapshot is copied
 T0 = 1_764_900_000.0  # capture times of the per-camera path: scene time from a December 2025 morning
 # The per-camera path's zones and line: a doorway at the lower left, a counter at the right, an aisle.
 ZONES = {
@@ -116,9 +115,9 @@ def detections_messages(scene: Scene) -> list[Detections]:
     latency = StageLatency(read_ms=1, preprocess_ms=1, infer_ms=20, postprocess_ms=1)
     messages = []
     for index, frame in enumerate(scene.frames):
-        ref = FrameRef(frame_id=f"f{index:06d}", camera_id=CAMERA, path=str(FRAMES / f"f{index:06d}.jpg"),
+        ref = FrameRef(frame_id=f"f{index:06d}", camera_id=CAMERA, slot=0,
                        sequence=index, captured_at=T0 + frame.at, captured_monotonic_ns=round(frame.at * 1e9) + 1,
-                       width=768, height=576)
+                       width=768, height=576, format="bgr8")
         found = [Detection(label=label, class_id=1, score=score, box=ContractBox(x1=x1, y1=y1, x2=x2, y2=y2))
                  for label, score, (x1, y1, x2, y2) in frame.detections]
         messages.append(Detections(frame=ref, detections=found, model=model, latency=latency,
@@ -131,7 +130,7 @@ def measure_camera(scene: Scene, config: EventTrackerConfig, passes: int) -> tup
     given = detections_messages(scene)
 
     def start() -> Callable[[int], FrameResult]:
-        camera = CameraTracks(CAMERA, config, lambda event_id, frame, snapshot: None)
+        camera = CameraTracks(CAMERA, config, lambda frame, snapshot: None, lambda event_id, held: None)
         return lambda index: camera.on_frame(given[index], config, received=scene.frames[index].at,
                                              sent_at=T0 + scene.frames[index].at + 0.05)
 

@@ -58,9 +58,9 @@ LIMITS = {"max_items": 10**8, "max_bytes": 10**12, "policy": "refuseNewest"}
 def messages(count: int, prefix: str) -> list[dict[str, Any]]:
     start = time.time()
     return [Detections.model_validate({
-        "frame": {"frame_id": f"{prefix}{i:07d}", "camera_id": "cam1", "path": f"/run/frames/{i}.jpg",
+        "frame": {"frame_id": f"{prefix}{i:07d}", "camera_id": "cam1", "slot": i % 64,
                   "sequence": i, "captured_at": start + i / 30, "captured_monotonic_ns": i,
-                  "width": 640, "height": 480},
+                  "width": 640, "height": 480, "format": "bgr8"},
         "detections": [{"label": "person", "class_id": 1, "score": 0.87,
                         "box": {"x1": 0.1, "y1": 0.2, "x2": 0.3, "y2": 0.6}}],
         "model": {"name": "ssd_mobilenet_v1", "version": "1", "backend": "dlr"},

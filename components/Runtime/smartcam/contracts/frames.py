@@ -17,18 +17,26 @@ MotionRegion = Annotated[tuple[Unit, Unit, Unit, Unit], Field(strict=False)]
 GatePass = Literal["motion", "keep_alive", "start"]
 
 
-class FrameRef(Contract):
-    """A captured frame, handed over by reference: the JPEG lives in the ring at ``path``."""
+# How a frame's pixels are laid out in its ring slot: 8-bit B, G, R per pixel, rows top to bottom.
+PixelFormat = Literal["bgr8"]
+MAX_RING_SLOTS = 100_000
 
-    schema_: Literal["smartcam.frame/1"] = Field("smartcam.frame/1", alias="schema")
+
+class FrameRef(Contract):
+    """A captured frame, handed over by reference: its raw pixels are in slot ``slot`` of camera
+    ``camera_id``'s ring file for ``width`` x ``height`` ``format`` frames (smartcam.frames), as long as
+    the slot still holds frame ``sequence``."""
+
+    schema_: Literal["smartcam.frame/2"] = Field("smartcam.frame/2", alias="schema")
     frame_id: Identifier
     camera_id: Identifier
-    path: Annotated[str, Field(min_length=1, max_length=4096)]
+    slot: Annotated[int, Field(ge=0, lt=MAX_RING_SLOTS)]
     sequence: Count
     captured_at: EpochSeconds  # wall clock
     captured_monotonic_ns: Count
     width: Annotated[int, Field(gt=0, le=16384)]
     height: Annotated[int, Field(gt=0, le=16384)]
+    format: PixelFormat
     request_id: RequestId | None = None
     # Sent again by CameraIngest's outbox (the first send got no receipt): inference serves it from a
     # backlog behind live frames instead of dropping it under the newest-frame policy. Absent on a
@@ -39,13 +47,6 @@ class FrameRef(Contract):
     # with ``gate`` "motion".
     gate: GatePass | None = None
     motion: Annotated[list[MotionRegion], Field(min_length=1, max_length=MAX_MOTION_REGIONS)] | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _absolute_path(cls, value: str) -> str:
-        if not value.startswith("/") or "\x00" in value or "/../" in value + "/":
-            raise ValueError("must be an absolute path without '..' or NUL")
-        return value
 
     @field_validator("motion")
     @classmethod

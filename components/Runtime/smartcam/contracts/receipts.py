@@ -14,8 +14,8 @@ Outcomes, by the stage that decides them:
   ``no_detections``: the frame had nothing to store; ``lost``: the writer could neither spool nor
   hold it (``detail`` says why).
 - ``dropped``: SsdInference skipped it under its newest-frame policy; ``expired``: the ring had
-  recycled it before inference read it; ``refused``: it could not be used (unreadable, outside
-  the ring, no usable model; ``detail`` says why).
+  recycled its slot before inference read it, or overwrote it while inference read it; ``refused``:
+  it could not be used (a reference that does not fit the ring, no usable model; ``detail`` says why).
 
 Events (:mod:`smartcam.contracts.events`) are receipted the same way, by DynamoWriter to
 EventTracker, in ``events``.
