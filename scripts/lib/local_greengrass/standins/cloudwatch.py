@@ -62,7 +62,6 @@ class CloudwatchStandIn:
 
     def start(self) -> None:
         self.file.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-        os.chmod(self.file.parent, 0o750)  # noqa: S103 - the folder of the runtime user only (0750 is the rule)
         self._writer.start()
         self._unsubscribe = self._pubsub.subscribe(self.input_topic, COMPONENT, self.on_message)
         log.info("aws.greengrass.Cloudwatch stand-in: metrics on %s go to %s", self.input_topic, self.file)
