@@ -91,6 +91,13 @@ def test_every_component_publishes_every_round_at_the_interval(metrics, pipeline
         assert dimensions(metric)["Thing"] == pipeline.thing
 
 
+def test_the_runtimes_stand_in_refused_no_metric(metrics, pipeline):
+    """What reached the file validated (read_metrics parses every line); nothing was refused on the way."""
+    log = RuntimePaths(pipeline.runtime.root).daemon_log.read_text(errors="replace")
+    assert "aws.greengrass.Cloudwatch stand-in: metrics on cloudwatch/metric/put" in log
+    assert "metric refused" not in log
+
+
 def total(metrics: list[MetricPut], name: str, **wanted: str) -> float:
     return sum(m.request.metric_data.value for m in metrics
                if m.request.metric_data.metric_name == name and wanted.items() <= dimensions(m).items())
