@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from local_device.metrics_summary import metrics_report, summarize
+from local_device.metrics_summary import metrics_report, summarize, wait_for_round
 from smartcam.contracts import MetricPut
 
 
@@ -38,6 +38,14 @@ def test_the_report_reads_the_file_from_a_time_on(tmp_path):
         metric("FramesIn", 100, 900.0, Camera="cam0"), metric("FramesIn", 5, 1000.0, Camera="cam0"),
         metric("Errors", 0, 1000.0)]))
     report = metrics_report(path, since=1000.0)
-    assert report.splitlines()[0].startswith("2 metrics in 1 rounds, namespace SmartCam")
-    assert "smartcam.CameraIngest: Errors=0  FramesIn[cam0]=5" in report
+    assert report.splitlines()[0].startswith("2 metrics, namespace SmartCam")
+    assert "smartcam.CameraIngest (1 rounds): Errors=0  FramesIn[cam0]=5" in report
     assert metrics_report(tmp_path / "none.jsonl").startswith("(no metrics in")
+
+
+def test_waiting_for_a_round_after_a_time(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(b"".join(m.to_bytes() + b"\n" for m in [
+        metric("FramesIn", 1, 1000.0, Camera="cam0"), metric("Errors", 0, 1001.0, "smartcam.SsdInference")]))
+    assert wait_for_round(path, 999.0, components=2, timeout=0)
+    assert not wait_for_round(path, 1000.0, components=2, timeout=0)  # only one component published since

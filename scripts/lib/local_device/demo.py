@@ -34,7 +34,7 @@ from fleet.mqtt import MqttError
 from local_device.camera import CameraChoiceError, camera_source
 from local_device.contact_sheet import Tile, caption, contact_sheet
 from local_device.listeners import runtime_listeners
-from local_device.metrics_summary import metrics_report
+from local_device.metrics_summary import metrics_report, wait_for_round
 from local_device.observe import Operator, PipelineObserver
 from local_device.overlay import LOCAL_SNAPSHOT_BUCKET, pipeline_merges, write_overlay
 from local_device.process import LocalRuntime, RuntimeFailure
@@ -52,6 +52,8 @@ VTEST_FRAMES = 795
 # Each component's metrics (aws.greengrass.Cloudwatch's topic; the runtime's stand-in writes them to a file)
 # every 10 s instead of every minute, so a run of the video shows a few rounds.
 METRICS_INTERVAL_S = 10
+METRICS_COMPONENTS = ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.EventTracker",
+                      "smartcam.DynamoWriter")
 OTHER_CAMERA_FRAMES = 100
 # What the tracker watches on vtest.avi (coordinates 0..1 from the top left): the lawn below the
 # walkway, and a line across the walkway ("in" = walking left to right, as seen in the picture).
@@ -210,14 +212,22 @@ def shortfalls(final: CaptureStatus, ends: dict[str, TrackEvent], items: list[di
     return problems
 
 
+def print_metrics(runtime: LocalRuntime, since: float) -> None:
+    """The components' metrics since ``since``, once each has published a round after this moment."""
+    metrics_file = RuntimePaths(runtime.root).metrics_file
+    say(f"waiting for the components' next round of metrics (every {METRICS_INTERVAL_S} s here)")
+    wait_for_round(metrics_file, time.time(), len(METRICS_COMPONENTS), METRICS_INTERVAL_S + 10)
+    print("\nMetrics (cloudwatch/metric/put, as aws.greengrass.Cloudwatch would send them to CloudWatch):")
+    print(metrics_report(metrics_file, since=since))
+
+
 def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     demo = runtime.root / "demo"
     camera = camera_settings(args)
     merges = pipeline_merges(camera=camera, store="events")
     if args.source is None:
         merges["smartcam.EventTracker"] = {"cameras": {CAMERA: VTEST_ZONES}}
-    for component in ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.EventTracker",
-                      "smartcam.DynamoWriter"):
+    for component in METRICS_COMPONENTS:  # the other settings of a component stay
         merges.setdefault(component, {})["metrics"] = {"intervalS": METRICS_INTERVAL_S}
     started_at = time.time()
     document = write_overlay(demo / "deployment.json", merges, name="smartcam-local-demo")
@@ -261,8 +271,7 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
         if tiles:
             sheet = contact_sheet(tiles, demo / "events.jpg")
             say(f"contact sheet of the {len(tiles)} snapshots read back from S3: {sheet}")
-        print("\nMetrics (cloudwatch/metric/put, as aws.greengrass.Cloudwatch would send them to CloudWatch):")
-        print(metrics_report(RuntimePaths(runtime.root).metrics_file, since=started_at))
+        print_metrics(runtime, since=started_at)
         problems = shortfalls(final, ends, items, missing, vtest=args.source is None)
         if problems:
             say("NOT everything arrived: " + "; ".join(problems))

@@ -3,6 +3,7 @@ component: totals summed over the rounds, levels as last seen, latency p95 per s
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -48,9 +49,30 @@ def metrics_report(metrics_file: Path, since: float = 0.0) -> str:
     metrics = [m for m in read_metrics(metrics_file) if (m.request.metric_data.timestamp or 0) >= since]
     if not metrics:
         return f"(no metrics in {metrics_file})"
-    rounds = len({m.request.metric_data.timestamp for m in metrics})
-    lines = [f"{len(metrics)} metrics in {rounds} rounds, namespace {metrics[0].request.namespace} ({metrics_file}):"]
+    rounds = _rounds(metrics)
+    lines = [f"{len(metrics)} metrics, namespace {metrics[0].request.namespace} ({metrics_file}):"]
     for component, values in sorted(summarize(metrics).items()):
         shown = "  ".join(f"{name}={value:.4g}" for name, value in sorted(values.items()))
-        lines.append(f"  {component}: {shown}")
+        lines.append(f"  {component} ({rounds[component]} rounds): {shown}")
     return "\n".join(lines)
+
+
+def _rounds(metrics: list[MetricPut]) -> dict[str, int]:
+    """component -> how many rounds (distinct timestamps) it published."""
+    stamps: dict[str, set[float]] = defaultdict(set)
+    for metric in metrics:
+        stamps[_key(metric)[0]].add(metric.request.metric_data.timestamp or 0)
+    return {component: len(found) for component, found in stamps.items()}
+
+
+def wait_for_round(metrics_file: Path, after: float, components: int, timeout: float) -> bool:
+    """Wait until ``components`` components have each published a round timestamped after ``after``, so
+    the levels a summary shows are not older than that; False if ``timeout`` passed first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        recent = [m for m in read_metrics(metrics_file) if (m.request.metric_data.timestamp or 0) > after]
+        if len(_rounds(recent)) >= components:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
