@@ -14,6 +14,7 @@ publishes contracts only). By topic:
 - metrics: :class:`MetricPut` (every component -> AWS's ``aws.greengrass.Cloudwatch``; AWS's format, no
   ``schema``), :class:`MetricPutStatus` (its replies)
 - model_manifest: :class:`ModelManifest`, ``model.json`` (model_packaging -> SsdModelStore -> SsdInference)
+- model_evaluation: :class:`ModelEvaluation`, :class:`EvaluationRecord` (model_packaging evaluate -> the publish gate)
 """
 
 from smartcam.contracts.base import (
@@ -48,6 +49,17 @@ from smartcam.contracts.events import (
 from smartcam.contracts.frames import MAX_MOTION_REGIONS, FrameRef, GatePass, MotionRegion
 from smartcam.contracts.health import Health, HealthState
 from smartcam.contracts.metrics import UNITS, Dimension, MetricDatum, MetricPut, MetricPutStatus, MetricRequest
+from smartcam.contracts.model_evaluation import (
+    EVALUATION_RECORD_SCHEMA,
+    EVALUATION_SCHEMA,
+    ClassFigures,
+    EvaluatedModel,
+    EvaluationProtocol,
+    EvaluationRecord,
+    EvaluationSet,
+    FrameTiming,
+    ModelEvaluation,
+)
 from smartcam.contracts.model_manifest import (
     DECODER_TYPES,
     MANIFEST_FILE,
@@ -72,6 +84,8 @@ from smartcam.contracts.writer import MAX_CONFIRMATIONS, Confirmation, EventSpoo
 
 __all__ = [
     "DECODER_TYPES",
+    "EVALUATION_RECORD_SCHEMA",
+    "EVALUATION_SCHEMA",
     "MANIFEST_FILE",
     "MAX_CONFIRMATIONS",
     "MAX_EVENT_ZONES",
@@ -85,6 +99,7 @@ __all__ = [
     "Box",
     "CaptureCommand",
     "CaptureStatus",
+    "ClassFigures",
     "Confirmation",
     "Contract",
     "ContractError",
@@ -94,12 +109,17 @@ __all__ = [
     "Detections",
     "Dimension",
     "EndReason",
+    "EvaluatedModel",
+    "EvaluationProtocol",
+    "EvaluationRecord",
+    "EvaluationSet",
     "EventKind",
     "EventReceipt",
     "EventSpoolDepth",
     "FrameAccounting",
     "FrameReceipt",
     "FrameRef",
+    "FrameTiming",
     "GatePass",
     "Health",
     "HealthState",
@@ -110,6 +130,7 @@ __all__ = [
     "MetricPut",
     "MetricPutStatus",
     "MetricRequest",
+    "ModelEvaluation",
     "ModelInfo",
     "ModelManifest",
     "MotionRegion",
