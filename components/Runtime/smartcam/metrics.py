@@ -55,8 +55,9 @@ class MetricsSettings(ComponentConfig):
         "At least 1 when on."
     )
     namespace: Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"^[^:]")] = Field(
-        "SmartCam", description="CloudWatch namespace of the metrics (not starting with `AWS/`); the dashboard "
-        "and alarms of `infrastructure/fleet.yaml` read `SmartCam`."
+        "SmartCam", description="CloudWatch namespace of the metrics (not starting with `AWS/`): the "
+        "`MetricsNamespace` of the thing group's `infrastructure/fleet.yaml` stack (default `SmartCam`), which the "
+        "devices may put metrics in and its dashboard and alarms read."
     )
 
     @field_validator("interval_s")
