@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -109,3 +110,69 @@ def test_the_token_exchange_role_uses_the_writer_policy_by_reference(template):
     assert not [a for a in actions if a.startswith("dynamodb:")]  # lives in infrastructure/dynamodb.yaml
     alias = template["Resources"]["TokenExchangeRoleAlias"]["Properties"]
     assert alias["RoleArn"] == {"Fn::GetAtt": ["TokenExchangeRole", "Arn"]}
+
+
+# --- metrics: the token exchange role may put them, the dashboard and alarms read them ------------------
+
+def metric_names_published() -> set[str]:
+    """Every metric name a component declares (smartcam.metrics), and those the module adds itself."""
+    declared = set()
+    for source in (REPO_ROOT / "components").glob("*/*/app.py"):
+        declared |= set(re.findall(r'metrics\.(?:counter|total|level)\("([A-Za-z]+)"', source.read_text()))
+    declared |= set(re.findall(r'"(Frames[A-Za-z]+)": "frames', (REPO_ROOT / "components/SsdInference/ssd_inference"
+                                                                  "/app.py").read_text()))
+    return declared | {"Errors", "LatencyP50", "LatencyP95"}
+
+
+def queries(template: dict[str, Any]) -> dict[str, str]:
+    """Alarm name -> its Metrics Insights query, as the stack's parameters' defaults make it."""
+    found = {}
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            [query] = resource["Properties"]["Metrics"]
+            found[name] = query["Expression"]["Fn::Sub"].replace("${MetricsNamespace}", "SmartCam")
+    return found
+
+
+def test_the_devices_may_put_metric_data_in_their_namespace_only(template):
+    role = template["Resources"]["TokenExchangeRole"]["Properties"]
+    [statement] = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]
+                   if "cloudwatch:PutMetricData" in str(s["Action"])]
+    assert statement["Action"] == "cloudwatch:PutMetricData"
+    assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": {"Ref": "MetricsNamespace"}}}
+    assert template["Parameters"]["MetricsNamespace"]["Default"] == "SmartCam"  # the components' default
+
+
+def test_each_alarm_reads_a_metric_the_components_publish(template):
+    published = metric_names_published()
+    assert {"FramesIn", "FramesGated", "FramesInferred", "SpoolAge", "EventsOpen"} <= published
+    found = queries(template)
+    assert set(found) == {"CameraSilentAlarm", "SpoolGrowingAlarm", "EventSpoolGrowingAlarm", "ErrorsAlarm"}
+    for query in found.values():
+        [metric] = re.findall(r"SELECT [A-Z]+\((\w+)\) FROM SCHEMA\(\"SmartCam\"", query)
+        assert metric in published, query
+
+
+def test_a_silent_camera_alarms_when_its_frames_or_its_metrics_stop(template):
+    alarm = template["Resources"]["CameraSilentAlarm"]["Properties"]
+    assert "SUM(FramesIn)" in queries(template)["CameraSilentAlarm"]
+    assert "GROUP BY Thing, Camera" in queries(template)["CameraSilentAlarm"]
+    assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == {"Ref": "CameraSilentMinutes"}
+    errors = template["Resources"]["ErrorsAlarm"]["Properties"]
+    assert errors["ComparisonOperator"] == "GreaterThanThreshold" and errors["Threshold"] == 0
+
+
+def test_the_dashboard_is_json_that_shows_every_alarm_and_reads_published_metrics(template):
+    body, variables = template["Resources"]["MetricsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    text = body.replace("${Ns}", variables["Ns"]["Fn::Sub"].replace("${MetricsNamespace}", "SmartCam"))
+    text = re.sub(r"\$\{(\w+)\.Arn\}", rf"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:\1", text)
+    widgets = json.loads(text.replace("${AWS::Region}", REGION))["widgets"]
+    [alarms] = [w for w in widgets if w["type"] == "alarm"]
+    assert {arn.rsplit(":", 1)[1] for arn in alarms["properties"]["alarms"]} == set(queries(template))
+    expressions = [m[0]["expression"] for w in widgets if w["type"] == "metric" for m in w["properties"]["metrics"]]
+    assert len(expressions) >= 6
+    for expression in expressions:
+        [metric] = re.findall(r"SELECT [A-Z]+\((\w+)\) FROM SCHEMA\(\"SmartCam\"", expression)
+        assert metric in metric_names_published(), expression

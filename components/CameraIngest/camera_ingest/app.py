@@ -28,6 +28,7 @@ from smartcam.contracts import Health
 from smartcam.device import thing_name, work_file
 from smartcam.frames import pipeline_frame_root
 from smartcam.ipc import Ipc
+from smartcam.metrics import Metrics
 from smartcam.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,10 @@ class CameraIngestApp:
                                            self.telemetry.counters, ledger=self.ledger, delivery=self.delivery,
                                            source_factory=source_factory)
         config.on_change(lambda _old, new: self.dispatcher.configure(new))
+        self.metrics = Metrics(ipc, self.telemetry, self.thing, lambda: config.current.metrics)
+        self.metrics.total("FramesIn", lambda: {c: t[0] for c, t in self.dispatcher.frame_totals().items()})
+        self.metrics.total("FramesGated", lambda: {c: t[1] for c, t in self.dispatcher.frame_totals().items()})
+        self.metrics.level("FramesAwaitingReceipts", "Count", self.delivery.awaiting)
         self._stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
         self._health_errors_seen = 0
@@ -74,11 +79,13 @@ class CameraIngestApp:
         self._ipc.subscribe_iot(topics.FLEET_CAPTURE_COMMANDS, self.on_command)
         self._ipc.subscribe(topics.LOCAL_CAPTURE_COMMANDS, self.on_command)
         self._health_thread.start()
+        self.metrics.start()
         log.info("cameras: %s; frames in %s; journal %s", ", ".join(c.id for c in self._config.current.cameras),
                  self.frame_root, self.journal.path)
 
     def stop(self) -> None:
         self._stop.set()
+        self.metrics.stop()
         self.dispatcher.stop_all("component stopping")
         self.delivery.stop()
         if self._health_thread.is_alive():

@@ -59,6 +59,7 @@ class CameraDispatcher:
         self._gates: dict[str, MotionGate] = {}
         self._stopping = False
         self._counters = counters
+        self._finished_frames: dict[str, tuple[int, int]] = {}  # camera id -> (taken, gated) of ended sessions
 
     def handle(self, request: CaptureRequest) -> None:
         if request.action == "stop":
@@ -70,6 +71,16 @@ class CameraDispatcher:
         """camera id -> request id of its running session."""
         with self._lock:
             return {camera: s.request.request_id for camera, s in self._sessions.items()}
+
+    def frame_totals(self) -> dict[str, tuple[int, int]]:
+        """camera id -> (frames taken, of them gated) since the component started, running sessions
+        included, for every configured camera (0 for one that took none)."""
+        with self._lock:
+            totals = {camera.id: self._finished_frames.get(camera.id, (0, 0)) for camera in self._config().cameras}
+            for camera_id, session in self._sessions.items():
+                taken, gated = totals.get(camera_id, (0, 0))
+                totals[camera_id] = (taken + session.stats.taken, gated + session.stats.gated)
+        return totals
 
     def stop_all(self, reason: str, timeout_s: float = 10.0) -> None:
         with self._lock:
@@ -160,10 +171,12 @@ class CameraDispatcher:
                 self._ledger.end(capture, "error", f"internal error: {exc}", 0)
 
     def _finished(self, session: CaptureSession, capture: int) -> None:
+        stats, counters = session.stats, self._counters
         with self._lock:
             if self._sessions.get(session.request.camera_id) is session:
                 del self._sessions[session.request.camera_id]
-        stats, counters = session.stats, self._counters
+            taken, gated = self._finished_frames.get(session.request.camera_id, (0, 0))
+            self._finished_frames[session.request.camera_id] = (taken + stats.taken, gated + stats.gated)
         state, reason = session.outcome or ("error", "internal error")
         counters.add("framesCaptured", stats.frames)
         counters.add("framesSkipped", stats.skipped)

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from camera_ingest.motion import MotionSettings
 from smartcam.config import ComponentConfig
 from smartcam.contracts import Identifier
+from smartcam.metrics import MetricsSettings
 
 ARTIFACT_DIR = Path(__file__).resolve().parent.parent
 _VIDEO_DEVICE = re.compile(r"^/dev/video\d{1,3}$")
@@ -224,6 +225,7 @@ class CameraIngestConfig(ComponentConfig):
     progress_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         5.0, description='Seconds between "progress" status messages of a running capture.'
     )
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description=MetricsSettings.__doc__)
     health_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         30.0, description="Seconds between health messages on `smartcam/health/smartcam.CameraIngest`."
     )

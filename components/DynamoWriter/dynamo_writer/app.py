@@ -20,6 +20,7 @@ from smartcam.config import LiveConfig
 from smartcam.device import thing_name, work_file
 from smartcam.handoff import ReceiptSender
 from smartcam.ipc import Ipc
+from smartcam.metrics import Metrics
 from smartcam.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,14 @@ class DynamoWriterApp:
         self.receiver = Receiver(self.spool, settings, self.counters, self.thing, self.sender.wake,
                                  status=self.telemetry.status, receipts=self.receipts,
                                  upkeep=self.event_receiver.prune_if_due)
+        self.metrics = Metrics(ipc, self.telemetry, self.thing, lambda: config.current.metrics)
+        self.metrics.counter("ItemsWritten", "itemsWritten")
+        self.metrics.counter("EventsWritten", "eventsWritten")
+        # Depth and age of what waits for DynamoDB (age 0 when nothing waits, so the series has no gaps).
+        self.metrics.level("SpoolDepth", "Count", lambda: self.spool.depth()[0])
+        self.metrics.level("SpoolAge", "Seconds", lambda: self.spool.oldest_age_s() or 0.0)
+        self.metrics.level("EventSpoolDepth", "Count", lambda: self.events.depth()[0])
+        self.metrics.level("EventSpoolAge", "Seconds", lambda: self.events.oldest_age_s() or 0.0)
 
     def start(self) -> None:
         depth, size = self.spool.depth()
@@ -74,8 +83,10 @@ class DynamoWriterApp:
         # once the subscription is there to hear it.
         self.receipts.start()
         self.reporter.start()
+        self.metrics.start()
 
     def stop(self) -> None:
+        self.metrics.stop()
         self.receiver.stop()
         self.event_receiver.stop()
         self.receipts.stop()  # sends the receipts still batched

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from smartcam.config import ComponentConfig
+from smartcam.metrics import MetricsSettings
 
 # DynamoDB's table-name rule; the region must look like one (us-east-1, cn-north-1, us-gov-west-1).
 TableName = Annotated[str, Field(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -96,6 +97,7 @@ class DynamoWriterConfig(ComponentConfig):
     request_timeout_s: Annotated[float, Field(gt=0, le=300)] = Field(
         10.0, description="Connect and read timeout in s of each DynamoDB and S3 request."
     )
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description=MetricsSettings.__doc__)
     report_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         30.0, description="Seconds between writer reports on IoT Core (`smartcam/<thing>/writer`) and health "
         "messages on `smartcam/health/smartcam.DynamoWriter`."

@@ -39,6 +39,7 @@ from smartcam.contracts import ContractError, Detections, FrameRef, Health, Rece
 from smartcam.device import thing_name, work_file
 from smartcam.frames import FrameError, FrameExpired, FrameRingError, pipeline_frame_root
 from smartcam.ipc import Ipc
+from smartcam.metrics import Metrics
 from smartcam.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,11 @@ class EventTrackerApp:
         self._next_health = 0.0
         self._apply(config.current)
         config.on_change(lambda _old, new: self._apply(new))
+        self.metrics = Metrics(ipc, self.telemetry, self.thing, lambda: config.current.metrics)
+        self.metrics.counter("FramesIn", "detectionsSeen")
+        self.metrics.counter("EventsStarted", "eventsStarted")
+        self.metrics.counter("EventsEnded", "eventsEnded")
+        self.metrics.level("EventsOpen", "Count", self._events_open)
 
     # lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -98,11 +104,13 @@ class EventTrackerApp:
             self._tracked_until = self.store.tracked_until()
         self._ipc.subscribe(topics.DETECTIONS, self.on_detections)
         self._thread.start()
+        self.metrics.start()
         log.info("tracking; %d events the last run left open ended as restarted; %d events await receipts; "
                  "store %s, snapshots in %s", ended, self.delivery.awaiting(), self.store.path, self.snapshots.root)
 
     def stop(self) -> None:
         self._stop.set()
+        self.metrics.stop()
         if self._thread.is_alive():
             self._thread.join(5)
         with self._lock:
@@ -110,6 +118,11 @@ class EventTrackerApp:
             for camera in self._cameras.values():
                 self._send(camera.end_all("shutdown", now, sent_at))
             self.store.close()
+
+    def _events_open(self) -> dict[str | None, float]:
+        """Events open per camera tracked since the start (0 for a camera whose events all ended)."""
+        with self._lock:
+            return {camera_id: camera.open_events for camera_id, camera in self._cameras.items()}
 
     # IPC side -------------------------------------------------------------------------------------
     def on_detections(self, topic: str, payload: Any) -> None:

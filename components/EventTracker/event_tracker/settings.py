@@ -14,6 +14,7 @@ from event_tracker.zones import MAX_LINES, MAX_ZONES, CameraZones
 from smartcam.config import ComponentConfig
 from smartcam.contracts import MAX_PATH_POINTS, Identifier
 from smartcam.geometry import MAX_POLYGON_POINTS
+from smartcam.metrics import MetricsSettings
 
 Fraction = Annotated[float, Field(gt=0, le=1)]
 MAX_CAMERAS = 64
@@ -128,6 +129,7 @@ class EventTrackerConfig(ComponentConfig):
         "stay on the device)."
     )
     snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings, description=SnapshotSettings.__doc__)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description=MetricsSettings.__doc__)
     health_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         30.0, description="Seconds between health messages on `smartcam/health/smartcam.EventTracker`."
     )

@@ -9,6 +9,9 @@ LOCAL_CAPTURE_STATUS = "smartcam/capture/status"
 RECEIPTS = "smartcam/receipts"
 # Tracked objects as events, from EventTracker (see smartcam.contracts.events).
 EVENTS = "smartcam/events"
+# Metrics for AWS's aws.greengrass.Cloudwatch component (its default topics; see smartcam.contracts.metrics).
+CLOUDWATCH_METRIC_PUT = "cloudwatch/metric/put"
+CLOUDWATCH_METRIC_PUT_STATUS = "cloudwatch/metric/put/status"
 
 
 def health(component_name: str) -> str:

@@ -33,6 +33,7 @@ from smartcam.device import thing_name
 from smartcam.frames import pipeline_frame_root
 from smartcam.handoff import ReceiptSender
 from smartcam.ipc import Ipc
+from smartcam.metrics import Metrics
 from smartcam.telemetry import Counters, Telemetry
 from ssd_inference.annotate import write_annotated
 from ssd_inference.backends.registry import BackendFactory
@@ -57,6 +58,9 @@ OutboxFactory = Callable[..., DetectionsOutbox]  # (ipc, counters, on_lost): tes
 DECISION_COUNTERS: dict[Decision, str] = {
     "dropped": "framesDropped", "expired": "framesExpired", "refused": "framesRefused", "lost": "framesLost",
 }
+# CloudWatch metric -> the counter it publishes the increase of (smartcam.metrics).
+METRIC_COUNTERS = {"FramesIn": "framesReceived", "FramesInferred": "framesInferred", "FramesDropped": "framesDropped",
+                   "FramesExpired": "framesExpired", "FramesRefused": "framesRefused"}
 
 
 class SsdInferenceApp:
@@ -97,6 +101,9 @@ class SsdInferenceApp:
         self._dropped_reported = 0
         self._apply_config(config.current)
         config.on_change(self._on_config_change)
+        self._metrics = Metrics(ipc, self._telemetry, self._thing, lambda: config.current.metrics)
+        for metric, counter in METRIC_COUNTERS.items():
+            self._metrics.counter(metric, counter)
 
     # lifecycle ------------------------------------------------------------------------------
     def start(self) -> LifecycleState:
@@ -111,10 +118,12 @@ class SsdInferenceApp:
         self._outbox.start()
         self._worker = threading.Thread(target=self._run, name="ssd-inference", daemon=True)
         self._worker.start()
+        self._metrics.start()
         return "RUNNING" if served else "ERRORED"
 
     def stop(self) -> None:
         self._stop.set()
+        self._metrics.stop()
         self._pending.wake()
         if self._worker is not None:
             self._worker.join(timeout=10)
@@ -282,6 +291,8 @@ class SsdInferenceApp:
         handed_over = False
         try:
             message = path.finish(inferred)
+            for stage, ms in message.latency.model_dump(exclude_none=True).items():
+                self._metrics.observe(stage.removesuffix("_ms"), ms)
             self._outbox.publish(message)  # kept until the writer's receipt
             self._ledger.handed_over(frame.frame_id)
             handed_over = True

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from smartcam.config import ComponentConfig
+from smartcam.metrics import MetricsSettings
 
 BackendChoice = Literal["auto", "dlr", "onnxruntime", "litert", "onnxruntime-int8"]
 Label = Annotated[str, Field(min_length=1, max_length=64)]
@@ -107,6 +108,7 @@ class SsdInferenceConfig(ComponentConfig):
     annotated_output: AnnotatedOutput = Field(default_factory=AnnotatedOutput)
     drop_policy: DropPolicy = Field(default_factory=DropPolicy)
     iot_summary: IotSummary = Field(default_factory=IotSummary)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description=MetricsSettings.__doc__)
     health_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         30.0, description="Seconds between health messages on `smartcam/health/smartcam.SsdInference`."
     )

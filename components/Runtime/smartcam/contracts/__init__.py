@@ -11,6 +11,8 @@ publishes contracts only). By topic:
 - events: :class:`TrackEvent` (EventTracker -> DynamoWriter, IoT Core), :class:`EventReceipt` (in Receipts)
 - receipts: :class:`Receipts` (each stage -> the stages before it), :class:`FrameAccounting`
 - writer: :class:`WriterReport` (DynamoWriter -> IoT Core)
+- metrics: :class:`MetricPut` (every component -> AWS's ``aws.greengrass.Cloudwatch``; AWS's format, no
+  ``schema``), :class:`MetricPutStatus` (its replies)
 - model_manifest: :class:`ModelManifest`, ``model.json`` (model_packaging -> SsdModelStore -> SsdInference)
 """
 
@@ -45,6 +47,7 @@ from smartcam.contracts.events import (
 )
 from smartcam.contracts.frames import MAX_MOTION_REGIONS, FrameRef, GatePass, MotionRegion
 from smartcam.contracts.health import Health, HealthState
+from smartcam.contracts.metrics import UNITS, Dimension, MetricDatum, MetricPut, MetricPutStatus, MetricRequest
 from smartcam.contracts.model_manifest import (
     DECODER_TYPES,
     MANIFEST_FILE,
@@ -78,6 +81,7 @@ __all__ = [
     "MAX_RECEIPTS",
     "MODEL_SCHEMA",
     "OUTCOMES",
+    "UNITS",
     "Box",
     "CaptureCommand",
     "CaptureStatus",
@@ -88,6 +92,7 @@ __all__ = [
     "Detection",
     "DetectionSummary",
     "Detections",
+    "Dimension",
     "EndReason",
     "EventKind",
     "EventReceipt",
@@ -101,6 +106,10 @@ __all__ = [
     "Identifier",
     "InputSpec",
     "LineCrossings",
+    "MetricDatum",
+    "MetricPut",
+    "MetricPutStatus",
+    "MetricRequest",
     "ModelInfo",
     "ModelManifest",
     "MotionRegion",
