@@ -25,7 +25,7 @@ from tests.support.frame_root import nucleus_frame_root
 
 REPO = REPO_ROOT
 COMPONENTS = REPO / "components"
-APP_COMPONENTS = ["CameraIngest", "SsdInference", "DynamoWriter", "EventTracker"]
+APP_COMPONENTS = ["CameraIngest", "SsdInference", "DynamoWriter", "EventTracker", "OperatorView"]
 GENEROUS_S = 120.0
 THING = "foundation-test-thing"
 

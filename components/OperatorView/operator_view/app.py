@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from operator_view.frame_source import FrameSource
+from operator_view.metric_series import MetricSeries
 from operator_view.server import Sources, build_app
 from operator_view.settings import OperatorViewConfig
 from operator_view.snapshot_files import SnapshotFiles
@@ -39,13 +40,14 @@ class OperatorViewApp:
         self._config = config
         self.state = ViewState(max_fps=lambda: config.current.max_fps,
                                recent_events=lambda: config.current.recent_events)
+        self.metrics = MetricSeries(points=lambda: config.current.metric_points)
         root = snapshot_root if snapshot_root is not None else work_file(
             SNAPSHOTS_ENV, "{kernel:rootPath}/work/smartcam.EventTracker/snapshots")
         self._sources = Sources(
             state=self.state,
             frames=FrameSource(frame_root if frame_root is not None else pipeline_frame_root()),
             snapshots=SnapshotFiles(root),
-            metrics=lambda: [],
+            metrics=self.metrics.snapshot,
             config=lambda: config.current,
         )
         self._lock = threading.Lock()
@@ -61,6 +63,7 @@ class OperatorViewApp:
         self._ipc.subscribe(topics.DETECTIONS, self.state.on_detections)
         self._ipc.subscribe(topics.EVENTS, self.state.on_event)
         self._ipc.subscribe(HEALTH_TOPICS, self.state.on_health)
+        self._ipc.subscribe(topics.CLOUDWATCH_METRIC_PUT, self.metrics.on_metric)
         with self._lock:
             self._server = self._serve(self._config.current)
 

@@ -41,9 +41,10 @@ class SnapshotFiles:
             return None
         finally:
             os.close(folder)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SNAPSHOT_BYTES:
+            os.close(fd)
+            return None
         with os.fdopen(fd, "rb", buffering=0) as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SNAPSHOT_BYTES:
-                return None
             data = handle.read(MAX_SNAPSHOT_BYTES + 1)
         return data if len(data) <= MAX_SNAPSHOT_BYTES else None
