@@ -161,7 +161,8 @@ def test_app_components_ship_main_py_and_runtime_ships_the_shared_package(built_
 
 def test_operator_view_ships_its_page(built_repo):
     names = set(zip_names(built_repo / "OperatorView" / "zip-build" / "OperatorView.zip"))
-    assert {f"operator_view/web/{name}" for name in ("index.html", "app.js", "app.css", "login.html", "login.js")} <= names
+    page = ("index.html", "app.js", "app.css", "login.html", "login.js")
+    assert {f"operator_view/web/{name}" for name in page} <= names
 
 
 def test_rebuilding_unchanged_sources_gives_byte_identical_zips(built_repo, capsys):

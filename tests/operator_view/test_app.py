@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from operator_view.app import OperatorViewApp
 from operator_view.settings import OperatorViewConfig
+
 from smartcam import topics
 from smartcam.config import LiveConfig
 from tests.operator_view.helpers import detections, event, health, request, write_frame
@@ -60,7 +60,8 @@ def test_what_arrives_on_local_pub_sub_is_on_the_page(app, nucleus, ring):
     frame = write_frame(ring)
     nucleus.send(topics.DETECTIONS, detections(frame))
     nucleus.send(topics.EVENTS, event())
-    nucleus.send(topics.health("smartcam.EventTracker"), health("smartcam.EventTracker"), subscribed="smartcam/health/+")
+    nucleus.send(topics.health("smartcam.EventTracker"), health("smartcam.EventTracker"),
+                 subscribed="smartcam/health/+")
     nucleus.send(topics.CLOUDWATCH_METRIC_PUT, put("FramesIn", 4))
     port = port_of(app)
     assert app.address == f"http://127.0.0.1:{port}/"
@@ -86,7 +87,7 @@ def test_a_new_port_or_token_moves_the_server(app, nucleus):
 
 def test_a_bind_beyond_loopback_without_a_token_is_refused_and_the_server_stays(app, nucleus):
     port = port_of(app)
-    nucleus.update(host="0.0.0.0")  # noqa: S104  # nosec B104
+    nucleus.update(host="0.0.0.0")  # nosec B104
     assert app.address == f"http://127.0.0.1:{port}/" and request(port, "/api/state").status == 200
     assert "a token is required" in (app._config.refused or "")
 

@@ -76,12 +76,14 @@ def test_what_is_not_a_contract_is_counted_and_dropped(state):
 
 def test_cameras_and_components_are_bounded(state, tmp_path, monkeypatch):
     from operator_view import view_state
+
     from smartcam.frames import FrameRing
 
     monkeypatch.setattr(view_state, "MAX_CAMERAS", 2)
     monkeypatch.setattr(view_state, "MAX_COMPONENTS", 2)
     for camera in ("c1", "c2", "c3"):
-        state.on_detections(topics.DETECTIONS, detections(write_frame(FrameRing(tmp_path / "f", camera, 2))).to_message())
+        frame = write_frame(FrameRing(tmp_path / "f", camera, 2))
+        state.on_detections(topics.DETECTIONS, detections(frame).to_message())
     for component in ("x.A", "x.B", "x.C"):
         state.on_health(topics.health(component), health(component).to_message())
     assert [d.frame.camera_id for d in state.live()] == ["c1", "c2"]
