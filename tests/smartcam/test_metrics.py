@@ -168,6 +168,19 @@ def test_the_loop_publishes_rounds_at_the_interval_until_stopped():
     assert not metrics._thread.is_alive()
 
 
+def test_a_new_interval_applies_without_waiting_for_the_old_one():
+    nucleus = FakeNucleus({})
+    telemetry = Telemetry(nucleus.ipc, COMPONENT, THING)
+    current = [MetricsSettings(interval_s=3600)]
+    metrics = Metrics(nucleus.ipc, telemetry, THING, lambda: current[0])
+    metrics.start()
+    try:
+        current[0] = MetricsSettings(interval_s=1)
+        wait_until(lambda: len(nucleus.on(topics.CLOUDWATCH_METRIC_PUT)) >= 1, 10, "a round at the new interval")
+    finally:
+        metrics.stop()
+
+
 def test_an_interval_of_zero_publishes_nothing():
     nucleus, _, metrics, _ = make(MetricsSettings(interval_s=0))
     stopped = threading.Event()

@@ -171,23 +171,29 @@ class Metrics:
 
     # internals ----------------------------------------------------------------------------------------
     def _run(self) -> None:
-        """Rounds on a fixed schedule (no drift): a round every interval after the first, which comes one
-        interval after start; while off, the settings are looked at again every few seconds."""
-        due = time.monotonic()
+        """A round every interval after the previous one (the first one interval after start), on a fixed
+        schedule that does not drift; the settings are looked at every second, so a new interval (or
+        turning metrics on or off) applies at once, counted from the previous round."""
+        previous = time.monotonic()
         while True:
             interval = self._settings().interval_s
-            due = due + interval if interval else time.monotonic() + 5.0
-            if self._stop.wait(max(0.0, due - time.monotonic())):
-                return
-            if not self._settings().interval_s:
+            now = time.monotonic()
+            if not interval:
+                previous = now
+            elif now >= previous + interval:
+                # on schedule; after a stall longer than an interval, the schedule starts again from now
+                previous = previous + interval if now - previous < 2 * interval else now
+                self._round()
                 continue
-            if due < time.monotonic() - interval:  # a round took longer than the interval: start afresh
-                due = time.monotonic()
-            try:
-                self.publish()
-            except Exception:
-                log.exception("collecting the metrics failed")
-                self._telemetry.count("metricsUnsent")
+            if self._stop.wait(min(1.0, previous + interval - now) if interval else 1.0):
+                return
+
+    def _round(self) -> None:
+        try:
+            self.publish()
+        except Exception:
+            log.exception("collecting the metrics failed")
+            self._telemetry.count("metricsUnsent")
 
     def _read(self, metric: str, read: Callable[[], Reading]) -> Reading:
         try:

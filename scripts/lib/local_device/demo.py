@@ -9,8 +9,8 @@
    test client's code path) and follows the capture status, down to what became of every frame;
 3. waits until every event the tracker started for the capture has ended and is stored in DynamoDB as
    of its end message, prints the events as read back from DynamoDB, fetches every snapshot from S3
-   and puts the crops, captioned with their track ids, on a contact sheet; then shuts everything down
-   (also on Ctrl-C or failure).
+   and puts the crops, captioned with their track ids, on a contact sheet, and prints a summary of the
+   components' metrics (every 10 s here); then shuts everything down (also on Ctrl-C or failure).
 Exit status 0 only if every frame was accounted for, every event of the capture was stored once as of
 its end, and every snapshot an event names is in S3 (and, on vtest.avi, people were seen).
 
@@ -34,12 +34,14 @@ from fleet.mqtt import MqttError
 from local_device.camera import CameraChoiceError, camera_source
 from local_device.contact_sheet import Tile, caption, contact_sheet
 from local_device.listeners import runtime_listeners
+from local_device.metrics_summary import metrics_report
 from local_device.observe import Operator, PipelineObserver
 from local_device.overlay import LOCAL_SNAPSHOT_BUCKET, pipeline_merges, write_overlay
 from local_device.process import LocalRuntime, RuntimeFailure
 from local_device.report import events_table
 from local_device.store import EVENTS_TABLE, table, wait_for_events
 from local_device.video import VTEST
+from local_greengrass.paths import RuntimePaths
 from local_greengrass.standins.child import local_client
 from repo_layout import REPO_ROOT
 from smartcam.contracts import CaptureStatus, TrackEvent
@@ -47,6 +49,9 @@ from smartcam.contracts import CaptureStatus, TrackEvent
 STARTED = time.monotonic()
 CAMERA = "cam0"
 VTEST_FRAMES = 795
+# Each component's metrics (aws.greengrass.Cloudwatch's topic; the runtime's stand-in writes them to a file)
+# every 10 s instead of every minute, so a run of the video shows a few rounds.
+METRICS_INTERVAL_S = 10
 OTHER_CAMERA_FRAMES = 100
 # What the tracker watches on vtest.avi (coordinates 0..1 from the top left): the lawn below the
 # walkway, and a line across the walkway ("in" = walking left to right, as seen in the picture).
@@ -211,6 +216,10 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     merges = pipeline_merges(camera=camera, store="events")
     if args.source is None:
         merges["smartcam.EventTracker"] = {"cameras": {CAMERA: VTEST_ZONES}}
+    for component in ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.EventTracker",
+                      "smartcam.DynamoWriter"):
+        merges.setdefault(component, {})["metrics"] = {"intervalS": METRICS_INTERVAL_S}
+    started_at = time.time()
     document = write_overlay(demo / "deployment.json", merges, name="smartcam-local-demo")
     say(f"deployment document {document} (recipes/dev.json + local settings)")
     say("starting the local Greengrass runtime (the first run builds the device venv: about a minute)")
@@ -252,6 +261,8 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
         if tiles:
             sheet = contact_sheet(tiles, demo / "events.jpg")
             say(f"contact sheet of the {len(tiles)} snapshots read back from S3: {sheet}")
+        print("\nMetrics (cloudwatch/metric/put, as aws.greengrass.Cloudwatch would send them to CloudWatch):")
+        print(metrics_report(RuntimePaths(runtime.root).metrics_file, since=started_at))
         problems = shortfalls(final, ends, items, missing, vtest=args.source is None)
         if problems:
             say("NOT everything arrived: " + "; ".join(problems))

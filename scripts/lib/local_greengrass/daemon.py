@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from local_greengrass.configuration.store import ConfigStore
-from local_greengrass.deployment.documents import DeploymentError, parse_document, plan_deployment
+from local_greengrass.deployment.documents import CLOUDWATCH, DeploymentError, parse_document, plan_deployment
 from local_greengrass.deployment.recipes import scan_built
 from local_greengrass.ipc.iot_core import IoTCoreBridge
 from local_greengrass.ipc.server import IpcServer
@@ -31,6 +31,7 @@ from local_greengrass.lifecycle.launcher import Launcher, RestartPolicy
 from local_greengrass.lifecycle.processes import MARKER_VARIABLE
 from local_greengrass.lifecycle.specs import LaunchSpec, build_specs
 from local_greengrass.paths import RuntimePaths
+from local_greengrass.standins.cloudwatch import CloudwatchStandIn
 from local_greengrass.standins.credentials import CredentialsServer
 from local_greengrass.standins.dynamodb_local import DynamoDBLocal
 from local_greengrass.standins.mosquitto import Mosquitto
@@ -109,6 +110,7 @@ class Daemon:
         self.bridge: IoTCoreBridge | None = None
         self.ipc: IpcServer | None = None
         self.credentials: CredentialsServer | None = None
+        self.cloudwatch: CloudwatchStandIn | None = None
         self.control: socketserver.ThreadingUnixStreamServer | None = None
         self.watchdog: Watchdog | None = None
 
@@ -231,7 +233,7 @@ class Daemon:
     def shutdown(self) -> None:
         log.info("stopping")
         self.launcher.stop_all()
-        for step in (self.ipc, self.bridge, self.credentials, self.dynamodb, self.s3, self.mosquitto):
+        for step in (self.cloudwatch, self.ipc, self.bridge, self.credentials, self.dynamodb, self.s3, self.mosquitto):
             if step is None:
                 continue
             try:
@@ -263,10 +265,22 @@ class Daemon:
             deployment_id = str(uuid.uuid4())
             result = self.launcher.deploy(specs, errors, versions, deployment_id=deployment_id,
                                           validation_timeout=parsed.validation_timeout)
+            self._serve_cloudwatch(plan.components[CLOUDWATCH].configuration if CLOUDWATCH in specs else None)
             for name, message in errors.items():
                 log.error("%s not deployed: %s", name, message)
             log.info("deployment %s (%s): %s", parsed.name or source, deployment_id, json.dumps(result))
             return {"result": result, "errors": errors, "deployment_id": deployment_id}
+
+    def _serve_cloudwatch(self, configuration: dict[str, Any] | None) -> None:
+        """The aws.greengrass.Cloudwatch stand-in while a deployment includes it, with its configuration."""
+        if self.cloudwatch is not None and configuration == self.cloudwatch.configuration:
+            return
+        if self.cloudwatch is not None:
+            self.cloudwatch.stop()
+            self.cloudwatch = None
+        if configuration is not None and self.ipc is not None:
+            self.cloudwatch = CloudwatchStandIn(self.ipc.pubsub, self.paths.metrics_file, configuration)
+            self.cloudwatch.start()
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0911 - one return per command
         command = request.get("command")

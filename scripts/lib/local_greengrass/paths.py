@@ -73,6 +73,11 @@ class RuntimePaths:
         """Holds the marker every process started by the daemon carries in its environment."""
         return self.run / "instance"
 
+    @property
+    def metrics_file(self) -> Path:
+        """Metrics the aws.greengrass.Cloudwatch stand-in accepted, one JSON line each (AWS's format)."""
+        return self.root / "metrics" / "metrics.jsonl"
+
     def standin(self, name: str) -> Path:
         return self.root / "standins" / name
 

@@ -22,7 +22,9 @@ from local_greengrass.deployment.versions import VersionError, is_version, satis
 NUCLEUS = "aws.greengrass.Nucleus"
 # A component name, not a secret.
 TOKEN_EXCHANGE = "aws.greengrass.TokenExchangeService"  # noqa: S105  # nosec B105
-BUILTINS = {NUCLEUS: "2.14.3", TOKEN_EXCHANGE: "2.0.3"}
+# Served by the runtime itself: metrics into a file (local_greengrass.standins.cloudwatch).
+CLOUDWATCH = "aws.greengrass.Cloudwatch"
+BUILTINS = {NUCLEUS: "2.14.3", TOKEN_EXCHANGE: "2.0.3", CLOUDWATCH: "3.2.0"}
 _TARGET_ARN = re.compile(r"^arn:[^:]+:iot:([^:]*):\d*:(thing|thinggroup)/([a-zA-Z0-9:_-]+)$")
 # CreateDeployment's configurationValidationPolicy.timeoutInSeconds default (the nucleus also waits 20 s).
 DEFAULT_VALIDATION_TIMEOUT = 20.0
