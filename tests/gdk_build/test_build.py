@@ -161,7 +161,7 @@ def test_app_components_ship_main_py_and_runtime_ships_the_shared_package(built_
 
 def test_operator_view_ships_its_page(built_repo):
     names = set(zip_names(built_repo / "OperatorView" / "zip-build" / "OperatorView.zip"))
-    page = ("index.html", "app.js", "app.css", "login.html", "login.js")
+    page = ("index.html", "app.js", "app.css", "login.html", "login.js", "favicon.svg")
     assert {f"operator_view/web/{name}" for name in page} <= names
 
 

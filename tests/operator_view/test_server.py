@@ -131,6 +131,8 @@ def test_with_a_token_the_page_is_the_login_page_and_the_api_refuses_until_it_is
     assert request(port, "/api/state", headers={"Cookie": f"{TOKEN_COOKIE}={TOKEN}"}).status == 200
     page = request(port, "/", headers={"Cookie": f"{TOKEN_COOKIE}={TOKEN}"})
     assert b'src="/app.js"' in page.body
+    for path in ("/login.js", "/app.css", "/favicon.svg"):  # what the login page needs: no device data
+        assert request(port, path).status == 200
 
 
 def test_with_a_token_any_host_header_is_answered(serve):

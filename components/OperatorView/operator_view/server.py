@@ -44,8 +44,11 @@ SECURITY_HEADERS = {
 }
 PICTURE_CACHE = "private, max-age=300, immutable"
 PAGES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
-         "/app.css": ("app.css", "text/css"), "/login.js": ("login.js", "text/javascript")}
+         "/app.css": ("app.css", "text/css"), "/login.js": ("login.js", "text/javascript"),
+         "/favicon.svg": ("favicon.svg", "image/svg+xml")}
 LOGIN_PAGE = "login.html"
+# What the login page needs, the same for everyone: no data of the device.
+PUBLIC_PATHS = frozenset({"/app.css", "/login.js", "/favicon.svg"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -98,7 +101,7 @@ class _Page:
             raise web.HTTPBadRequest(text="no query parameters are accepted\n")
         if self._token is None and not host_is_loopback(request.headers.get("Host")):
             raise web.HTTPMisdirectedRequest(text="this page answers on a loopback address only\n")
-        if not self._authorized(request):
+        if request.path not in PUBLIC_PATHS and not self._authorized(request):
             if request.path == "/":
                 return web.Response(body=self._login, content_type="text/html")
             raise web.HTTPUnauthorized(text="token required\n")
