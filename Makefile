@@ -52,7 +52,7 @@ test: venv system lint build
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_MIN) --durations=20
 
 demo: venv system build
-	$(PY) scripts/demo.py $(if $(CAMERA),--camera "$(CAMERA)")
+	$(PY) scripts/demo.py $(if $(CAMERA),--camera "$(CAMERA)") $(if $(KEEP_RUNNING),--keep-running)
 
 bench: venv system build
 	$(PY) scripts/bench.py
