@@ -7,9 +7,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+
 from operator_view.app import OperatorViewApp
 from operator_view.settings import OperatorViewConfig
-
 from smartcam.component import run_component
 
 COMPONENT_NAME = "smartcam.OperatorView"

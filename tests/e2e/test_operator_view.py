@@ -14,7 +14,7 @@ from local_device.browser import headless_chromium
 from local_device.operator_page import wait_for_page
 from repo_layout import REPO_ROOT
 from tests.camera_ingest.motion_frames import VTEST
-from tests.e2e.helpers import PAGE_PORT, Pipeline
+from tests.e2e.helpers import PAGE_PORT, Pipeline, merges
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,10 @@ def street(pipeline: Pipeline) -> Pipeline:
     assert VTEST.is_file(), f"{VTEST} is missing: scripts/setup-system installs it (Debian's opencv-doc)"
     camera = {"id": CAMERA, "source": {"type": "file", "path": str(VTEST), "fps": 10}, "width": 768,
               "height": 576, "loop": True}
-    extra: dict[str, dict] = {name: {"metrics": {"intervalS": 2}} for name in HEALTHY}
+    # extra replaces a component's e2e settings: start from them
+    extra = {name: dict(merges(pipeline.runtime.root, camera=camera).get(name, {})) for name in HEALTHY}
+    for name in HEALTHY:
+        extra[name]["metrics"] = {"intervalS": 2}
     for name in ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.EventTracker"):
         extra[name]["healthIntervalS"] = 2
     extra["smartcam.EventTracker"]["tracking"] = {"endAfterS": 3}

@@ -4,13 +4,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from operator_view.frame_source import FrameSource
 from operator_view.server import Sources, build_app
 from operator_view.settings import OperatorViewConfig
 from operator_view.snapshot_files import SnapshotFiles
 from operator_view.view_state import ViewState
 from operator_view.web_runner import WebRunner
-
 from smartcam.frames import FrameRing
 
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from operator_view.app import OperatorViewApp
 from operator_view.settings import OperatorViewConfig
-
 from smartcam import topics
 from smartcam.config import LiveConfig
 from tests.operator_view.helpers import detections, event, health, request, write_frame

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from operator_view.frame_source import FrameSource
-
 from tests.operator_view.helpers import jpeg, write_frame
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from operator_view import metric_series
 from operator_view.metric_series import MetricSeries
-
 from smartcam import topics
 from smartcam.contracts import MetricPut
 

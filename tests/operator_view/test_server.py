@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from operator_view.server import SECURITY_HEADERS, TOKEN_COOKIE, host_is_loopback
 
+from operator_view.server import SECURITY_HEADERS, TOKEN_COOKIE, host_is_loopback
 from smartcam import topics
 from tests.operator_view.helpers import detections, event, health, jpeg, request, write_frame, write_snapshot
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from operator_view.settings import OperatorViewConfig
 
+from operator_view.settings import OperatorViewConfig
 from smartcam.config import ConfigError, validate_config
 from tests.support.config_fuzz import recipe_defaults
 

@@ -7,7 +7,6 @@ import os
 
 from operator_view import snapshot_files
 from operator_view.snapshot_files import SnapshotFiles
-
 from tests.operator_view.helpers import write_snapshot
 
 

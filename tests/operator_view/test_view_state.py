@@ -76,7 +76,6 @@ def test_what_is_not_a_contract_is_counted_and_dropped(state):
 
 def test_cameras_and_components_are_bounded(state, tmp_path, monkeypatch):
     from operator_view import view_state
-
     from smartcam.frames import FrameRing
 
     monkeypatch.setattr(view_state, "MAX_CAMERAS", 2)
