@@ -5,10 +5,13 @@ screenshot it takes is the README's (docs/operator-view.png)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import ConsoleMessage, Page, Response
 
 from local_device.browser import headless_chromium
 from local_device.operator_page import wait_for_page
@@ -41,21 +44,43 @@ def street(pipeline: Pipeline) -> Pipeline:
     return pipeline
 
 
+# What may be gone by the time the browser asks: a frame the ring recycled, a snapshot EventTracker replaced.
+VANISHING = re.compile(r"^/api/(cameras/[^/]+/frames/[^/]+|events/[^/]+/snapshots/[^/]+/(crop|full))\.jpg$")
+
+
+@dataclass
+class Seen:
+    """What the browser reported: script errors and console errors (a refusal by the Content-Security-Policy
+    is one), and the path of every request that failed."""
+
+    errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.errors.append(message.text)
+
+    def on_response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.failed.append(f"{response.status} {urlsplit(response.url).path}")
+
+
 @pytest.fixture
-def page(street: Pipeline) -> Iterator[tuple[Page, list[str]]]:
-    """The page open in headless Chromium, and every console error and page error it shows."""
+def page(street: Pipeline) -> Iterator[tuple[Page, Seen]]:
+    """The page open in headless Chromium, and what the browser reported."""
     url = wait_for_page(PAGE_PORT)
     with headless_chromium() as browser:
         opened = browser.new_page(viewport={"width": 1400, "height": 1000})
-        problems: list[str] = []
-        opened.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        opened.on("pageerror", lambda error: problems.append(str(error)))
+        seen = Seen()
+        opened.on("console", seen.on_console)
+        opened.on("pageerror", lambda error: seen.errors.append(str(error)))
+        opened.on("response", seen.on_response)
         opened.goto(url)
-        yield opened, problems
+        yield opened, seen
 
 
 def test_the_page_shows_the_live_frame_events_with_snapshots_health_and_metrics(street, page):
-    opened, problems = page
+    opened, seen = page
     request_id = street.operator.capture(CAMERA, 100, 5.0, street.new_request())
     frame = f'figure.camera[data-camera="{CAMERA}"]'
     opened.wait_for_selector(f"{frame}[data-frame]", timeout=WAIT_MS)
@@ -77,6 +102,7 @@ def test_the_page_shows_the_live_frame_events_with_snapshots_health_and_metrics(
     assert CAMERA in boxes and "detected" in boxes
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     opened.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert problems == []  # no script error, nothing the Content-Security-Policy refused
+    assert seen.errors == []  # no script error, nothing the Content-Security-Policy refused
+    assert all(failure.startswith("404 ") and VANISHING.match(failure[4:]) for failure in seen.failed), seen.failed
     final = street.operator.wait_final(request_id, timeout=240)
     assert final.state == "finished"

@@ -688,13 +688,6 @@ class CamerasResult(StampedResult[PipelineMachine]):
     notes: str
 
 
-# by benchmark name (benchmarks.NAMES); a variant's file, "pipeline-threads1.json", is read as its benchmark's
-RESULT_MODELS: dict[str, type[BenchResult]] = {
-    "ipc": IpcResult, "capture": CaptureResult, "inference": InferenceResult, "writer": WriterResult,
-    "events": EventsResult, "pipeline": PipelineResult, "tracking": TrackingResult, "cameras": CamerasResult,
-}
-
-
 # operator_view -----------------------------------------------------------------------------------------
 class PagePhase(ResultPart):
     """OperatorView's process over one phase of the run: its CPU as a share of one core."""
@@ -717,3 +710,12 @@ class OperatorViewResult(StampedResult[PipelineMachine]):
     without_page: PagePhase
     with_page: PagePhase
     targets: OperatorViewTargets
+
+
+# by benchmark name (benchmarks.NAMES); a variant's file, "pipeline-threads1.json", is read as its benchmark's
+RESULT_MODELS: dict[str, type[BenchResult]] = {
+    "ipc": IpcResult, "capture": CaptureResult, "inference": InferenceResult, "writer": WriterResult,
+    "events": EventsResult, "pipeline": PipelineResult, "tracking": TrackingResult, "cameras": CamerasResult,
+    "operator_view": OperatorViewResult,
+}
+

@@ -186,10 +186,11 @@ function showHealth(health) {
 
 // metrics -----------------------------------------------------------------------------------------
 function chart(series) {
-  const width = 240, height = 64, pad = 2;
+  const width = 240, height = 40, pad = 2;
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("class", "chart");
+  svg.setAttribute("preserveAspectRatio", "none");
   const times = series.points.map((p) => p[0]);
   const values = series.points.map((p) => p[1]);
   const t0 = Math.min(...times), t1 = Math.max(...times);
