@@ -81,7 +81,7 @@ def page(street: Pipeline) -> Iterator[tuple[Page, Seen]]:
 
 def test_the_page_shows_the_live_frame_events_with_snapshots_health_and_metrics(street, page):
     opened, seen = page
-    request_id = street.operator.capture(CAMERA, 100, 5.0, street.new_request())
+    request_id = street.operator.capture(CAMERA, 80, 5.0, street.new_request())
     frame = f'figure.camera[data-camera="{CAMERA}"]'
     opened.wait_for_selector(f"{frame}[data-frame]", timeout=WAIT_MS)
     first = opened.get_attribute(frame, "data-frame")

@@ -203,6 +203,12 @@ function chart(series) {
   return svg;
 }
 
+// "Component=smartcam.SsdInference, Stage=infer" -> "SsdInference · infer"
+function dimensionValues(dimensions) {
+  return dimensions.split(", ").map((pair) => pair.slice(pair.indexOf("=") + 1).replace(/^smartcam\./, ""))
+    .join(" · ");
+}
+
 function showMetrics(metrics) {
   const container = document.getElementById("metrics");
   if (!metrics.length) return;
@@ -211,7 +217,7 @@ function showMetrics(metrics) {
     figure.dataset.metric = series.name;
     const last = series.points[series.points.length - 1][1];
     const caption = element("figcaption");
-    caption.append(element("strong", "", series.name), element("span", "", ` ${series.dimensions}`));
+    caption.append(element("strong", "", series.name), element("div", "", dimensionValues(series.dimensions)));
     caption.append(element("div", "value", `${Number(last.toPrecision(4))} ${series.unit}`));
     figure.append(chart(series), caption);
     return figure;
