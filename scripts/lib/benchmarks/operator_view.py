@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     closed, opened = measure(args.seconds)
     result = OperatorViewResult(
-        command="scripts/bench.py operator_view " + " ".join(argv if argv is not None else sys.argv[1:]),
+        command=" ".join(["scripts/bench.py", "operator_view", *(argv if argv is not None else sys.argv[1:])]),
         when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         machine=PipelineMachine(cpus=os.cpu_count(), platform=platform.platform(), python=platform.python_version(),
                                 loadavg_at_end=os.getloadavg()),
