@@ -199,7 +199,12 @@ function chart(series) {
   const y = (v) => height - pad - (v1 > v0 ? (v - v0) / (v1 - v0) : 0.5) * (height - 2 * pad);
   const line = document.createElementNS(SVG, "polyline");
   line.setAttribute("points", series.points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" "));
-  svg.append(line);
+  const [lastT, lastV] = series.points[series.points.length - 1];
+  const last = document.createElementNS(SVG, "circle"); // the newest point, visible even when it is the only one
+  last.setAttribute("cx", x(lastT).toFixed(1));
+  last.setAttribute("cy", y(lastV).toFixed(1));
+  last.setAttribute("r", "2");
+  svg.append(line, last);
   return svg;
 }
 
