@@ -152,6 +152,7 @@ def test_every_response_carries_the_security_headers(serve, path):
 
 @pytest.mark.parametrize("header, loopback", [("localhost", True), ("LOCALHOST:80", True), ("127.0.0.1:1", True),
                                               ("[::1]", True), ("[::1]:8420", True), ("", False), (None, False),
-                                              ("localhost.evil", False), ("127.0.0.2", False)])
+                                              ("localhost.evil", False), ("127.0.0.2:8420", True), ("::1", False),
+                                              ("10.0.0.1", False), ("[::ffff:10.0.0.1]", False), ("[bogus]", False)])
 def test_host_is_loopback(header, loopback):
     assert host_is_loopback(header) is loopback

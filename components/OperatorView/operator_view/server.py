@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -33,7 +34,6 @@ from operator_view.view_state import ViewState, camera_json, event_json, health_
 TOKEN_COOKIE = "smartcam_operator_token"  # noqa: S105  # nosec B105
 ID = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}"
 READ_METHODS = frozenset({"GET", "HEAD"})
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
                                "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
@@ -68,10 +68,16 @@ class Sources:
 
 
 def host_is_loopback(host_header: str | None) -> bool:
+    """Whether a Host header names this machine's loopback: ``localhost`` or a loopback address, any port."""
     if not host_header:
         return False
     name = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
-    return name.lower() in LOOPBACK_NAMES
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:
+        return False
 
 
 class _Page:
