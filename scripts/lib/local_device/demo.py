@@ -38,7 +38,7 @@ from local_device.contact_sheet import Tile, caption, contact_sheet
 from local_device.listeners import runtime_listeners
 from local_device.metrics_summary import metrics_report
 from local_device.observe import Operator, PipelineObserver
-from local_device.operator_page import free_page_port, page_url
+from local_device.operator_page import free_page_port, wait_for_page
 from local_device.overlay import LOCAL_SNAPSHOT_BUCKET, pipeline_merges, write_overlay
 from local_device.process import LocalRuntime, RuntimeFailure
 from local_device.report import events_table
@@ -228,9 +228,10 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     say(f"deployment document {document} (recipes/dev.json + local settings)")
     say("starting the local Greengrass runtime (the first run builds the device venv: about a minute)")
     runtime.up(document)
+    # once it answers, so the check below sees its socket too
+    say(f"operator page (smartcam.OperatorView): {wait_for_page(page_port)}")
     if not loopback_only(runtime):
         return 1
-    say(f"operator page (smartcam.OperatorView): {page_url(page_port)}")
     thing = runtime.thing_name()
     observer = PipelineObserver(runtime)
     operator = None
