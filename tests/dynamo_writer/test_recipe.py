@@ -18,6 +18,7 @@ def test_access_control_is_least_privilege():
         ("aws.greengrass#SubscribeToTopic", topics.EVENTS),
         ("aws.greengrass#PublishToTopic", topics.RECEIPTS),
         ("aws.greengrass#PublishToTopic", "smartcam/health/smartcam.DynamoWriter"),
+        ("aws.greengrass#PublishToTopic", topics.CLOUDWATCH_METRIC_PUT),  # its metrics (smartcam.metrics)
         ("aws.greengrass#PublishToIoTCore", "smartcam/{iot:thingName}/writer"),
         # StatusReporter's problem reports (spoolItemsLost), see smartcam.telemetry
         ("aws.greengrass#PublishToIoTCore", "smartcam/{iot:thingName}/status/smartcam.DynamoWriter"),

@@ -24,6 +24,7 @@ def test_access_control_is_least_privilege():
         ("aws.greengrass#SubscribeToTopic", topics.RECEIPTS),
         ("aws.greengrass#PublishToTopic", topics.EVENTS),
         ("aws.greengrass#PublishToTopic", topics.health("smartcam.EventTracker")),
+        ("aws.greengrass#PublishToTopic", topics.CLOUDWATCH_METRIC_PUT),
         ("aws.greengrass#PublishToIoTCore", topics.iot_events("{iot:thingName}")),
         ("aws.greengrass#PublishToIoTCore", topics.iot_component_status("{iot:thingName}", "smartcam.EventTracker")),
     }

@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import stat
+from types import SimpleNamespace
 from typing import Any
 
+from local_greengrass.daemon import Daemon
 from local_greengrass.ipc.pubsub import LocalPubSub
 from local_greengrass.paths import RuntimePaths
 from local_greengrass.standins.cloudwatch import CloudwatchStandIn, read_metrics
@@ -91,3 +93,28 @@ def test_a_full_file_moves_aside_and_both_are_read(tmp_path):
         standin.stop()
     assert len(standin.file.with_name("metrics.jsonl.1").read_text().splitlines()) == 3
     assert len(standin.file.read_text().splitlines()) == 2
+
+
+def test_the_daemon_serves_the_topic_while_a_deployment_includes_the_component(tmp_path):
+    daemon = Daemon(RuntimePaths(tmp_path), tmp_path, "thing-1", "eu-west-1")
+    pubsub = LocalPubSub()
+    daemon.ipc = SimpleNamespace(pubsub=pubsub)  # type: ignore[assignment]  # only its pub/sub is used
+    try:
+        daemon._serve_cloudwatch({"PublishInterval": 10})
+        first = daemon.cloudwatch
+        assert first is not None and first.file == RuntimePaths(tmp_path).metrics_file
+        daemon._serve_cloudwatch({"PublishInterval": 10})  # the same configuration: the same stand-in
+        assert daemon.cloudwatch is first
+        daemon._serve_cloudwatch({"InputTopic": "custom/in"})  # another one: served as configured
+        assert daemon.cloudwatch is not first and daemon.cloudwatch.input_topic == "custom/in"
+        assert publish_count(pubsub, "cloudwatch/metric/put") == 0
+        assert publish_count(pubsub, "custom/in") == 1
+        daemon._serve_cloudwatch(None)  # no longer deployed
+        assert daemon.cloudwatch is None and publish_count(pubsub, "custom/in") == 0
+    finally:
+        daemon._serve_cloudwatch(None)
+
+
+def publish_count(pubsub: LocalPubSub, topic: str) -> int:
+    """How many subscribers got a metric published on ``topic``."""
+    return pubsub.publish(topic, "smartcam.Demo", {"jsonMessage": {"message": METRIC}})

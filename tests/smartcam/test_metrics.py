@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 
 import pytest
+import yaml
 
+from repo_layout import REPO_ROOT
 from smartcam import topics
 from smartcam.config import ConfigError, validate_config
 from smartcam.contracts import MetricPut, parse
@@ -205,3 +207,14 @@ def test_settings_default_to_a_minute_in_smartcam():
     settings = validate_config(MetricsSettings, {})
     assert settings.interval_s == 60 and settings.namespace == "SmartCam"
     assert validate_config(MetricsSettings, {"intervalS": 0}).interval_s == 0
+
+
+@pytest.mark.parametrize("component", ["CameraIngest", "SsdInference", "EventTracker", "DynamoWriter"])
+def test_each_recipe_may_publish_metrics_on_that_one_topic_and_defaults_to_a_minute(component):
+    recipe = yaml.safe_load((REPO_ROOT / "components" / component / "recipe.yaml").read_text())
+    defaults = recipe["ComponentConfiguration"]["DefaultConfiguration"]
+    assert validate_config(MetricsSettings, defaults["metrics"]) == MetricsSettings()
+    policies = [p for service in defaults["accessControl"].values() for p in service.values()]
+    granting = [p for p in policies if any(r.startswith("cloudwatch/") for r in p["resources"])]
+    assert [(p["operations"], p["resources"]) for p in granting] == \
+        [(["aws.greengrass#PublishToTopic"], [topics.CLOUDWATCH_METRIC_PUT])]

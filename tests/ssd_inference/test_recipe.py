@@ -42,6 +42,7 @@ def test_access_control_is_least_privilege():
         ("aws.greengrass#PublishToTopic", "smartcam/detections"),
         ("aws.greengrass#PublishToTopic", "smartcam/receipts"),
         ("aws.greengrass#PublishToTopic", "smartcam/health/smartcam.SsdInference"),
+        ("aws.greengrass#PublishToTopic", "cloudwatch/metric/put"),  # its metrics (smartcam.metrics)
         ("aws.greengrass#PublishToIoTCore", "smartcam/{iot:thingName}/detections"),
         ("aws.greengrass#PublishToIoTCore", "smartcam/{iot:thingName}/status/smartcam.SsdInference"),
     }
