@@ -25,7 +25,7 @@ help:
 # The dev venv is built by the same script that builds the runtime venv on a device. Its one .pth is
 # the repo's one import root: the shared package, each component's code, the tooling libraries
 # (scripts/lib) and the repo root (model_packaging, tests).
-IMPORT_ROOTS := components/Runtime components/CameraIngest components/SsdInference components/DynamoWriter components/EventTracker scripts/lib .
+IMPORT_ROOTS := components/Runtime components/CameraIngest components/SsdInference components/DynamoWriter components/EventTracker components/OperatorView scripts/lib .
 $(VENV_STAMP): requirements-dev.txt components/Runtime/requirements.txt components/Runtime/bootstrap_venv.py Makefile
 	$(PYTHON) components/Runtime/bootstrap_venv.py --venv $(VENV) --requirements requirements-dev.txt \
 		$(foreach root,$(IMPORT_ROOTS),--shared-code $(root)) -- --quiet
@@ -52,7 +52,7 @@ test: venv system lint build
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_MIN) --durations=20
 
 demo: venv system build
-	$(PY) scripts/demo.py $(if $(CAMERA),--camera "$(CAMERA)")
+	$(PY) scripts/demo.py $(if $(CAMERA),--camera "$(CAMERA)") $(if $(KEEP_RUNNING),--keep-running)
 
 bench: venv system build
 	$(PY) scripts/bench.py

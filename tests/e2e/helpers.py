@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from local_device.observe import Operator, PipelineObserver
+from local_device.operator_page import free_page_port
 from local_device.overlay import pipeline_merges, write_overlay
 from local_device.process import LocalRuntime
 from local_device.store import expected_keys, stored_keys, table, wait_for_items
@@ -25,8 +26,11 @@ from smartcam.contracts import CaptureStatus, Detections, FrameRef
 E2E_ROOT = REPO_ROOT / ".local-greengrass" / "e2e"
 CAMERA = "cam0"
 WRITER = "smartcam.DynamoWriter"
-SMARTCAM_COMPONENTS = ("smartcam.CameraIngest", "smartcam.SsdInference", WRITER, "smartcam.EventTracker")
+SMARTCAM_COMPONENTS = ("smartcam.CameraIngest", "smartcam.SsdInference", WRITER, "smartcam.EventTracker",
+                       "smartcam.OperatorView")
 SPOOL_DISK_BYTES = 16 * 1024 * 1024
+# OperatorView's port for this test run, one the system picks: a demo or another run may hold the recipe's.
+PAGE_PORT = free_page_port(None)
 
 
 @dataclass
@@ -111,7 +115,7 @@ def merges(root: Path, camera: dict[str, Any] | None = None, **overrides: Any) -
         # is off: each frame is a cut to another photo, and these tests follow every frame taken.
         camera = {"id": CAMERA, "source": {"type": "folder", "path": str(people), "fps": 10}, "width": 640,
                   "height": 480, "loop": True, "motion": {"enabled": False}}
-    return pipeline_merges(camera=camera, **overrides)
+    return pipeline_merges(camera=camera, page_port=PAGE_PORT, **overrides)
 
 
 _NOT_SOURCE = {"greengrass-build", "zip-build", "__pycache__", ".pytest_cache"}

@@ -18,7 +18,7 @@ from fleet.deployments import Deployer, History
 from fleet.documents import load_document, validated_request
 from tests.fleet.helpers import ACCOUNT, REGION, RecordingAws, write_project
 
-FOLDERS = ("Runtime", "SsdModelStore", "CameraIngest", "SsdInference", "DynamoWriter", "EventTracker")
+FOLDERS = ("Runtime", "SsdModelStore", "CameraIngest", "SsdInference", "DynamoWriter", "EventTracker", "OperatorView")
 GROUP = "smartcam-test"
 GROUP_ARN = f"arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/{GROUP}"
 

@@ -21,7 +21,7 @@ from repo_layout import REPO_ROOT
 REPO = REPO_ROOT
 COMPONENTS = REPO / "components"
 REFERENCE = Path(__file__).resolve().parent / "gdk_build_reference"  # recorded from the real GDK CLI 1.6.2
-FOLDERS = ["Runtime", "CameraIngest", "SsdInference", "DynamoWriter", "EventTracker", "SsdModelStore"]
+FOLDERS = ["Runtime", "CameraIngest", "SsdInference", "DynamoWriter", "EventTracker", "OperatorView", "SsdModelStore"]
 BUILT_URI = "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/"
 NOT_SOURCES = shutil.ignore_patterns("greengrass-build", "zip-build", "__pycache__", ".pytest_cache", ".gdk-build-*")
 
@@ -153,10 +153,16 @@ def test_component_builds_with_gdks_layout(built_repo, folder):
 
 
 def test_app_components_ship_main_py_and_runtime_ships_the_shared_package(built_repo):
-    for folder in ("CameraIngest", "SsdInference", "DynamoWriter", "EventTracker"):
+    for folder in ("CameraIngest", "SsdInference", "DynamoWriter", "EventTracker", "OperatorView"):
         assert "main.py" in zip_names(built_repo / folder / "zip-build" / f"{folder}.zip")
     runtime = zip_names(built_repo / "Runtime" / "zip-build" / "Runtime.zip")
     assert {"bootstrap_venv.py", "requirements.txt", "smartcam/__init__.py", "smartcam/ipc.py"} <= set(runtime)
+
+
+def test_operator_view_ships_its_page(built_repo):
+    names = set(zip_names(built_repo / "OperatorView" / "zip-build" / "OperatorView.zip"))
+    page = ("index.html", "app.js", "app.css", "login.html", "login.js", "favicon.svg")
+    assert {f"operator_view/web/{name}" for name in page} <= names
 
 
 def test_rebuilding_unchanged_sources_gives_byte_identical_zips(built_repo, capsys):

@@ -18,7 +18,7 @@ from repo_layout import REPO_ROOT
 REPO = REPO_ROOT
 COMPONENTS = REPO / "components"
 SCHEMAS = BUNDLED_SCHEMAS
-FOLDERS = ["Runtime", "CameraIngest", "SsdInference", "DynamoWriter", "EventTracker", "SsdModelStore"]
+FOLDERS = ["Runtime", "CameraIngest", "SsdInference", "DynamoWriter", "EventTracker", "OperatorView", "SsdModelStore"]
 NEEDS_NO_RUNTIME = {"Runtime", "SsdModelStore"}
 
 

@@ -19,13 +19,14 @@ from unittest.mock import MagicMock
 import pytest
 import yaml
 
+from local_device.operator_page import free_page_port
 from repo_layout import REPO_ROOT
 from tests.support.fake_nucleus import FakeNucleus
 from tests.support.frame_root import nucleus_frame_root
 
 REPO = REPO_ROOT
 COMPONENTS = REPO / "components"
-APP_COMPONENTS = ["CameraIngest", "SsdInference", "DynamoWriter", "EventTracker"]
+APP_COMPONENTS = ["CameraIngest", "SsdInference", "DynamoWriter", "EventTracker", "OperatorView"]
 GENEROUS_S = 120.0
 THING = "foundation-test-thing"
 
@@ -75,7 +76,10 @@ def recipe_environment(folder: str, work: Path) -> dict[str, str]:
 
 
 def mock_client(folder: str) -> MagicMock:
-    return FakeNucleus(default_configuration(folder), f"smartcam.{folder}").client
+    configuration = default_configuration(folder)
+    if folder == "OperatorView":  # a demo left running on this machine may hold the recipe's port
+        configuration["port"] = free_page_port(configuration["port"])
+    return FakeNucleus(configuration, f"smartcam.{folder}").client
 
 
 def load_main(folder: str):

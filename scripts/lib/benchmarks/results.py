@@ -710,8 +710,34 @@ class CamerasResult(StampedResult[PipelineMachine]):
     notes: str
 
 
+# operator_view -----------------------------------------------------------------------------------------
+class PagePhase(ResultPart):
+    """OperatorView's process over one phase of the run: its CPU as a share of one core."""
+
+    seconds: float
+    cpu_percent_of_a_core: float
+    page_open: bool
+    frames_drawn: int  # distinct frames the browser drew (0 with no page)
+
+
+class OperatorViewTargets(ResultPart):
+    cpu_percent_of_a_core: float
+    met: bool
+
+
+class OperatorViewResult(StampedResult[PipelineMachine]):
+    camera: str
+    capture_fps: float
+    max_fps: float
+    without_page: PagePhase
+    with_page: PagePhase
+    targets: OperatorViewTargets
+
+
 # by benchmark name (benchmarks.NAMES); a variant's file, "pipeline-threads1.json", is read as its benchmark's
 RESULT_MODELS: dict[str, type[BenchResult]] = {
     "ipc": IpcResult, "capture": CaptureResult, "inference": InferenceResult, "writer": WriterResult,
     "events": EventsResult, "pipeline": PipelineResult, "tracking": TrackingResult, "cameras": CamerasResult,
+    "operator_view": OperatorViewResult,
 }
+

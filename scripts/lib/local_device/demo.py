@@ -11,6 +11,8 @@
    of its end message, prints the events as read back from DynamoDB, fetches every snapshot from S3
    and puts the crops, captioned with their track ids, on a contact sheet, and prints a summary of the
    components' metrics (every 10 s here); then shuts everything down (also on Ctrl-C or failure).
+It prints the address of the operator page (smartcam.OperatorView) once the runtime is up; with
+--keep-running the pipeline and the page stay up until Ctrl-C.
 Exit status 0 only if every frame was accounted for, every event of the capture was stored once as of
 its end, and every snapshot an event names is in S3 (and, on vtest.avi, people were seen).
 
@@ -36,6 +38,7 @@ from local_device.contact_sheet import Tile, caption, contact_sheet
 from local_device.listeners import runtime_listeners
 from local_device.metrics_summary import metrics_report, wait_for_round
 from local_device.observe import Operator, PipelineObserver
+from local_device.operator_page import free_page_port, wait_for_page
 from local_device.overlay import LOCAL_SNAPSHOT_BUCKET, pipeline_merges, write_overlay
 from local_device.process import LocalRuntime, RuntimeFailure
 from local_device.report import events_table
@@ -78,7 +81,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fps", type=float, default=10.0,
                         help="capture rate; a file or folder camera is replayed at it too, so no image is skipped")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for each stage's results")
-    parser.add_argument("--keep-running", action="store_true", help="leave the runtime up at the end")
+    parser.add_argument("--keep-running", action="store_true",
+                        help="keep the pipeline and the operator page up at the end, until Ctrl-C")
     parser.add_argument("--camera", default="", help="capture from this camera instead of vtest.avi: "
                         "/dev/videoN (or N), an rtsp(s)/http(s) URL, a video file or a folder of images "
                         "(make demo CAMERA=...)")
@@ -224,7 +228,7 @@ def print_metrics(runtime: LocalRuntime, since: float) -> None:
 def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     demo = runtime.root / "demo"
     camera = camera_settings(args)
-    merges = pipeline_merges(camera=camera, store="events")
+    merges = pipeline_merges(camera=camera, store="events", page_port=(page_port := free_page_port()))
     if args.source is None:
         merges["smartcam.EventTracker"] = {"cameras": {CAMERA: VTEST_ZONES}}
     for component in METRICS_COMPONENTS:  # the other settings of a component stay
@@ -234,6 +238,8 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     say(f"deployment document {document} (recipes/dev.json + local settings)")
     say("starting the local Greengrass runtime (the first run builds the device venv: about a minute)")
     runtime.up(document)
+    # once it answers, so the check below sees its socket too
+    say(f"operator page (smartcam.OperatorView): {wait_for_page(page_port)}")
     if not loopback_only(runtime):
         return 1
     thing = runtime.thing_name()
@@ -285,6 +291,21 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
         observer.close()
 
 
+def keep_running(runtime: LocalRuntime) -> None:
+    """Leave the pipeline and the operator page up until Ctrl-C (or SIGTERM)."""
+    say(f"the pipeline and the operator page stay up (root {runtime.root}); Ctrl-C stops them")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -302,11 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         # A second Ctrl-C must not cut the shutdown short and leave processes behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if args.keep_running:
-            say(f"runtime left running (root {runtime.root}); stop it with scripts/local-greengrass down")
-        else:
-            say("shutting down the runtime")
-            runtime.down()
+        if args.keep_running and code != 130:
+            keep_running(runtime)
+        say("shutting down the runtime")
+        runtime.down()
     say(f"done in {time.monotonic() - STARTED:.0f} s (exit {code})")
     return code
 

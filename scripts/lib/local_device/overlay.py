@@ -57,7 +57,8 @@ def write_overlay(path: Path, merges: dict[str, dict[str, Any]], base: Path = DE
 
 def pipeline_merges(*, camera: dict[str, Any], annotated_dir: Path | None = None,
                     score_threshold: float | None = None, pending_per_camera: int = 64,
-                    account_within_s: float | None = None, store: str = "both") -> dict[str, dict[str, Any]]:
+                    account_within_s: float | None = None, store: str = "both",
+                    page_port: int | None = None) -> dict[str, dict[str, Any]]:
     """The local settings every run here needs: a camera, the tables and the snapshot bucket created
     on first use, short timeouts, and every inferred frame summarised to IoT Core. (The frame ring
     needs nothing: each runtime's components derive a root of their own from its IPC socket.)
@@ -65,7 +66,8 @@ def pipeline_merges(*, camera: dict[str, Any], annotated_dir: Path | None = None
     ``account_within_s``: how long a capture's final status waits for its frames' receipts (None:
     the recipe's default); frames still without one count as ``pending`` in its accounting. ``store``:
     the writer's store mode; ``both`` (the default here) also keeps the per-frame detections, which
-    the tests and benchmarks read back and count."""
+    the tests and benchmarks read back and count. ``page_port``: OperatorView's port (None: the
+    recipe's), so runtimes side by side on one machine do not compete for one port."""
     # A queue deep enough for a whole short capture: on a busy 2-core machine inference can fall
     # behind a 5 fps camera, and the default (keep only the newest frame) would drop frames.
     inference: dict[str, Any] = {"iotSummary": {"includeEmpty": True},
@@ -74,7 +76,9 @@ def pipeline_merges(*, camera: dict[str, Any], annotated_dir: Path | None = None
         inference["annotatedOutput"] = {"enabled": True, "dir": str(annotated_dir), "keepPerCamera": 200}
     if score_threshold is not None:
         inference["scoreThreshold"] = score_threshold
+    page = {} if page_port is None else {"smartcam.OperatorView": {"port": page_port}}
     return {
+        **page,
         "smartcam.CameraIngest": {"cameras": [camera], "progressIntervalS": 1,
                                   **({} if account_within_s is None else {"accountWithinS": account_within_s})},
         "smartcam.SsdInference": inference,

@@ -19,6 +19,7 @@ from benchmarks.results import (
     EventsResult,
     InferenceResult,
     IpcResult,
+    OperatorViewResult,
     PipelineResult,
     TrackingResult,
     WriterResult,
@@ -273,6 +274,16 @@ def bench_cameras(data: CamerasResult) -> list[BenchRow]:
     return rows
 
 
+def bench_operator_view(data: OperatorViewResult) -> list[BenchRow]:
+    opened, closed = data.with_page, data.without_page
+    return _rows(
+        (f"OperatorView's CPU with the page open in headless Chromium ({opened.frames_drawn} frames drawn in "
+         f"{opened.seconds:g} s)", _fmt(opened.cpu_percent_of_a_core, "% of a core", 2),
+         _target("<", _fmt(data.targets.cpu_percent_of_a_core, "% of a core", 0))),
+        ("... with no page open", _fmt(closed.cpu_percent_of_a_core, "% of a core", 2), ""),
+    )
+
+
 def bench_generic(data: dict[str, Any]) -> list[BenchRow]:
     """A file without its own reader: a top-level ``summary`` of scalars, else numeric leaves of ``results``."""
     summary = data.get("summary")
@@ -305,6 +316,7 @@ BENCH_READERS: dict[str, Callable[[str], tuple[BenchResult, list[BenchRow]]]] = 
     "inference": _reader(InferenceResult, bench_inference), "writer": _reader(WriterResult, bench_writer),
     "events": _reader(EventsResult, bench_events), "pipeline": _reader(PipelineResult, bench_pipeline),
     "tracking": _reader(TrackingResult, bench_tracking), "cameras": _reader(CamerasResult, bench_cameras),
+    "operator_view": _reader(OperatorViewResult, bench_operator_view),
 }
 BENCH_ORDER = NAMES
 

@@ -25,7 +25,8 @@ from pydantic import BaseModel
 
 from repo_layout import REPO_ROOT as ROOT
 
-PIPELINE_ORDER = ["Runtime", "CameraIngest", "SsdModelStore", "SsdInference", "DynamoWriter", "EventTracker"]
+PIPELINE_ORDER = ["Runtime", "CameraIngest", "SsdModelStore", "SsdInference", "DynamoWriter", "EventTracker",
+                  "OperatorView"]
 RESERVED_KEYS = frozenset({"accessControl"})
 LONG_DEFAULT = 60
 _MISSING = object()
