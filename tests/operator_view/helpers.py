@@ -27,15 +27,26 @@ T0 = 1_780_000_000.0
 WIDTH, HEIGHT = 64, 48
 
 
+def image(shade: int = 128) -> np.ndarray:
+    return np.full((HEIGHT, WIDTH, 3), shade, np.uint8)
+
+
 def jpeg(shade: int = 128) -> bytes:
-    image = np.full((HEIGHT, WIDTH, 3), shade, np.uint8)
-    ok, data = cv2.imencode(".jpg", image)
+    ok, data = cv2.imencode(".jpg", image(shade))
     assert ok
     return data.tobytes()
 
 
+def shade_of(data: bytes) -> int:
+    """The one grey level of a flat JPEG (a flat image survives JPEG exactly)."""
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None and decoded.shape == (HEIGHT, WIDTH, 3)
+    assert int(decoded.min()) == int(decoded.max())
+    return int(decoded[0, 0, 0])
+
+
 def write_frame(ring: FrameRing, at: float = T0, shade: int = 128) -> FrameRef:
-    return ring.write(jpeg(shade), width=WIDTH, height=HEIGHT, captured_at=at, captured_monotonic_ns=int(at * 1e9))
+    return ring.write(image(shade), captured_at=at, captured_monotonic_ns=int(at * 1e9))
 
 
 def detections(frame: FrameRef, boxes: int = 1) -> Detections:

@@ -1,31 +1,32 @@
 """The one place OperatorView reads the frame ring: a frame reference in, JPEG bytes out (or None).
 
-Everything else in the component asks this module, so a change of how the ring stores frames (files
-today) touches only here.
+The ring holds raw frames; the JPEG is made here, only for a frame a page asks for (the page's frame
+pacing bounds how often), at the camera's own JPEG quality.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from smartcam.contracts import FrameRef
-from smartcam.frames import FrameError, read_frame
+from smartcam.frames import FrameError, FrameReader, frame_as_jpeg
 
 log = logging.getLogger(__name__)
-
-# A frame larger than this is not shown: far above any camera's JPEG, small enough to hold a few.
-MAX_SHOWN_FRAME_BYTES = 8 * 1024 * 1024
 
 
 class FrameSource:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._reader = FrameReader(self.root)  # keeps the cameras' ring files mapped between requests
+        self._lock = threading.Lock()
 
     def jpeg(self, ref: FrameRef) -> bytes | None:
         """The frame's JPEG, or None when the ring no longer has it or refuses the reference."""
         try:
-            return read_frame(ref, self.root, max_bytes=MAX_SHOWN_FRAME_BYTES)
+            with self._lock:
+                return frame_as_jpeg(ref, self.root, reader=self._reader)
         except FrameError as exc:
             log.debug("frame %s not shown: %s", ref.frame_id, exc)
             return None
