@@ -98,7 +98,7 @@ def test_the_page_shows_the_live_frame_events_with_snapshots_health_and_metrics(
     opened.wait_for_function("() => document.querySelectorAll('#metrics figure.metric polyline').length > 0 && "
                              "[...document.querySelectorAll('#metrics polyline')].some("
                              "(line) => line.getAttribute('points').split(' ').length >= 3)", timeout=WAIT_MS)
-    boxes = opened.evaluate("() => document.querySelector('figure.camera figcaption').textContent")
+    boxes = opened.inner_text(f"{frame} figcaption")  # this camera's: earlier tests' cameras may be shown too
     assert CAMERA in boxes and "detected" in boxes
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     opened.screenshot(path=str(SCREENSHOT), full_page=True)

@@ -12,9 +12,12 @@ import yaml
 from botocore.stub import Stubber
 
 from fleet.aws import Aws
+from repo_layout import COMPONENTS_DIR
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's account
+# Every component project of the repo: a deployment document may name any of them.
+COMPONENT_FOLDERS = tuple(sorted(p.name for p in COMPONENTS_DIR.iterdir() if (p / "gdk-config.json").is_file()))
 MUTATING_PREFIXES = ("Create", "Put", "Delete", "Update", "Cancel", "Tag", "Untag", "Upload", "Copy", "Attach",
                      "Associate", "Batch", "CompleteMultipart")
 

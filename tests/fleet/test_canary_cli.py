@@ -20,9 +20,8 @@ from fleet.canary_watch import HealthWatch
 from fleet.components import REPO_ROOT
 from fleet.documents import load_document
 from tests.fleet.canary_fakes import FakeConnection, summary
-from tests.fleet.helpers import ACCOUNT, REGION, RecordingAws, write_project
+from tests.fleet.helpers import ACCOUNT, COMPONENT_FOLDERS, REGION, RecordingAws, write_project
 
-FOLDERS = ("Runtime", "SsdModelStore", "CameraIngest", "SsdInference", "DynamoWriter", "EventTracker")
 CANARY, FLEET = "smartcam-canary", "smartcam-test"
 DEVICE = "cam-1"
 
@@ -34,7 +33,7 @@ def arn(group: str) -> str:
 @pytest.fixture
 def fleet_repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    for folder in FOLDERS:
+    for folder in COMPONENT_FOLDERS:
         write_project(root, folder)
     return root
 
@@ -100,8 +99,8 @@ def test_a_good_model_goes_to_the_canary_group_then_to_the_fleet_group(aws, flee
 
     status = deploy.main(canary_args(fleet_repo))
 
-    out = capsys.readouterr().out
-    assert status == 0, out
+    out, err = capsys.readouterr()
+    assert status == 0, out + err
     aws.stub.assert_no_pending_responses()
     assert aws.mutating_calls() == ["greengrassv2.CreateDeployment", "greengrassv2.CreateDeployment"]
     assert "decision: PROMOTE to the fleet (every check passed)" in out

@@ -16,9 +16,8 @@ from fleet.aws import FleetError
 from fleet.components import REPO_ROOT
 from fleet.deployments import Deployer, History
 from fleet.documents import load_document, validated_request
-from tests.fleet.helpers import ACCOUNT, REGION, RecordingAws, write_project
+from tests.fleet.helpers import ACCOUNT, COMPONENT_FOLDERS, REGION, RecordingAws, write_project
 
-FOLDERS = ("Runtime", "SsdModelStore", "CameraIngest", "SsdInference", "DynamoWriter", "EventTracker", "OperatorView")
 GROUP = "smartcam-test"
 GROUP_ARN = f"arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/{GROUP}"
 
@@ -26,7 +25,7 @@ GROUP_ARN = f"arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/{GROUP}"
 @pytest.fixture
 def fleet_repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    for folder in FOLDERS:
+    for folder in COMPONENT_FOLDERS:
         write_project(root, folder)
     return root
 
@@ -92,7 +91,7 @@ def test_deploy_targets_the_thing_group_in_this_account_and_reports_every_device
     lines: list[str] = []
     deployer = Deployer(aws, History(fleet_repo / "history"), sleep=lambda _: None, echo=lines.append)
 
-    request = validated_request(dev_document, aws, [f"smartcam.{f}" for f in FOLDERS], thing_group=GROUP)
+    request = validated_request(dev_document, aws, [f"smartcam.{f}" for f in COMPONENT_FOLDERS], thing_group=GROUP)
     report = deployer.wait(deployer.deploy(request), timeout_s=60, poll_s=0)
 
     aws.stub.assert_no_pending_responses()
@@ -144,7 +143,7 @@ def test_a_bad_document_is_refused_before_any_call(aws, fleet_repo, dev_document
     aws.calls.clear()
 
     with pytest.raises(FleetError, match="invalid deployment document") as error:
-        validated_request(document, aws, [f"smartcam.{f}" for f in FOLDERS])
+        validated_request(document, aws, [f"smartcam.{f}" for f in COMPONENT_FOLDERS])
 
     assert message in str(error.value)
     assert aws.calls == []
@@ -155,14 +154,14 @@ def test_an_unpublished_version_is_refused_and_nothing_is_created(aws, fleet_rep
     aws.calls.clear()
 
     with pytest.raises(FleetError, match=r"smartcam.DynamoWriter 1.0.0 is not published"):
-        validated_request(dev_document, aws, [f"smartcam.{f}" for f in FOLDERS])
+        validated_request(dev_document, aws, [f"smartcam.{f}" for f in COMPONENT_FOLDERS])
 
     assert aws.mutating_calls() == []
 
 
 def test_an_invalid_thing_group_override_is_refused(aws, fleet_repo, dev_document):
     with pytest.raises(FleetError, match="thing group name 'a/b' is invalid"):
-        validated_request(dev_document, aws, [f"smartcam.{f}" for f in FOLDERS], thing_group="a/b")
+        validated_request(dev_document, aws, [f"smartcam.{f}" for f in COMPONENT_FOLDERS], thing_group="a/b")
     assert aws.mutating_calls() == []
 
 
@@ -191,7 +190,7 @@ def test_rollback_redeploys_the_previous_deployment_of_the_target(aws, fleet_rep
     expect_create(aws, previous, "d-rollback")
     deployer = Deployer(aws, History(fleet_repo / "history"), echo=lambda _: None)
 
-    request = validated_request(deployer.previous_request(GROUP_ARN), aws, [f"smartcam.{f}" for f in FOLDERS],
+    request = validated_request(deployer.previous_request(GROUP_ARN), aws, [f"smartcam.{f}" for f in COMPONENT_FOLDERS],
                                 target_arn=GROUP_ARN)
     deployment_id = deployer.deploy(request)
 
@@ -227,7 +226,7 @@ def test_the_repo_documents_are_valid_create_deployment_requests(name):
     document = json.loads((REPO_ROOT / "recipes" / f"{name}.json").read_text())
     from fleet.documents import problems_offline
 
-    repo_components = {f"smartcam.{folder}" for folder in FOLDERS}
+    repo_components = {f"smartcam.{folder}" for folder in COMPONENT_FOLDERS}
     assert problems_offline(document, repo_components) == []
     assert set(document["components"]) >= repo_components
     assert json.loads(document["components"]["aws.greengrass.Nucleus"]["configurationUpdate"]["merge"])[
@@ -278,7 +277,7 @@ def test_a_bare_wildcard_in_access_control_is_refused_unless_the_operator_allows
     document = json.loads((REPO_ROOT / "recipes" / "dev.json").read_text())
     document["components"]["smartcam.DynamoWriter"]["configurationUpdate"] = {"merge": json.dumps(
         {"accessControl": {"aws.greengrass.ipc.pubsub": {"p": {"operations": ["*"], "resources": ["*"]}}}})}
-    repo_components = {f"smartcam.{folder}" for folder in FOLDERS}
+    repo_components = {f"smartcam.{folder}" for folder in COMPONENT_FOLDERS}
     problems = problems_offline(document, repo_components)
     assert len(problems) == 2 and all("contains a bare '*'" in p for p in problems)
     assert problems[0].startswith("components['smartcam.DynamoWriter'].configurationUpdate.merge: accessControl.")
