@@ -1,10 +1,13 @@
 """smartcam.DynamoWriter: detections and events -> durable SQLite spool -> DynamoDB (and snapshots ->
-S3), exactly once per key."""
+S3), data captures for labeling -> the spool -> S3, exactly once per key."""
 
 from __future__ import annotations
 
 import logging
 
+from dynamo_writer.capture_receiver import CaptureReceiver
+from dynamo_writer.capture_sender import CaptureSender
+from dynamo_writer.capture_spool import CaptureSpool
 from dynamo_writer.dynamo import make_client
 from dynamo_writer.event_receiver import EventReceiver
 from dynamo_writer.event_sender import EventSender
@@ -13,7 +16,7 @@ from dynamo_writer.receiver import Receiver
 from dynamo_writer.reports import COMPONENT, Reporter
 from dynamo_writer.sender import ClientFactory, Sender
 from dynamo_writer.settings import DynamoWriterConfig
-from dynamo_writer.snapshots import SOURCE_ENV, SnapshotCopier, make_s3_client
+from dynamo_writer.snapshots import CAPTURE_SOURCE_ENV, SOURCE_ENV, SnapshotCopier, make_s3_client
 from dynamo_writer.spool import Spool
 from smartcam import topics
 from smartcam.config import LiveConfig
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SPOOL_ENV = "SMARTCAM_SPOOL_PATH"
 SNAPSHOT_FOLDER = "snapshots"  # beside the spool file: the writer's copies of snapshot pictures
+CAPTURE_FOLDER = "captures"  # ... and of the data captures' JPEGs
 
 class DynamoWriterApp:
     def __init__(
@@ -57,6 +61,13 @@ class DynamoWriterApp:
         self.receipts = ReceiptSender(ipc, COMPONENT, on_failure=lambda _: self.counters.add("receiptPublishErrors"))
         self.event_receiver = EventReceiver(self.events, settings, self.counters, self.thing, self.event_sender.wake,
                                             copier=copier, receipts=self.receipts)
+        self.captures = CaptureSpool(self.spool.path)
+        capture_source = work_file(CAPTURE_SOURCE_ENV, "{kernel:rootPath}/work/smartcam.EventTracker/captures")
+        capture_copier = SnapshotCopier(capture_source, self.spool.path.parent / CAPTURE_FOLDER)
+        self.capture_sender = CaptureSender(self.captures, capture_copier, settings, self.counters,
+                                            s3_client_factory=s3_client_factory)
+        self.capture_receiver = CaptureReceiver(self.captures, settings, self.counters, self.thing,
+                                                self.capture_sender.wake, copier=capture_copier, receipts=self.receipts)
         self.receiver = Receiver(self.spool, settings, self.counters, self.thing, self.sender.wake,
                                  status=self.telemetry.status, receipts=self.receipts,
                                  upkeep=self.event_receiver.prune_if_due)
@@ -68,8 +79,11 @@ class DynamoWriterApp:
         self.receiver.start()
         self.event_receiver.start()
         self.event_sender.start()
+        self.capture_receiver.start()
+        self.capture_sender.start()
         self._ipc.subscribe(topics.DETECTIONS, self.receiver.on_message)
         self._ipc.subscribe(topics.EVENTS, self.event_receiver.on_message)
+        self._ipc.subscribe(topics.DATA_CAPTURES, self.capture_receiver.on_message)
         # Announces this run: producers resend at once what this writer has not receipted, so only
         # once the subscription is there to hear it.
         self.receipts.start()
@@ -78,11 +92,14 @@ class DynamoWriterApp:
     def stop(self) -> None:
         self.receiver.stop()
         self.event_receiver.stop()
+        self.capture_receiver.stop()
         self.receipts.stop()  # sends the receipts still batched
         self.reporter.stop()
         self.sender.stop()
         self.event_sender.stop()
+        self.capture_sender.stop()
         self.events.close()
+        self.captures.close()
         self.spool.close()
 
     def _sender_state(self) -> tuple[int, str | None]:

@@ -24,11 +24,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from event_tracker.ring import frame_jpeg
 from event_tracker.settings import SnapshotSettings
 from event_tracker.tracker import Box, Snapshot
 from smartcam.contracts import Box as ContractBox
 from smartcam.contracts import FrameRef, SnapshotRef
-from smartcam.frames import ensure_private_dir, read_frame, write_private_file
+from smartcam.frames import ensure_private_dir, write_private_file
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,9 @@ class Snapshots:
 
     def copy(self, event_id: str, frame: FrameRef, frame_root: Path, snapshot: Snapshot,
              settings: SnapshotSettings) -> SnapshotRef:
-        """Copy ``snapshot`` of ``frame`` out of the ring. Raises what :func:`smartcam.frames.read_frame`
+        """Copy ``snapshot`` of ``frame`` out of the ring. Raises what :func:`event_tracker.ring.frame_jpeg`
         raises (FrameExpired: the ring recycled it), SnapshotError, or OSError."""
-        jpeg = read_frame(frame, frame_root)
+        jpeg = frame_jpeg(frame, frame_root)
         crop_jpeg = crop(jpeg, snapshot.box, settings.crop_margin, settings.jpeg_quality)
         folder = self.root / event_id
         ensure_private_dir(folder)  # refuses a symlink or someone else's folder there

@@ -9,6 +9,8 @@ LOCAL_CAPTURE_STATUS = "smartcam/capture/status"
 RECEIPTS = "smartcam/receipts"
 # Tracked objects as events, from EventTracker (see smartcam.contracts.events).
 EVENTS = "smartcam/events"
+# Frames picked for labeling, from EventTracker's capture policy to DynamoWriter (smartcam.contracts.captures).
+DATA_CAPTURES = "smartcam/data-captures"
 
 
 def health(component_name: str) -> str:
