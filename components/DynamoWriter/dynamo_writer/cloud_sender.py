@@ -21,8 +21,6 @@ from dynamo_writer.sender import CREDENTIAL_CODES, THROTTLE_CODES, ClientFactory
 from dynamo_writer.settings import DynamoWriterConfig
 from smartcam.telemetry import Counters
 
-log = logging.getLogger(__name__)
-
 S3_THROTTLE_CODES = frozenset({"SlowDown"})
 S3_CREDENTIAL_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "InvalidToken", "ExpiredToken",
                                  "SignatureDoesNotMatch"})
@@ -40,6 +38,7 @@ class CloudSender:
         self._settings = settings
         self._counters = counters
         self._what = what
+        self._log = logging.getLogger(type(self).__module__)  # the subclass's module logs its failures
         self._factories = factories
         self._clients: dict[str, tuple[Any, tuple[Any, ...]]] = {}
         self._ready: set[tuple[str, str]] = set()  # what _prepare made ready (tables, buckets)
@@ -75,8 +74,8 @@ class CloudSender:
         while not self._stop.is_set():
             try:
                 delay = self.step()
-            except Exception:  # never let the thread die: nothing leaves the spool unsent
-                log.exception("%s sender step failed", self._what)
+            except Exception:  # noqa: BLE001 - never let the thread die: nothing leaves the spool unsent
+                self._log.exception("%s sender step failed", self._what)
                 self._counters.add("senderErrors")
                 delay = self._backoff.next_delay()
             if delay is None:
@@ -112,7 +111,7 @@ class CloudSender:
         self._counters.add(counter)
         self.consecutive_failures += 1
         if reason != self.last_error:
-            log.warning("%s write failed, it stays spooled and is retried: %s", self._what, reason)
+            self._log.warning("%s write failed, it stays spooled and is retried: %s", self._what, reason)
         self.last_error = reason
         raise Retry(reason) from exc
 

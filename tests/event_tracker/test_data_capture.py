@@ -1,0 +1,149 @@
+"""Data capture in the EventTracker component (fake nucleus, real ring, real stores): what the policy
+picks is copied out of the ring and sent to the writer until receipted, live configuration, restarts."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from smartcam import topics
+from smartcam.contracts import CaptureReceipt, DataCapture, Receipts
+from smartcam.frames import read_frame
+from tests.event_tracker.component import (
+    T0,
+    WRITER,
+    Tracker,
+    configuration,
+    detection,
+    detections_of,
+    start_tracker,
+)
+
+STANDING = (0.3, 0.3, 0.4, 0.7)
+ON = {"enabled": True, "uncertainMin": 0.3, "uncertainMax": 0.6, "newTracks": True, "sampleRate": 0.0,
+      "maxPerHour": 30, "maxPerDay": 200, "cameras": [], "maxPendingMb": 100}
+
+
+def tracker_with(work: Path, frame_root: Path, seed: int = 1, **capture: Any) -> Tracker:
+    return start_tracker(work, frame_root, configuration(dataCapture={**ON, **capture}), rng=random.Random(seed))
+
+
+def captures(tracker: Tracker) -> list[DataCapture]:
+    return tracker.nucleus.parsed(DataCapture, topics.DATA_CAPTURES)
+
+
+def receipt(tracker: Tracker, frame_ids: list[str], outcome: str = "stored", instance: str | None = None) -> None:
+    tracker.nucleus.send(topics.RECEIPTS, Receipts(
+        stage=WRITER, instance=instance or tracker.writer_instance, at=T0, receipts=[],
+        captures=[CaptureReceipt(frame_id=f, outcome=outcome) for f in frame_ids] or None))
+
+
+def folder(work: Path) -> Path:
+    return work / "captures"
+
+
+def test_the_frame_a_new_track_is_confirmed_on_is_captured_with_the_models_predictions(work, frame_root):
+    tracker = tracker_with(work, frame_root)
+    refs = [tracker.frame(i / 10, [STANDING], candidates=[detection((0.6, 0.1, 0.7, 0.3), 0.2)]) for i in range(5)]
+    assert [e.kind for e in tracker.events()] == ["start"]
+    [capture] = captures(tracker)
+    confirmed = refs[2]  # confirmHits 3
+    assert (capture.frame_id, capture.reasons, capture.camera_id) == (confirmed.frame_id, ["new_track"], "cam0")
+    assert (capture.width, capture.height, capture.captured_at, capture.request_id) == (320, 240, T0 + 0.2, "req-1")
+    assert [d.score for d in capture.detections] == [0.9] and [d.score for d in capture.candidates] == [0.2]
+    assert capture.best_score == 0.9 and capture.model.name == "test-ssd"
+    jpeg = Path(capture.path)
+    assert jpeg.parent == folder(work) and jpeg.read_bytes() == read_frame(confirmed, frame_root)
+    assert capture.bytes == len(jpeg.read_bytes()) and oct(jpeg.stat().st_mode & 0o777) == "0o640"
+    assert tracker.app.telemetry.counters["capturesTaken"] == 1
+    assert tracker.app.telemetry.counters["capturesNewTrack"] == 1
+
+
+def test_an_uncertain_frame_is_captured_and_a_sure_one_is_not(work, frame_root):
+    tracker = tracker_with(work, frame_root, newTracks=False)
+    tracker.frame(0.0, [STANDING])  # 0.9: sure
+    unsure = tracker.frame(0.1, [], candidates=[detection(STANDING, 0.45)])
+    assert [(c.frame_id, c.reasons, c.best_score) for c in captures(tracker)] == [(unsure.frame_id, ["uncertain"], 0.45)]
+
+
+def test_the_hourly_bound_holds_and_what_it_keeps_back_is_counted(work, frame_root):
+    tracker = tracker_with(work, frame_root, newTracks=False, sampleRate=1.0, maxPerHour=3, maxPerDay=10)
+    for i in range(8):
+        tracker.frame(i / 10, [STANDING])
+    assert len(captures(tracker)) == 3
+    assert tracker.app.telemetry.counters["capturesOverBudget"] == 5
+    tracker.frame(3600.0, [STANDING])  # the next clock hour (T0 is on the hour: 1764900000 = 490250 h)
+    assert len(captures(tracker)) == 4
+
+
+def test_the_policy_changes_live_and_an_invalid_change_keeps_the_last_good_one(work, frame_root):
+    tracker = start_tracker(work, frame_root, configuration(), rng=random.Random(1))  # the recipe: off
+    for i in range(4):
+        tracker.frame(i / 10, [STANDING])
+    assert captures(tracker) == [] and not list(folder(work).iterdir())
+
+    tracker.nucleus.update(dataCapture={**ON, "newTracks": False, "sampleRate": 1.0, "maxPerHour": 5})
+    taken = tracker.frame(0.4, [STANDING])  # from the next frame on
+    assert [c.frame_id for c in captures(tracker)] == [taken.frame_id]
+
+    tracker.nucleus.update(dataCapture={**ON, "uncertainMin": 0.8, "uncertainMax": 0.2})  # refused
+    assert "uncertainMin must not exceed uncertainMax" in (tracker.live.refused or "")
+    assert tracker.live.current.data_capture.sample_rate == 1.0  # the last good one stays in force
+    tracker.frame(0.5, [STANDING])
+    assert len(captures(tracker)) == 2
+    assert tracker.app.health().state == "degraded"
+
+
+def test_a_receipt_settles_the_capture_and_deletes_its_jpeg_and_a_lost_one_is_counted(work, frame_root):
+    tracker = tracker_with(work, frame_root, newTracks=False, sampleRate=1.0)
+    first, second = (tracker.frame(i / 10, [STANDING]) for i in range(2))
+    receipt(tracker, [first.frame_id])
+    receipt(tracker, [second.frame_id], outcome="lost")
+    assert tracker.app.captures.awaiting() == 0 and not list(folder(work).iterdir())
+    assert tracker.app.telemetry.counters["capturesReceipted"] == 1
+    assert tracker.app.telemetry.counters["capturesLost"] == 1
+
+
+def test_a_new_writer_run_gets_what_was_not_receipted_at_once(work, frame_root):
+    tracker = tracker_with(work, frame_root, newTracks=False, sampleRate=1.0)
+    receipt(tracker, [])  # the writer's run announces itself
+    first, second = (tracker.frame(i / 10, [STANDING]) for i in range(2))
+    receipt(tracker, [first.frame_id])
+    tracker.writer_starts()
+    assert [c.frame_id for c in captures(tracker)] == [first.frame_id, second.frame_id, second.frame_id]
+    assert tracker.app.telemetry.counters["capturesResent"] == 1
+
+
+def test_a_restart_sends_again_what_was_not_receipted_deletes_stray_jpegs_and_keeps_the_budget(work, frame_root):
+    tracker = tracker_with(work, frame_root, newTracks=False, sampleRate=1.0, maxPerHour=2)
+    kept = tracker.frame(0.0, [STANDING])
+    settled = tracker.frame(0.1, [STANDING])
+    receipt(tracker, [settled.frame_id])
+    tracker.app.stop()
+    stray = folder(work) / "cam0-gone-9.jpg"  # written, then a crash before its capture was kept
+    stray.write_bytes(b"\xff\xd8\xff")
+
+    again = tracker_with(work, frame_root, newTracks=False, sampleRate=1.0, maxPerHour=2)
+    assert [c.frame_id for c in captures(again)] == [kept.frame_id]  # sent again at start
+    assert sorted(p.name for p in folder(work).iterdir()) == [f"{kept.frame_id}.jpg"]
+    again.frame(0.2, [STANDING])
+    assert len(captures(again)) == 1  # two this hour already, before the restart
+    assert again.app.telemetry.counters["capturesOverBudget"] == 1
+
+
+def test_only_the_cameras_named_are_captured(work, frame_root):
+    tracker = tracker_with(work, frame_root, newTracks=False, sampleRate=1.0, cameras=["cam1"])
+    tracker.frame(0.0, [STANDING])
+    other = tracker.frame(0.1, [STANDING], camera_id="cam1")
+    assert [c.frame_id for c in captures(tracker)] == [other.frame_id]
+
+
+def test_a_frame_the_ring_recycled_is_not_captured(work, frame_root):
+    tracker = start_tracker(work, frame_root, configuration(dataCapture={**ON, "newTracks": False, "sampleRate": 1.0}),
+                            rng=random.Random(1), ring_capacity=1)
+    ref = tracker.ring.write(tracker.jpeg, width=320, height=240, captured_at=T0, captured_monotonic_ns=1)
+    tracker.ring.write(tracker.jpeg, width=320, height=240, captured_at=T0 + 0.1, captured_monotonic_ns=2)
+    tracker.nucleus.send(topics.DETECTIONS, detections_of(ref, [detection(STANDING)]))
+    assert captures(tracker) == []
+    assert tracker.app.telemetry.counters["capturesExpired"] == 1
