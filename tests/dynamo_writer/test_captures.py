@@ -54,7 +54,8 @@ def data_capture(source: Path, n: int, **over: Any) -> tuple[DataCapture, bytes]
 
 
 class Rig:
-    def __init__(self, tmp_path: Path, bucket: str | None, **settings: Any) -> None:
+    def __init__(self, tmp_path: Path, bucket: str | None, *, s3_client_factory: Any = make_s3_client,
+                 **settings: Any) -> None:
         self.source = tmp_path / "tracker"
         self.source.mkdir(parents=True, exist_ok=True)
         self.spool = CaptureSpool(tmp_path / "spool.sqlite3")
@@ -62,7 +63,8 @@ class Rig:
         self.cfg = config(snapshotBucket=bucket, **settings) if bucket else config(**settings)
         self.counters = Counters()
         self.receipts = Receipts()
-        self.sender = CaptureSender(self.spool, self.copier, lambda: self.cfg, self.counters)
+        self.sender = CaptureSender(self.spool, self.copier, lambda: self.cfg, self.counters,
+                                    s3_client_factory=s3_client_factory)
         self.receiver = CaptureReceiver(self.spool, lambda: self.cfg, self.counters, DEVICE, lambda: None,
                                         copier=self.copier, receipts=self.receipts)
 
