@@ -41,7 +41,7 @@ BOUND = 6
 FRAMES, FPS = 20, 5.0
 POLICY = {"enabled": True, "uncertainMin": 0.3, "uncertainMax": 0.6, "newTracks": True, "sampleRate": 1.0,
           "maxPerHour": BOUND, "maxPerDay": BOUND}
-ATTRIBUTE = "smartcam-predictions"
+ATTRIBUTE = "smartcam-predictions"  # the writer's labelAttributeName by default
 
 
 class Listener:
@@ -93,8 +93,7 @@ def test_captured_frames_reach_s3_once_each_with_their_manifest_line_within_the_
     camera_id = f"label{uuid.uuid4().hex[:6]}"
     camera = {"id": camera_id, "source": {"type": "file", "path": str(VTEST), "fps": 10}, "width": 768,
               "height": 576, "loop": True}
-    pipeline.redeploy(camera=camera, extra={TRACKER: {"dataCapture": POLICY},
-                                            WRITER: {"labelAttributeName": ATTRIBUTE}})
+    pipeline.redeploy(camera=camera, extra={TRACKER: {"dataCapture": POLICY}})
     listener = Listener(pipeline)
     s3 = local_client("s3", pipeline.runtime.status()["standins"]["s3"])
     prefix = f"captures/{pipeline.thing}/{camera_id}/"

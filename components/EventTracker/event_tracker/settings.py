@@ -180,8 +180,11 @@ class EventTrackerConfig(ComponentConfig):
         "stay on the device)."
     )
     snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings, description=SnapshotSettings.__doc__)
-    data_capture: DataCaptureSettings = Field(default_factory=DataCaptureSettings,
-                                              description=DataCaptureSettings.__doc__)
+    data_capture: DataCaptureSettings = Field(
+        default_factory=DataCaptureSettings, description="Frames picked for labeling (README, \"Data capture for "
+        "labeling\"): copied out of the ring with the model's predictions, to S3 through DynamoWriter, with a "
+        "SageMaker Ground Truth manifest line each."
+    )
     health_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         30.0, description="Seconds between health messages on `smartcam/health/smartcam.EventTracker`."
     )
