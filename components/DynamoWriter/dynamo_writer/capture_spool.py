@@ -47,8 +47,10 @@ CREATE TABLE IF NOT EXISTS captures (
 CREATE INDEX IF NOT EXISTS captures_pending ON captures (pending, received_at);
 CREATE INDEX IF NOT EXISTS captures_by_updated_at ON captures (updated_at);
 """
-_COLUMNS = ("frame_id, camera_id, bucket, image_key, predictions_key, manifest_key, image_copy, image_bytes, "
-            "predictions, manifest, uploaded")
+_SELECT = ("SELECT frame_id, camera_id, bucket, image_key, predictions_key, manifest_key, image_copy, image_bytes, "
+           "predictions, manifest, uploaded FROM captures ")
+_SELECT_HELD = _SELECT + "WHERE frame_id = ?"
+_SELECT_NEXT_PENDING = _SELECT + "WHERE pending = 1 ORDER BY received_at LIMIT 1"
 
 Added = Literal["added", "duplicate", "full"]
 
@@ -75,7 +77,7 @@ class CaptureSpool(SpoolTable):
 
     def held(self, frame_id: str) -> SpooledCapture | None:
         with self._lock:
-            row = self._db.execute(f"SELECT {_COLUMNS} FROM captures WHERE frame_id = ?", (frame_id,)).fetchone()  # noqa: S608  # nosec B608 - constant columns
+            row = self._db.execute(_SELECT_HELD, (frame_id,)).fetchone()
         return None if row is None else _capture(row)
 
     def add(self, capture: SpooledCapture, *, max_captures: int, max_bytes: int) -> Added:
@@ -108,8 +110,7 @@ class CaptureSpool(SpoolTable):
     def next_pending(self) -> SpooledCapture | None:
         """The pending capture received first."""
         with self._lock:
-            row = self._db.execute(f"SELECT {_COLUMNS} FROM captures WHERE pending = 1 "  # noqa: S608  # nosec B608
-                                   "ORDER BY received_at LIMIT 1").fetchone()
+            row = self._db.execute(_SELECT_NEXT_PENDING).fetchone()
         return None if row is None else _capture(row)
 
     def mark_uploaded(self, frame_id: str, uploaded: int) -> None:
