@@ -2,8 +2,8 @@
 gate on) -> SsdInference -> EventTracker's capture policy -> DynamoWriter -> the S3 stand-in.
 
 Exactly once: every frame EventTracker captured (its DataCapture messages, resends folded) is receipted
-``stored`` by the writer and is in S3 as exactly one JPEG, one predictions file and one manifest part, and
-nothing else is under the camera's prefix; the manifest parts concatenate to one Ground Truth line per
+``stored`` by the writer, counted once as spooled and once as uploaded in the writer's reports, and is in S3
+as exactly one JPEG, one predictions file and one manifest part, and nothing else is under the camera's prefix; the manifest parts concatenate to one Ground Truth line per
 frame, each naming a JPEG that is there. The policy here takes every frame (sampleRate 1) up to its bound
 (maxPerHour = maxPerDay = 6): the bound is what stops it. The camera id is new in each run, so the budget
 (kept in EventTracker's work folder across runs of the runtime) and the S3 prefix start empty.
@@ -25,10 +25,11 @@ from awsiot import greengrasscoreipc
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
 from event_tracker.capture_policy import hour_of
+from local_device.observe import WriterReportFeed
 from local_device.overlay import LOCAL_SNAPSHOT_BUCKET
 from local_greengrass.standins.child import local_client
 from smartcam import topics
-from smartcam.contracts import CapturePredictions, DataCapture, Receipts, parse
+from smartcam.contracts import CapturePredictions, DataCapture, Receipts, WriterReport, parse
 from smartcam.ipc import Ipc
 from tests.camera_ingest.motion_frames import VTEST
 from tests.e2e.helpers import Pipeline
@@ -45,15 +46,27 @@ ATTRIBUTE = "smartcam-predictions"  # the writer's labelAttributeName by default
 
 
 class Listener:
-    """The captures EventTracker publishes (heard as the writer) and the writer's receipts (heard as the
-    tracker): what the two components report."""
+    """What the components report: the captures EventTracker publishes (heard as the writer), the writer's
+    receipts (heard as the tracker) and its counters (its reports on IoT Core, heard as the operator)."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self._lock = threading.Lock()
         self.captures: dict[str, DataCapture] = {}
         self.receipts: list[tuple[str, str]] = []
+        self.reports: list[dict[str, int]] = []
         self._ipcs = [self._listen(pipeline, WRITER, topics.DATA_CAPTURES, self._on_capture),
                       self._listen(pipeline, TRACKER, topics.RECEIPTS, self._on_receipts)]
+        self._feed = WriterReportFeed(pipeline.runtime, pipeline.thing, self._on_report, client_prefix="capture")
+
+    def _on_report(self, payload: bytes) -> None:
+        report = parse(WriterReport, payload)
+        with self._lock:
+            self.reports.append(dict(report.counters))
+
+    def counted(self, name: str, since: int) -> int:
+        """``name`` in the writer's latest report, less what it was in report number ``since``."""
+        with self._lock:
+            return self.reports[-1].get(name, 0) - self.reports[since].get(name, 0)
 
     @staticmethod
     def _listen(pipeline: Pipeline, component: str, topic: str, handler: Callable[[str, Any], None]) -> Ipc:
@@ -76,6 +89,7 @@ class Listener:
                 self.receipts += [(r.frame_id, r.outcome) for r in receipts.captures or ()]
 
     def close(self) -> None:
+        self._feed.close()
         for ipc in self._ipcs:
             ipc.close()
 
@@ -103,6 +117,8 @@ def test_captured_frames_reach_s3_once_each_with_their_manifest_line_within_the_
         return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
 
     try:
+        wait_until(lambda: bool(listener.reports), 30, "a writer report before the capture")
+        before = len(listener.reports) - 1
         request_id = pipeline.operator.capture(camera_id, FRAMES, FPS, pipeline.new_request())
         final = pipeline.operator.wait_final(request_id, timeout=120)
         assert final.state == "finished" and (final.frames_captured or 0) > BOUND
@@ -110,6 +126,10 @@ def test_captured_frames_reach_s3_once_each_with_their_manifest_line_within_the_
         wait_until(lambda: len(objects()) >= 3 * len(listener.captures), 60, "every capture's objects in S3")
         captures = dict(listener.captures)
         receipted = list(listener.receipts)
+        # The writer's own counts, from its reports (every 5 s here): as many uploaded as captured, none lost.
+        wait_until(lambda: listener.counted("capturesUploaded", before) >= len(captures), 30, "the writer's report")
+        counted = {name: listener.counted(name, before) for name in ("capturesUploaded", "capturesSpooled",
+                                                                      "capturesLost", "capturesMissing")}
     finally:
         listener.close()
 
@@ -121,8 +141,10 @@ def test_captured_frames_reach_s3_once_each_with_their_manifest_line_within_the_
     assert all("random" in c.reasons for c in captures.values())
     assert any("new_track" in c.reasons for c in captures.values())  # the first people confirmed
 
-    # What the tracker sent is what the writer receipted stored, each frame once; nothing lost.
+    # What the tracker sent is what the writer receipted stored and counted, each frame once; nothing lost.
     assert sorted(set(receipted)) == sorted((frame_id, "stored") for frame_id in captures)
+    assert counted == {"capturesUploaded": len(captures), "capturesSpooled": len(captures), "capturesLost": 0,
+                       "capturesMissing": 0}
 
     # Exactly one JPEG, one predictions file and one manifest part per captured frame, nothing else.
     keys = objects()
