@@ -4,9 +4,10 @@ gate on) -> SsdInference -> EventTracker's capture policy -> DynamoWriter -> the
 Exactly once: every frame EventTracker captured (its DataCapture messages, resends folded) is receipted
 ``stored`` by the writer, counted once as spooled and once as uploaded in the writer's reports, and is in S3
 as exactly one JPEG, one predictions file and one manifest part, and nothing else is under the camera's
-prefix; the manifest parts concatenate to one Ground Truth line per frame, each naming a JPEG that is there. The policy here takes every frame (sampleRate 1) up to its bound
-(maxPerHour = maxPerDay = 6): the bound is what stops it. The camera id is new in each run, so the budget
-(kept in EventTracker's work folder across runs of the runtime) and the S3 prefix start empty.
+prefix; the manifest parts concatenate to one Ground Truth line per frame, each naming a JPEG that is there.
+The policy here takes every frame (sampleRate 1) up to its bound (maxPerHour = maxPerDay = 6): the bound is
+what stops it. The camera id is new in each run, so the budget (kept in EventTracker's work folder across
+runs of the runtime) and the S3 prefix start empty.
 """
 
 from __future__ import annotations
