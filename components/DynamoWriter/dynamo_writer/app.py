@@ -53,7 +53,8 @@ class DynamoWriterApp:
         settings = lambda: config.current  # noqa: E731 - always the live configuration
         self.reporter = Reporter(ipc, self.thing, self.spool, self.telemetry,
                                  settings=settings, sender_state=self._sender_state,
-                                 held_state=self._held_state, events=self.events, event_state=self._event_state)
+                                 held_state=self._held_state, events=self.events, event_state=self._event_state,
+                                 capture_state=self._capture_state)
         self.sender = Sender(self.spool, settings, self.counters, client_factory=client_factory,
                              on_written=self.reporter.record)
         self.event_sender = EventSender(self.events, copier, settings, self.counters, client_factory=client_factory,
@@ -107,6 +108,10 @@ class DynamoWriterApp:
 
     def _held_state(self) -> tuple[int, str | None]:
         return self.receiver.held.items, self.receiver.spool_error
+
+    def _capture_state(self) -> tuple[int, int, int, str | None]:
+        pending, size = self.captures.depth()
+        return pending, size, self.capture_sender.consecutive_failures, self.capture_sender.last_error
 
     def _event_state(self) -> tuple[int, str | None, str | None]:
         return self.event_sender.consecutive_failures, self.event_sender.last_error, self.event_receiver.spool_error
