@@ -146,3 +146,25 @@ def test_the_counts_survive_a_restart(tmp_path):
 def test_invalid_settings_are_refused(bad):
     with pytest.raises(ConfigError):
         validate_config(DataCaptureSettings, bad)
+
+
+class Draws(random.Random):
+    """A generator that always draws ``value``."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(0)
+        self.value, self.draws = value, 0
+
+    def random(self) -> float:
+        self.draws += 1
+        return self.value
+
+
+def test_a_draw_equal_to_the_rate_is_not_taken_and_a_rate_of_zero_never_draws():
+    assert capture_reasons(settings(sampleRate=0.25, newTracks=False), frame_detections([0.9]), new_track=False,
+                           rng=Draws(0.25)) == []
+    assert capture_reasons(settings(sampleRate=0.25, newTracks=False), frame_detections([0.9]), new_track=False,
+                           rng=Draws(0.2499)) == ["random"]
+    untouched = Draws(0.0)
+    assert capture_reasons(settings(sampleRate=0.0), frame_detections([0.9]), new_track=False, rng=untouched) == []
+    assert untouched.draws == 0  # a seeded run's draws do not depend on frames taken with the sample off

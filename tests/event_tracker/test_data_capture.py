@@ -4,12 +4,14 @@ picks is copied out of the ring and sent to the writer until receipted, live con
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
 from smartcam import topics
-from smartcam.contracts import CaptureReceipt, DataCapture, Receipts
+from smartcam.contracts import MAX_CAPTURE_PREDICTIONS, CaptureReceipt, DataCapture, Receipts
 from smartcam.frames import read_frame
+from smartcam.handoff import new_instance
 from tests.event_tracker.component import (
     T0,
     WRITER,
@@ -17,6 +19,7 @@ from tests.event_tracker.component import (
     configuration,
     detection,
     detections_of,
+    scene_jpeg,
     start_tracker,
 )
 
@@ -148,3 +151,98 @@ def test_a_frame_the_ring_recycled_is_not_captured(work, frame_root):
     tracker.nucleus.send(topics.DETECTIONS, detections_of(ref, [detection(STANDING)]))
     assert captures(tracker) == []
     assert tracker.app.telemetry.counters["capturesExpired"] == 1
+
+
+def test_a_writer_run_whose_announcement_was_missed_gets_what_awaits_at_its_first_message(work, frame_root):
+    tracker = tracker_with(work, frame_root, newTracks=False, sampleRate=1.0)
+    receipt(tracker, [])  # the writer's first run announces itself
+    first, second = (tracker.frame(i / 10, [STANDING]) for i in range(2))
+    receipt(tracker, [first.frame_id], instance=new_instance())  # a new run, heard first by a receipt
+    # Everything waiting goes again at once (before the receipt settles the first: the writer takes it as a
+    # duplicate), and only the second still waits.
+    assert [c.frame_id for c in captures(tracker)] == [first.frame_id, second.frame_id] * 2
+    assert tracker.app.captures.awaiting() == 1
+
+
+def test_nothing_is_sent_again_before_the_writer_is_heard_then_after_the_first_back_off(work, frame_root):
+    tracker = tracker_with(work, frame_root, newTracks=False, sampleRate=1.0)
+    tracker.frame(0.0, [STANDING])
+    tracker.clock.now += 60
+    tracker.app.tick()
+    assert len(captures(tracker)) == 1  # a writer that never spoke is not running: its announcement brings it
+    receipt(tracker, [])  # its announcement: everything at once
+    assert len(captures(tracker)) == 2
+    for wait in (20, 40, 80, 160, 300, 300):  # then without a receipt: 10 s doubling, sent again at once: 20 s...
+        tracker.clock.now += wait - 0.1
+        tracker.app.tick()
+        before = len(captures(tracker))
+        tracker.clock.now += 0.2
+        tracker.app.tick()
+        assert len(captures(tracker)) == before + 1, wait  # ... up to 300 s
+        tracker.clock.now -= 0.1
+
+
+def test_a_stored_receipt_and_a_lost_one_are_told_apart(work, frame_root):
+    tracker = tracker_with(work, frame_root, newTracks=False, sampleRate=1.0)
+    first, second = (tracker.frame(i / 10, [STANDING]) for i in range(2))
+    counters = tracker.app.telemetry.counters
+    receipt(tracker, [first.frame_id], outcome="lost")
+    assert (counters["capturesLost"], counters["capturesReceipted"]) == (1, 0)
+    receipt(tracker, [second.frame_id])
+    assert (counters["capturesLost"], counters["capturesReceipted"]) == (1, 1)
+
+
+def test_the_jpegs_awaiting_the_writer_are_bounded_by_max_pending_mb(work, frame_root):
+    jpeg = scene_jpeg()
+    padded = jpeg + bytes(32768 - len(jpeg))  # bytes after the JPEG's end change no reader; 2**15 bytes
+    tracker = start_tracker(work, frame_root, configuration(dataCapture={
+        **ON, "newTracks": False, "sampleRate": 1.0, "maxPendingMb": 2 ** -4}), jpeg=padded, rng=random.Random(1))
+    for i in range(3):
+        tracker.frame(i / 10, [STANDING])
+    assert len(captures(tracker)) == 2  # 2 x 32768 bytes = 1/16 MiB: exactly the bound
+    assert tracker.app.telemetry.counters["capturesSkippedFull"] == 1
+    receipt(tracker, [c.frame_id for c in captures(tracker)])
+    tracker.frame(0.3, [STANDING])
+    assert len(captures(tracker)) == 3
+
+
+def test_the_predictions_go_best_first_and_the_weakest_beyond_the_limit_are_left_out(work, frame_root):
+    tracker = tracker_with(work, frame_root, newTracks=False, sampleRate=1.0)
+    weak = [detection(STANDING, round(0.1 + n * 0.001, 3)) for n in range(MAX_CAPTURE_PREDICTIONS + 5)]
+    tracker.frame(0.0, [detection(STANDING, 0.6), detection(STANDING, 0.9)], candidates=weak)
+    [capture] = captures(tracker)
+    assert [d.score for d in capture.detections] == [0.9, 0.6]
+    scores = [d.score for d in capture.candidates]
+    assert len(scores) == MAX_CAPTURE_PREDICTIONS and scores == sorted(scores, reverse=True)
+    assert scores[0] == weak[-1].score and scores[-1] == weak[5].score
+
+
+def test_without_an_injected_generator_the_sample_still_draws(work, frame_root):
+    tracker = start_tracker(work, frame_root, configuration(dataCapture={**ON, "newTracks": False, "sampleRate": 1.0}))
+    tracker.frame(0.0, [STANDING])
+    assert [c.reasons for c in captures(tracker)] == [["random"]]
+
+
+def test_a_reference_outside_the_ring_or_a_folder_that_cannot_be_written_is_counted_not_sent(work, frame_root):
+    tracker = tracker_with(work, frame_root, newTracks=False, sampleRate=1.0)
+    ref = tracker.ring.write(tracker.jpeg, width=320, height=240, captured_at=T0, captured_monotonic_ns=1)
+    elsewhere = ref.model_copy(update={"path": str(work / "elsewhere.jpg")})
+    tracker.nucleus.send(topics.DETECTIONS, detections_of(elsewhere, [detection(STANDING)]))
+    assert captures(tracker) == [] and tracker.app.telemetry.counters["capturesFailed"] == 1
+    shutil.rmtree(folder(work))
+    folder(work).write_bytes(b"")  # a file where the folder was: the copy cannot be written
+    tracker.frame(0.1, [STANDING])
+    assert captures(tracker) == [] and tracker.app.telemetry.counters["capturesFailed"] == 2
+
+
+def test_a_capture_that_could_not_be_published_stays_and_goes_with_the_writers_next_run(work, frame_root):
+    tracker = tracker_with(work, frame_root, newTracks=False, sampleRate=1.0)
+    publish = tracker.nucleus.client.publish_to_topic
+    original = publish.side_effect
+    publish.side_effect = ConnectionError("nucleus gone")
+    taken = tracker.frame(0.0, [STANDING])
+    publish.side_effect = original
+    assert captures(tracker) == [] and tracker.app.captures.awaiting() == 1
+    assert tracker.app.telemetry.counters["publishErrors"] >= 1
+    tracker.writer_starts()
+    assert [c.frame_id for c in captures(tracker)] == [taken.frame_id]
