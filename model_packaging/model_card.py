@@ -17,7 +17,7 @@ DLR_BUILDS = {
     "dlr-aarch64": "llvm -mtriple=aarch64-linux-gnu -mattr=+neon",
 }
 # The INT8 build's calibration frames of OpenCV's vtest.avi; the evaluation set of the accuracy gate
-# (tests/model_packaging/eval/vtest_persons.json) takes its frames from 400 on, so the two never meet.
+# (model_packaging/eval/persons.manifest) takes its frames from 400 on, so the two never meet.
 INT8_CALIBRATION_FRAMES = range(0, 400, 2)
 INT8_FILE = "model-int8.onnx"
 

@@ -6,9 +6,10 @@ model store folder (the same model.json writer as the offline `make model`).
     python -m model_packaging.neo_compile --preset sagemaker-ssd-mxnet --model-s3-uri s3://b/ssd/model.tar.gz \
         --labels labels.txt --role-arn ... --bucket my-bucket --target-device jetson_nano --out build/neo-ssd
 
-One job makes one DLR build of the folder (`--build`, default `dlr`); the sample ships four (model_card.
-DLR_BUILDS), each with its Neo target in NEO_BUILD_TARGETS, e.g. `--build dlr-avx512` runs an ml_c5 job and
-writes dlr-avx512/. Give the previous job's --out as the next one's --base-folder to collect them.
+One job makes one DLR build of the folder (`--build`, default `dlr`, repeatable); the sample ships four
+(model_card.DLR_BUILDS), each with its Neo target in NEO_BUILD_TARGETS, e.g. `--build dlr-avx512` runs an
+ml_c5 job and writes dlr-avx512/. With several `--build`s the jobs run at once and their outputs are collected
+into one folder. `python -m model_packaging compile` is the same command; `--dry-run` prints the requests.
 
 Needs AWS credentials with sagemaker:CreateCompilationJob/DescribeCompilationJob, s3 Get/Put on the bucket,
 and iam:PassRole for the role that Neo assumes. Runs in the dev venv (boto3 only).
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model_packaging import model_card as card
+from model_packaging.aws_inputs import S3Uri, check_job_name, check_role_arn
 from model_packaging.metadata import RAW_OUTPUTS, runtime_entry, runtime_preference
 from model_packaging.model_json import MODEL_JSON, load_model_json, write_model_json
 
@@ -67,17 +69,18 @@ class Preset:
     metadata: dict = field(default_factory=dict)  # model.json fields when there is no base folder
 
 
-PRESETS = {
-    # The sample model: its TFLite export goes to Neo, the result replaces dlr/ of the sample folder.
-    "ssdlite-tflite": Preset("TFLITE", {card.INPUT_TENSOR: [1, card.INPUT_SIZE, card.INPUT_SIZE, 3]}, "model.tflite"),
-    "ssdlite-onnx": Preset("ONNX", {card.INPUT_TENSOR: [1, card.INPUT_SIZE, card.INPUT_SIZE, 3]}, "model.onnx"),
-    # SageMaker's built-in Object Detection algorithm (MXNet SSD): its model.tar.gz from a training job.
-    "sagemaker-ssd-mxnet": Preset(
-        "MXNET", {"data": [1, 3, 512, 512]}, None, framework_version="1.8",
+MXNET_SSD_IMAGE_SIZE = 512  # the preset's input size unless --image-size says the training job's image_shape
+
+
+def mxnet_ssd_preset(image_size: int = MXNET_SSD_IMAGE_SIZE) -> Preset:
+    """The built-in Object Detection model at the square input size it was trained with (image_shape)."""
+    return Preset(
+        "MXNET", {"data": [1, 3, image_size, image_size]}, None, framework_version="1.8",
         metadata={
             "framework": "mxnet",
             "input": {
-                "name": "data", "shape": [1, 3, 512, 512], "layout": "NCHW", "dtype": "float32", "color": "RGB",
+                "name": "data", "shape": [1, 3, image_size, image_size], "layout": "NCHW", "dtype": "float32",
+                "color": "RGB",
                 "normalization": {"mean": [123.68, 116.779, 103.939], "std": [58.393, 57.12, 57.375]},
             },
             # SsdInference's mxnet_ssd decoder: one output of rows [class_id, score, x1, y1, x2, y2],
@@ -92,24 +95,27 @@ PRESETS = {
                 },
             },
         },
-    ),
+    )
+
+
+PRESETS = {
+    # The sample model: its TFLite export goes to Neo, the result replaces dlr/ of the sample folder.
+    "ssdlite-tflite": Preset("TFLITE", {card.INPUT_TENSOR: [1, card.INPUT_SIZE, card.INPUT_SIZE, 3]}, "model.tflite"),
+    "ssdlite-onnx": Preset("ONNX", {card.INPUT_TENSOR: [1, card.INPUT_SIZE, card.INPUT_SIZE, 3]}, "model.onnx"),
+    # SageMaker's built-in Object Detection algorithm (MXNet SSD): its model.tar.gz from a training job.
+    "sagemaker-ssd-mxnet": mxnet_ssd_preset(),
 }
 
 
-@dataclass(frozen=True)
-class S3Uri:
-    bucket: str
-    key: str
+def preset_for(name: str, image_size: int | None = None) -> Preset:
+    if image_size is None:
+        return PRESETS[name]
+    if name != "sagemaker-ssd-mxnet":
+        raise ValueError(f"--image-size applies to the sagemaker-ssd-mxnet preset, not {name}")
+    if not 300 <= image_size <= 1024:
+        raise ValueError(f"--image-size must be 300-1024 (the training job's image_shape), not {image_size}")
+    return mxnet_ssd_preset(image_size)
 
-    @classmethod
-    def parse(cls, uri: str) -> S3Uri:
-        if not uri.startswith("s3://") or "/" not in uri[5:]:
-            raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
-        bucket, key = uri[5:].split("/", 1)
-        return cls(bucket, key)
-
-    def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
 
 
 def upload_model(s3: object, model_file: Path, destination: S3Uri) -> S3Uri:
@@ -139,10 +145,11 @@ def target_name(target: dict) -> str:
     return f"{platform['Os']}_{platform['Arch']}".lower()
 
 
-def start_compilation(
-    sagemaker: object, *, job_name: str, role_arn: str, model_uri: S3Uri, preset: Preset, output_uri: S3Uri,
-    target: dict, max_runtime_seconds: int = 900,
-) -> str:
+def compilation_request(
+    *, job_name: str, role_arn: str, model_uri: S3Uri, preset: Preset, output_uri: S3Uri, target: dict,
+    max_runtime_seconds: int = 900,
+) -> dict:
+    """The CreateCompilationJob request."""
     input_config = {
         "S3Uri": str(model_uri),
         "DataInputConfig": json.dumps(preset.data_input_config),
@@ -150,32 +157,44 @@ def start_compilation(
     }
     if preset.framework_version:
         input_config["FrameworkVersion"] = preset.framework_version
-    response = sagemaker.create_compilation_job(
-        CompilationJobName=job_name,
-        RoleArn=role_arn,
-        InputConfig=input_config,
-        OutputConfig={"S3OutputLocation": str(output_uri), **target},
-        StoppingCondition={"MaxRuntimeInSeconds": max_runtime_seconds},
-    )
-    return response["CompilationJobArn"]
+    return {
+        "CompilationJobName": job_name,
+        "RoleArn": role_arn,
+        "InputConfig": input_config,
+        "OutputConfig": {"S3OutputLocation": str(output_uri), **target},
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime_seconds},
+    }
 
 
-def wait_for_compilation(
-    sagemaker: object, job_name: str, *, poll_seconds: float = 30.0, timeout_seconds: float = 3600.0,
+def wait_for_compilations(
+    sagemaker: object, job_names: list[str], *, poll_seconds: float = 30.0, timeout_seconds: float = 3600.0,
     sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-) -> dict:
-    """Polls DescribeCompilationJob (SageMaker has no waiter for it) until the job is done."""
+) -> dict[str, dict]:
+    """Polls DescribeCompilationJob (SageMaker has no waiter for it) for every job, one round per
+    ``poll_seconds``, until all are done; the first failed or stopped one raises with its reason."""
     deadline = clock() + timeout_seconds
+    done: dict[str, dict] = {}
+    statuses: dict[str, str] = {}
     while True:
-        job = sagemaker.describe_compilation_job(CompilationJobName=job_name)
-        status = job["CompilationJobStatus"]
-        if status == "COMPLETED":
-            return job
-        if status in DONE_STATES:
-            raise NeoCompilationError(f"compilation job {job_name} {status}: {job.get('FailureReason') or 'no reason'}")
+        for name in [name for name in job_names if name not in done]:
+            job = sagemaker.describe_compilation_job(CompilationJobName=name)
+            status = statuses[name] = job["CompilationJobStatus"]
+            if status == "COMPLETED":
+                done[name] = job
+            elif status in DONE_STATES:
+                reason = job.get("FailureReason") or "no reason"
+                raise NeoCompilationError(f"compilation job {name} {status}: {reason}")
+        pending = [name for name in job_names if name not in done]
+        if not pending:
+            return done
         if clock() >= deadline:
-            raise NeoCompilationError(f"compilation job {job_name} still {status} after {timeout_seconds:.0f} s")
+            still = ", ".join(f"{name} still {statuses[name]}" for name in pending)
+            raise NeoCompilationError(f"compilation job {still} after {timeout_seconds:.0f} s")
         sleep(poll_seconds)
+
+
+def wait_for_compilation(sagemaker: object, job_name: str, **options: object) -> dict:
+    return wait_for_compilations(sagemaker, [job_name], **options)[job_name]
 
 
 def download_artifacts(s3: object, artifact_uri: S3Uri, destination: Path) -> list[str]:
@@ -247,64 +266,139 @@ def package_neo_output(
     return document
 
 
-def compile_and_package(sagemaker: object, s3: object, args: argparse.Namespace, sleep: Callable = time.sleep) -> dict:
-    preset = PRESETS[args.preset]
-    target = output_target(args.build, args.target_device)
-    device = target_name(target)
-    job_name = args.job_name or f"smartcam-{args.preset}-{device}-{int(time.time())}".replace("_", "-")
-    prefix = f"{args.prefix.strip('/')}/{job_name}"
-    base_folder = args.base_folder if preset.local_model_file else None
+@dataclass(frozen=True)
+class CompilationPlan:
+    """Every request of one `compile` run: the model upload (sample presets only) and one job per build."""
+
+    preset: Preset
+    upload: tuple[Path, S3Uri] | None
+    jobs: dict[str, dict]  # build -> CreateCompilationJob request
+    devices: dict[str, str]  # build -> the target name model.json records
+
+    def calls(self) -> list[tuple[str, str, dict]]:
+        calls: list[tuple[str, str, dict]] = []
+        if self.upload:
+            source, destination = self.upload
+            calls.append(("s3", "PutObject", {"Bucket": destination.bucket, "Key": destination.key,
+                                              "Body": f"<model.tar.gz of {source.name}>"}))
+        calls.extend(("sagemaker", "CreateCompilationJob", request) for request in self.jobs.values())
+        return calls
+
+
+def plan_compilation(args: argparse.Namespace, now: Callable[[], float] = time.time) -> CompilationPlan:
+    preset = preset_for(args.preset, args.image_size)
+    builds = args.build or ["dlr"]
+    if len(set(builds)) != len(builds):
+        raise ValueError(f"a build is named twice: {builds}")
+    if args.target_device and len(builds) > 1:
+        raise ValueError("--target-device names one target: give one --build with it")
+    check_role_arn(args.role_arn)
+    prefix = args.prefix.strip("/")
+    stamp = int(now())
+    jobs: dict[str, dict] = {}
+    devices: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for build in builds:
+        target = output_target(build, args.target_device)
+        devices[build] = target_name(target)
+        default = f"smartcam-{args.preset}-{devices[build]}-{stamp}".replace("_", "-")
+        if args.job_name:
+            names[build] = args.job_name if len(builds) == 1 else f"{args.job_name}-{build}"
+        else:
+            names[build] = default
+        check_job_name(names[build], "EntityName")
+    upload = None
     if args.model_s3_uri:
         model_uri = S3Uri.parse(args.model_s3_uri)
-    elif base_folder is not None and preset.local_model_file:
-        input_uri = S3Uri(args.bucket, f"{prefix}/input/model.tar.gz")
-        model_uri = upload_model(s3, base_folder / preset.local_model_file, input_uri)
+    elif preset.local_model_file:
+        model_uri = S3Uri(args.bucket, f"{prefix}/{names[builds[0]]}/input/model.tar.gz")
+        upload = (args.base_folder / preset.local_model_file, model_uri)
     else:
         raise ValueError(f"preset {args.preset} needs --model-s3-uri")
-    start_compilation(
-        sagemaker, job_name=job_name, role_arn=args.role_arn, model_uri=model_uri, preset=preset,
-        output_uri=S3Uri(args.bucket, f"{prefix}/output"), target=target,
-    )
-    job = wait_for_compilation(sagemaker, job_name, poll_seconds=args.poll_seconds, sleep=sleep)
-    with tempfile.TemporaryDirectory(prefix="smartcam-neo-out-") as tmp:
-        download_artifacts(s3, S3Uri.parse(job["ModelArtifacts"]["S3ModelArtifacts"]), Path(tmp))
-        return package_neo_output(
-            Path(tmp), args.out, job=job, target_device=device, preset=preset, base_folder=base_folder,
-            labels_file=args.labels, name=args.name, version=args.version, build=args.build,
+    for build in builds:
+        jobs[build] = compilation_request(
+            job_name=names[build], role_arn=args.role_arn, model_uri=model_uri, preset=preset,
+            output_uri=S3Uri(args.bucket, f"{prefix}/{names[build]}/output"), target=output_target(
+                build, args.target_device),
         )
+    return CompilationPlan(preset, upload, jobs, devices)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def compile_and_package(sagemaker: object, s3: object, args: argparse.Namespace, sleep: Callable = time.sleep,
+                        clock: Callable[[], float] = time.monotonic) -> dict:
+    """Starts one Neo job per build, waits for all, then adds each build's output to one model folder."""
+    plan = plan_compilation(args)
+    if plan.upload:
+        upload_model(s3, *plan.upload)
+    for request in plan.jobs.values():
+        sagemaker.create_compilation_job(**request)
+    names = [request["CompilationJobName"] for request in plan.jobs.values()]
+    jobs = wait_for_compilations(sagemaker, names, poll_seconds=args.poll_seconds,
+                                 timeout_seconds=args.timeout_seconds, sleep=sleep, clock=clock)
+    # the sample presets start from the committed folder; the built-in SSD starts empty, then each build
+    # adds its own folder to the previous result
+    base_folder = args.base_folder if plan.preset.local_model_file else None
+    document: dict = {}
+    for build, request in plan.jobs.items():
+        job = jobs[request["CompilationJobName"]]
+        with tempfile.TemporaryDirectory(prefix="smartcam-neo-out-") as tmp:
+            download_artifacts(s3, S3Uri.parse(job["ModelArtifacts"]["S3ModelArtifacts"]), Path(tmp))
+            document = package_neo_output(
+                Path(tmp), args.out, job=job, target_device=plan.devices[build], preset=plan.preset,
+                base_folder=base_folder, labels_file=args.labels, name=args.name, version=args.version,
+                build=build,
+            )
+        base_folder = args.out
+    return document
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="ssdlite-tflite")
-    parser.add_argument("--build", default="dlr",
-                        help=f"which DLR build of the model folder the job makes ({', '.join(NEO_BUILD_TARGETS)}, "
-                             "or dlr / dlr-<name> with --target-device)")
+    parser.add_argument("--build", action="append",
+                        help=f"a DLR build of the model folder to make, one job each, repeatable "
+                             f"({', '.join(NEO_BUILD_TARGETS)}, or dlr / dlr-<name> with --target-device; "
+                             "default dlr)")
     parser.add_argument("--target-device",
                         help="Neo TargetDevice, e.g. ml_c5, jetson_nano, rasp4b (default: the one matching --build)")
     parser.add_argument("--role-arn", required=True, help="IAM role SageMaker Neo assumes (reads/writes the bucket)")
     parser.add_argument("--bucket", required=True, help="S3 bucket for the Neo input and output")
-    parser.add_argument("--prefix", default="smartcam/neo", help="key prefix in the bucket")
+    parser.add_argument("--prefix", default="smartcam/training/neo",
+                        help="key prefix in the bucket (the execution role of infrastructure/model-training.yaml "
+                             "writes under <TrainingPrefix>/neo/)")
     parser.add_argument("--model-s3-uri", help="model.tar.gz already in S3 (required for sagemaker-ssd-mxnet)")
+    parser.add_argument("--image-size", type=int,
+                        help="sagemaker-ssd-mxnet: the training job's image_shape (default 512)")
     parser.add_argument("--base-folder", type=Path, default=SAMPLE_FOLDER, help="packaged folder to start from")
     parser.add_argument("--labels", type=Path, help="labels.txt, one class per line (MXNet preset)")
     parser.add_argument("--name", help="model name in model.json")
     parser.add_argument("--version", help="model version in model.json")
-    parser.add_argument("--job-name", help="compilation job name (default: derived, unique per second)")
+    parser.add_argument("--job-name", help="compilation job name (default: derived, unique per second; with "
+                                           "several builds, the prefix of each job's name)")
     parser.add_argument("--poll-seconds", type=float, default=30.0)
+    parser.add_argument("--timeout-seconds", type=float, default=3600.0, help="how long to wait for the jobs")
     parser.add_argument("--region", help="AWS region (default: the SDK's configuration)")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="model folder to write")
+    parser.add_argument("--dry-run", action="store_true", help="print the requests, validated, and send nothing")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> None:
-    import boto3
+def main(argv: list[str] | None = None) -> int:
+    from model_packaging.dry_run import print_calls, sagemaker_clients
 
     args = parse_args(argv)
-    session = boto3.Session(region_name=args.region)
-    document = compile_and_package(session.client("sagemaker"), session.client("s3"), args)
+    if args.dry_run:
+        print_calls(plan_compilation(args).calls())
+        return 0
+    sagemaker, s3 = sagemaker_clients(args.region)
+    document = compile_and_package(sagemaker, s3, args)
     print(json.dumps({"model_folder": str(args.out), "files": document["files"], "neo": document["neo"]}, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -129,3 +129,17 @@ def test_a_summary_names_its_model_as_name_at_version(model):
                                             ("m" * 97 + "@" + "v" * 96, "at most 193 characters")])
 def test_a_summary_model_not_name_at_version_is_refused(model, why):
     assert why in refusal(DetectionSummary, summary(model=model))
+
+
+def test_a_summary_may_count_the_frames_since_the_last_one_and_an_older_one_without_them_stays_valid():
+    assert parse(DetectionSummary, summary()).frames is None
+    assert "frames" not in parse(DetectionSummary, summary()).to_message()
+    assert round_trip(DetectionSummary, summary(frames=4)).frames == 4
+
+
+@pytest.mark.parametrize(("frames", "why"), [(0, "frames: must be greater than or equal to 1"),
+                                             ("2", "frames: must be a whole number"),
+                                             (2.0, "frames: must be a whole number"),
+                                             (True, "frames: must be a whole number")])
+def test_a_summary_frames_count_is_read_strictly(frames, why):
+    assert why in refusal(DetectionSummary, summary(frames=frames))

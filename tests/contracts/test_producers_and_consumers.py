@@ -3,6 +3,7 @@ accepted by its real consumer. One case per contract; a new contract without a c
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -33,8 +34,11 @@ from event_tracker.delivery import EventDelivery
 from event_tracker.settings import EventTrackerConfig
 from event_tracker.snapshots import Snapshots
 from event_tracker.store import EventStore
+from fleet import model_gate
 from fleet.mqtt_client import Progress, build_command
 from fleet.mqtt_client import parse_args as operator_args
+from model_packaging.accuracy import EVAL_SET
+from model_packaging.evaluate import evaluate
 from model_packaging.model_json import load_model_json, write_model_json
 from repo_layout import REPO_ROOT
 from smartcam import topics
@@ -46,9 +50,11 @@ from smartcam.contracts import (
     DataCapture,
     Detections,
     DetectionSummary,
+    EvaluationRecord,
     EventReceipt,
     FrameRef,
     Health,
+    ModelEvaluation,
     ModelManifest,
     Receipts,
     TrackEvent,
@@ -237,6 +243,25 @@ def produce_manifest(tmp: Path) -> ModelManifest:
     return parse(ModelManifest, write_model_json(folder, metadata))
 
 
+def produce_evaluation(tmp: Path) -> ModelEvaluation:
+    """`python -m model_packaging evaluate` on the packaged model (onnxruntime), one labeled photo."""
+    labels = tmp / "labels.manifest"
+    labels.write_text(next(line for line in EVAL_SET.read_text().splitlines() if "opencv-doc/basketball1" in line))
+    mirror = tmp / "bucket" / "smartcam-eval" / "opencv-doc"
+    mirror.mkdir(parents=True)
+    shutil.copy("/usr/share/doc/opencv-doc/examples/data/basketball1.png", mirror)
+    evaluation, _ = evaluate(MODEL, labels, backend="onnxruntime", threads=1, images=tmp / "bucket")
+    return evaluation
+
+
+def produce_evaluation_record(tmp: Path) -> EvaluationRecord:
+    """The publish gate's record of an accepted model, read back from evaluation.json."""
+    folder = tmp / "SsdModelStore"
+    folder.mkdir()
+    model_gate.record(folder, model_gate.Verdict(produce_evaluation(tmp), None))
+    return parse(EvaluationRecord, json.loads((folder / model_gate.RECORD_FILE).read_text()))
+
+
 DOOR = [[0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [0.0, 1.0]]
 
 
@@ -308,6 +333,8 @@ PRODUCERS = {
     Receipts: produce_receipts,
     ModelManifest: produce_manifest,
     TrackEvent: produce_track_event,
+    ModelEvaluation: produce_evaluation,
+    EvaluationRecord: produce_evaluation_record,
 }
 
 
@@ -505,3 +532,8 @@ def test_the_packaged_manifest_loads_in_ssd_inference(tmp_path):
     assert bundle.manifest == written
     assert bundle.labels == ("background", "person")
 
+
+def test_the_publish_gate_reads_the_record_it_wrote_and_compares_its_figures(tmp_path):
+    written = produce_evaluation_record(tmp_path)
+    assert model_gate.load_record(tmp_path / "SsdModelStore") == written
+    assert model_gate.compare(written.current, written.current, {"ap50": 0.0, "recall": 0.0}) == []

@@ -3,6 +3,7 @@ results. Used by tests/e2e/conftest.py and the e2e test modules."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -126,7 +127,17 @@ def _newest_source(folder: Path) -> float:
 
 def ensure_built() -> list[str]:
     """Build (like `make build`) every component whose greengrass-build is missing or older than its
-    sources, so `make test` on a fresh clone, or after an edit, runs what the repository holds."""
+    sources, so `make test` on a fresh clone, or after an edit, runs what the repository holds. One
+    caller at a time: test modules on two pytest-xdist workers (tests/fleet/test_canary_e2e.py beside
+    the e2e package) may both find a component stale."""
+    lock = REPO_ROOT / ".local-greengrass" / "build.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        return _build_stale()
+
+
+def _build_stale() -> list[str]:
     stale = []
     for folder in sorted((REPO_ROOT / "components").iterdir()):
         if not (folder / "gdk-config.json").exists():

@@ -40,6 +40,18 @@ def test_up_refuses_a_broken_document_before_starting_anything(tmp_path: Path,
     assert not (tmp_path / "root").exists()
 
 
+def test_up_sharing_an_iot_core_stand_in_needs_that_runtime_running(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    doc = tmp_path / "doc.json"
+    doc.write_text(json.dumps({"components": {"test.A": {"componentVersion": "1.0.0"}}}))
+    root = tmp_path / "root"
+    assert main(["--root", str(root), "up", str(doc), "--iot-core-of", str(tmp_path / "other")]) == 1
+    assert f"--iot-core-of {tmp_path / 'other'}: that runtime is not running" in capsys.readouterr().err
+    assert main(["--root", str(root), "up", str(doc), "--iot-core-of", str(root)]) == 1
+    assert "--iot-core-of names this runtime itself" in capsys.readouterr().err
+    assert not root.exists()
+
+
 def test_down_removes_this_devices_frame_ring_and_no_other(tmp_path: Path) -> None:
     from local_greengrass.cli import device_frame_root
 

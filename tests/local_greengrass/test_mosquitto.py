@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.mqtt import Endpoint, Message, MqttConnection
+from fleet.mqtt import Endpoint, Message, MqttConnection, MqttError
 from local_greengrass.standins.mosquitto import OPERATOR, Mosquitto
 
 pytestmark = pytest.mark.integration
@@ -100,3 +100,19 @@ def test_a_clean_session_does_not(workdir: Path):
         second.stop()
 
     assert distinct(messages) == [(STATUS_TOPIC, b'{"state": "accepted"}')]
+
+
+def test_a_connection_is_started_once(workdir: Path):
+    broker = started(workdir)
+    try:
+        mqtt = connection(broker, OPERATOR, "operator-once")
+        with mqtt as entered:  # already connected: entering does not start a second client
+            assert entered is mqtt
+            with pytest.raises(MqttError, match="already connected"):
+                mqtt.connect()
+            entered.subscribe(STATUS_TOPIC)
+            with connection(broker, "cam-9", "cam-9") as device:
+                device.publish(STATUS_TOPIC, b"{}", qos=1)
+            assert distinct(received(entered)) == [(STATUS_TOPIC, b"{}")]
+    finally:
+        broker.stop()

@@ -109,3 +109,26 @@ def test_catalog_maps_component_names_to_folders_and_keeps_errors(tmp_path: Path
     assert len(catalog.errors) == 1 and "Broken" in catalog.errors[0]
     with pytest.raises(RecipeError, match=r"smartcam\.Missing: no built recipe.*Broken"):
         catalog.load("smartcam.Missing")
+
+
+def test_catalog_holds_several_versions_of_a_component_and_deploys_the_one_asked_for(tmp_path: Path) -> None:
+    for folder, version in (("Store", "1.0.0"), ("Store-1.1.0", "1.1.0"), ("Store-1.10.0-rc.1", "1.10.0-rc.1")):
+        write_recipe(tmp_path / folder / "greengrass-build/recipes/recipe.yaml",
+                     {**recipe_with([]), "ComponentName": "smartcam.SsdModelStore", "ComponentVersion": version})
+    catalog = scan_built(tmp_path)
+    assert catalog.errors == []
+    assert catalog.load("smartcam.SsdModelStore", "1.1.0")[0].folder == tmp_path / "Store-1.1.0"
+    assert catalog.load("smartcam.SsdModelStore", "1.0.0")[1].version == "1.0.0"
+    # no build of the version asked for: the newest (a pre-release sorts before its release), which the
+    # deployment then refuses as a version mismatch
+    assert catalog.load("smartcam.SsdModelStore", "2.0.0")[1].version == "1.10.0-rc.1"
+    assert catalog.components["smartcam.SsdModelStore"].folder == tmp_path / "Store-1.10.0-rc.1"
+
+
+def test_catalog_refuses_the_same_version_built_twice(tmp_path: Path) -> None:
+    for folder in ("Store", "Copy"):
+        write_recipe(tmp_path / folder / "greengrass-build/recipes/recipe.yaml",
+                     {**recipe_with([]), "ComponentName": "smartcam.SsdModelStore"})
+    catalog = scan_built(tmp_path)
+    assert catalog.components["smartcam.SsdModelStore"].folder == tmp_path / "Copy"
+    assert len(catalog.errors) == 1 and "1.0.0 is built in both" in catalog.errors[0]

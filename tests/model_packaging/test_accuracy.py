@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 
 from model_packaging import model_card as card
-from model_packaging.accuracy import GateResult, Score, iou, load_eval_set, score_frame, score_set
+from model_packaging.accuracy import (
+    EVAL_SET,
+    GateResult,
+    Score,
+    average_precision,
+    iou,
+    load_eval_set,
+    matches,
+    score_frame,
+    score_set,
+)
+from model_packaging.eval_images import ShippedSources
 
 PERSON = (0.1, 0.1, 0.3, 0.5)
 
@@ -50,10 +61,33 @@ def test_the_gate_holds_at_one_point_lost_and_not_beyond():
 
 
 def test_the_evaluation_set_never_meets_the_calibration_frames():
-    document, truth = load_eval_set()
-    assert len(truth) == 40 and sum(map(len, truth.values())) == 223
-    assert not set(truth) & set(card.INT8_CALIBRATION_FRAMES)
-    assert document["source"]["sha256"] == "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf"
-    for boxes in truth.values():
-        for x1, y1, x2, y2 in boxes:
-            assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
+    images = load_eval_set()
+    assert len(images) == 44 and sum(len(image.boxes) for image in images) == 227
+    sources = ShippedSources(EVAL_SET.parent / "sources.json")
+    video = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+    frames = [origin["frame"] for origin in sources.objects.values() if origin.get("video") == video]
+    assert len(frames) == 40 and not set(frames) & set(card.INT8_CALIBRATION_FRAMES)
+    assert sources.files[video]["sha256"] == "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf"
+    assert {ref.removeprefix("s3://smartcam-eval/") for ref in (image.source_ref for image in images)} == set(
+        sources.objects)
+
+
+def test_a_second_detection_of_a_found_person_is_a_false_positive_whatever_its_score():
+    assert matches([(0.6, PERSON), (0.9, PERSON)], [PERSON]) == [(0.9, True), (0.6, False)]
+    assert matches([(0.7, PERSON)], []) == [(0.7, False)]
+
+
+def test_ap_of_a_perfect_detector_is_one_and_of_a_blind_one_zero():
+    assert average_precision([(0.9, True), (0.8, True)], 2) == 1.0
+    assert average_precision([], 2) == 0.0
+    assert average_precision([(0.9, False)], 1) == 0.0
+    assert average_precision([(0.9, False)], 0) is None  # nothing to find: AP is undefined, not 0 or 1
+
+
+def test_ap_is_the_area_under_the_monotone_precision_recall_curve():
+    # PR points: (1/2, 1), (1/2, 1/2), (1, 2/3); the envelope lifts the dip: 1/2 * 1 + 1/2 * 2/3
+    assert average_precision([(0.9, True), (0.8, False), (0.7, True)], 2) == pytest.approx(5 / 6)
+    # a false positive ranked first caps precision over the whole curve at the best that follows: 2/3
+    assert average_precision([(0.9, False), (0.8, True), (0.7, True)], 2) == pytest.approx(2 / 3)
+    # recall that is never reached adds nothing: one of four found, at precision 1
+    assert average_precision([(0.9, True), (0.1, False)], 4) == pytest.approx(1 / 4)

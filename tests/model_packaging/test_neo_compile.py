@@ -68,7 +68,7 @@ def clients():
 def test_tflite_sample_is_compiled_and_packaged_like_make_model(clients, tmp_path):
     sagemaker, s3, sagemaker_stub, s3_stub = clients
     job = "smartcam-test-ml-c5"
-    prefix = f"smartcam/neo/{job}"
+    prefix = f"smartcam/training/neo/{job}"
     s3_stub.add_response("put_object", {}, {"Bucket": "my-bucket", "Key": f"{prefix}/input/model.tar.gz", "Body": ANY})
     sagemaker_stub.add_response("create_compilation_job", {"CompilationJobArn": JOB_ARN.format(name=job)}, {
         "CompilationJobName": job,
@@ -127,17 +127,17 @@ def test_mxnet_builtin_ssd_uses_its_own_input_and_decoder(clients, tmp_path):
             "Framework": "MXNET", "FrameworkVersion": "1.8",
         },
         "OutputConfig": {
-            "S3OutputLocation": f"s3://my-bucket/smartcam/neo/{job}/output", "TargetDevice": "jetson_nano",
+            "S3OutputLocation": f"s3://my-bucket/smartcam/training/neo/{job}/output", "TargetDevice": "jetson_nano",
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": 900},
     })
-    artifacts = f"s3://my-bucket/smartcam/neo/{job}/output/model-jetson_nano.tar.gz"
+    artifacts = f"s3://my-bucket/smartcam/training/neo/{job}/output/model-jetson_nano.tar.gz"
     sagemaker_stub.add_response(
         "describe_compilation_job", describe(job, "COMPLETED", artifacts=artifacts), {"CompilationJobName": job}
     )
     body = neo_output_tarball()
     s3_stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))}, {
-        "Bucket": "my-bucket", "Key": f"smartcam/neo/{job}/output/model-jetson_nano.tar.gz",
+        "Bucket": "my-bucket", "Key": f"smartcam/training/neo/{job}/output/model-jetson_nano.tar.gz",
     })
     labels = tmp_path / "labels.txt"
     labels.write_text("person\nbicycle\n")
@@ -200,7 +200,9 @@ def test_an_output_without_a_compiled_library_is_refused(clients, tmp_path):
 def test_bad_s3_uris_are_refused():
     with pytest.raises(ValueError, match="not an s3://"):
         neo_compile.S3Uri.parse("https://bucket/key")
-    assert str(neo_compile.S3Uri.parse("s3://b/a/b.tar.gz")) == "s3://b/a/b.tar.gz"
+    assert str(neo_compile.S3Uri.parse("s3://bucket/a/b.tar.gz")) == "s3://bucket/a/b.tar.gz"
+    with pytest.raises(ValueError, match="not a valid S3 bucket name"):
+        neo_compile.S3Uri.parse("s3://b/a/b.tar.gz")
 
 
 
@@ -219,7 +221,7 @@ def stub_completed_job(clients, job: str, *, upload: bool, output_config=ANY, de
     """The calls of one Neo job that completes at once: upload (if ``upload``), create with
     ``output_config``, describe, download of our own compile as its output."""
     _, _, sagemaker_stub, s3_stub = clients
-    prefix = f"smartcam/neo/{job}"
+    prefix = f"smartcam/training/neo/{job}"
     if upload:
         s3_stub.add_response("put_object", {}, {"Bucket": "my-bucket", "Key": f"{prefix}/input/model.tar.gz",
                                                 "Body": ANY})
@@ -323,7 +325,7 @@ def test_a_build_for_a_cpu_level_gets_its_neo_target_and_its_own_folder(clients,
     sagemaker, s3, _, _ = clients
     job = "smartcam-baseline"
     stub_completed_job(clients, job, upload=True, device="LINUX_X86_64", output_config={
-        "S3OutputLocation": f"s3://my-bucket/smartcam/neo/{job}/output",
+        "S3OutputLocation": f"s3://my-bucket/smartcam/training/neo/{job}/output",
         "TargetPlatform": {"Os": "LINUX", "Arch": "X86_64"}})
     out = tmp_path / "neo-model"
     args = neo_compile.parse_args(["--build", "dlr-x86-64", "--role-arn", ROLE, "--bucket", "my-bucket",

@@ -91,6 +91,8 @@ def test_a_frame_without_detections_is_summarized_only_with_include_empty(compon
         assert [(s["frame_id"], s["count"], s["labels"], s["boxes"]) for s in summaries[:1]] == [(empty, 0, {}, [])]
     assert [s["frame_id"] for s in summaries] == ([empty] if include_empty else []) + [found]
     assert summaries[-1]["count"] == 2
+    # every inferred frame is counted once: in its own summary, or in the next one sent
+    assert [s["frames"] for s in summaries] == ([1, 1] if include_empty else [2])
 
 
 def test_max_boxes_reaches_the_summary_the_component_sends(component):

@@ -95,6 +95,8 @@ class SsdInferenceApp:
         self._last_infer_s = self._last_prepare_s = 0.0
         self._next_health = 0.0
         self._dropped_reported = 0
+        # Per camera: frames inferred since its last summary went out (only the delivery thread touches it).
+        self._unsummarized: dict[str, int] = {}
         self._apply_config(config.current)
         config.on_change(self._on_config_change)
 
@@ -330,11 +332,15 @@ class SsdInferenceApp:
     def _send_summary(self, message: Detections, config: SsdInferenceConfig) -> None:
         frame = message.frame
         summary_cfg = config.iot_summary
+        if frame.camera_id not in self._unsummarized and len(self._unsummarized) >= config.drop_policy.max_cameras:
+            self._unsummarized.clear()  # bounded like the pending frames; a count restarts at worst
+        frames = self._unsummarized.get(frame.camera_id, 0) + 1
+        self._unsummarized[frame.camera_id] = frames
         if summary_cfg.enabled and (message.detections or summary_cfg.include_empty):
+            self._unsummarized[frame.camera_id] = 0
             try:
-                self._ipc.publish_iot(
-                    topics.iot_detection_summary(self._thing), summarize(message, summary_cfg.max_boxes), qos=0
-                )
+                self._ipc.publish_iot(topics.iot_detection_summary(self._thing),
+                                      summarize(message, summary_cfg.max_boxes, frames), qos=0)
             except Exception:
                 log.exception("sending the detection summary of frame %s to IoT Core failed", frame.frame_id)
                 self._telemetry.count("publishErrors")

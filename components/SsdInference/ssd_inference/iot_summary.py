@@ -7,9 +7,10 @@ from collections import Counter
 from smartcam.contracts import Detections, DetectionSummary
 
 
-def summarize(message: Detections, max_boxes: int) -> DetectionSummary:
+def summarize(message: Detections, max_boxes: int, frames: int = 1) -> DetectionSummary:
     """Counts per label over every detection, and the first ``max_boxes`` boxes (the decoders put
-    the best first), rounded."""
+    the best first), rounded. ``frames``: the camera's frames inferred since its last summary, this one
+    included."""
     labels = Counter(d.label for d in message.detections)
     return DetectionSummary(
         frame_id=message.frame.frame_id,
@@ -25,4 +26,5 @@ def summarize(message: Detections, max_boxes: int) -> DetectionSummary:
             for d in message.detections[:max_boxes]
         ],
         infer_ms=message.latency.infer_ms,
+        frames=frames,
     )

@@ -4,6 +4,8 @@
   scripts/deploy.py deploy recipes/dev.json [--thing-group smartcam-dev] [--no-wait]
   scripts/deploy.py status --thing-group smartcam-dev       # latest deployment of the group
   scripts/deploy.py rollback --thing-group smartcam-dev     # redeploy the previous document
+  scripts/deploy.py canary recipes/dev.json --model-version 1.1.0 --canary-group smartcam-dev-canary \
+      --fleet-group smartcam-dev --endpoint <iot endpoint> --ca AmazonRootCA1.pem --cert op.pem --key op.key
 
 Every document is checked (shape, patterns, enums, target, repo components, merge JSON, credentials,
 published versions) before any call that changes AWS. Exit status: 0 when every device succeeded.
@@ -18,11 +20,14 @@ from pathlib import Path
 from access_policy import ALLOW_FLAG
 from botocore.exceptions import BotoCoreError, ClientError
 
+from fleet import canary_cli
 from fleet.aws import Aws, FleetError, paginate
+from fleet.canary_policy import PolicyError
 from fleet.checker import RequestRejected
 from fleet.components import REPO_ROOT, component_names
 from fleet.deployments import Deployer, DeploymentReport, History
 from fleet.documents import load_document, problems_offline, retarget, validated_request
+from fleet.mqtt import MqttError
 
 DEFAULT_HISTORY = REPO_ROOT / ".fleet-history"
 
@@ -62,6 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     rollback.add_argument("--document", type=Path, help="take the target (and region) from this document")
     rollback.add_argument("--from-history", action="store_true", help="use the local history, not AWS's")
     waiting(rollback)
+    canary_cli.add_parser(commands)
     return parser.parse_args(argv)
 
 
@@ -100,6 +106,8 @@ def run(args: argparse.Namespace, aws_factory: type[Aws] = Aws) -> int:
             print(f"  {problem}", file=sys.stderr)
         print(f"{args.document}: {'INVALID' if problems else 'valid'}")
         return 1 if problems else 0
+    if args.command == "canary":
+        return canary_cli.run(args, aws_factory)
     aws = aws_factory.connect(region=args.region, profile=args.profile)
     deployer = Deployer(aws, History(args.history))
     if args.command == "deploy":
@@ -131,7 +139,7 @@ def run(args: argparse.Namespace, aws_factory: type[Aws] = Aws) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         return run(parse_args(argv))
-    except (FleetError, RequestRejected, ClientError, BotoCoreError) as error:
+    except (FleetError, PolicyError, MqttError, RequestRejected, ClientError, BotoCoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

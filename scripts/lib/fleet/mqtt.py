@@ -62,6 +62,10 @@ class MqttConnection:
         self._client: mqtt5.Client | None = None
 
     def connect(self, timeout_s: float = OPERATION_TIMEOUT_S) -> None:
+        # A second client under the same id would take the session over, and the first one, no longer
+        # referenced, would be freed by Python while its native threads still call back (a segfault).
+        if self._client is not None:
+            raise MqttError(f"{self.client_id} is already connected")
         options = {"ca_filepath": str(self.endpoint.ca)} if self.endpoint.ca else {}
         self._client = mqtt5_client_builder.mtls_from_path(
             endpoint=self.endpoint.host,
@@ -124,7 +128,9 @@ class MqttConnection:
         self._stopped.wait(OPERATION_TIMEOUT_S)
 
     def __enter__(self) -> MqttConnection:
-        self.connect()
+        """Connects unless :meth:`connect` was already called; closes on exit either way."""
+        if self._client is None:
+            self.connect()
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -1,7 +1,8 @@
 """Publish every component of the repo to AWS IoT Greengrass, like `gdk component publish` per folder.
 
 Idempotent: components whose recipe and artifacts did not change since their latest published version
-are not bumped. Examples:
+are not bumped. smartcam.SsdModelStore passes the model gate first (fleet/model_gate.py): a model worse
+than the recorded one on the evaluation set is refused unless --force. Examples:
   scripts/publish.py --build                   # build all, then publish what changed
   scripts/publish.py --write-versions recipes/dev.json --write-versions recipes/prod.json
 """
@@ -20,6 +21,7 @@ from typing import Any
 import jsonschema
 from botocore.exceptions import BotoCoreError, ClientError
 
+from fleet import model_gate
 from fleet.aws import Aws, FleetError
 from fleet.build import build_all
 from fleet.checker import RequestRejected
@@ -41,6 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="set the published versions in this deployment document")
     parser.add_argument("--schemas", type=Path, default=Path(os.environ.get("SMARTCAM_GDK_SCHEMAS", BUNDLED_SCHEMAS)),
                         help="GDK's JSON schemas: recipes are validated like GDK does when the folder exists")
+    parser.add_argument("--force", action="store_true",
+                        help="publish a model the model gate refuses (worse than the recorded one)")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -72,15 +76,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_args(argv)
     try:
-        if args.build:
-            print(f"built with {build_all(args.root)}")
         projects = [p for p in discover_projects(args.root) if not args.only or p.name in args.only]
+        gate = model_gate.run(projects, args.root, force=args.force)  # before the build: it may write figures
+        if args.build or (gate is not None and gate.recorded):
+            print(f"built with {build_all(args.root)}")
         regions = {p.region for p in projects if p.region}
         if not args.region and len(regions) > 1:
             raise FleetError(f"the components publish to several regions {sorted(regions)}: pass --region")
         aws = Aws.connect(region=args.region or next(iter(regions), None), profile=args.profile)
         aws.require_credentials()
         built = [load_built(project) for project in projects]
+        if gate is not None:
+            gate.check_artifact(next(b for b in built if b.name == model_gate.MODEL_STORE))
         publisher = Publisher(aws, bucket=args.bucket, wait=not args.no_wait,
                               recipe_problem=recipe_schema_check(args.schemas))
         results = publish_all(publisher, built)

@@ -65,9 +65,11 @@ class LocalRuntime:
             code = process.wait(timeout)
         return subprocess.CompletedProcess(command, code, "".join(lines), "")
 
-    def up(self, document: Path, timeout: float = 900.0) -> None:
+    def up(self, document: Path, timeout: float = 900.0, options: tuple[str, ...] = ()) -> None:
+        """``options``: more `up` options, e.g. ("--thing-name", "cam-1", "--iot-core-of", str(other.root))."""
         self.root.mkdir(parents=True, exist_ok=True)
-        result = self.cli("up", str(document), "--timeout", str(timeout), timeout=timeout + 300, stream=True)
+        result = self.cli("up", str(document), "--timeout", str(timeout), *options, timeout=timeout + 300,
+                          stream=True)
         if result.returncode != 0:
             raise RuntimeFailure(f"`local-greengrass up` failed ({result.returncode}); "
                                  f"logs in {self.root / 'logs'}")

@@ -7,6 +7,7 @@
     eval "$(scripts/local-greengrass env smartcam.CameraIngest)"   # then any Python process IS that component
     scripts/local-greengrass deploy recipes/dev.json   # config changes -> events; new builds -> restart
     scripts/local-greengrass down                       # stops everything; nothing is left running
+    scripts/local-greengrass up DOC --root B --thing-name b --iot-core-of A   # a 2nd device, same IoT Core
 
 Everything lives under --root (default $LOCAL_GREENGRASS_ROOT or .local-greengrass/ in the repository):
 packages/, work/<component>/, logs/<component>.log (logs/local-greengrass.log is the runtime's own).
@@ -121,6 +122,17 @@ def _daemon_log_tail(paths: RuntimePaths) -> str:
         return ""
 
 
+def _shared_iot_core(root: Path, paths: RuntimePaths) -> list[str]:
+    """The daemon options that make it use the IoT Core stand-in of the runtime running at ``root``."""
+    other = RuntimePaths(root.resolve())
+    if other.root == paths.root:
+        raise NotRunning("--iot-core-of names this runtime itself")
+    if _is_up(other) is None:
+        raise NotRunning(f"--iot-core-of {other.root}: that runtime is not running")
+    iot = request(other, {"command": "status"})["standins"]["iot_core"]
+    return ["--iot-core-workdir", iot["workdir"], "--iot-core-port", str(iot["port"])]
+
+
 def cmd_up(args: argparse.Namespace, paths: RuntimePaths) -> int:
     from local_greengrass.deployment.documents import DeploymentError, load_document
 
@@ -135,12 +147,14 @@ def cmd_up(args: argparse.Namespace, paths: RuntimePaths) -> int:
         return 2
     thing = args.thing_name or document.thing_name or DEFAULT_THING_NAME
     region = args.region or document.region or os.environ.get("AWS_REGION") or "us-east-1"
+    shared = _shared_iot_core(args.iot_core_of, paths) if args.iot_core_of is not None else []
     paths.create()
     env = dict(os.environ)
     with open(paths.daemon_log, "ab") as log:
         daemon = subprocess.Popen(
             [sys.executable, "-m", "local_greengrass.daemon", "--root", str(paths.root),
-             "--components-dir", str(args.components_dir.resolve()), "--thing-name", thing, "--region", region],
+             "--components-dir", str(args.components_dir.resolve()), "--thing-name", thing, "--region", region,
+             *shared],
             cwd=paths.root, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -282,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("document", type=Path)
     up.add_argument("--thing-name")
     up.add_argument("--region")
+    up.add_argument("--iot-core-of", type=Path, metavar="ROOT",
+                    help="share the IoT Core stand-in of the runtime running at ROOT (stop this one first)")
     up.add_argument("--components-dir", type=Path,
                     default=Path(os.environ.get("LOCAL_GREENGRASS_COMPONENTS_DIR") or DEFAULT_COMPONENTS_DIR))
     for sub in (up, deploy := add("deploy", "deploy a document to the running runtime")):

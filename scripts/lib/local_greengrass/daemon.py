@@ -91,8 +91,11 @@ class _BackgroundStart:
 
 class Daemon:
     def __init__(self, paths: RuntimePaths, components_dir: Path, thing_name: str, region: str,
-                 policy: RestartPolicy | None = None) -> None:
+                 policy: RestartPolicy | None = None, *, shared_iot_core: tuple[Path, int] | None = None) -> None:
         self.paths = paths
+        # (workdir, port) of another runtime's IoT Core stand-in to use instead of starting one: two
+        # local devices then talk to one "IoT Core", as two core devices of one account do.
+        self.shared_iot_core = shared_iot_core
         self.components_dir = components_dir
         self.thing_name = thing_name
         self.region = region
@@ -217,6 +220,10 @@ class Daemon:
 
     def _start_mosquitto(self, attempts: int = 3) -> Mosquitto:
         """A free port can be taken by someone else before mosquitto binds it: try another."""
+        if self.shared_iot_core is not None:
+            workdir, port = self.shared_iot_core
+            log.info("IoT Core stand-in shared with another runtime: %s:%d (%s)", "127.0.0.1", port, workdir)
+            return Mosquitto(workdir, port)  # not started here, so never stopped here: its owner runs it
         for attempt in range(1, attempts + 1):
             mosquitto = Mosquitto(self.paths.standin("mosquitto"))
             try:
@@ -323,9 +330,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--components-dir", type=Path, required=True)
     parser.add_argument("--thing-name", required=True)
     parser.add_argument("--region", required=True)
+    parser.add_argument("--iot-core-workdir", type=Path, help="use the running IoT Core stand-in of this folder")
+    parser.add_argument("--iot-core-port", type=int, help="... listening on this port of 127.0.0.1")
     args = parser.parse_args(argv)
+    if (args.iot_core_workdir is None) != (args.iot_core_port is None):
+        parser.error("--iot-core-workdir and --iot-core-port go together")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    daemon = Daemon(RuntimePaths(args.root.resolve()), args.components_dir.resolve(), args.thing_name, args.region)
+    shared = (args.iot_core_workdir.resolve(), args.iot_core_port) if args.iot_core_workdir else None
+    daemon = Daemon(RuntimePaths(args.root.resolve()), args.components_dir.resolve(), args.thing_name, args.region,
+                    shared_iot_core=shared)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: daemon.stop_requested.set())
     try:

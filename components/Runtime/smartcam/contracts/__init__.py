@@ -14,6 +14,7 @@ publishes contracts only). By topic:
 - receipts: :class:`Receipts` (each stage -> the stages before it), :class:`FrameAccounting`
 - writer: :class:`WriterReport` (DynamoWriter -> IoT Core)
 - model_manifest: :class:`ModelManifest`, ``model.json`` (model_packaging -> SsdModelStore -> SsdInference)
+- model_evaluation: :class:`ModelEvaluation`, :class:`EvaluationRecord` (model_packaging evaluate -> the publish gate)
 """
 
 from smartcam.contracts.base import (
@@ -55,6 +56,17 @@ from smartcam.contracts.events import (
 )
 from smartcam.contracts.frames import MAX_MOTION_REGIONS, FrameRef, GatePass, MotionRegion
 from smartcam.contracts.health import Health, HealthState
+from smartcam.contracts.model_evaluation import (
+    EVALUATION_RECORD_SCHEMA,
+    EVALUATION_SCHEMA,
+    ClassFigures,
+    EvaluatedModel,
+    EvaluationProtocol,
+    EvaluationRecord,
+    EvaluationSet,
+    FrameTiming,
+    ModelEvaluation,
+)
 from smartcam.contracts.model_manifest import (
     DECODER_TYPES,
     MANIFEST_FILE,
@@ -80,6 +92,8 @@ from smartcam.contracts.writer import MAX_CONFIRMATIONS, Confirmation, EventSpoo
 __all__ = [
     "CAPTURE_REASONS",
     "DECODER_TYPES",
+    "EVALUATION_RECORD_SCHEMA",
+    "EVALUATION_SCHEMA",
     "MANIFEST_FILE",
     "MAX_CAPTURE_PREDICTIONS",
     "MAX_CONFIRMATIONS",
@@ -96,6 +110,7 @@ __all__ = [
     "CaptureReason",
     "CaptureReceipt",
     "CaptureStatus",
+    "ClassFigures",
     "Confirmation",
     "Contract",
     "ContractError",
@@ -105,18 +120,24 @@ __all__ = [
     "DetectionSummary",
     "Detections",
     "EndReason",
+    "EvaluatedModel",
+    "EvaluationProtocol",
+    "EvaluationRecord",
+    "EvaluationSet",
     "EventKind",
     "EventReceipt",
     "EventSpoolDepth",
     "FrameAccounting",
     "FrameReceipt",
     "FrameRef",
+    "FrameTiming",
     "GatePass",
     "Health",
     "HealthState",
     "Identifier",
     "InputSpec",
     "LineCrossings",
+    "ModelEvaluation",
     "ModelInfo",
     "ModelManifest",
     "MotionRegion",

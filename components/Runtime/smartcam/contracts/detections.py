@@ -7,7 +7,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from smartcam.contracts.base import Contract, Count, EpochSeconds, Identifier, Milliseconds, RequestId, Unit
+from smartcam.contracts.base import (
+    MAX_COUNT,
+    Contract,
+    Count,
+    EpochSeconds,
+    Identifier,
+    Milliseconds,
+    RequestId,
+    Unit,
+)
 from smartcam.contracts.frames import FrameRef
 
 Label = Annotated[str, Field(min_length=1, max_length=64)]
@@ -86,7 +95,12 @@ SummaryBox = Annotated[
 
 
 class DetectionSummary(Contract):
-    """The compact form of :class:`Detections` for IoT Core: counts per label and the best boxes."""
+    """The compact form of :class:`Detections` for IoT Core: counts per label and the best boxes.
+
+    ``frames``: the frames of this camera inferred since the previous summary of it was sent, this one
+    included (more than 1 when frames without detections were not summarised, ``iotSummary.includeEmpty``
+    off), so a reader counts detections per inferred frame either way. Absent from older senders (read
+    it as 1); optional, so the schema stays ``smartcam.detection-summary/1``."""
 
     schema_: Literal["smartcam.detection-summary/1"] = Field("smartcam.detection-summary/1", alias="schema")
     frame_id: Identifier
@@ -99,6 +113,7 @@ class DetectionSummary(Contract):
     labels: dict[Label, Count]
     boxes: Annotated[list[SummaryBox], Field(max_length=1000)]
     infer_ms: Milliseconds
+    frames: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> DetectionSummary:

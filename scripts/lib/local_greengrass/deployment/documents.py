@@ -280,7 +280,7 @@ def plan_deployment(document: DeploymentDocument, catalog: Catalog,
             resolved[name] = ResolvedComponent(name, wanted.version, config)
             continue
         try:
-            built, recipe = catalog.load(name)
+            built, recipe = catalog.load(name, wanted.version)
             if recipe.version != wanted.version:
                 raise RecipeError(f"version mismatch: {document.source} deploys {name} {wanted.version}, but the "
                                   f"built recipe {recipe.path} is {recipe.version} (rebuild or fix the document)")

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from local_greengrass.deployment.versions import is_version
+from local_greengrass.deployment.versions import is_version, version_order
 
 RECIPE_NAMES = ("recipe.yaml", "recipe.yml", "recipe.json")
 COMPONENT_NAME = re.compile(r"^[a-zA-Z0-9\-_.]+$")
@@ -187,6 +187,7 @@ class BuiltComponent:
     name: str
     folder: Path
     recipe_path: Path
+    version: str = ""
 
     def artifact_dir(self, version: str) -> Path:
         return self.folder / "greengrass-build" / "artifacts" / self.name / version
@@ -194,17 +195,29 @@ class BuiltComponent:
 
 @dataclass
 class Catalog:
-    """Component name -> its built folder, found by scanning components/*/greengrass-build/recipes."""
+    """Component name -> version -> its built folder, found by scanning components/*/greengrass-build/recipes.
 
-    components: dict[str, BuiltComponent] = field(default_factory=dict)
+    Like the versions published in a cloud account, several versions of one component may be built side
+    by side (each in a folder of its own, e.g. a new SsdModelStore next to the current one); a deployment
+    picks one by its componentVersion."""
+
+    builds: dict[str, dict[str, BuiltComponent]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
-    def load(self, name: str) -> tuple[BuiltComponent, Recipe]:
-        built = self.components.get(name)
-        if built is None:
+    @property
+    def components(self) -> dict[str, BuiltComponent]:
+        """Name -> its newest build."""
+        return {name: versions[max(versions, key=version_order)] for name, versions in self.builds.items()}
+
+    def load(self, name: str, version: str | None = None) -> tuple[BuiltComponent, Recipe]:
+        """The build of ``version`` if there is one, else the newest (whose version the caller checks)."""
+        versions = self.builds.get(name)
+        if not versions:
             hint = f" (recipes that failed to load: {'; '.join(self.errors)})" if self.errors else ""
             raise RecipeError(f"{name}: no built recipe under components/*/greengrass-build/recipes "
                               f"(run `make build`){hint}")
+        built = versions.get(version) if version is not None else None
+        built = built or self.components[name]
         return built, load_recipe(built.recipe_path)
 
 
@@ -220,9 +233,10 @@ def scan_built(components_dir: Path) -> Catalog:
             catalog.errors.append(str(exc))
             continue
         folder = recipes_dir.parent.parent
-        if recipe.name in catalog.components:
-            other = catalog.components[recipe.name].folder
-            catalog.errors.append(f"{recipe.name} is built in both {other} and {folder}")
+        versions = catalog.builds.setdefault(recipe.name, {})
+        if recipe.version in versions:
+            other = versions[recipe.version].folder
+            catalog.errors.append(f"{recipe.name} {recipe.version} is built in both {other} and {folder}")
             continue
-        catalog.components[recipe.name] = BuiltComponent(recipe.name, folder, candidates[0])
+        versions[recipe.version] = BuiltComponent(recipe.name, folder, candidates[0], recipe.version)
     return catalog

@@ -39,6 +39,11 @@ def _key(version: Version) -> tuple:
     return (major, minor, patch, 0 if pre else 1, pre)
 
 
+def version_order(text: str) -> tuple:
+    """A sort key of a semantic version, pre-releases before their release."""
+    return _key(parse_version(text))
+
+
 def _compare(a: Version, b: Version) -> int:
     ka, kb = _key(a), _key(b)
     return (ka > kb) - (ka < kb)
