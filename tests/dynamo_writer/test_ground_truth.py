@@ -110,3 +110,26 @@ def test_the_contract_refuses_a_best_score_that_is_not_the_best():
         capture(best_score=0.5)
     with pytest.raises(ValueError, match="reasons"):
         capture(reasons=["random", "random"])
+
+
+def test_the_parts_concatenated_are_what_the_label_and_train_commands_read():
+    """The manifest a user concatenates from the parts, through model_packaging's own readers: `label`'s
+    input-manifest check, and `train`'s strict reader of Ground Truth bounding-box output lines."""
+    from model_packaging.ground_truth_manifest import parse_manifest
+    from model_packaging.labeling_job import count_input_objects
+
+    parts = []
+    for n in range(3):
+        frame_id = f"cam0-ab12-{n}"
+        keys = capture_keys("captures", "thing-1", "cam0", AT + n, frame_id)
+        parts.append(manifest_line(capture(frame_id=frame_id, captured_at=AT + n), "bucket-1", keys,
+                                   "smartcam-predictions"))
+    text = b"".join(parts).decode()
+    assert count_input_objects(text) == 3
+    manifest = parse_manifest(text, "smartcam-predictions")
+    assert [image.source_ref.rsplit("/", 2)[1:] for image in manifest.images] == [
+        ["2026-12-06", "cam0-ab12-0.jpg"], ["2026-12-07", "cam0-ab12-1.jpg"], ["2026-12-07", "cam0-ab12-2.jpg"]]
+    first = manifest.images[0]
+    assert first.class_map == {3: "car", 1: "person"}
+    assert [(b.class_id, b.left, b.top, b.width, b.height) for b in first.label.annotations] == [
+        (3, 320, 240, 320, 240), (1, 64, 96, 160, 336)]
