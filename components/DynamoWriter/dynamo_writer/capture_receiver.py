@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 MAX_RECEIPT_DETAIL = 1024
 CAPTURE_MEMORY_S = 2 * 86_400  # far longer than EventTracker keeps resending a capture
 PRUNE_INTERVAL_S = 3600.0
+SPOOL_ERRORS = (sqlite3.Error, OSError)  # what the spool and its folder raise
 
 Decision = Literal["stored", "duplicate", "lost", "unavailable"]
 
@@ -96,7 +97,7 @@ class CaptureReceiver:
         self._pruned_at = now
         try:
             return self._spool.prune(CAPTURE_MEMORY_S)
-        except (sqlite3.Error, OSError):  # the next hour tries again
+        except SPOOL_ERRORS:  # the next hour tries again
             log.warning("pruning the uploaded captures failed", exc_info=True)
             return 0
 
@@ -123,7 +124,7 @@ class CaptureReceiver:
                                  manifest_line(capture, bucket, keys, cfg.label_attribute_name))
         try:
             added = self._spool.add(spooled, max_captures=cfg.max_spool_captures, max_bytes=cfg.max_capture_bytes)
-        except (sqlite3.Error, OSError) as exc:
+        except SPOOL_ERRORS as exc:
             self._copier.remove([copy])
             reason = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, sqlite3.OperationalError | OSError):  # disk full, I/O: EventTracker sends it again

@@ -47,7 +47,8 @@ TARGETS: tuple[Target, ...] = (
     Target("dynamo_writer.captures",
            (f"{WRITER}/capture_spool.py", f"{WRITER}/capture_receiver.py", f"{WRITER}/capture_sender.py",
             f"{WRITER}/ground_truth.py"),
-           ("tests/dynamo_writer/test_captures.py", "tests/dynamo_writer/test_ground_truth.py"),
+           ("tests/dynamo_writer/test_captures.py", "tests/dynamo_writer/test_capture_bounds.py",
+            "tests/dynamo_writer/test_ground_truth.py"),
            "data captures for labeling: a frame uploaded twice or not at all, a manifest line naming a missing "
            "image, a box in the wrong pixels", standins=("dynamodb", "s3")),
     Target("event_tracker.data_capture",
