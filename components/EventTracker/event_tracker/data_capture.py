@@ -38,7 +38,7 @@ from smartcam.telemetry import Counters
 log = logging.getLogger(__name__)
 
 WRITER = "smartcam.DynamoWriter"
-OUTBOX_CAPACITY = 20_000  # far above maxPendingMb's worth of frames
+OUTBOX_CAPACITY = 20_000  # captures followed at once; beyond, the oldest is let go (capturesUnfollowed)
 FIRST_RESEND_S = 10.0
 MAX_RESEND_S = 300.0
 JPEG = ".jpg"
