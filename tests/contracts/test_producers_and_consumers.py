@@ -18,6 +18,8 @@ from camera_ingest.motion import MotionGate, MotionSettings
 from camera_ingest.replies import CaptureReplies
 from camera_ingest.session import CaptureSession
 from camera_ingest.settings import CameraIngestConfig, ReconnectSettings
+from dynamo_writer.capture_receiver import CaptureReceiver
+from dynamo_writer.capture_spool import CaptureSpool
 from dynamo_writer.event_receiver import EventReceiver
 from dynamo_writer.event_spool import EventSpool
 from dynamo_writer.items import items_for
@@ -26,6 +28,8 @@ from dynamo_writer.reports import Reporter
 from dynamo_writer.snapshots import SnapshotCopier
 from dynamo_writer.spool import Spool, SpooledItem
 from event_tracker.camera_tracks import CameraTracks
+from event_tracker.capture_store import CaptureStore
+from event_tracker.data_capture import DataCapturer
 from event_tracker.delivery import EventDelivery
 from event_tracker.settings import EventTrackerConfig
 from event_tracker.snapshots import Snapshots, grab
@@ -40,8 +44,10 @@ from repo_layout import REPO_ROOT
 from smartcam import topics
 from smartcam.contracts import (
     CaptureCommand,
+    CapturePredictions,
     CaptureStatus,
     Contract,
+    DataCapture,
     Detections,
     DetectionSummary,
     EvaluationRecord,
@@ -274,7 +280,50 @@ def produce_track_event(tmp: Path) -> TrackEvent:
     return person
 
 
+CAPTURE_POLICY = {"enabled": True, "sampleRate": 1.0}
+
+
+def data_capturer(tmp: Path, nucleus: FakeNucleus) -> DataCapturer:
+    return DataCapturer(Ipc(nucleus.client), CaptureStore(tmp / "captures.sqlite3"), tmp / "tracker-captures",
+                        Counters(), frames=FrameReader(tmp / "frames"))
+
+
+def produce_data_capture(tmp: Path) -> DataCapture:
+    """EventTracker's data capture picks SsdInference's frame (a random sample of 1) and copies it out of
+    the ring; what it publishes."""
+    nucleus = FakeNucleus({})
+    settings = EventTrackerConfig.model_validate({"dataCapture": CAPTURE_POLICY}).data_capture
+    capture = data_capturer(tmp, nucleus).consider(produce_detections(tmp), settings, new_track=True)
+    assert capture is not None and nucleus.parsed(DataCapture, topics.DATA_CAPTURES) == [capture]
+    return capture
+
+
+def writer_takes_capture(tmp: Path, capture: DataCapture) -> tuple[CaptureSpool, bytes]:
+    """DynamoWriter's capture receiver spools it; the spool and the receipts message it published."""
+    nucleus = FakeNucleus({})
+    sender = ReceiptSender(Ipc(nucleus.client), "smartcam.DynamoWriter")
+    spool = CaptureSpool(tmp / "capture-spool.db")
+    receiver = CaptureReceiver(spool, lambda: writer_config(snapshotBucket="bucket-1"), Counters(), THING,
+                               lambda: None, copier=SnapshotCopier(tmp / "tracker-captures", tmp / "writer-captures"),
+                               receipts=sender)
+    assert receiver.on_message(topics.DATA_CAPTURES, capture.to_bytes()) == "stored"
+    sender.stop()
+    (call,) = [c for c in nucleus.client.publish_to_topic.call_args_list if c.kwargs["topic"] == topics.RECEIPTS]
+    return spool, call.kwargs["publish_message"].binary_message.message
+
+
+def produce_capture_predictions(tmp: Path) -> bytes:
+    """The predictions file DynamoWriter uploads beside the captured JPEG."""
+    spool, _ = writer_takes_capture(tmp, produce_data_capture(tmp))
+    held = spool.next_pending()
+    spool.close()
+    assert held is not None
+    return held.predictions
+
+
 PRODUCERS = {
+    DataCapture: produce_data_capture,
+    CapturePredictions: produce_capture_predictions,
     FrameRef: produce_frame,
     Detections: produce_detections,
     DetectionSummary: produce_summary,
@@ -454,6 +503,28 @@ def test_the_trackers_outbox_keeps_an_event_through_a_restart_until_the_writers_
     sender.stop()
     [receipts] = writer.parsed(Receipts, topics.RECEIPTS)
     assert after.on_receipts(receipts) == [message] and after.awaiting() == 0
+
+
+def test_a_data_capture_is_spooled_by_the_writer_and_its_receipt_settles_the_trackers_outbox(tmp_path):
+    """DataCapture from EventTracker's capturer to DynamoWriter's capture receiver; the CaptureReceipt in
+    the writer's Receipts back to the capturer, which forgets the capture and deletes its JPEG."""
+    nucleus = FakeNucleus({})
+    capturer = data_capturer(tmp_path, nucleus)
+    settings = EventTrackerConfig.model_validate({"dataCapture": CAPTURE_POLICY}).data_capture
+    capture = capturer.consider(produce_detections(tmp_path), settings, new_track=False)
+    assert capture is not None and capture.reasons == ["random"]
+    assert [d.label for d in capture.detections] == ["person", "dog"] and capture.candidates  # the weak person
+    spool, receipts_message = writer_takes_capture(tmp_path, capture)
+    held = spool.next_pending()
+    assert held is not None and held.image_copy is not None
+    assert held.image_copy.read_bytes() == Path(capture.path).read_bytes()
+    assert parse(CapturePredictions, held.predictions).candidates == capture.candidates
+    spool.close()
+    receipts = parse(Receipts, receipts_message)
+    assert receipts.receipts == [] and [(r.frame_id, r.outcome) for r in receipts.captures] == [
+        (capture.frame_id, "stored")]
+    assert capturer.on_receipts(receipts) == [capture] and capturer.awaiting() == 0
+    assert not Path(capture.path).exists()
 
 
 def test_the_packaged_manifest_loads_in_ssd_inference(tmp_path):

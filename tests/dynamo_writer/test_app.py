@@ -39,6 +39,7 @@ def nucleus(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
     monkeypatch.setenv("SMARTCAM_SPOOL_PATH", str(tmp_path / "work" / "spool.sqlite3"))
     monkeypatch.setenv("SMARTCAM_SNAPSHOT_SOURCE", str(tmp_path / "tracker"))
+    monkeypatch.setenv("SMARTCAM_CAPTURE_SOURCE", str(tmp_path / "tracker-captures"))
     return FakeNucleus({"tableName": "unit-table", "reportIntervalS": 60, "store": "both"}, COMPONENT)
 
 

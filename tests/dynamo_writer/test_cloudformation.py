@@ -34,6 +34,8 @@ TABLE_ARN = {"Fn::GetAtt": ["DetectionsTable", "Arn"]}
 EVENTS_TABLE_ARN = {"Fn::GetAtt": ["EventsTable", "Arn"]}
 SNAPSHOT_OBJECTS = {"Fn::Sub": "${SnapshotBucket.Arn}/${SnapshotKeyPrefix}/*"}
 OWN_SNAPSHOT_OBJECTS = {"Fn::Sub": "${SnapshotBucket.Arn}/${SnapshotKeyPrefix}/${!credentials-iot:ThingName}/*"}
+CAPTURE_OBJECTS = {"Fn::Sub": "${SnapshotBucket.Arn}/${CaptureKeyPrefix}/*"}
+OWN_CAPTURE_OBJECTS = {"Fn::Sub": "${SnapshotBucket.Arn}/${CaptureKeyPrefix}/${!credentials-iot:ThingName}/*"}
 OWN_PARTITION = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["${credentials-iot:ThingName}"]}}
 
 
@@ -111,11 +113,19 @@ def test_token_exchange_policy_allows_each_writer_action_on_its_one_resource(tem
         assert not any("*" in a for a in as_list(statement["Action"]))
     granted = {sid: set(as_list(s["Action"])) for sid, s in statements.items()}
     assert granted == {"WriteDetections": set(ACTIONS_USED), "WriteEvents": set(EVENT_ACTIONS_USED),
-                       "WriteSnapshots": set(SNAPSHOT_ACTIONS_USED)}
+                       "WriteSnapshots": set(SNAPSHOT_ACTIONS_USED), "WriteCaptures": {"s3:PutObject"}}
     assert as_list(statements["WriteDetections"]["Resource"]) == [TABLE_ARN]
     assert as_list(statements["WriteEvents"]["Resource"]) == [EVENTS_TABLE_ARN]
     condition, own, everyone = statements["WriteSnapshots"]["Resource"]["Fn::If"]
     assert (condition, own, everyone) == ("OwnPartitionOnly", OWN_SNAPSHOT_OBJECTS, SNAPSHOT_OBJECTS)
+    condition, own, everyone = statements["WriteCaptures"]["Resource"]["Fn::If"]
+    assert (condition, own, everyone) == ("OwnPartitionOnly", OWN_CAPTURE_OBJECTS, CAPTURE_OBJECTS)
+
+
+def test_the_capture_prefix_defaults_to_the_writers():
+    from dynamo_writer.settings import DynamoWriterConfig
+    template = load(str(TEMPLATE))
+    assert template["Parameters"]["CaptureKeyPrefix"]["Default"] == DynamoWriterConfig().capture_key_prefix
 
 
 def test_own_partition_condition_uses_the_thing_name(template):
@@ -165,3 +175,22 @@ def test_the_event_sender_makes_no_call_the_policy_does_not_allow(s3_env, events
     finally:
         rig.close()
     assert calls and set(calls) == set(EVENT_ACTIONS_USED) | set(SNAPSHOT_ACTIONS_USED)
+
+
+@pytest.mark.integration
+def test_the_capture_sender_makes_no_call_the_policy_does_not_allow(s3_env, bucket, tmp_path):
+    from tests.dynamo_writer.test_captures import Rig, data_capture
+
+    calls = []
+
+    def factory(cfg):
+        client = make_s3_client(cfg)
+        client.meta.events.register("before-call.s3", lambda model, **_: calls.append(f"s3:{model.name}"))
+        return client
+
+    rig = Rig(tmp_path, bucket, s3_client_factory=factory)
+    capture, _ = data_capture(rig.source, 1)
+    rig.receiver.on_message("smartcam/data-captures", capture.to_message())
+    rig.drain()
+    rig.spool.close()
+    assert calls == ["s3:PutObject"] * 3

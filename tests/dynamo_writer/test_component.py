@@ -60,6 +60,7 @@ def test_detections_in_items_out_with_reports(aws_env, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
     monkeypatch.setenv("SMARTCAM_SPOOL_PATH", str(tmp_path / "work" / "spool.sqlite3"))
     monkeypatch.setenv("SMARTCAM_SNAPSHOT_SOURCE", str(tmp_path / "tracker"))
+    monkeypatch.setenv("SMARTCAM_CAPTURE_SOURCE", str(tmp_path / "tracker-captures"))
     table = f"component-{tmp_path.name[-20:]}".replace("_", "-")
     configuration = recipe_defaults() | {"tableName": table, "createTableIfMissing": True, "store": "both",
                                          "flushIntervalS": 0.1, "reportIntervalS": 0.2}
@@ -130,6 +131,7 @@ def test_backlog_from_an_outage_survives_a_restart_of_the_component(aws_env, mon
     monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
     monkeypatch.setenv("SMARTCAM_SPOOL_PATH", str(tmp_path / "work" / "spool.sqlite3"))
     monkeypatch.setenv("SMARTCAM_SNAPSHOT_SOURCE", str(tmp_path / "tracker"))
+    monkeypatch.setenv("SMARTCAM_CAPTURE_SOURCE", str(tmp_path / "tracker-captures"))
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")  # DynamoDB unreachable
     configuration = recipe_defaults() | {"tableName": table, "store": "detections", "flushIntervalS": 0.1,
                                          "reportIntervalS": 0.2,

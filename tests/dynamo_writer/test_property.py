@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from dynamo_writer.app import SPOOL_ENV, DynamoWriterApp
 from dynamo_writer.settings import DynamoWriterConfig
-from dynamo_writer.snapshots import SOURCE_ENV
+from dynamo_writer.snapshots import CAPTURE_SOURCE_ENV, SOURCE_ENV
 from smartcam import topics
 from smartcam.config import LiveConfig
 from tests.dynamo_writer.helpers import DEVICE, InMemoryDynamoDB, detections, snapshot, track_event
@@ -113,6 +113,7 @@ def test_random_configuration_updates_while_detections_arrive(tmp_path: Path, mo
     def run(changes: list[Update], messages_after: list[int]) -> None:
         monkeypatch.setenv(SPOOL_ENV, str(tmp_path / f"spool-{next(spools)}.sqlite3"))
         monkeypatch.setenv(SOURCE_ENV, str(tmp_path / "tracker"))
+        monkeypatch.setenv(CAPTURE_SOURCE_ENV, str(tmp_path / "tracker-captures"))
         picture = snapshot(tmp_path / "tracker", "the-tracker")
         dynamodb = InMemoryDynamoDB()
         with HandlerErrors() as errors:

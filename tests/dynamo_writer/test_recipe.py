@@ -16,6 +16,7 @@ def test_access_control_is_least_privilege():
     assert granted == {
         ("aws.greengrass#SubscribeToTopic", topics.DETECTIONS),
         ("aws.greengrass#SubscribeToTopic", topics.EVENTS),
+        ("aws.greengrass#SubscribeToTopic", topics.DATA_CAPTURES),
         ("aws.greengrass#PublishToTopic", topics.RECEIPTS),
         ("aws.greengrass#PublishToTopic", "smartcam/health/smartcam.DynamoWriter"),
         ("aws.greengrass#PublishToTopic", topics.CLOUDWATCH_METRIC_PUT),  # its metrics (smartcam.metrics)

@@ -19,11 +19,12 @@ def spools(tmp_path):
     detections.close()
 
 
-def reporter(spools, event_state=lambda: (0, None, None), **over):
+def reporter(spools, event_state=lambda: (0, None, None), capture_state=lambda: (0, 0, 0, None), **over):
     detections, events = spools
     cfg = config(**{"eventsTableName": "events-table", "maxSpoolEvents": 4, **over})
     return Reporter(None, DEVICE, detections, Telemetry(None, "smartcam.DynamoWriter", DEVICE), settings=lambda: cfg,
-                    sender_state=lambda: (0, None), events=events, event_state=event_state)
+                    sender_state=lambda: (0, None), events=events, event_state=event_state,
+                    capture_state=capture_state)
 
 
 def hold(events, event_id, snapshot_bytes=0):
@@ -55,3 +56,12 @@ def test_health_is_degraded_while_events_fail_or_fill_the_spool(spools):
     for n in range(4):
         hold(events, f"e{n}")
     assert reporter(spools).build()[1].state == "degraded"  # 4 of maxSpoolEvents 4: full
+
+
+def test_health_says_how_many_data_captures_await_s3_and_is_degraded_while_their_uploads_fail(spools):
+    _, health = reporter(spools, capture_state=lambda: (2, 180_000, 0, None)).build()
+    assert health.state == "ok" and "2 data captures (180000 bytes) await S3" in health.detail
+    _, health = reporter(spools, capture_state=lambda: (2, 180_000, 3, "s3 AccessDenied: no")).build()
+    assert health.state == "degraded" and "last error: captures: s3 AccessDenied: no" in health.detail
+    _, health = reporter(spools).build()
+    assert "data captures" not in health.detail

@@ -4,6 +4,7 @@ real ``Detections`` of scripted boxes, the writer's receipts, and a clock the te
 from __future__ import annotations
 
 import copy
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,12 +124,13 @@ class Tracker:
 
 
 def start_tracker(work: Path, frame_root: Path, configuration_: dict[str, Any], *, pixels: np.ndarray | None = None,
-                  ring_capacity: int = 64) -> Tracker:
-    """An EventTracker whose work folder is ``work`` (the recipe's Setenv point there)."""
+                  ring_capacity: int = 64, rng: random.Random | None = None) -> Tracker:
+    """An EventTracker whose work folder is ``work`` (the recipe's Setenv point there); ``rng``: the
+    data capture's random sample."""
     nucleus = FakeNucleus(configuration_, COMPONENT)
     live = LiveConfig(nucleus.ipc, EventTrackerConfig)
     clock = Clock()
-    app = EventTrackerApp(nucleus.ipc, live, thing=THING, frame_root=frame_root, clock=clock, tick_s=3600)
+    app = EventTrackerApp(nucleus.ipc, live, thing=THING, frame_root=frame_root, clock=clock, tick_s=3600, rng=rng)
     app.start()
     ring = FrameRing(frame_root, "cam0", capacity=ring_capacity)
     return Tracker(app, nucleus, live, ring, clock, scene() if pixels is None else pixels)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from event_tracker.app import EVENTS_ENV, SNAPSHOTS_ENV
+from event_tracker.app import CAPTURES_DIR_ENV, CAPTURES_ENV, EVENTS_ENV, SNAPSHOTS_ENV
 from tests.event_tracker.component import THING, Tracker, configuration, start_tracker
 
 
@@ -16,6 +16,8 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "work"
     monkeypatch.setenv(EVENTS_ENV, str(folder / "events.sqlite3"))
     monkeypatch.setenv(SNAPSHOTS_ENV, str(folder / "snapshots"))
+    monkeypatch.setenv(CAPTURES_ENV, str(folder / "captures.sqlite3"))
+    monkeypatch.setenv(CAPTURES_DIR_ENV, str(folder / "captures"))
     monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
     return folder
 

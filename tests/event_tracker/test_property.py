@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from event_tracker.app import EVENTS_ENV, SNAPSHOTS_ENV
+from event_tracker.app import CAPTURES_DIR_ENV, CAPTURES_ENV, EVENTS_ENV, SNAPSHOTS_ENV
 from event_tracker.settings import EventTrackerConfig
 from tests.event_tracker.component import T0, configuration, start_tracker
 from tests.support.config_fuzz import ConfigFuzz, HandlerErrors, Update, recipe_defaults, updates, well_formed_settings
@@ -84,6 +84,8 @@ def test_random_configuration_updates_while_detections_arrive(tmp_path: Path, fr
         sent["examples"] += 1
         monkeypatch.setenv(EVENTS_ENV, str(work / "events.sqlite3"))
         monkeypatch.setenv(SNAPSHOTS_ENV, str(work / "snapshots"))
+        monkeypatch.setenv(CAPTURES_ENV, str(work / "captures.sqlite3"))
+        monkeypatch.setenv(CAPTURES_DIR_ENV, str(work / "captures"))
         with HandlerErrors() as errors:
             tracker = start_tracker(work, frame_root, configuration())
             fuzz = ConfigFuzz(tracker.nucleus, tracker.live)

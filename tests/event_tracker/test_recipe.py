@@ -23,6 +23,7 @@ def test_access_control_is_least_privilege():
         ("aws.greengrass#SubscribeToTopic", topics.DETECTIONS),
         ("aws.greengrass#SubscribeToTopic", topics.RECEIPTS),
         ("aws.greengrass#PublishToTopic", topics.EVENTS),
+        ("aws.greengrass#PublishToTopic", topics.DATA_CAPTURES),
         ("aws.greengrass#PublishToTopic", topics.health("smartcam.EventTracker")),
         ("aws.greengrass#PublishToTopic", topics.CLOUDWATCH_METRIC_PUT),
         ("aws.greengrass#PublishToIoTCore", topics.iot_events("{iot:thingName}")),
@@ -38,4 +39,10 @@ def test_the_store_and_the_snapshots_live_in_the_work_folder_beside_the_app():
     manifests = yaml.safe_load(RECIPE.read_text())["Manifests"]
     setenv = manifests[0]["Lifecycle"]["run"]["Setenv"]
     assert setenv == {"SMARTCAM_EVENTS_PATH": "{work:path}/events.sqlite3",
-                      "SMARTCAM_SNAPSHOTS_DIR": "{work:path}/snapshots"}
+                      "SMARTCAM_SNAPSHOTS_DIR": "{work:path}/snapshots",
+                      "SMARTCAM_CAPTURES_PATH": "{work:path}/captures.sqlite3",
+                      "SMARTCAM_CAPTURES_DIR": "{work:path}/captures"}
+
+
+def test_data_capture_is_off_by_default():
+    assert defaults()["dataCapture"]["enabled"] is False

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import pytest
 
 from smartcam import topics
-from smartcam.contracts import MAX_RECEIPTS, Contract, EventReceipt, FrameReceipt, FrameRef, Receipts
+from smartcam.contracts import MAX_RECEIPTS, CaptureReceipt, Contract, EventReceipt, FrameReceipt, FrameRef, Receipts
 from smartcam.handoff import Outbox, ReceiptMemory, ReceiptSender, StageWatch, new_instance
 
 
@@ -258,6 +258,24 @@ def test_a_full_batch_of_event_receipts_goes_out_before_the_interval():
     assert ipc.event.wait(10)  # woken by the full batch, not after an hour
     sender.stop()
     assert len(ipc.sent[1][1].events) == MAX_RECEIPTS
+
+
+def test_capture_receipts_share_the_batches_and_a_message_of_them_alone_is_no_announcement():
+    ipc = Recorder()
+    sender = ReceiptSender(ipc, "smartcam.DynamoWriter", interval_s=3600)
+    sender.start()
+    ipc.event.clear()
+    for n in range(MAX_RECEIPTS + 1):
+        sender.add_capture(CaptureReceipt(frame_id=f"cam0-ab-{n}", outcome="stored"))
+    assert ipc.event.wait(10)  # a full batch goes out before the interval
+    sender.add_event(event_receipt(1))
+    sender.stop()
+    announcement, *batches = [message for _, message in ipc.sent]
+    assert announcement.announcement and "captures" not in announcement.to_message()
+    assert not any(m.announcement for m in batches)
+    assert [r.frame_id for m in batches for r in m.captures or []] == [f"cam0-ab-{n}" for n in range(MAX_RECEIPTS + 1)]
+    assert max(len(m.captures or []) for m in batches) == MAX_RECEIPTS
+    assert [r for m in batches for r in m.events or []] == [event_receipt(1)]
 
 
 def test_the_sender_flushes_on_its_interval():

@@ -1,10 +1,13 @@
 """smartcam.DynamoWriter: detections and events -> durable SQLite spool -> DynamoDB (and snapshots ->
-S3), exactly once per key."""
+S3), data captures for labeling -> the spool -> S3, exactly once per key."""
 
 from __future__ import annotations
 
 import logging
 
+from dynamo_writer.capture_receiver import CaptureReceiver
+from dynamo_writer.capture_sender import CaptureSender
+from dynamo_writer.capture_spool import CaptureSpool
 from dynamo_writer.dynamo import make_client
 from dynamo_writer.event_receiver import EventReceiver
 from dynamo_writer.event_sender import EventSender
@@ -13,7 +16,7 @@ from dynamo_writer.receiver import Receiver
 from dynamo_writer.reports import COMPONENT, Reporter
 from dynamo_writer.sender import ClientFactory, Sender
 from dynamo_writer.settings import DynamoWriterConfig
-from dynamo_writer.snapshots import SOURCE_ENV, SnapshotCopier, make_s3_client
+from dynamo_writer.snapshots import CAPTURE_SOURCE_ENV, SOURCE_ENV, SnapshotCopier, make_s3_client
 from dynamo_writer.spool import Spool
 from smartcam import topics
 from smartcam.config import LiveConfig
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SPOOL_ENV = "SMARTCAM_SPOOL_PATH"
 SNAPSHOT_FOLDER = "snapshots"  # beside the spool file: the writer's copies of snapshot pictures
+CAPTURE_FOLDER = "captures"  # ... and of the data captures' JPEGs
 
 class DynamoWriterApp:
     def __init__(
@@ -50,7 +54,8 @@ class DynamoWriterApp:
         settings = lambda: config.current  # noqa: E731 - always the live configuration
         self.reporter = Reporter(ipc, self.thing, self.spool, self.telemetry,
                                  settings=settings, sender_state=self._sender_state,
-                                 held_state=self._held_state, events=self.events, event_state=self._event_state)
+                                 held_state=self._held_state, events=self.events, event_state=self._event_state,
+                                 capture_state=self._capture_state)
         self.sender = Sender(self.spool, settings, self.counters, client_factory=client_factory,
                              on_written=self.reporter.record)
         self.event_sender = EventSender(self.events, copier, settings, self.counters, client_factory=client_factory,
@@ -58,6 +63,13 @@ class DynamoWriterApp:
         self.receipts = ReceiptSender(ipc, COMPONENT, on_failure=lambda _: self.counters.add("receiptPublishErrors"))
         self.event_receiver = EventReceiver(self.events, settings, self.counters, self.thing, self.event_sender.wake,
                                             copier=copier, receipts=self.receipts)
+        self.captures = CaptureSpool(self.spool.path)
+        capture_source = work_file(CAPTURE_SOURCE_ENV, "{kernel:rootPath}/work/smartcam.EventTracker/captures")
+        capture_copier = SnapshotCopier(capture_source, self.spool.path.parent / CAPTURE_FOLDER)
+        self.capture_sender = CaptureSender(self.captures, capture_copier, settings, self.counters,
+                                            s3_client_factory=s3_client_factory)
+        self.capture_receiver = CaptureReceiver(self.captures, settings, self.counters, self.thing,
+                                                self.capture_sender.wake, copier=capture_copier, receipts=self.receipts)
         self.receiver = Receiver(self.spool, settings, self.counters, self.thing, self.sender.wake,
                                  status=self.telemetry.status, receipts=self.receipts,
                                  upkeep=self.event_receiver.prune_if_due)
@@ -77,8 +89,11 @@ class DynamoWriterApp:
         self.receiver.start()
         self.event_receiver.start()
         self.event_sender.start()
+        self.capture_receiver.start()
+        self.capture_sender.start()
         self._ipc.subscribe(topics.DETECTIONS, self.receiver.on_message)
         self._ipc.subscribe(topics.EVENTS, self.event_receiver.on_message)
+        self._ipc.subscribe(topics.DATA_CAPTURES, self.capture_receiver.on_message)
         # Announces this run: producers resend at once what this writer has not receipted, so only
         # once the subscription is there to hear it.
         self.receipts.start()
@@ -89,11 +104,14 @@ class DynamoWriterApp:
         self.metrics.stop()
         self.receiver.stop()
         self.event_receiver.stop()
+        self.capture_receiver.stop()
         self.receipts.stop()  # sends the receipts still batched
         self.reporter.stop()
         self.sender.stop()
         self.event_sender.stop()
+        self.capture_sender.stop()
         self.events.close()
+        self.captures.close()
         self.spool.close()
 
     def _sender_state(self) -> tuple[int, str | None]:
@@ -101,6 +119,10 @@ class DynamoWriterApp:
 
     def _held_state(self) -> tuple[int, str | None]:
         return self.receiver.held.items, self.receiver.spool_error
+
+    def _capture_state(self) -> tuple[int, int, int, str | None]:
+        pending, size = self.captures.depth()
+        return pending, size, self.capture_sender.consecutive_failures, self.capture_sender.last_error
 
     def _event_state(self) -> tuple[int, str | None, str | None]:
         return self.event_sender.consecutive_failures, self.event_sender.last_error, self.event_receiver.spool_error

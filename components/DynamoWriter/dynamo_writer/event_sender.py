@@ -12,7 +12,8 @@ it goes once the interval has passed; its end is due at once):
    meanwhile) and the writer's copies of pictures now in S3 and named by an item are deleted.
 So an item names a snapshot only once both objects are in S3. A crash between any two steps repeats
 the steps after the last one recorded, to the same keys: each event is one item, its pictures one
-object each. Retries, backoff and fresh clients as in :mod:`dynamo_writer.sender`. An event refused
+object each. Retries, backoff and fresh clients as in :mod:`dynamo_writer.sender`
+(:class:`dynamo_writer.cloud_sender.CloudSender`). An event refused
 with ValidationException is set aside in the spool (``rejected``, counted ``eventsRejected``); copies
 that vanished from the spool folder leave the event without its snapshot (``snapshot_missing``).
 """
@@ -21,18 +22,17 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dynamo_writer.backoff import Backoff
+from dynamo_writer.cloud_sender import CloudSender, Retry
 from dynamo_writer.dynamo import EVENTS_TABLE_DEFINITION, create_table_if_missing, make_client
 from dynamo_writer.event_items import with_snapshot
 from dynamo_writer.event_spool import EventSpool, HeldEvent
-from dynamo_writer.sender import CREDENTIAL_CODES, THROTTLE_CODES, ClientFactory
+from dynamo_writer.sender import ClientFactory
 from dynamo_writer.settings import DynamoWriterConfig
 from dynamo_writer.snapshots import SnapshotCopier, create_bucket_if_missing, make_s3_client, upload
 from smartcam.telemetry import Counters
@@ -40,17 +40,9 @@ from smartcam.telemetry import Counters
 log = logging.getLogger(__name__)
 
 CONDITION = "attribute_not_exists(event_id) OR #seq < :seq"
-S3_THROTTLE_CODES = frozenset({"SlowDown"})
-S3_CREDENTIAL_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "InvalidToken", "ExpiredToken",
-                                 "SignatureDoesNotMatch"})
-IDLE_S = 1.0  # longest sleep without news (a new event wakes the thread at once)
 
 
-class Retry(Exception):
-    """The step failed in a way worth trying again after a backoff."""
-
-
-class EventSender:
+class EventSender(CloudSender):
     def __init__(
         self,
         spool: EventSpool,
@@ -62,58 +54,16 @@ class EventSender:
         s3_client_factory: ClientFactory = make_s3_client,
         on_written: Callable[[HeldEvent], None] | None = None,
     ) -> None:
+        super().__init__(settings, counters, what="event",
+                         factories={"dynamodb": client_factory, "s3": s3_client_factory})
         self._spool = spool
         self._copier = copier
-        self._settings = settings
-        self._counters = counters
-        self._client_factory = client_factory
-        self._s3_client_factory = s3_client_factory
         self._on_written = on_written or (lambda _event: None)
-        self._clients: dict[str, tuple[Any, tuple[Any, ...]]] = {}
-        self._ready: set[tuple[str, str]] = set()  # tables and buckets created (createTable/BucketIfMissing)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        cfg = settings()
-        self._backoff = Backoff(cfg.backoff_base_s, cfg.backoff_max_s)
-        self.consecutive_failures = 0
-        self.last_error: str | None = None
-
-    # lifecycle ------------------------------------------------------------------------------
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="event-sender", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                delay = self.step()
-            except Exception:  # never let the thread die: nothing leaves the spool unsent
-                log.exception("event sender step failed")
-                self._counters.add("senderErrors")
-                delay = self._backoff.next_delay()
-            if delay is None:
-                self._wake.wait(IDLE_S)
-                self._wake.clear()
-            elif delay > 0:
-                self._stop.wait(delay)
 
     # one step -------------------------------------------------------------------------------
     def step(self) -> float | None:
         """Send the oldest pending event; how long to wait before the next step (None: nothing to send)."""
-        cfg = self._settings()
-        self._backoff.base_s, self._backoff.max_s = cfg.backoff_base_s, cfg.backoff_max_s
+        cfg = self._begin_step()
         event = self._spool.next_pending(cfg.event_update_interval_s)
         if event is None:
             return None
@@ -123,10 +73,7 @@ class EventSender:
                 self._write(event, cfg)
         except Retry:
             return self._backoff.next_delay()
-        self._backoff.reset()
-        self.consecutive_failures = 0
-        self.last_error = None
-        return 0.0
+        return self._succeeded()
 
     def _snapshot_in_s3(self, event: HeldEvent, cfg: DynamoWriterConfig) -> HeldEvent | None:
         """``event`` with its pictures in S3, or None when the row changed meanwhile (step again)."""
@@ -185,41 +132,14 @@ class EventSender:
         self._copier.remove(self._spool.ack(event.event_id, event.sequence, snap.frame_id if named and snap else None))
         self._on_written(event)
 
-    # failures and clients -------------------------------------------------------------------
-    def _failed(self, service: str, exc: ClientError | BotoCoreError) -> None:
-        """Count and log a failed call, drop the client if it may be the cause; raises :class:`Retry`."""
-        if isinstance(exc, ClientError):
-            code = exc.response.get("Error", {}).get("Code", "")
-            reason = f"{service} {code}: {exc.response.get('Error', {}).get('Message', '')}"
-            counter = ("throttled" if code in THROTTLE_CODES | S3_THROTTLE_CODES
-                       else "credentialErrors" if code in CREDENTIAL_CODES | S3_CREDENTIAL_CODES
-                       else "serviceErrors")
-        else:
-            reason, counter = f"{service} {type(exc).__name__}: {exc}", "networkErrors"
-        if counter in ("credentialErrors", "networkErrors"):
-            self._clients.pop(service, None)  # a fresh client re-reads the credentials chain
-        self._counters.add(counter)
-        self.consecutive_failures += 1
-        if reason != self.last_error:
-            log.warning("event write failed, the event stays spooled and is retried: %s", reason)
-        self.last_error = reason
-        raise Retry(reason) from exc
-
-    def _client(self, service: str, cfg: DynamoWriterConfig, resource: str) -> Any:
-        wanted = (cfg.region, cfg.request_timeout_s)
-        client, made_for = self._clients.get(service, (None, None))
-        if client is None or made_for != wanted:
-            factory = self._client_factory if service == "dynamodb" else self._s3_client_factory
-            client = factory(cfg)
-            self._clients[service] = (client, wanted)
-        if (service, resource) not in self._ready:
-            if service == "dynamodb" and cfg.create_table_if_missing:
-                create_table_if_missing(client, resource, EVENTS_TABLE_DEFINITION)
-                self._ready.add((service, resource))
-            elif service == "s3" and cfg.create_bucket_if_missing:
-                create_bucket_if_missing(client, resource, cfg.region or os.environ.get("AWS_REGION"))
-                self._ready.add((service, resource))
-        return client
+    def _prepare(self, service: str, client: Any, resource: str, cfg: DynamoWriterConfig) -> bool:
+        if service == "dynamodb" and cfg.create_table_if_missing:
+            create_table_if_missing(client, resource, EVENTS_TABLE_DEFINITION)
+            return True
+        if service == "s3" and cfg.create_bucket_if_missing:
+            create_bucket_if_missing(client, resource, cfg.region or os.environ.get("AWS_REGION"))
+            return True
+        return False
 
     @staticmethod
     def _unchanged(event: HeldEvent, now: HeldEvent | None) -> HeldEvent | None:

@@ -18,7 +18,7 @@ uploading the same pictures again for every later message of the event. Written 
 longer than any producer resends are pruned (:meth:`EventSpool.prune`).
 
 Same file and durability as :class:`dynamo_writer.spool.Spool` (WAL, synchronous=FULL), on a
-connection of its own: SQLite serializes the two writers.
+connection of its own (:class:`dynamo_writer.spool_table.SpoolTable`): SQLite serializes the writers.
 """
 
 from __future__ import annotations
@@ -26,14 +26,13 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dynamo_writer.spool import open_spool_db
+from dynamo_writer.spool_table import SpoolTable
 
 log = logging.getLogger(__name__)
 
@@ -143,14 +142,10 @@ class Upserted:
     coalesced: bool = False  # the message it replaced was still pending: DynamoDB never got that one
 
 
-class EventSpool:
+class EventSpool(SpoolTable):
     def __init__(self, path: Path, *, max_page_count: int | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._clock = clock  # wall clock: ``written_at`` must mean the same after a restart
-        self._db = open_spool_db(self.path, _SCHEMA, max_page_count)
-        self._lock = threading.Lock()
+        super().__init__(path, _SCHEMA, "events", max_page_count=max_page_count, clock=clock)
         _add_missing_columns(self._db)
 
     # receiving side -------------------------------------------------------------------------
@@ -283,10 +278,6 @@ class EventSpool:
             row = self._db.execute("SELECT MIN(received_at) FROM events WHERE pending = 1").fetchone()
         return None if row[0] is None else max(0.0, self._clock() - row[0])
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
     # internals ------------------------------------------------------------------------------
     def _held(self, event_id: str) -> HeldEvent | None:
         row = self._db.execute(_SELECT_HELD, (event_id,)).fetchone()
@@ -294,30 +285,6 @@ class EventSpool:
 
     def _pending_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM events WHERE pending = 1").fetchone()[0])
-
-    def _update(self, sql: str, args: tuple[Any, ...]) -> int:
-        with self._lock:
-            return self._write(sql, args)
-
-    def _write(self, sql: str, args: tuple[Any, ...], *more: tuple[str, tuple[Any, ...]]) -> int:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            changed = self._db.execute(sql, args).rowcount
-            for statement, values in more:
-                self._db.execute(statement, values)
-            self._db.execute("COMMIT")
-        except sqlite3.Error:
-            self._rollback()
-            raise
-        return int(changed)
-
-    def _rollback(self) -> None:
-        if not self._db.in_transaction:
-            return
-        try:
-            self._db.execute("ROLLBACK")
-        except sqlite3.OperationalError:  # SQLite may have rolled back already (disk full, I/O error)
-            log.warning("rollback of the events transaction failed", exc_info=True)
 
 
 def _held(row: tuple[Any, ...]) -> HeldEvent:

@@ -37,6 +37,8 @@ class Reporter:
         events: EventSpool | None = None,
         event_state: Callable[[], tuple[int, str | None, str | None]] = lambda: (0, None, None),
         # (consecutive failures of the event sender, its last error, why the last event was not spooled)
+        capture_state: Callable[[], tuple[int, int, int, str | None]] = lambda: (0, 0, 0, None),
+        # (data captures awaiting S3, bytes of their JPEGs, consecutive failures of their sender, its last error)
     ) -> None:
         self._ipc = ipc
         self._thing = thing
@@ -48,6 +50,7 @@ class Reporter:
         self._held_state = held_state
         self._events = events
         self._event_state = event_state
+        self._capture_state = capture_state
         self._lock = threading.Lock()
         self._confirmed: deque[Confirmation] = deque(maxlen=MAX_CONFIRMATIONS)
         self._confirmed_since_report = 0
@@ -133,6 +136,12 @@ class Reporter:
                     or counters.get("eventsRejected", 0) > 0 or event_spool_error is not None)
         detail = (f"spool {items} items, {size} bytes ({full:.0%} full); {pending} events, {snapshot_bytes} "
                   f"snapshot bytes ({events_full:.0%} full)")
+        captures, capture_bytes, capture_failures, capture_error = self._capture_state()
+        if captures or capture_failures:
+            detail += f"; {captures} data captures ({capture_bytes} bytes) await S3"
+            degraded = degraded or capture_failures > 0
+            if capture_error and not last_error:
+                last_error = f"captures: {capture_error}"
         if held:
             detail += f"; {held} items held in memory: the spool cannot write"
         if last_error:

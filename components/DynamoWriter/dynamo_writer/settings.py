@@ -20,6 +20,9 @@ BucketName = Annotated[str, Field(min_length=3, max_length=63, pattern=r"^[a-z0-
 KeyPrefix = Annotated[
     str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$")]
 StoreMode = Literal["events", "detections", "both"]
+# SageMaker Ground Truth's LabelAttributeName rule (CreateLabelingJob); it may not contain "-metadata" nor
+# end with "-ref" (checked below).
+LabelAttributeName = Annotated[str, Field(min_length=1, max_length=127, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")]
 
 
 class DynamoWriterConfig(ComponentConfig):
@@ -39,13 +42,30 @@ class DynamoWriterConfig(ComponentConfig):
         "`infrastructure/dynamodb.yaml`).",
     )
     snapshot_bucket: BucketName | None = Field(
-        None, description="S3 bucket of the events' snapshots (stack output SnapshotBucketName of "
-        "`infrastructure/dynamodb.yaml`); null: events are stored without snapshots (counted snapshotsMissing).",
+        None, description="S3 bucket of the events' snapshots and of the data captures (stack output "
+        "SnapshotBucketName of `infrastructure/dynamodb.yaml`); null: events are stored without snapshots "
+        "(counted snapshotsMissing) and data captures are receipted lost.",
     )
     snapshot_key_prefix: KeyPrefix = Field(
         "snapshots", description="First folder of every snapshot's S3 key: "
         "<prefix>/<thing>/<camera>/<yyyy>/<mm>/<dd>/<event id>/full.jpg and crop.jpg (the IAM policy allows "
         "this prefix only).",
+    )
+    capture_key_prefix: KeyPrefix = Field(
+        "captures", description="First folder of every data capture's S3 key (frames EventTracker picked for "
+        "labeling, in snapshotBucket): <prefix>/<thing>/<camera>/<yyyy-mm-dd>/<frame id>.jpg, .predictions.json "
+        "and .manifest.jsonl (the IAM policy allows this prefix only)."
+    )
+    label_attribute_name: LabelAttributeName = Field(
+        "smartcam-predictions", description="Label attribute of the model's pre-annotations in each capture's "
+        "Ground Truth manifest line (and `<name>-metadata`); a labeling job's own LabelAttributeName must differ."
+    )
+    max_spool_captures: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        10_000, description="Most data captures in the spool awaiting S3; a new one beyond it is receipted lost."
+    )
+    max_capture_mb: Annotated[float, Field(gt=0, le=1_000_000, alias="maxCaptureMB")] = Field(
+        256.0, description="Most MB (MiB) of captured frames in the spool folder awaiting S3; a capture beyond it "
+        "is receipted lost."
     )
     region: Region | None = Field(None, description="AWS region of the table; null: AWS_REGION from the nucleus.")
     batch_size: Annotated[int, Field(ge=1, le=25)] = Field(
@@ -126,6 +146,16 @@ class DynamoWriterConfig(ComponentConfig):
                                    or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", bucket)):
             raise ValueError("snapshotBucket is not a valid S3 bucket name (no '..', '.-', '-.' or IP address)")
         return self
+
+    @model_validator(mode="after")
+    def _label_attribute_allowed(self) -> DynamoWriterConfig:
+        if "-metadata" in self.label_attribute_name or self.label_attribute_name.endswith("-ref"):
+            raise ValueError("labelAttributeName must not contain '-metadata' nor end with '-ref' (Ground Truth)")
+        return self
+
+    @property
+    def max_capture_bytes(self) -> int:
+        return int(self.max_capture_mb * 1024 * 1024)
 
     @property
     def max_spool_bytes(self) -> int:

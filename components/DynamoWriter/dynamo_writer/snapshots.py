@@ -1,4 +1,5 @@
-"""Event snapshots: copied from EventTracker's work folder into the writer's spool folder, then to S3.
+"""Event snapshots (and data captures' frames): copied from EventTracker's work folder into the writer's
+spool folder, then to S3.
 
 EventTracker may delete its pictures once the writer receipted the event, so the writer copies both
 JPEG files (full frame and crop) into its own folder before the receipt, durably (written to a
@@ -9,7 +10,9 @@ size the message gives: a peer cannot make it upload anything else.
 
 A picture that cannot be read is :class:`SnapshotUnreadable` (the event is stored without it, the
 reason recorded); a copy the writer cannot write is :class:`SnapshotSpoolError` (the disk: the event
-is not receipted, and EventTracker sends it again).
+is not receipted, and EventTracker sends it again). A data capture's frame is copied the same way, by a
+copier of its own (source: EventTracker's captures folder, ``SMARTCAM_CAPTURE_SOURCE``), with
+:meth:`SnapshotCopier.copy_picture`.
 
 S3 keys: ``<prefix>/<thing>/<camera>/<yyyy>/<mm>/<dd>/<event id>/full.jpg`` and ``crop.jpg``, the date
 of the event's first sighting (UTC). An event's keys never change, so a better snapshot of the same
@@ -40,6 +43,7 @@ from smartcam.contracts import SnapshotRef
 log = logging.getLogger(__name__)
 
 SOURCE_ENV = "SMARTCAM_SNAPSHOT_SOURCE"
+CAPTURE_SOURCE_ENV = "SMARTCAM_CAPTURE_SOURCE"
 JPEG_MAGIC = b"\xff\xd8\xff"
 MAX_PICTURE_BYTES = 32 * 1024 * 1024  # far above any camera frame as JPEG; a bound on what is read
 CONTENT_TYPE = "image/jpeg"
@@ -93,6 +97,22 @@ class SnapshotCopier:
         except OSError as exc:
             raise SnapshotSpoolError(f"{type(exc).__name__}: {exc}") from exc
         return SpooledSnapshot(full_copy, crop_copy, len(full) + len(crop))
+
+    def copy_picture(self, key: str, name: str, path: str, size: int) -> Path:
+        """Copy one JPEG of ``size`` bytes named by a message to ``<folder>/<key>/<name>``, durably.
+        Raises SnapshotUnreadable or SnapshotSpoolError as :meth:`copy` does."""
+        data = self._read(path)
+        if len(data) != size:
+            raise SnapshotUnreadable(f"{path} has {len(data)} bytes, the message says {size}")
+        target = self.folder / key
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            copy = _write_durably(target / name, data)
+            _fsync_folder(target)
+            _fsync_folder(self.folder)
+        except OSError as exc:
+            raise SnapshotSpoolError(f"{type(exc).__name__}: {exc}") from exc
+        return copy
 
     def files(self) -> set[Path]:
         """Every picture in the folder (to find those no spooled event names after a crash)."""
@@ -160,7 +180,12 @@ def make_s3_client(config: DynamoWriterConfig) -> Any:
 
 def upload(client: Any, bucket: str, key: str, picture: Path) -> None:
     """PutObject of one picture: the same bytes to the same key again change nothing."""
-    client.put_object(Bucket=bucket, Key=key, Body=picture.read_bytes(), ContentType=CONTENT_TYPE)
+    put(client, bucket, key, picture.read_bytes(), CONTENT_TYPE)
+
+
+def put(client: Any, bucket: str, key: str, body: bytes, content_type: str) -> None:
+    """PutObject: the same bytes to the same key again change nothing."""
+    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
 
 def create_bucket_if_missing(client: Any, bucket: str, region: str | None) -> bool:

@@ -4,9 +4,11 @@
 (tracker, zones, open events), whose ``TrackEvent`` messages go out through the durable
 :class:`~event_tracker.delivery.EventDelivery` until DynamoWriter receipts them (``smartcam/receipts``).
 A snapshot's pixels are copied out of the frame ring the moment a track's best picture improves, and
-written as JPEG by :class:`~event_tracker.snapshots.Snapshots` when a message of its event goes out.
-A timer thread ends events whose objects went unseen when no frames come (a motion gate holds them
-back), sends again what the writer has not receipted, and publishes health.
+written as JPEG by :class:`~event_tracker.snapshots.Snapshots` when a message of its event goes out;
+frames the data-capture policy picks for labeling are made JPEG and sent to the writer by
+:class:`~event_tracker.data_capture.DataCapturer`. A timer thread ends events whose objects went unseen
+when no frames come (a motion gate holds them back), sends again what the writer has not receipted,
+and publishes health.
 
 One lock serializes the IPC handlers and the timer: a frame's work (10 people, the message parsed,
 events published to a fake nucleus) took under 2 ms on the 2-core development machine; a better
@@ -20,6 +22,7 @@ run's events covered are not tracked again. A clean stop ends every open event a
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from event_tracker.camera_tracks import CameraTracks
+from event_tracker.capture_store import CaptureStore
+from event_tracker.data_capture import DataCapturer
 from event_tracker.delivery import EventDelivery
 from event_tracker.events import ended_by_restart
 from event_tracker.settings import EventTrackerConfig
@@ -47,6 +52,8 @@ log = logging.getLogger(__name__)
 COMPONENT = "smartcam.EventTracker"
 EVENTS_ENV = "SMARTCAM_EVENTS_PATH"
 SNAPSHOTS_ENV = "SMARTCAM_SNAPSHOTS_DIR"
+CAPTURES_ENV = "SMARTCAM_CAPTURES_PATH"
+CAPTURES_DIR_ENV = "SMARTCAM_CAPTURES_DIR"
 TICK_S = 0.5  # how often unseen events are ended and due events sent again
 # Cameras tracked at once: far more than a device serves (CameraIngest configures at most 32); detections
 # of more are refused and counted, so a confused peer cannot grow the tracker's memory without end.
@@ -66,8 +73,10 @@ class EventTrackerApp:
         frame_root: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
         tick_s: float = TICK_S,
+        rng: random.Random | None = None,
     ) -> None:
-        """``frame_root``, ``clock`` and ``tick_s`` are for tests; a component takes the pipeline's root."""
+        """``frame_root``, ``clock``, ``tick_s`` and ``rng`` (the data capture's random sample) are for
+        tests; a component takes the pipeline's root."""
         self._ipc = ipc
         self._config = config
         self.thing = thing or thing_name()
@@ -81,6 +90,10 @@ class EventTrackerApp:
         self.snapshots = Snapshots(work_file(SNAPSHOTS_ENV, "{work:path}/snapshots"))
         self.delivery = EventDelivery(ipc, self.store, self.telemetry.counters, self.thing,
                                       iot_enabled=lambda: config.current.iot_events, clock=clock)
+        self.capture_store = CaptureStore(work_file(CAPTURES_ENV, "{work:path}/captures.sqlite3"))
+        self.telemetry.add_note(self.capture_store.problem)
+        self.captures = DataCapturer(ipc, self.capture_store, work_file(CAPTURES_DIR_ENV, "{work:path}/captures"),
+                                     self.telemetry.counters, frames=self._frames, rng=rng, clock=clock)
         self._cameras: dict[str, CameraTracks] = {}
         self._tracked_until: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -102,11 +115,13 @@ class EventTrackerApp:
         with self._lock:
             ended = self._end_restarted()
             self._tracked_until = self.store.tracked_until()
+            captures = self.captures.start()
         self._ipc.subscribe(topics.DETECTIONS, self.on_detections)
         self._thread.start()
         self.metrics.start()
         log.info("tracking; %d events the last run left open ended as restarted; %d events await receipts; "
-                 "store %s, snapshots in %s", ended, self.delivery.awaiting(), self.store.path, self.snapshots.root)
+                 "store %s, snapshots in %s; %d data captures await receipts", ended, self.delivery.awaiting(),
+                 self.store.path, self.snapshots.root, captures)
 
     def stop(self) -> None:
         self._stop.set()
@@ -118,6 +133,7 @@ class EventTrackerApp:
             for camera in self._cameras.values():
                 self._send(camera.end_all("shutdown", now, sent_at))
             self.store.close()
+            self.capture_store.close()
 
     def _events_open(self) -> dict[str | None, float]:
         """Events open per camera tracked since the start (0 for a camera whose events all ended)."""
@@ -147,7 +163,10 @@ class EventTrackerApp:
             result = camera.on_frame(detections, self._config.current, self._clock(), time.time())
             if result.stale:
                 self.telemetry.count("framesStale")
+                return
             self._send(result.messages)
+            self.captures.consider(detections, self._config.current.data_capture,
+                                   new_track=any(message.kind == "start" for message in result.messages))
 
     def on_receipts(self, topic: str, payload: Any) -> None:
         """Handler of smartcam/receipts (DynamoWriter's settle events; other stages' are not for us)."""
@@ -159,6 +178,7 @@ class EventTrackerApp:
         with self._lock:
             if not self._stop.is_set():
                 self.delivery.on_receipts(receipts)
+                self.captures.on_receipts(receipts)
 
     # the timer ------------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -170,6 +190,7 @@ class EventTrackerApp:
             for camera in self._cameras.values():
                 self._send(camera.expire(now, sent_at))
             self.delivery.tick()
+            self.captures.tick()
             self._prune_snapshots()
         if time.monotonic() >= self._next_health:
             self._next_health = time.monotonic() + self._config.current.health_interval_s
@@ -180,7 +201,8 @@ class EventTrackerApp:
             open_events = sum(camera.open_events for camera in self._cameras.values())
             detail = (f"{len(self._cameras)} cameras, {open_events} open events, {self.delivery.awaiting()} events "
                       f"await the writer's receipts, {len(self.snapshots)} snapshots "
-                      f"({self.snapshots.total_bytes / 1e6:.1f} MB)")
+                      f"({self.snapshots.total_bytes / 1e6:.1f} MB), {self.captures.awaiting()} data captures "
+                      f"({self.captures.pending_bytes / 1e6:.1f} MB) await the writer's receipts")
         return self.telemetry.health("ok", detail)
 
     # internals ------------------------------------------------------------------------------------

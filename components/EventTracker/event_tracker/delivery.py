@@ -94,8 +94,7 @@ class EventDelivery:
         if receipts.stage != WRITER:
             return []
         heard_before, self._writer_heard = self._writer_heard, True
-        announcement = not receipts.receipts and not receipts.events
-        if self._stages.restarted(receipts) and (heard_before or announcement):
+        if self._stages.restarted(receipts) and (heard_before or receipts.announcement):
             waiting = self.outbox.resend_all_now()
             log.info("DynamoWriter run %s: %d events without receipt sent again", receipts.instance, waiting)
             self.tick()

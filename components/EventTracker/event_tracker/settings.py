@@ -108,6 +108,58 @@ class SnapshotSettings(ComponentConfig):
     )
 
 
+class DataCaptureSettings(ComponentConfig):
+    """Frames picked for labeling: copied out of the ring with the model's predictions, to S3 through
+    DynamoWriter (a SageMaker Ground Truth manifest line and pre-annotations with each)."""
+
+    enabled: bool = Field(
+        False, description="Pick frames for labeling by the policy below and send each, with the model's "
+        "predictions, to DynamoWriter, which puts it in S3 under `captures/<thing>/<camera>/<date>/`."
+    )
+    uncertain_min: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.3, description="A frame whose best score (of SsdInference's results and weak candidates) is at least "
+        "this and below uncertainMax is captured: the model is unsure there."
+    )
+    uncertain_max: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.6, description="Upper end of the uncertainty band (excluded); equal to uncertainMin: no band."
+    )
+    new_tracks: bool = Field(
+        True, description="Capture the frame on which a new track is confirmed (its event starts): the first "
+        "sighting of each object that is not a one-frame false positive."
+    )
+    sample_rate: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="Probability that any other frame is captured (a random sample of what the camera sees, "
+        "empty frames included); 0: none."
+    )
+    max_per_hour: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        30, description="Most frames captured per camera in one clock hour (UTC, by capture time); beyond, frames "
+        "are not captured (counted capturesOverBudget)."
+    )
+    max_per_day: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        200, description="Most frames captured per camera in one UTC day (by capture time). Both bounds hold "
+        "across restarts (the counts are in the captures store)."
+    )
+    cameras: Annotated[list[Identifier], Field(max_length=MAX_CAMERAS)] = Field(
+        default_factory=list, description="Camera ids to capture from; empty: every camera."
+    )
+    max_pending_mb: Annotated[float, Field(gt=0, le=100_000)] = Field(
+        100.0, description="Most megabytes of captured frames kept in the work folder until DynamoWriter has them; "
+        "beyond, frames are not captured (counted capturesSkippedFull)."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DataCaptureSettings:
+        if self.uncertain_min > self.uncertain_max:
+            raise ValueError("uncertainMin must not exceed uncertainMax")
+        if self.max_per_hour > self.max_per_day:
+            raise ValueError("maxPerHour must not exceed maxPerDay")
+        return self
+
+    @property
+    def max_pending_bytes(self) -> int:
+        return int(self.max_pending_mb * 1024 * 1024)
+
+
 class EventTrackerConfig(ComponentConfig):
     tracking: TrackingSettings = Field(
         default_factory=TrackingSettings, description="How detections become tracks (the same for every camera)."
@@ -130,6 +182,11 @@ class EventTrackerConfig(ComponentConfig):
     )
     snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings, description=SnapshotSettings.__doc__)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description=MetricsSettings.__doc__)
+    data_capture: DataCaptureSettings = Field(
+        default_factory=DataCaptureSettings, description="Frames picked for labeling (README, \"Data capture for "
+        "labeling\"): copied out of the ring with the model's predictions, to S3 through DynamoWriter, with a "
+        "SageMaker Ground Truth manifest line each."
+    )
     health_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         30.0, description="Seconds between health messages on `smartcam/health/smartcam.EventTracker`."
     )

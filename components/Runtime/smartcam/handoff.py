@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from smartcam import topics
-from smartcam.contracts import MAX_RECEIPTS, Contract, EventReceipt, FrameReceipt, Receipts, parse
+from smartcam.contracts import MAX_RECEIPTS, CaptureReceipt, Contract, EventReceipt, FrameReceipt, Receipts, parse
 
 log = logging.getLogger(__name__)
 
@@ -232,10 +232,10 @@ class Publisher(Protocol):
 
 class ReceiptSender:
     """Batches one stage's receipts onto ``smartcam/receipts``: at most every ``interval_s``, or at
-    once when a batch is full. Frame receipts (:meth:`add`) and event receipts (:meth:`add_event`)
-    share the messages, up to ``MAX_RECEIPTS`` of each in one. A batch that cannot be published is
-    dropped with a log line: the producers send those frames and events again and get the same
-    receipts then."""
+    once when a batch is full. Frame receipts (:meth:`add`), event receipts (:meth:`add_event`) and
+    capture receipts (:meth:`add_capture`) share the messages, up to ``MAX_RECEIPTS`` of each in one.
+    A batch that cannot be published is dropped with a log line: the producers send those frames,
+    events and captures again and get the same receipts then."""
 
     def __init__(self, ipc: Publisher, stage: str, *, instance: str | None = None, interval_s: float = 0.1,
                  on_failure: Callable[[BaseException], None] = lambda _: None) -> None:
@@ -247,12 +247,13 @@ class ReceiptSender:
         self._lock = threading.Condition()
         self._batch: list[FrameReceipt] = []
         self._events: list[EventReceipt] = []
+        self._captures: list[CaptureReceipt] = []
         self._stop = False
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Announce this run (an empty batch) and start sending."""
-        self._send([], [])
+        self._send([], [], [])
         self._thread = threading.Thread(target=self._run, name=f"receipts-{self.stage}", daemon=True)
         self._thread.start()
 
@@ -268,6 +269,12 @@ class ReceiptSender:
             if len(self._events) >= MAX_RECEIPTS:
                 self._lock.notify()
 
+    def add_capture(self, receipt: CaptureReceipt) -> None:
+        with self._lock:
+            self._captures.append(receipt)
+            if len(self._captures) >= MAX_RECEIPTS:
+                self._lock.notify()
+
     def stop(self) -> None:
         with self._lock:
             self._stop = True
@@ -279,7 +286,7 @@ class ReceiptSender:
     def _run(self) -> None:
         while True:
             with self._lock:
-                if not self._stop and len(self._batch) < MAX_RECEIPTS and len(self._events) < MAX_RECEIPTS:
+                if not self._stop and max(len(self._batch), len(self._events), len(self._captures)) < MAX_RECEIPTS:
                     self._lock.wait(self._interval_s)
                 if self._stop:
                     return
@@ -290,16 +297,17 @@ class ReceiptSender:
             with self._lock:
                 batch, self._batch = self._batch[:MAX_RECEIPTS], self._batch[MAX_RECEIPTS:]
                 events, self._events = self._events[:MAX_RECEIPTS], self._events[MAX_RECEIPTS:]
-            if not batch and not events:
+                captures, self._captures = self._captures[:MAX_RECEIPTS], self._captures[MAX_RECEIPTS:]
+            if not batch and not events and not captures:
                 return
-            self._send(batch, events)
+            self._send(batch, events, captures)
 
-    def _send(self, batch: list[FrameReceipt], events: list[EventReceipt]) -> None:
-        # ``events`` absent when there are none: a message of frame receipts keeps its size.
+    def _send(self, batch: list[FrameReceipt], events: list[EventReceipt], captures: list[CaptureReceipt]) -> None:
+        # ``events`` and ``captures`` absent when there are none: a message of frame receipts keeps its size.
         message = Receipts(stage=self.stage, instance=self.instance, at=time.time(), receipts=batch,
-                           events=events or None)
+                           events=events or None, captures=captures or None)
         try:
             self._ipc.publish(topics.RECEIPTS, message)
         except Exception as exc:  # noqa: BLE001 - producers resend; the same receipts go out then
-            log.warning("%d receipts not published: %s", len(batch) + len(events), exc)
+            log.warning("%d receipts not published: %s", len(batch) + len(events) + len(captures), exc)
             self._on_failure(exc)

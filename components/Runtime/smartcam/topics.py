@@ -12,6 +12,8 @@ EVENTS = "smartcam/events"
 # Metrics for AWS's aws.greengrass.Cloudwatch component (its default topics; see smartcam.contracts.metrics).
 CLOUDWATCH_METRIC_PUT = "cloudwatch/metric/put"
 CLOUDWATCH_METRIC_PUT_STATUS = "cloudwatch/metric/put/status"
+# Frames picked for labeling, from EventTracker's capture policy to DynamoWriter (smartcam.contracts.captures).
+DATA_CAPTURES = "smartcam/data-captures"
 
 
 def health(component_name: str) -> str:

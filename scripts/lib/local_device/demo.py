@@ -60,6 +60,9 @@ METRICS_COMPONENTS = ("smartcam.CameraIngest", "smartcam.SsdInference", "smartca
 OTHER_CAMERA_FRAMES = 100
 # What the tracker watches on vtest.avi (coordinates 0..1 from the top left): the lawn below the
 # walkway, and a line across the walkway ("in" = walking left to right, as seen in the picture).
+# Data capture for labeling, on in the demo: uncertain frames, each new track's first frame and 1 frame in 50,
+# at most 30 a camera-hour (a few MB in the S3 stand-in).
+DEMO_CAPTURE = {"enabled": True, "sampleRate": 0.02, "maxPerHour": 30, "maxPerDay": 200}
 VTEST_ZONES = {
     "zones": [{"name": "lawn", "polygon": [[0.0, 0.43], [0.52, 0.62], [1.0, 0.85], [1.0, 1.0], [0.0, 1.0]],
                "labels": ["person"]}],
@@ -179,6 +182,19 @@ def snapshot_tiles(runtime: LocalRuntime, items: list[dict[str, Any]]) -> tuple[
     return tiles, missing
 
 
+def captured_for_labeling(runtime: LocalRuntime, thing: str) -> str:
+    """How many frames the data capture put in S3 for labeling so far (a JPEG, predictions, a manifest part)."""
+    s3 = local_client("s3", runtime.status()["standins"]["s3"])
+    prefix = f"captures/{thing}/{CAMERA}/"
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=LOCAL_SNAPSHOT_BUCKET, Prefix=prefix)
+    try:
+        parts = [e["Key"] for page in pages for e in page.get("Contents", []) if e["Key"].endswith(".manifest.jsonl")]
+    except ClientError as exc:  # no bucket yet: nothing was uploaded
+        return f"data capture for labeling: nothing in S3 yet ({exc.response['Error']['Code']})"
+    return (f"data capture for labeling: {len(parts)} frames in s3://{LOCAL_SNAPSHOT_BUCKET}/{prefix} so far (JPEG, "
+            "predictions and a Ground Truth manifest line each; bounded per camera-hour, so later runs add fewer)")
+
+
 def summarize(items: list[dict[str, Any]]) -> str:
     labels: dict[str, int] = {}
     for item in items:
@@ -225,16 +241,25 @@ def print_metrics(runtime: LocalRuntime, since: float) -> None:
     print(metrics_report(metrics_file, since=since))
 
 
+def demo_merges(camera: dict[str, Any], page_port: int, *, vtest: bool) -> dict[str, dict[str, Any]]:
+    """The demo's settings over recipes/dev.json: events, data capture on, metrics every few seconds, the
+    page's port, and on vtest.avi its zones."""
+    merges = pipeline_merges(camera=camera, store="events", page_port=page_port)
+    merges["smartcam.EventTracker"] = {"dataCapture": DEMO_CAPTURE}
+    if vtest:
+        merges["smartcam.EventTracker"]["cameras"] = {CAMERA: VTEST_ZONES}
+    for component in METRICS_COMPONENTS:  # the other settings of a component stay
+        merges.setdefault(component, {})["metrics"] = {"intervalS": METRICS_INTERVAL_S}
+    return merges
+
+
 def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
     demo = runtime.root / "demo"
     camera = camera_settings(args)
-    merges = pipeline_merges(camera=camera, store="events", page_port=(page_port := free_page_port()))
-    if args.source is None:
-        merges["smartcam.EventTracker"] = {"cameras": {CAMERA: VTEST_ZONES}}
-    for component in METRICS_COMPONENTS:  # the other settings of a component stay
-        merges.setdefault(component, {})["metrics"] = {"intervalS": METRICS_INTERVAL_S}
+    page_port = free_page_port()
     started_at = time.time()
-    document = write_overlay(demo / "deployment.json", merges, name="smartcam-local-demo")
+    document = write_overlay(demo / "deployment.json", demo_merges(camera, page_port, vtest=args.source is None),
+                             name="smartcam-local-demo")
     say(f"deployment document {document} (recipes/dev.json + local settings)")
     say("starting the local Greengrass runtime (the first run builds the device venv: about a minute)")
     runtime.up(document)
@@ -278,6 +303,7 @@ def run(args: argparse.Namespace, runtime: LocalRuntime) -> int:
             sheet = contact_sheet(tiles, demo / "events.jpg")
             say(f"contact sheet of the {len(tiles)} snapshots read back from S3: {sheet}")
         print_metrics(runtime, since=started_at)
+        say(captured_for_labeling(runtime, thing))
         problems = shortfalls(final, ends, items, missing, vtest=args.source is None)
         if problems:
             say("NOT everything arrived: " + "; ".join(problems))

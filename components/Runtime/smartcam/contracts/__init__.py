@@ -9,6 +9,8 @@ publishes contracts only). By topic:
 - capture: :class:`CaptureCommand` (operator -> CameraIngest), :class:`CaptureStatus` (its replies)
 - health: :class:`Health` (every component: health on local pub/sub, problem status on IoT Core)
 - events: :class:`TrackEvent` (EventTracker -> DynamoWriter, IoT Core), :class:`EventReceipt` (in Receipts)
+- captures: :class:`DataCapture` (EventTracker -> DynamoWriter: frames for labeling), :class:`CaptureReceipt`
+  (in Receipts), :class:`CapturePredictions` (the predictions file in S3)
 - receipts: :class:`Receipts` (each stage -> the stages before it), :class:`FrameAccounting`
 - writer: :class:`WriterReport` (DynamoWriter -> IoT Core)
 - metrics: :class:`MetricPut` (every component -> AWS's ``aws.greengrass.Cloudwatch``; AWS's format, no
@@ -27,6 +29,14 @@ from smartcam.contracts.base import (
     parse,
 )
 from smartcam.contracts.capture import CaptureCommand, CaptureStatus
+from smartcam.contracts.captures import (
+    CAPTURE_REASONS,
+    MAX_CAPTURE_PREDICTIONS,
+    CapturePredictions,
+    CaptureReason,
+    CaptureReceipt,
+    DataCapture,
+)
 from smartcam.contracts.detections import (
     Box,
     Detection,
@@ -83,10 +93,12 @@ from smartcam.contracts.receipts import (
 from smartcam.contracts.writer import MAX_CONFIRMATIONS, Confirmation, EventSpoolDepth, SpoolDepth, WriterReport
 
 __all__ = [
+    "CAPTURE_REASONS",
     "DECODER_TYPES",
     "EVALUATION_RECORD_SCHEMA",
     "EVALUATION_SCHEMA",
     "MANIFEST_FILE",
+    "MAX_CAPTURE_PREDICTIONS",
     "MAX_CONFIRMATIONS",
     "MAX_EVENT_ZONES",
     "MAX_MESSAGE_BYTES",
@@ -98,11 +110,15 @@ __all__ = [
     "UNITS",
     "Box",
     "CaptureCommand",
+    "CapturePredictions",
+    "CaptureReason",
+    "CaptureReceipt",
     "CaptureStatus",
     "ClassFigures",
     "Confirmation",
     "Contract",
     "ContractError",
+    "DataCapture",
     "DecoderSpec",
     "Detection",
     "DetectionSummary",

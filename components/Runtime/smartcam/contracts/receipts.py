@@ -18,7 +18,8 @@ Outcomes, by the stage that decides them:
   it could not be used (a reference that does not fit the ring, no usable model; ``detail`` says why).
 
 Events (:mod:`smartcam.contracts.events`) are receipted the same way, by DynamoWriter to
-EventTracker, in ``events``.
+EventTracker, in ``events``; data captures for labeling (:mod:`smartcam.contracts.captures`) in
+``captures``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from smartcam.contracts.base import Contract, Count, Detail, EpochSeconds, Identifier, RequestId
+from smartcam.contracts.captures import CaptureReceipt
 from smartcam.contracts.events import EventReceipt
 
 Outcome = Literal["stored", "summarized", "no_detections", "dropped", "expired", "refused", "lost"]
@@ -59,6 +61,13 @@ class Receipts(Contract):
     # DynamoWriter's receipts for events (absent when there are none, so a message of frame receipts
     # keeps its size).
     events: Annotated[list[EventReceipt], Field(max_length=MAX_RECEIPTS)] | None = None
+    # ... and for data captures (absent when there are none).
+    captures: Annotated[list[CaptureReceipt], Field(max_length=MAX_RECEIPTS)] | None = None
+
+    @property
+    def announcement(self) -> bool:
+        """An empty message: the stage's run announces itself."""
+        return not self.receipts and not self.events and not self.captures
 
 
 class FrameAccounting(Contract):
