@@ -1,14 +1,14 @@
 """Data capture for labeling: frames the policy picks, copied out of the ring and sent to DynamoWriter
 until it receipts them.
 
-For each tracked frame the policy (:mod:`event_tracker.capture_policy`) says why it is wanted, if at all,
-and the camera's budget whether it may be taken. A frame taken is made a JPEG out of the ring at once
+For each tracked frame the policy (:mod:`event_tracker.capture_policy`) says why it is wanted, if at all, and
+the camera's budget whether it may be taken. A frame taken is made a JPEG out of the ring at once
 (:func:`smartcam.frames.frame_as_jpeg`, at the camera's JPEG quality) to ``<captures folder>/<frame id>.jpg``
 (0640, whole or not at all), and a :class:`~smartcam.contracts.DataCapture` naming it, with the model's
 predictions, goes into a durable outbox (:class:`~event_tracker.capture_store.CaptureStore`, in the same
-transaction as the camera's counts) and out on ``smartcam/data-captures``. It is sent again as events are (the writer's new
-run, or a back-off without a receipt); DynamoWriter's ``CaptureReceipt`` (stored or lost) settles it and
-the JPEG is deleted: the writer has its own copy by then.
+transaction as the camera's counts) and out on ``smartcam/data-captures``. It is sent again as events are (the
+writer's new run, or a back-off without a receipt); DynamoWriter's ``CaptureReceipt`` (stored or lost) settles
+it and the JPEG is deleted: the writer has its own copy by then.
 
 Bounded: the budget per camera, and ``maxPendingMb`` of JPEGs waiting for the writer. At start the
 outbox is restored from the store and any JPEG no capture names (a crash between writing it and
