@@ -35,7 +35,7 @@ def tuning_target(build: str, cores: int) -> tvm.target.Target:
 
 
 def tune(tflite_file: Path, build: str, trials: int, work_dir: Path, *, per_iteration: int, cores: int,
-         seed: int, only: list[str] | None = None) -> dict:
+         seed: int, only: list[str] | None = None, population: int = 128) -> dict:
     module, params = relay_module(tflite_file)
     target = tuning_target(build, cores)
     started = time.perf_counter()
@@ -46,8 +46,11 @@ def tune(tflite_file: Path, build: str, trials: int, work_dir: Path, *, per_iter
     if only and len(tasks) != len(only):
         unknown = sorted(set(only) - {task.task_name for task in tasks})
         raise SystemExit(f"tvm_tune: no such operator in this model: {', '.join(unknown)}")
+    # A smaller population and fewer generations than TVM's defaults (512, 4): on two shared cores the default
+    # search took about a minute per round, longer than measuring its candidates.
+    strategy = ms.search_strategy.EvolutionarySearch(population_size=population, genetic_num_iters=2)
     contexts, weights = ms.relay_integration.extracted_tasks_to_tune_contexts(
-        tasks, str(work_dir), seed=seed, num_tuning_cores=cores)
+        tasks, str(work_dir), strategy=strategy, seed=seed, num_tuning_cores=cores)
     database = ms.relay_integration.tune_tasks(
         tasks=contexts, task_weights=weights, work_dir=str(work_dir), max_trials_global=trials,
         num_trials_per_iter=per_iteration)
@@ -69,6 +72,7 @@ def main() -> None:
     parser.add_argument("--per-iteration", type=int, default=32, help="candidates measured per search round")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--population", type=int, default=128, help="evolutionary search population per round")
     parser.add_argument("--task", action="append", help="tune only this operator (repeatable; MetaSchedule's task "
                         "name, e.g. the heaviest ones of a profile); default: every operator but layout transforms")
     parser.add_argument("--work-dir", type=Path, required=True)
@@ -81,7 +85,8 @@ def main() -> None:
         print(json.dumps({"build": args.build, "records": str(out), "kept": tuning_records.check_folder(out)}))
         return
     print(json.dumps(tune(args.tflite_file, args.build, args.trials, args.work_dir, per_iteration=args.per_iteration,
-                          cores=args.cores, seed=args.seed, only=args.task)))
+                          cores=args.cores, seed=args.seed, only=args.task,
+                          population=args.population)))
 
 
 if __name__ == "__main__":

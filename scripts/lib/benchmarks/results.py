@@ -711,6 +711,7 @@ class TuningResult(StampedResult[PipelineMachine]):
     target: str
     records: str
     runs: list[TuningRun]
+    noise_margin: float
     tuned_is_faster: bool
 
 
