@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import tvm
 import tvm.tir.tensor_intrin.x86  # registers the AVX-512/VNNI intrinsics x86 schedule rules name
 from tvm import meta_schedule as ms
@@ -80,3 +81,46 @@ def write_best_only(source: ms.database.Database, folder: Path) -> None:
         (folder / name).unlink(missing_ok=True)
     source.dump_pruned(ms.database.JSONDatabase(path_workload=str(folder / WORKLOADS),
                                                 path_tuning_record=str(folder / RECORDS), allow_missing=True))
+
+
+def computes_the_same(record: ms.database.TuningRecord, rng: np.random.Generator, tolerance: float = 1e-4) -> bool:
+    """Whether the record's schedule computes what its unscheduled operator computes, on random inputs. TVM's
+    runner times candidates without checking their results, so a schedule that miscompiles can win the search."""
+    reference = record.workload.mod
+    schedule = tvm.tir.Schedule(reference)
+    record.trace.apply_to_schedule(schedule, remove_postproc=False)
+    target = tvm.target.Target(record.target)
+    arrays = [rng.uniform(-1, 1, [int(d) for d in info.shape]).astype(info.dtype)
+              for info in ms.arg_info.ArgInfo.from_prim_func(reference["main"])]
+    results = []
+    for mod in (reference, schedule.mod):
+        buffers = [tvm.nd.array(array) for array in arrays]
+        tvm.build(mod, target=target)(*buffers)
+        results.append([buffer.numpy() for buffer in buffers])
+    return all(np.allclose(a, b, rtol=tolerance, atol=tolerance) for a, b in zip(*results, strict=True))
+
+
+def write_best_valid(source: ms.database.Database, folder: Path, *, candidates: int = 8) -> dict[str, int]:
+    """Like write_best_only, but each operator's record is the fastest of its ``candidates`` best that
+    computes_the_same; an operator none of them passes for gets no record (TVM's default schedule).
+    Returns how many operators were kept, and how many schedules were refused."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (WORKLOADS, RECORDS):
+        (folder / name).unlink(missing_ok=True)
+    target = ms.database.JSONDatabase(path_workload=str(folder / WORKLOADS),
+                                      path_tuning_record=str(folder / RECORDS), allow_missing=True)
+    workloads = {}
+    for record in source.get_all_tuning_records():
+        workloads.setdefault(tvm.ir.structural_hash(record.workload.mod), record.workload)
+    kept = refused = 0
+    for workload in workloads.values():
+        for record in source.get_top_k(workload, candidates):
+            if computes_the_same(record, rng):
+                target.commit_tuning_record(ms.database.TuningRecord(
+                    record.trace, target.commit_workload(workload.mod), record.run_secs, record.target,
+                    record.args_info))
+                kept += 1
+                break
+            refused += 1
+    return {"operators_kept": kept, "schedules_refused": refused}

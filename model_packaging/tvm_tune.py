@@ -4,7 +4,8 @@ Runs in the build venv on a machine of the build's CPU level (the search measure
 an hour or more of CPU, so run it niced:
     nice -n 19 python -m model_packaging.tvm_tune MODEL.tflite --build dlr-avx512 --trials 1500 \\
         --work-dir /path/to/scratch
-The search's full log and database stay in --work-dir; the best record per operator goes to
+The search's full log and database stay in --work-dir; the best record per operator that computes what the
+operator computes (checked on random inputs: TVM's runner only times candidates) goes to
 model_packaging/tuning/<build>/ (tuning_records.py), which `make model` applies to that build. A search stopped
 early (the database grows as it goes) keeps what it found: `... --keep-best-only --work-dir DIR`.
 """
@@ -56,9 +57,9 @@ def tune(tflite_file: Path, build: str, trials: int, work_dir: Path, *, per_iter
         num_trials_per_iter=per_iteration)
     seconds = time.perf_counter() - started
     out = tuning_records.folder_for(build)
-    tuning_database.write_best_only(database, out)
+    checked = tuning_database.write_best_valid(database, out)
     return {"build": build, "target": str(target), "trials": trials, "tasks": len(tasks),
-            "tuning_seconds": round(seconds), "records": str(out)}
+            "tuning_seconds": round(seconds), "records": str(out), **checked}
 
 
 def main() -> None:
@@ -81,8 +82,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.keep_best_only:
         out = tuning_records.folder_for(args.build)
-        tuning_database.write_best_only(ms.database.JSONDatabase(work_dir=str(args.work_dir), allow_missing=False), out)
-        print(json.dumps({"build": args.build, "records": str(out), "kept": tuning_records.check_folder(out)}))
+        searched = ms.database.JSONDatabase(work_dir=str(args.work_dir), allow_missing=False)
+        print(json.dumps({"build": args.build, "records": str(out), **tuning_database.write_best_valid(searched, out)}))
         return
     print(json.dumps(tune(args.tflite_file, args.build, args.trials, args.work_dir, per_iteration=args.per_iteration,
                           cores=args.cores, seed=args.seed, only=args.task,
