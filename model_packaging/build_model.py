@@ -144,7 +144,8 @@ def main() -> None:
     parser.add_argument("--untuned", action="store_true",
                         help="ignore model_packaging/tuning/ (every build with TVM's default schedules)")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    logging.basicConfig(format="%(name)s: %(message)s")
+    logging.getLogger("model_packaging").setLevel(logging.INFO)  # which builds get tuning records
     started = time.perf_counter()
     builds = {key: card.DLR_BUILDS[key] for key in args.build or card.DLR_BUILDS}
     try:
