@@ -32,6 +32,7 @@ from model_packaging.preprocess import load_rgb_resized, normalize
 from model_packaging.quantize import quantize_onnx
 from model_packaging.reference_decoder import decode
 from model_packaging.sample_images import fetch_sample_images
+from smartcam.contracts import MANIFEST_FILE
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "components" / "SsdModelStore" / "model"
@@ -73,6 +74,12 @@ def build_model_folder(upstream: object, staging: Path, scratch: Path, builds: d
     tf_export.export_tflite(cut_file, staging / "model.tflite")
     tf_export.export_onnx(cut, staging / "model.onnx")
     quantize_onnx(staging / "model.onnx", staging / card.INT8_FILE)
+    return compile_builds(staging, builds, tuning, keep_from=keep_from, kept=kept)
+
+
+def compile_builds(staging: Path, builds: dict[str, str], tuning: dict[str, Path], *, keep_from: Path | None,
+                   kept: dict[str, str]) -> dict[str, dict]:
+    """Compiles each DLR build from staging/model.tflite, adds the kept ones and writes model.json."""
     compiled = {key: compile_dlr(staging / "model.tflite", staging / key, target, tuning.get(key))
                 for key, target in builds.items()}
     if kept and keep_from is not None:
@@ -82,6 +89,14 @@ def build_model_folder(upstream: object, staging: Path, scratch: Path, builds: d
     every_build = {key: target for key, target in card.DLR_BUILDS.items() if key in compilers}
     write_model_json(staging, sample_metadata(sample_runtimes(every_build, compilers)))
     return compiled
+
+
+def recompile_dlr_only(out: Path, staging: Path, builds: dict[str, str], tuning: dict[str, Path],
+                       kept: dict[str, str]) -> dict[str, dict]:
+    """--dlr-only: the folder as it is (exports, anchors, labels, kept builds), with ``builds`` recompiled from
+    its own model.tflite and model.json rewritten; no TensorFlow run, so the exports stay byte for byte."""
+    shutil.copytree(out, staging, ignore=shutil.ignore_patterns(MANIFEST_FILE, *builds, *kept))
+    return compile_builds(staging, builds, tuning, keep_from=out, kept=kept)
 
 
 def record_expected_detections(upstream: object, model_dir: Path, testdata: Path, scratch: Path) -> dict:
@@ -141,6 +156,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="model folder to (re)write")
     parser.add_argument("--testdata", type=Path, default=DEFAULT_TESTDATA, help="where images + expected JSON go")
     parser.add_argument("--skip-expected", action="store_true", help="do not refresh the test images/expectations")
+    parser.add_argument("--dlr-only", action="store_true",
+                        help="recompile only the --build DLR builds from --out's own model.tflite (no TensorFlow; "
+                        "the exports and expectations stay as they are), e.g. to apply new tuning records")
     parser.add_argument("--untuned", action="store_true",
                         help="ignore model_packaging/tuning/ (every build with TVM's default schedules)")
     args = parser.parse_args()
@@ -155,16 +173,20 @@ def main() -> None:
         raise SystemExit(f"build_model: {exc} (or build with --untuned)") from None
     except KeptBuildError as exc:
         raise SystemExit(f"build_model: {exc}") from None
-    upstream = tf_export.load_graph_def(tf_export.upstream_graph_path())
     with tempfile.TemporaryDirectory(prefix="smartcam-model-") as tmp:
         scratch = Path(tmp)
         staging = scratch / "model"
-        try:
-            compiled = build_model_folder(upstream, staging, scratch, builds, tuning, keep_from=args.out, kept=kept)
-        except KeptBuildError as exc:
-            raise SystemExit(f"build_model: {exc}") from None
-        if not args.skip_expected:
-            record_expected_detections(upstream, staging, args.testdata, scratch)
+        if args.dlr_only:
+            compiled = recompile_dlr_only(args.out, staging, builds, tuning, kept)
+        else:
+            upstream = tf_export.load_graph_def(tf_export.upstream_graph_path())
+            try:
+                compiled = build_model_folder(upstream, staging, scratch, builds, tuning, keep_from=args.out,
+                                              kept=kept)
+            except KeptBuildError as exc:
+                raise SystemExit(f"build_model: {exc}") from None
+            if not args.skip_expected:
+                record_expected_detections(upstream, staging, args.testdata, scratch)
         _replace_folder(staging, args.out)
     sizes = {path.relative_to(args.out).as_posix(): path.stat().st_size for path in sorted(args.out.rglob("*"))
              if path.is_file()}

@@ -18,6 +18,7 @@ from model_packaging.tuning_records import (
     check_folder,
     folders_to_apply,
 )
+from repo_layout import REPO_ROOT
 
 WORKLOAD_LINE = json.dumps(["123", "base64 of an IRModule"])
 RECORD_LINE = json.dumps([0, [[[], []], [0.001], {"kind": "llvm", "mcpu": "skylake-avx512"}, []]])
@@ -84,3 +85,9 @@ def test_committed_records_are_for_their_builds_cpu_and_small(build):
         assert target["mcpu"] == mcpu
         assert run_secs and all(0 < seconds < 1 for seconds in run_secs)
     assert sum(path.stat().st_size for path in folder.iterdir()) < 8_000_000  # best record per operator only
+
+
+@pytest.mark.parametrize("build", COMMITTED)
+def test_a_build_with_committed_records_ships_compiled_with_them(build):
+    model_json = json.loads((REPO_ROOT / "components" / "SsdModelStore" / "model" / "model.json").read_text())
+    assert model_json["runtimes"][build]["compiler"].endswith(f"MetaSchedule schedules from model_packaging/tuning/{build}")
