@@ -90,4 +90,5 @@ def test_committed_records_are_for_their_builds_cpu_and_small(build):
 @pytest.mark.parametrize("build", COMMITTED)
 def test_a_build_with_committed_records_ships_compiled_with_them(build):
     model_json = json.loads((REPO_ROOT / "components" / "SsdModelStore" / "model" / "model.json").read_text())
-    assert model_json["runtimes"][build]["compiler"].endswith(f"MetaSchedule schedules from model_packaging/tuning/{build}")
+    compiler = model_json["runtimes"][build]["compiler"]
+    assert compiler.endswith(f"MetaSchedule schedules from model_packaging/tuning/{build}")
