@@ -1,5 +1,5 @@
 """A DLR build's MetaSchedule record folder (tuning_records.py) as a TVM database: loaded strictly, counted
-while the compiler reads it, written back keeping only the best record of each operator."""
+while the compiler reads it, written from a search keeping the best correct record of each operator."""
 
 from __future__ import annotations
 
@@ -73,16 +73,6 @@ class CountingDatabase(ms.database.PyDatabase):
         return len(self.inner)
 
 
-def write_best_only(source: ms.database.Database, folder: Path) -> None:
-    """The best record of each workload in ``source``, as a new database in ``folder``: what gets committed
-    (the thousands of candidates the search measured are not needed to apply it)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in (WORKLOADS, RECORDS):
-        (folder / name).unlink(missing_ok=True)
-    source.dump_pruned(ms.database.JSONDatabase(path_workload=str(folder / WORKLOADS),
-                                                path_tuning_record=str(folder / RECORDS), allow_missing=True))
-
-
 def computes_the_same(record: ms.database.TuningRecord, rng: np.random.Generator, tolerance: float = 1e-4) -> bool:
     """Whether the record's schedule computes what its unscheduled operator computes, on random inputs. TVM's
     runner times candidates without checking their results, so a schedule that miscompiles can win the search."""
@@ -101,7 +91,8 @@ def computes_the_same(record: ms.database.TuningRecord, rng: np.random.Generator
 
 
 def write_best_valid(source: ms.database.Database, folder: Path, *, candidates: int = 8) -> dict[str, int]:
-    """Like write_best_only, but each operator's record is the fastest of its ``candidates`` best that
+    """One record per operator of ``source``, as a new database in ``folder`` (what gets committed: the search's
+    thousands of measured candidates are not needed to apply it): the fastest of its ``candidates`` best that
     computes_the_same; an operator none of them passes for gets no record (TVM's default schedule).
     Returns how many operators were kept, and how many schedules were refused."""
     rng = np.random.default_rng(0)

@@ -30,6 +30,11 @@ def test_records_of_the_module_replace_the_default_schedules(tmp_path):
     assert result["max_abs_difference"] < 1e-4  # the same convolution, another loop order
 
 
+def test_the_correctness_check_passes_schedules_that_compute_the_operator(tmp_path):
+    probe("records", str(tmp_path / "r"))
+    assert probe("check", str(tmp_path / "r"))["compute_the_same"] == [True, True, True]
+
+
 def test_records_of_another_module_cover_only_what_they_share(tmp_path):
     probe("records", str(tmp_path / "r"), "--channels", "4")
     applied = probe("compile", str(tmp_path / "r"))["applied"]

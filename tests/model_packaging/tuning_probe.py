@@ -3,6 +3,7 @@ MetaSchedule records for it, and tvm_compile.build with and without them. Prints
 
     python -m tests.model_packaging.tuning_probe records DIR [--channels N] [--size N]
     python -m tests.model_packaging.tuning_probe compile DIR
+    python -m tests.model_packaging.tuning_probe check DIR
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tvm import meta_schedule as ms
 from tvm import relay
 from tvm.contrib import graph_executor
 
-from model_packaging import tuning_records
+from model_packaging import tuning_database, tuning_records
 from model_packaging.model_card import DLR_BUILDS
 from model_packaging.tvm_compile import build
 
@@ -74,13 +75,17 @@ def compile_both(folder: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("action", choices=("records", "compile"))
+    parser.add_argument("action", choices=("records", "compile", "check"))
     parser.add_argument("folder", type=Path)
     parser.add_argument("--channels", type=int, default=8, help="records for a convolution with this many outputs")
     parser.add_argument("--size", type=int, default=16, help="records for an input of this height and width")
     args = parser.parse_args()
     if args.action == "records":
         print(json.dumps({"records": write_records(args.folder, args.channels, args.size)}))
+    elif args.action == "check":
+        records = tuning_database.load(args.folder).get_all_tuning_records()
+        rng = np.random.default_rng(0)
+        print(json.dumps({"compute_the_same": [tuning_database.computes_the_same(r, rng) for r in records]}))
     else:
         print(json.dumps(compile_both(args.folder)))
 
