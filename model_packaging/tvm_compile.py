@@ -1,8 +1,10 @@
 """Compile the TFLite export with hhb-tvm (TVM 0.16 Relay) into the SageMaker Neo / DLR 1.6 layout.
 
 Runs in the build venv, in its own process (TVM's LLVM and TensorFlow's do not share a process well):
-    python -m model_packaging.tvm_compile MODEL.tflite OUT_DIR [--target TARGET]
-Writes OUT_DIR/model.so, model.json, model.params and model.meta (output names, read by DLR).
+    python -m model_packaging.tvm_compile MODEL.tflite OUT_DIR [--target TARGET] [--tuning RECORDS_DIR]
+Writes OUT_DIR/model.so, model.json, model.params and model.meta (output names, read by DLR). With --tuning, the
+operators that folder has MetaSchedule records of (model_packaging/tuning/<build>/, made by tvm_tune.py) get the
+tuned schedules, the others TVM's defaults.
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ import tflite
 # reproducible builds use the schedules' own defaults instead (x86 builds never found any either).
 os.environ.setdefault("TOPHUB_LOCATION", "NONE")
 import tvm
+from tvm import meta_schedule as ms
 from tvm import relay
 
 from model_packaging import model_card as card
+from model_packaging import tuning_database, tuning_records
 
 LIBRARY = "model.so"
 GRAPH = "model.json"
 PARAMS = "model.params"
 META = "model.meta"
+INPUT_SHAPE = (1, card.INPUT_SIZE, card.INPUT_SIZE, 3)
 _NDARRAY_LIST_MAGIC = 0xF7E58D4F05049CB7
 _NDARRAY_MAGIC = 0xDD5E40F096B4A13F
 # numpy dtype -> DLPack (type code, bits): 0 int, 1 uint, 2 float
@@ -66,19 +71,42 @@ def linker_for(target: str) -> str | None:
     return None
 
 
-def compile_tflite(tflite_file: Path, out_dir: Path, target: str) -> dict:
+def relay_module(tflite_file: Path) -> tuple[tvm.IRModule, dict]:
+    """The TFLite export as Relay, convolutions in NCHW: what every build compiles and what tuning tunes."""
     model = tflite.Model.GetRootAsModel(tflite_file.read_bytes(), 0)
-    shape = (1, card.INPUT_SIZE, card.INPUT_SIZE, 3)
     module, params = relay.frontend.from_tflite(
-        model, shape_dict={card.INPUT_TENSOR: shape}, dtype_dict={card.INPUT_TENSOR: "float32"}
+        model, shape_dict={card.INPUT_TENSOR: INPUT_SHAPE}, dtype_dict={card.INPUT_TENSOR: "float32"}
     )
-    started = time.perf_counter()
     with tvm.transform.PassContext(opt_level=3):
         # The TFLite frontend keeps NHWC; TVM's x86 schedules are tuned for NCHW (several times faster).
         module = tvm.transform.Sequential([
             relay.transform.ConvertLayout({"nn.conv2d": ["NCHW", "default"]}),
         ])(module)
-        factory = relay.build(module, target=tvm.target.Target(target), params=params)
+    return module, params
+
+
+def build(module: tvm.IRModule, params: dict, target: str, tuning: Path | None = None) -> tuple[object, dict | None]:
+    """relay.build at opt level 3; with ``tuning`` (a MetaSchedule record folder, tuning_records.py) the operators
+    it has records of get the tuned schedules, the others TVM's defaults. Returns the GraphExecutorFactory and
+    what the records covered (None untuned); TuningRecordsError if the folder is broken or matches nothing."""
+    if tuning is None:
+        with tvm.transform.PassContext(opt_level=3):
+            return relay.build(module, target=tvm.target.Target(target), params=params), None
+    database = tuning_database.CountingDatabase(tuning_database.load(tuning))
+    factory = ms.relay_integration.compile_relay(database, module, tvm.target.Target(target), params)
+    if not database.found:
+        raise tuning_records.TuningRecordsError(
+            f"{tuning}: no record matches any of the model's {len(database.missing)} operators "
+            "(made for another model, target or TVM version?): retune, or compile without them")
+    return factory, {"records": str(tuning), "operators_tuned": len(database.found),
+                     "operators": len(database.found | database.missing)}
+
+
+def compile_tflite(tflite_file: Path, out_dir: Path, target: str, tuning: Path | None = None) -> dict:
+    """``tuning``: a MetaSchedule record folder to apply (see build); None compiles with TVM's defaults."""
+    module, params = relay_module(tflite_file)
+    started = time.perf_counter()
+    factory, applied = build(module, params, target, tuning)
     seconds = time.perf_counter() - started
     out_dir.mkdir(parents=True, exist_ok=True)
     # Export the plain module, not the GraphExecutorFactory: DLR 1.6 cannot load the factory.
@@ -89,7 +117,7 @@ def compile_tflite(tflite_file: Path, out_dir: Path, target: str) -> dict:
     (out_dir / PARAMS).write_bytes(serialize_params(compiled_params))
     meta = {
         "Model": {
-            "Inputs": [{"name": card.INPUT_TENSOR, "shape": list(shape), "dtype": "float32"}],
+            "Inputs": [{"name": card.INPUT_TENSOR, "shape": list(INPUT_SHAPE), "dtype": "float32"}],
             "Outputs": [
                 {"name": card.BOX_ENCODINGS, "dtype": "float32"},
                 {"name": card.CLASS_PREDICTIONS, "dtype": "float32"},
@@ -98,7 +126,8 @@ def compile_tflite(tflite_file: Path, out_dir: Path, target: str) -> dict:
         "Compiler": {"name": "hhb-tvm", "tvm_version": tvm.__version__, "target": target},
     }
     (out_dir / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return {"compile_seconds": round(seconds, 1), "tvm_version": tvm.__version__, "target": target}
+    return {"compile_seconds": round(seconds, 1), "tvm_version": tvm.__version__, "target": target,
+            "tuning": applied}
 
 
 def main() -> None:
@@ -106,8 +135,13 @@ def main() -> None:
     parser.add_argument("tflite_file", type=Path)
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--target", default=card.DEFAULT_TARGET)
+    parser.add_argument("--tuning", type=Path, help="a MetaSchedule record folder to apply (tuning_records.py)")
     args = parser.parse_args()
-    print(json.dumps(compile_tflite(args.tflite_file, args.out_dir, args.target)))
+    try:
+        result = compile_tflite(args.tflite_file, args.out_dir, args.target, args.tuning)
+    except tuning_records.TuningRecordsError as exc:
+        raise SystemExit(f"tvm_compile: {exc}") from None
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

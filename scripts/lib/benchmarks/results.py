@@ -734,10 +734,38 @@ class OperatorViewResult(StampedResult[PipelineMachine]):
     targets: OperatorViewTargets
 
 
+# tuning ----------------------------------------------------------------------------------------------
+class BuildTimes(ResultPart):
+    repeat_medians_ms: list[float]
+    min_ms: float
+    median_ms: float
+
+
+class TuningRun(ResultPart):
+    threads: int
+    repeats: int
+    frames_per_repeat: int
+    untuned: BuildTimes
+    tuned: BuildTimes
+    tuned_vs_untuned: float
+    tuned_wins_repeats: int
+    max_abs_output_difference: float
+
+
+class TuningResult(StampedResult[PipelineMachine]):
+    build: str
+    target: str
+    records: str
+    runs: list[TuningRun]
+    noise_margin: float
+    tuned_is_faster: bool
+
+
 # by benchmark name (benchmarks.NAMES); a variant's file, "pipeline-threads1.json", is read as its benchmark's
 RESULT_MODELS: dict[str, type[BenchResult]] = {
     "ipc": IpcResult, "capture": CaptureResult, "inference": InferenceResult, "writer": WriterResult,
     "events": EventsResult, "pipeline": PipelineResult, "tracking": TrackingResult, "cameras": CamerasResult,
     "operator_view": OperatorViewResult,
+    "tuning": TuningResult,
 }
 

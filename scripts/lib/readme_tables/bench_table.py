@@ -22,6 +22,7 @@ from benchmarks.results import (
     OperatorViewResult,
     PipelineResult,
     TrackingResult,
+    TuningResult,
     WriterResult,
 )
 from readme_tables.config_reference import GE, LE, TIMES, cell
@@ -104,6 +105,14 @@ def bench_inference(data: InferenceResult) -> list[BenchRow]:
         rows += _rows((f"DLR build run here / fastest ({checks.fastest_backend}), {run.threads} thread(s)",
                        _times(checks.dlr_vs_fastest), _target(LE, _times(checks.dlr_vs_fastest_target))))
     return rows
+
+
+def bench_tuning(data: TuningResult) -> list[BenchRow]:
+    target = "tuned build shipped only if faster" + (" (it is)" if data.tuned_is_faster else " (it is not)")
+    return [(f"{data.build} untuned / MetaSchedule-tuned, {run.threads} thread(s): median of {run.repeats} "
+             "repeat medians",
+             f"{run.untuned.median_ms:.2f} ms / {run.tuned.median_ms:.2f} ms = {run.tuned_vs_untuned:.2f}{TIMES}, "
+             f"tuned faster in {run.tuned_wins_repeats}/{run.repeats}", target) for run in data.runs]
 
 
 def bench_writer(data: WriterResult) -> list[BenchRow]:
@@ -317,6 +326,7 @@ BENCH_READERS: dict[str, Callable[[str], tuple[BenchResult, list[BenchRow]]]] = 
     "events": _reader(EventsResult, bench_events), "pipeline": _reader(PipelineResult, bench_pipeline),
     "tracking": _reader(TrackingResult, bench_tracking), "cameras": _reader(CamerasResult, bench_cameras),
     "operator_view": _reader(OperatorViewResult, bench_operator_view),
+    "tuning": _reader(TuningResult, bench_tuning),
 }
 BENCH_ORDER = NAMES
 
