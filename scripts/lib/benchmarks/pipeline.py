@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of the whole pipeline on the local Greengrass runtime, against the standalone model.
 
-    .venv/bin/python scripts/bench.py pipeline [--rates 5,10,20,30,45,60] [--seconds 15] [--threads 2]
+    .venv/bin/python scripts/bench.py pipeline [--rates 5,10,20,30,45,60,75,90] [--seconds 15] [--threads 2]
                                                [--out docs/bench/pipeline.json] [--plot docs/bench/pipeline.png]
 
 1. Standalone model: the component's frame path (ssd_inference.frame_path) with the packaged model on
@@ -20,7 +20,9 @@
    - per-stage times from the items (latencyMs) and CPU ms per stored frame of every process, and the
      same outside the model (SsdInference's less the standalone model's CPU ms per frame);
    - RSS of each component's process (max over the run, psutil).
-Targets: pipeline fps >= 90% of the standalone model's; e2e p50 <= model latency + 25 ms at 10 fps.
+Targets (issue 15): pipeline fps >= 95% of the standalone model's with 1 inference thread, >= 80% with 2
+or more; e2e p50 <= model latency + 15 ms at 10 fps. The highest rate is above the standalone model's fps
+with one thread, so the pipeline's own ceiling shows, not the input's.
 """
 
 from __future__ import annotations
@@ -61,8 +63,15 @@ MODEL_DIR = REPO / "components" / "SsdModelStore" / "model"
 ROOT = REPO / ".local-greengrass" / "bench"
 COMPONENTS = ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.DynamoWriter")
 REPORT_INTERVAL_S = 0.5
-TARGET_FPS_RATIO = 0.90
-TARGET_LATENCY_MARGIN_MS = 25.0
+TARGET_FPS_RATIO_ONE_THREAD = 0.95
+# More threads take the cores the other processes need too: with as many threads as cores, the standalone
+# model has the machine to itself and the pipeline cannot.
+TARGET_FPS_RATIO_MORE_THREADS = 0.80
+TARGET_LATENCY_MARGIN_MS = 15.0
+
+
+def target_fps_ratio(threads: int) -> float:
+    return TARGET_FPS_RATIO_ONE_THREAD if threads <= 1 else TARGET_FPS_RATIO_MORE_THREADS
 
 
 def standalone_model(backend: str, threads: int, frames: int) -> StandaloneModel:
@@ -251,14 +260,15 @@ def plot(result: PipelineResult, path: Path) -> None:
     ax.plot(rates, [r.pipeline_fps for r in runs], "o-", label="pipeline (stored frames/s)")
     ax.plot(rates, rates, ":", color="grey", label="input")
     ax.axhline(result.model.fps, color="tab:red", ls="--", label="standalone model")
-    ax.axhline(result.model.fps * TARGET_FPS_RATIO, color="tab:red", ls=":", label="90% of model")
+    ratio = result.targets.pipeline_fps_vs_model_target
+    ax.axhline(result.model.fps * ratio, color="tab:red", ls=":", label=f"{ratio:.0%} of model")
     ax.set(xlabel="input fps", ylabel="fps", title="Sustained throughput")
     ax.legend(fontsize=8)
     ax = axes[1]
     ax.plot(rates, [r.e2e_ms_p50 for r in runs], "o-", label="e2e p50")
     ax.plot(rates, [r.e2e_ms_p99 for r in runs], "s-", label="e2e p99")
     ax.axhline(result.model.preprocess_plus_infer_ms_p50 + TARGET_LATENCY_MARGIN_MS, color="tab:red",
-               ls="--", label="model + 25 ms")
+               ls="--", label=f"model + {TARGET_LATENCY_MARGIN_MS:.0f} ms")
     ax.set(xlabel="input fps", ylabel="ms (capture -> stored)", title="End-to-end latency", yscale="log")
     ax.legend(fontsize=8)
     ax = axes[2]
@@ -272,7 +282,7 @@ def plot(result: PipelineResult, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rates", default="5,10,20,30,45,60")
+    parser.add_argument("--rates", default="5,10,20,30,45,60,75,90")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--model-frames", type=int, default=90)
     parser.add_argument("--backend", default="dlr", help="the component's choice here (auto = dlr on x86_64)")
@@ -363,7 +373,7 @@ def summarize(model: StandaloneModel, runs: list[PipelineRun], rss: dict[str, fl
         targets=PipelineTargets(
             pipeline_fps_max=best,
             pipeline_fps_vs_model=best / model.fps,
-            pipeline_fps_vs_model_target=TARGET_FPS_RATIO,
+            pipeline_fps_vs_model_target=target_fps_ratio(model.threads),
             e2e_p50_ms_at_10fps=at_10.e2e_ms_p50 if at_10 else None,
             e2e_p50_target_ms=model.preprocess_plus_infer_ms_p50 + TARGET_LATENCY_MARGIN_MS,
         ),
