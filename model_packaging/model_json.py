@@ -84,10 +84,12 @@ def verify_model_folder(folder: Path) -> dict[str, Any]:
             problems.append(f"{name}: missing")
         elif (size := path.stat().st_size) != expected.size:
             problems.append(f"{name}: {size} bytes, model.json says {expected.size}")
-        elif sha256_file(path) != expected.sha256:
-            problems.append(f"{name}: sha256 differs from model.json (altered or corrupt)")
     unlisted = sorted(set(list_model_files(folder)) - set(manifest.files))
     problems.extend(f"{name}: not listed in model.json" for name in unlisted)
+    if not problems:  # hashing only once every file is present at its recorded size
+        problems.extend(f"{name}: sha256 differs from model.json (altered or corrupt)"
+                        for name, expected in sorted(manifest.files.items())
+                        if sha256_file(folder / name) != expected.sha256)
     if problems:
         raise ModelFolderError(f"model folder {folder} failed verification: " + "; ".join(problems))
     return manifest.to_message()

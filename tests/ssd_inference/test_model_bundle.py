@@ -138,7 +138,7 @@ def test_a_listed_folder_is_not_a_regular_file(tmp_path, no_hashing):
 def test_a_schema_1_folder_is_refused_by_its_schema(tmp_path):
     folder = write_model_dir(tmp_path / "m")
     edit_manifest(folder, schema="smartcam.model/1")
-    with pytest.raises(ModelError, match="schema 'smartcam.model/1' is not 'smartcam.model/2'"):
+    with pytest.raises(ModelError, match=r"schema 'smartcam\.model/1' is not 'smartcam\.model/2'"):
         load_model_bundle(folder)
 
 
