@@ -2,8 +2,8 @@
 precision, recall and AP@0.5 per class, and its milliseconds per frame, on a labeled set.
 
 What is evaluated is what runs: the bundle is checked and loaded by SsdInference's own code (``PreparedModel``:
-model.json's contract and every file's sha256 before any runtime sees a byte; then its backend registry, its
-preprocessing, its decoder and its selection with the component's default settings).
+model.json's contract, every file's size, then its sha256, before any runtime sees a byte; then its backend
+registry, its preprocessing, its decoder and its selection with the component's default settings).
 
 Figures: a detection matches a truth box of its class at IoU >= 0.5 (``accuracy.matches``); precision and
 recall count the detections at SsdInference's default scoreThreshold; AP is PASCAL VOC's all-point
@@ -109,7 +109,7 @@ def evaluate(model_dir: Path, labels: Path, *, backend: str = "auto", threads: i
     """The bundle's figures on the labeled set, and its raw detections per source-ref."""
     labeled = read_manifest(labels)
     source = image_source(labels, images)
-    model = PreparedModel.load(model_dir)  # verifies model.json and every file's sha256 before any load
+    model = PreparedModel.load(model_dir)  # verifies model.json, every file's size, then its sha256, before any load
     protocol = default_protocol()
     engine = Engine.start(model, backend, inference_threads(threads), fall_back=False)
     try:

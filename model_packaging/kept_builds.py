@@ -40,7 +40,7 @@ def copy_kept(out: Path, staging: Path, kept: Iterable[str]) -> None:
     kept = list(kept)
     if not kept:
         return
-    before = verify_model_folder(out)["files"][TFLITE]
+    before = verify_model_folder(out)["files"][TFLITE]["sha256"]
     if sha256_file(staging / TFLITE) != before:
         raise KeptBuildError(f"the TFLite export changed, so {', '.join(kept)} would no longer match it: rebuild "
                              "every DLR build (make model without BUILDS)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA = "smartcam.model/1"
+SCHEMA = "smartcam.model/2"
 NAME = "ssdlite-mobilenetv2-person"
 VERSION = "1.0.0"
 LABELS = ("background", "person")

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from smartcam.contracts import MANIFEST_FILE, ContractError, ModelManifest, parse, sha256_file
+from smartcam.contracts import MANIFEST_FILE, ContractError, ModelManifest, describe_file, parse, sha256_file
 
 MODEL_JSON = MANIFEST_FILE
 # What the packaging side always states (the manifest's own required fields, plus the labels for people).
@@ -35,11 +35,11 @@ def list_model_files(folder: Path) -> list[str]:
 
 
 def write_model_json(folder: Path, metadata: dict[str, Any]) -> dict[str, Any]:
-    """Adds the sha256 of every file in `folder` to `metadata` and writes folder/model.json."""
+    """Adds the sha256 and size of every file in `folder` to `metadata` and writes folder/model.json."""
     missing = [key for key in REQUIRED_KEYS if key not in metadata and key != "files"]
     if missing:
         raise ModelFolderError(f"model.json metadata lacks {missing}")
-    files = {name: sha256_file(folder / name) for name in list_model_files(folder)}
+    files = {name: describe_file(folder / name).to_message() for name in list_model_files(folder)}
     manifest = _validated({**{k: v for k, v in metadata.items() if k != "files"}, "files": files}, "metadata")
     referenced = [*manifest.needed_files(), *(runtime.path for runtime in manifest.runtimes.values())]
     absent = [path for path in referenced if not manifest.covers(path)]
@@ -72,18 +72,24 @@ def load_model_json(folder: Path) -> dict[str, Any]:
 
 
 def verify_model_folder(folder: Path) -> dict[str, Any]:
-    """Loads model.json and checks every listed file's sha256; raises ModelFolderError on any mismatch."""
+    """Loads model.json and checks every listed file's size and sha256; raises ModelFolderError on any mismatch."""
     folder = Path(folder)
     manifest = load_manifest(folder)
     problems: list[str] = []
     for name, expected in sorted(manifest.files.items()):
         path = folder / name
-        if not path.is_file():
+        if path.is_symlink():
+            problems.append(f"{name}: a symlink (SsdInference refuses them)")
+        elif not path.is_file():
             problems.append(f"{name}: missing")
-        elif sha256_file(path) != expected:
-            problems.append(f"{name}: sha256 differs from model.json (altered or corrupt)")
+        elif (size := path.stat().st_size) != expected.size:
+            problems.append(f"{name}: {size} bytes, model.json says {expected.size}")
     unlisted = sorted(set(list_model_files(folder)) - set(manifest.files))
     problems.extend(f"{name}: not listed in model.json" for name in unlisted)
+    if not problems:  # hashing only once every file is present at its recorded size
+        problems.extend(f"{name}: sha256 differs from model.json (altered or corrupt)"
+                        for name, expected in sorted(manifest.files.items())
+                        if sha256_file(folder / name) != expected.sha256)
     if problems:
         raise ModelFolderError(f"model folder {folder} failed verification: " + "; ".join(problems))
     return manifest.to_message()

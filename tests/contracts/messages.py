@@ -102,6 +102,7 @@ def writer_report(**over: Any) -> Message:
 
 
 SHA = "0" * 64
+FILE = {"sha256": SHA, "size": 1}
 
 
 def manifest(**over: Any) -> Message:
@@ -109,4 +110,4 @@ def manifest(**over: Any) -> Message:
             "input": {"shape": [1, 300, 400, 3], "layout": "NHWC", "dtype": "uint8"},
             "decoder": {"type": "tf_od_api"}, "labels_file": "labels.txt",
             "runtimes": {"onnxruntime": {"path": "model.onnx"}},
-            "files": {"labels.txt": SHA, "model.onnx": SHA}, **over}
+            "files": {"labels.txt": FILE, "model.onnx": FILE}, **over}

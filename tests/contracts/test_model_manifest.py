@@ -10,17 +10,21 @@ import pytest
 from smartcam.contracts import (
     DECODER_TYPES,
     MANIFEST_FILE,
+    MAX_MODEL_BUNDLE_BYTES,
+    MAX_MODEL_FILE_BYTES,
     MODEL_SCHEMA,
     DecoderSpec,
     InputSpec,
+    ModelFile,
     ModelManifest,
     NeoJob,
     Normalization,
     RuntimeSpec,
+    describe_file,
     parse,
     sha256_file,
 )
-from tests.contracts.messages import SHA, manifest, refusal, round_trip
+from tests.contracts.messages import FILE, SHA, manifest, refusal, round_trip
 
 NHWC = {"shape": [1, 300, 400, 3], "layout": "NHWC", "dtype": "uint8"}
 NCHW = {"shape": [1, 3, 300, 400], "layout": "NCHW", "dtype": "float32"}
@@ -30,9 +34,13 @@ NEO = {"compilation_job": "job", "arn": "arn:aws:sagemaker:job", "target_device"
 def test_a_manifest_round_trips_with_its_schema():
     parsed = round_trip(ModelManifest, manifest(labels=["person"], source={"url": "x"}, neo=NEO,
                                                 runtime_preference={"x86_64": ["onnxruntime"]}))
-    assert (MANIFEST_FILE, MODEL_SCHEMA) == ("model.json", "smartcam.model/1")
+    assert (MANIFEST_FILE, MODEL_SCHEMA) == ("model.json", "smartcam.model/2")
     assert parsed.to_message()["schema"] == MODEL_SCHEMA
-    assert "schema" in refusal(ModelManifest, manifest(schema="smartcam.model/2"))
+    assert "schema" in refusal(ModelManifest, manifest(schema="smartcam.model/1"))
+
+
+def test_a_schema_1_manifest_listing_bare_sha256s_is_refused():
+    assert "files.labels.txt" in refusal(ModelManifest, manifest(files={"labels.txt": SHA, "model.onnx": SHA}))
 
 
 def test_the_decoder_types_are_ssd_inferences_four():
@@ -113,16 +121,19 @@ def test_the_files_a_model_needs_are_its_labels_and_anchors():
     ("dl", False), ("labels", False), ("labels.txt/", False), ("model.onnx.bak", False), ("compiled.so", False),
 ])
 def test_a_manifest_covers_its_files_and_the_folders_holding_them(path, covered):
-    parsed = parse(ModelManifest, manifest(files={"labels.txt": SHA, "model.onnx": SHA, "dlr/compiled.so": SHA}))
+    parsed = parse(ModelManifest, manifest(files={"labels.txt": FILE, "model.onnx": FILE, "dlr/compiled.so": FILE}))
     assert parsed.covers(path) is covered
 
 
 @pytest.mark.parametrize(("over", "why"), [
     ({"runtimes": {}}, "runtimes: Dictionary should have at least 1 item"),
     ({"files": {}}, "files: Dictionary should have at least 1 item"),
-    ({"files": {"labels.txt": "0" * 63}}, "should match pattern"),
-    ({"files": {"labels.txt": "A" * 64}}, "should match pattern"),
-    ({"files": {"": SHA}}, "at least 1 character"),
+    ({"files": {"labels.txt": {**FILE, "sha256": "0" * 63}}}, "should match pattern"),
+    ({"files": {"labels.txt": {**FILE, "sha256": "A" * 64}}}, "should match pattern"),
+    ({"files": {"": FILE}}, "at least 1 character"),
+    ({"files": {"labels.txt": {"sha256": SHA}}}, "files.labels.txt.size: required"),
+    ({"files": {"labels.txt": {"size": 1}}}, "files.labels.txt.sha256: required"),
+    ({"files": {"labels.txt": {**FILE, "mtime": 1}}}, "files.labels.txt.mtime: unknown key"),
     ({"labels_file": ""}, "labels_file: String should have at least 1 character"),
     ({"labels_file": "l" * 1025}, "labels_file: String should have at most 1024 characters"),
     ({"version": ""}, "version: String should have at least 1 character"),
@@ -136,14 +147,38 @@ def test_a_manifest_out_of_bounds_is_refused(over, why):
 
 
 def test_a_manifest_at_its_lower_bounds_is_accepted():
-    parsed = parse(ModelManifest, manifest(version="1", framework="", labels_file="l", files={"l": SHA}))
-    assert (parsed.version, parsed.framework, parsed.labels_file, parsed.files) == ("1", "", "l", {"l": SHA})
+    empty = {"sha256": SHA, "size": 0}
+    parsed = parse(ModelManifest, manifest(version="1", framework="", labels_file="l", files={"l": empty}))
+    assert (parsed.version, parsed.framework, parsed.labels_file) == ("1", "", "l")
+    assert parsed.files == {"l": ModelFile(sha256=SHA, size=0)} and parsed.total_size() == 0
 
 
 def test_a_manifest_at_its_bounds_is_accepted():
     parsed = parse(ModelManifest, manifest(version="v" * 64, framework="f" * 64, notes="n" * 4096,
-                                           labels_file="l" * 1024, files={"l" * 1024: "0123456789abcdef" * 4}))
-    assert len(parsed.labels_file) == 1024 and parsed.files == {"l" * 1024: "0123456789abcdef" * 4}
+                                           labels_file="l" * 1024, files={"l" * 1024: {
+                                               "sha256": "0123456789abcdef" * 4, "size": MAX_MODEL_FILE_BYTES}}))
+    assert len(parsed.labels_file) == 1024
+    assert parsed.files == {"l" * 1024: ModelFile(sha256="0123456789abcdef" * 4, size=MAX_MODEL_FILE_BYTES)}
+
+
+@pytest.mark.parametrize(("size", "why"), [
+    ("12", "files.labels.txt.size: must be a whole number"),
+    (12.0, "files.labels.txt.size: must be a whole number"),
+    (True, "files.labels.txt.size: must be a whole number"),
+    (None, "files.labels.txt.size: must be a whole number"),
+    (-1, "files.labels.txt.size: must be greater than or equal to 0"),
+    (MAX_MODEL_FILE_BYTES + 1, f"files.labels.txt.size: must be less than or equal to {MAX_MODEL_FILE_BYTES}"),
+])
+def test_a_file_size_is_a_whole_number_of_bytes_within_the_bound(size, why):
+    assert why in refusal(ModelManifest, manifest(files={"labels.txt": {"sha256": SHA, "size": size}}))
+
+
+def test_a_bundle_is_bounded_in_total():
+    at_bound = {f"part{i}": {"sha256": SHA, "size": MAX_MODEL_FILE_BYTES} for i in range(4)}
+    assert MAX_MODEL_BUNDLE_BYTES == 4 * MAX_MODEL_FILE_BYTES
+    assert parse(ModelManifest, manifest(files=at_bound)).total_size() == MAX_MODEL_BUNDLE_BYTES
+    over = {**at_bound, "labels.txt": {"sha256": SHA, "size": 1}}
+    assert f"over the {MAX_MODEL_BUNDLE_BYTES}-byte bound" in refusal(ModelManifest, manifest(files=over))
 
 
 def test_a_runtime_is_a_relative_path_and_what_it_outputs():
@@ -173,3 +208,4 @@ def test_the_digest_of_a_file_is_its_sha256(tmp_path: Path, size: int):
     path = tmp_path / "model.bin"
     path.write_bytes(data)
     assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+    assert describe_file(path) == ModelFile(sha256=hashlib.sha256(data).hexdigest(), size=size)

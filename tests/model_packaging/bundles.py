@@ -27,6 +27,7 @@ def onnx_bundle(folder: Path, *, version: str = "1.0.0", shuffle_anchors_seed: i
     manifest["version"] = version
     manifest["runtimes"] = {"onnxruntime": manifest["runtimes"]["onnxruntime"]}
     manifest["runtime_preference"] = None
-    manifest["files"] = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in ONNX_FILES}
+    manifest["files"] = {name: {"sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest(),
+                                "size": (folder / name).stat().st_size} for name in ONNX_FILES}
     (folder / "model.json").write_text(json.dumps(manifest, indent=2))
     return folder

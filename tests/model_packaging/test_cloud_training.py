@@ -322,9 +322,13 @@ def test_package_makes_a_compiled_folder_the_next_component_version(store, tmp_p
     assert verify_model_folder(store / "model")["version"] == "2.0.0"
     # an older version, or a folder whose files do not match its model.json, is refused; nothing changes
     assert cloud_cli.package(["--model", str(model), "--version", "1.5.0"], store=store) == 2
+    labels = (model / "labels.txt").read_bytes()
+    (model / "labels.txt").write_bytes(labels.swapcase())  # the same size: only the sha256 can tell
+    assert cloud_cli.package(["--model", str(model)], store=store) == 2
+    assert "labels.txt: sha256 differs" in capsys.readouterr().err
     (model / "labels.txt").write_text("tampered\n")
     assert cloud_cli.package(["--model", str(model)], store=store) == 2
-    assert "sha256 differs" in capsys.readouterr().err
+    assert "labels.txt: 9 bytes, model.json says 18" in capsys.readouterr().err
     assert verify_model_folder(store / "model")["version"] == "2.0.0"
     assert not (store / ".model-next").exists()
 

@@ -15,6 +15,7 @@ from model_packaging.accuracy import EVAL_SET
 from model_packaging.eval_images import image_source
 from model_packaging.evaluate import evaluate
 from smartcam.contracts import ModelEvaluation, parse
+from ssd_inference import model_bundle
 from ssd_inference.decoders import Selection
 from ssd_inference.engine import Engine, EngineError, PreparedModel
 from tests.model_packaging.bundles import onnx_bundle
@@ -124,10 +125,24 @@ def test_the_detections_are_what_the_engine_finds_at_the_component_defaults(run)
 
 def test_an_altered_bundle_is_refused_before_any_runtime_loads_it(tmp_path, monkeypatch):
     bundle = onnx_bundle(tmp_path / "model")
-    (bundle / "model.onnx").write_bytes(b"not the model")
+    data = bytearray((bundle / "model.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size: only the sha256 can tell
+    (bundle / "model.onnx").write_bytes(bytes(data))
     monkeypatch.setattr(Engine, "start", lambda *_, **__: pytest.fail("a runtime was started"))
 
     with pytest.raises(EngineError, match=r"model file model\.onnx is altered"):
+        evaluate(bundle, EVAL_SET, backend="onnxruntime")
+
+
+def test_a_truncated_bundle_is_refused_by_its_size_before_any_hashing(tmp_path, monkeypatch):
+    bundle = onnx_bundle(tmp_path / "model")
+    size = (bundle / "model.onnx").stat().st_size
+    with (bundle / "model.onnx").open("r+b") as stream:
+        stream.truncate(size - 1)
+    monkeypatch.setattr(model_bundle, "sha256_file", lambda path: pytest.fail(f"{path} was hashed"))
+    monkeypatch.setattr(Engine, "start", lambda *_, **__: pytest.fail("a runtime was started"))
+
+    with pytest.raises(EngineError, match=rf"model file model\.onnx is {size - 1} bytes, model\.json says {size}"):
         evaluate(bundle, EVAL_SET, backend="onnxruntime")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model_packaging import model_json
 from model_packaging.model_card import DLR_BUILDS
 from model_packaging.model_json import (
     REQUIRED_KEYS,
@@ -35,7 +36,7 @@ def model_copy(tmp_path):
 def test_model_json_has_every_contract_key():
     document = load_model_json(MODEL)
     assert set(REQUIRED_KEYS) <= set(document)
-    assert document["schema"] == "smartcam.model/1"
+    assert document["schema"] == "smartcam.model/2"
     assert document["name"] == "ssdlite-mobilenetv2-person"
     assert document["framework"] == "tensorflow"
     assert "undocumented upstream" in document["notes"]
@@ -76,8 +77,9 @@ def test_each_dlr_build_is_in_its_own_folder_for_its_own_target(build):
 def test_every_file_is_listed_with_a_matching_sha256():
     document = verify_model_folder(MODEL)
     assert sorted(document["files"]) == list_model_files(MODEL)
-    for name, digest in document["files"].items():
-        assert hashlib.sha256((MODEL / name).read_bytes()).hexdigest() == digest
+    for name, entry in document["files"].items():
+        data = (MODEL / name).read_bytes()
+        assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
 def test_anchors_and_labels_match_the_decoder():
@@ -100,6 +102,23 @@ def test_an_altered_file_is_detected(model_copy):
         verify_model_folder(model_copy)
 
 
+def test_a_resized_file_is_detected_by_its_size_before_hashing(model_copy, monkeypatch):
+    labels = model_copy / "labels.txt"
+    size = labels.stat().st_size
+    labels.write_bytes(labels.read_bytes() + b"x")
+    monkeypatch.setattr(model_json, "sha256_file", lambda path: pytest.fail(f"{path} was hashed"))
+    with pytest.raises(ModelFolderError, match=rf"labels\.txt: {size + 1} bytes, model\.json says {size}"):
+        verify_model_folder(model_copy)
+
+
+def test_a_symlinked_file_is_detected(model_copy, tmp_path):
+    outside = tmp_path / "labels.txt"
+    (model_copy / "labels.txt").rename(outside)
+    (model_copy / "labels.txt").symlink_to(outside)
+    with pytest.raises(ModelFolderError, match=r"labels\.txt: a symlink"):
+        verify_model_folder(model_copy)
+
+
 def test_a_missing_or_unlisted_file_is_detected(model_copy):
     (model_copy / "anchors.npy").unlink()
     (model_copy / "stray.bin").write_bytes(b"x")
@@ -113,7 +132,7 @@ def test_a_broken_model_json_gives_a_clear_error(model_copy):
     (model_copy / "model.json").write_text("{not json")
     with pytest.raises(ModelFolderError, match="not valid JSON"):
         verify_model_folder(model_copy)
-    (model_copy / "model.json").write_text(json.dumps({"schema": "smartcam.model/1"}))
+    (model_copy / "model.json").write_text(json.dumps({"schema": "smartcam.model/2"}))
     with pytest.raises(ModelFolderError, match="lacks the keys"):
         verify_model_folder(model_copy)
 

@@ -69,7 +69,7 @@ def write_model_dir(folder: Path, *, runtimes: dict[str, Any] | None = None, dec
     (folder / "fake.model").write_bytes(b"not a real model")
     runtimes = runtimes or {"fake": {"path": "fake.model", "outputs": {}}}
     manifest = {
-        "schema": "smartcam.model/1", "name": "test-ssd", "version": "0.1.0", "framework": "test",
+        "schema": "smartcam.model/2", "name": "test-ssd", "version": "0.1.0", "framework": "test",
         "notes": "a synthetic model for the tests",
         "input": {"name": "image", "shape": [1, 64, 64, 3], "layout": "NHWC", "dtype": "float32", "color": "RGB",
                   "normalization": {"mean": [127.5] * 3, "std": [127.5] * 3}},
@@ -79,8 +79,8 @@ def write_model_dir(folder: Path, *, runtimes: dict[str, Any] | None = None, dec
         "labels_file": "labels.txt",
         "runtimes": runtimes,
         **({"runtime_preference": runtime_preference} if runtime_preference is not None else {}),
-        "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
-                  if p.name != "model.json"},
+        "files": {p.name: {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "size": p.stat().st_size}
+                  for p in sorted(folder.iterdir()) if p.name != "model.json"},
     }
     (folder / "model.json").write_text(json.dumps(manifest, indent=1))
     return folder

@@ -185,7 +185,9 @@ def test_unusable_model_reports_errored_and_keeps_running(env, breakage, reason)
     folder = write_model_dir(tmp / "model", runtimes=RUNTIMES,
                              decoder={"type": "yolo9", "params": {}} if breakage == "decoder" else None)
     if breakage == "altered":
-        (folder / "anchors.npy").write_bytes(b"\x93NUMPY altered")
+        anchors = bytearray((folder / "anchors.npy").read_bytes())
+        anchors[-1] ^= 0xFF  # same size: only the sha256 can tell
+        (folder / "anchors.npy").write_bytes(bytes(anchors))
     elif breakage == "missing":
         (folder / "labels.txt").unlink()
     app = start_app(gg, ring, folder)
@@ -380,7 +382,7 @@ def test_the_next_frame_is_prepared_while_the_model_runs(env):
 def test_main_with_an_altered_model_ends_errored_without_exiting(env, monkeypatch):
     gg, _ring, tmp = env
     model = write_model_dir(tmp / "model", runtimes=RUNTIMES)
-    (model / "fake.model").write_bytes(b"altered")
+    (model / "fake.model").write_bytes(b"not a real mod3l")  # the same size as the original
     monkeypatch.setenv("SMARTCAM_MODEL_DIR", str(model))
     monkeypatch.setattr("ssd_inference.backends.registry.BACKENDS", fake_factories("onnxruntime", "litert"))
     monkeypatch.setattr("ssd_inference.backends.registry._installed", lambda name, machine: True)

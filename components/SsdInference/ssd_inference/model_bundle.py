@@ -1,16 +1,20 @@
 """The model folder delivered by smartcam.SsdModelStore: model.json, checked before use.
 
-Every file the model needs must be listed in ``files`` with its sha256, and every listed file must
-be present and unaltered; anything else is a :class:`ModelError` naming the file. Nothing is
-loaded into a runtime here.
+Every file the model needs must be listed in ``files`` with its sha256 and size, and every listed file
+must be present and unaltered; anything else is a :class:`ModelError` naming the file. The checks run
+cheapest first, so a bad bundle costs no more than it must: the manifest contract (sizes bounded per
+file and per bundle), then every listed file as a regular file inside the folder (no symlink, no ``..``)
+whose lstat size is the recorded one, and only then the sha256 of each. Nothing is loaded into a
+runtime here.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -97,23 +101,46 @@ def load_model_bundle(directory: str | os.PathLike[str]) -> ModelBundle:
 
 
 def _verify_files(folder: Path, manifest: ModelManifest) -> None:
-    root = folder.resolve()
-    for relative, expected in manifest.files.items():
-        path = (folder / relative).resolve()
-        if Path(relative).is_absolute() or not path.is_relative_to(root):
-            raise ModelError(f"model file {relative!r} is outside the model folder")
-        if not path.is_file():
-            raise ModelError(f"model file {relative} is missing from {folder}")
-        actual = sha256_file(path)
-        if actual != expected:
-            raise ModelError(f"model file {relative} is altered: sha256 {actual} != {expected} in {MANIFEST}")
-
+    # Every size before any hash: a truncated, padded or swapped file is refused without reading it.
+    paths = {relative: _regular_file(folder, relative, entry.size) for relative, entry in manifest.files.items()}
     for name, runtime in manifest.runtimes.items():
         if not manifest.covers(runtime.path):
             raise ModelError(f"{MANIFEST}: {name} runtime path {runtime.path} is not covered by 'files'")
     for relative in manifest.needed_files():
         if relative not in manifest.files:
             raise ModelError(f"{MANIFEST}: {relative} is used but has no sha256 in 'files'")
+    for relative, path in paths.items():
+        expected = manifest.files[relative].sha256
+        actual = sha256_file(path)
+        if actual != expected:
+            raise ModelError(f"model file {relative} is altered: sha256 {actual} != {expected} in {MANIFEST}")
+
+
+def _regular_file(folder: Path, relative: str, expected_size: int) -> Path:
+    """``folder``/``relative`` if it is a regular file, reached through no symlink, of ``expected_size``."""
+    parts = PurePosixPath(relative).parts
+    if not parts or PurePosixPath(relative).is_absolute() or ".." in parts:
+        raise ModelError(f"model file {relative!r} is outside the model folder")
+    path = folder
+    for depth, part in enumerate(parts, start=1):
+        path = path / part
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            raise ModelError(f"model file {relative} is missing from {folder}") from None
+        except OSError as exc:
+            raise ModelError(f"model file {relative} is unreadable: {exc}") from None
+        if stat.S_ISLNK(info.st_mode):
+            raise ModelError(f"model file {relative} is reached through a symlink ({path.name}); refused")
+        last = depth == len(parts)
+        if last and not stat.S_ISREG(info.st_mode):
+            raise ModelError(f"model file {relative} is not a regular file")
+        if not last and not stat.S_ISDIR(info.st_mode):
+            raise ModelError(f"model file {relative}: {path.name} is not a folder")
+    if info.st_size != expected_size:
+        raise ModelError(f"model file {relative} is {info.st_size} bytes, {MANIFEST} says {expected_size}: "
+                         "truncated, padded or replaced")
+    return path
 
 
 def _read_labels(path: Path) -> tuple[str, ...]:

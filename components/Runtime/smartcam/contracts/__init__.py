@@ -73,13 +73,17 @@ from smartcam.contracts.model_evaluation import (
 from smartcam.contracts.model_manifest import (
     DECODER_TYPES,
     MANIFEST_FILE,
+    MAX_MODEL_BUNDLE_BYTES,
+    MAX_MODEL_FILE_BYTES,
     MODEL_SCHEMA,
     DecoderSpec,
     InputSpec,
+    ModelFile,
     ModelManifest,
     NeoJob,
     Normalization,
     RuntimeSpec,
+    describe_file,
     sha256_file,
 )
 from smartcam.contracts.receipts import (
@@ -102,6 +106,8 @@ __all__ = [
     "MAX_CONFIRMATIONS",
     "MAX_EVENT_ZONES",
     "MAX_MESSAGE_BYTES",
+    "MAX_MODEL_BUNDLE_BYTES",
+    "MAX_MODEL_FILE_BYTES",
     "MAX_MOTION_REGIONS",
     "MAX_PATH_POINTS",
     "MAX_RECEIPTS",
@@ -147,6 +153,7 @@ __all__ = [
     "MetricPutStatus",
     "MetricRequest",
     "ModelEvaluation",
+    "ModelFile",
     "ModelInfo",
     "ModelManifest",
     "MotionRegion",
@@ -163,6 +170,7 @@ __all__ = [
     "Unit",
     "WriterReport",
     "ZoneVisit",
+    "describe_file",
     "parse",
     "sha256_file",
 ]

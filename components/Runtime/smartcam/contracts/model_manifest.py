@@ -1,7 +1,9 @@
 """``model.json``: what a packaged model folder holds and how to read its outputs.
 
 model_packaging writes it (``make model``, the SageMaker Neo path), smartcam.SsdModelStore ships it
-and SsdInference reads it. Every file of the folder is listed in ``files`` with its sha256.
+and SsdInference reads it. Every file of the folder is listed in ``files`` with its sha256 and its size in
+bytes, so a reader can refuse a truncated, padded or oversized file by its size before hashing it.
+Schema 2 added the sizes (schema 1 listed only the sha256); a schema 1 folder is refused.
 """
 
 from __future__ import annotations
@@ -10,12 +12,18 @@ import hashlib
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from smartcam.contracts.base import Contract, Identifier
 
 MANIFEST_FILE = "model.json"
-MODEL_SCHEMA = "smartcam.model/1"
+MODEL_SCHEMA = "smartcam.model/2"
+# Bounds on what a reader will hash and load. The packaged SSD bundle is 79 MB, its largest file 12 MB;
+# SSD-class detectors (even VGG16/ResNet backbones, float32) stay under ~150 MB per file. 256 MiB per file
+# and 1 GiB per bundle leave that headroom while bounding the disk, memory and hashing time a bad or
+# hostile bundle from S3 can cost a small device.
+MAX_MODEL_FILE_BYTES = 256 * 1024 * 1024
+MAX_MODEL_BUNDLE_BYTES = 1024 * 1024 * 1024
 # ``decoder.type`` values SsdInference can decode (its decoder registry has exactly these).
 DecoderType = Literal["tf_od_api", "tflite_postprocess", "mxnet_ssd", "gluoncv"]
 DECODER_TYPES: tuple[str, ...] = get_args(DecoderType)
@@ -99,8 +107,15 @@ class NeoJob(Contract):
     framework: Annotated[str, Field(min_length=1, max_length=32)]
 
 
+class ModelFile(Contract):
+    """One file of the model folder: its content hash and its exact size in bytes."""
+
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    size: Annotated[int, Field(ge=0, le=MAX_MODEL_FILE_BYTES)]
+
+
 class ModelManifest(Contract):
-    schema_: Literal["smartcam.model/1"] = Field(MODEL_SCHEMA, alias="schema")
+    schema_: Literal["smartcam.model/2"] = Field(MODEL_SCHEMA, alias="schema")
     name: Identifier
     version: Annotated[str, Field(min_length=1, max_length=64)]
     framework: Annotated[str, Field(max_length=64)]
@@ -113,7 +128,16 @@ class ModelManifest(Contract):
     runtimes: Annotated[dict[str, RuntimeSpec], Field(min_length=1)]
     runtime_preference: dict[Architecture, list[str]] | None = None
     neo: NeoJob | None = None
-    files: Annotated[dict[RelativePath, Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]], Field(min_length=1)]
+    files: Annotated[dict[RelativePath, ModelFile], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _bundle_bounded(self) -> ModelManifest:
+        if self.total_size() > MAX_MODEL_BUNDLE_BYTES:
+            raise ValueError(f"files total {self.total_size()} bytes, over the {MAX_MODEL_BUNDLE_BYTES}-byte bound")
+        return self
+
+    def total_size(self) -> int:
+        return sum(file.size for file in self.files.values())
 
     def needed_files(self) -> list[str]:
         """The files the model cannot work without besides its runtimes: labels and anchors."""
@@ -123,6 +147,11 @@ class ModelManifest(Contract):
         """True if ``path`` is listed in ``files``, or is a folder holding at least one listed file."""
         prefix = path.rstrip("/") + "/"
         return path in self.files or any(name.startswith(prefix) for name in self.files)
+
+
+def describe_file(path: Path) -> ModelFile:
+    """The ``files`` entry for ``path`` (its sha256 and size), as a writer records it."""
+    return ModelFile(sha256=sha256_file(path), size=path.stat().st_size)
 
 
 def sha256_file(path: Path) -> str:
