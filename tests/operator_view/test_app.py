@@ -31,8 +31,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+THING = "view-thing-1"
+
+
 @pytest.fixture
-def nucleus() -> FakeNucleus:
+def nucleus(monkeypatch) -> FakeNucleus:
+    monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
     return FakeNucleus({**copy.deepcopy(recipe_defaults("OperatorView")), "port": free_port()},
                        component="smartcam.OperatorView")
 
@@ -59,8 +63,8 @@ def test_it_subscribes_to_what_the_page_shows_only_and_publishes_nothing_before_
 
 def own_metrics(nucleus: FakeNucleus) -> dict[str, list[MetricPut]]:
     found: dict[str, list[MetricPut]] = {}
-    for put in nucleus.parsed(MetricPut, topics.CLOUDWATCH_METRIC_PUT):
-        found.setdefault(put.request.metric_data.metric_name, []).append(put)
+    for message in nucleus.parsed(MetricPut, topics.CLOUDWATCH_METRIC_PUT):
+        found.setdefault(message.request.metric_data.metric_name, []).append(message)
     return found
 
 
@@ -87,7 +91,7 @@ def test_its_own_metrics_count_the_page_s_requests_frames_pages_open_and_errors(
     assert "frameEncode" in encode and metrics["LatencyP95"][0].request.metric_data.unit == "Milliseconds"
     for puts in metrics.values():
         dimensions = {d.name: d.value for d in puts[0].request.metric_data.dimensions}
-        assert dimensions["Component"] == "smartcam.OperatorView" and dimensions["Thing"] == app.thing
+        assert dimensions["Component"] == "smartcam.OperatorView" and dimensions["Thing"] == THING
         assert puts[0].request.namespace == "SmartCam"
 
 
