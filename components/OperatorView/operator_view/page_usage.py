@@ -4,7 +4,8 @@
 - every JPEG made for the page: ``framesServed``, and its time as a ``frameEncode`` latency sample;
 - a request that failed inside the server: ``internalErrors`` (an error counter, so in ``Errors``);
 - the pages open: a page sends its own random id (header :data:`PAGE_ID_HEADER`) on every poll; the
-  ids seen in the last :data:`OPEN_WINDOW_S` seconds are the pages open (at most :data:`MAX_PAGES` kept).
+  ids seen on authorized requests in the last :data:`OPEN_WINDOW_S` seconds are the pages open (at most
+  :data:`MAX_PAGES` kept).
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ class PageUsage:
         self._lock = threading.Lock()
         self._pages: OrderedDict[str, float] = OrderedDict()  # page id -> last seen, the latest last
 
-    def request(self, page_id: str | None) -> None:
+    def request(self) -> None:
         self._counters.add("pageRequests")
+
+    def seen(self, page_id: str | None) -> None:
+        """An authorized request from the page ``page_id`` (None, or not of the page's form: no page)."""
         if page_id is None or not PAGE_ID.fullmatch(page_id):
             return
         with self._lock:

@@ -105,7 +105,7 @@ class _Page:
 
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        self._sources.usage.request(request.headers.get(PAGE_ID_HEADER))
+        self._sources.usage.request()
         try:
             return await self._checked(request, handler)
         except web.HTTPException:
@@ -125,6 +125,7 @@ class _Page:
             if request.path == "/":
                 return web.Response(body=self._login, content_type="text/html")
             raise web.HTTPUnauthorized(text="token required\n")
+        self._sources.usage.seen(request.headers.get(PAGE_ID_HEADER))
         return await handler(request)
 
     async def page(self, request: web.Request) -> web.Response:
