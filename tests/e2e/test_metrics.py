@@ -20,8 +20,7 @@ from tests.e2e.helpers import CAMERA, SMARTCAM_COMPONENTS, Pipeline, merges
 from tests.support.fake_nucleus import wait_until
 
 pytestmark = pytest.mark.integration
-# OperatorView only reads (subscribe-only permissions): it publishes no metrics of its own.
-PUBLISHERS = tuple(name for name in SMARTCAM_COMPONENTS if name != "smartcam.OperatorView")
+PUBLISHERS = SMARTCAM_COMPONENTS  # every component, OperatorView's page included
 
 INTERVAL_S = 1.0
 ROUNDS = 5
@@ -34,6 +33,7 @@ EVERY_ROUND = {
     "smartcam.EventTracker": {"FramesIn", "EventsStarted", "EventsEnded", "Errors"},
     "smartcam.DynamoWriter": {"ItemsWritten", "EventsWritten", "SpoolDepth", "SpoolAge", "EventSpoolDepth",
                               "EventSpoolAge", "Errors"},
+    "smartcam.OperatorView": {"PageRequests", "FramesServed", "PagesOpen", "Errors"},
 }
 
 

@@ -1,12 +1,14 @@
 """OperatorView's page in a real browser: headless Chromium (Debian's) loads it from the component on
 the local runtime while the pipeline runs OpenCV's pedestrian video (vtest.avi), and sees the camera's
-frame change, events with their snapshots, every pipeline component's health and metric charts. The
-screenshot it takes is the README's (docs/operator-view.png)."""
+frame change, events with their snapshots, every pipeline component's health and metric charts; and
+OperatorView's own metrics count the page open and the frames it was served. The screenshot it takes
+is the README's (docs/operator-view.png)."""
 
 from __future__ import annotations
 
 import os
 import re
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +19,18 @@ from playwright.sync_api import ConsoleMessage, Page, Response
 
 from local_device.browser import headless_chromium
 from local_device.operator_page import wait_for_page
+from local_greengrass.paths import RuntimePaths
+from local_greengrass.standins.cloudwatch import read_metrics
 from repo_layout import REPO_ROOT
 from tests.camera_ingest.motion_frames import VTEST
 from tests.e2e.helpers import PAGE_PORT, Pipeline, merges
+from tests.support.fake_nucleus import wait_until
 
 pytestmark = pytest.mark.integration
 
 CAMERA = "street"
 HEALTHY = ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.DynamoWriter", "smartcam.EventTracker")
+VIEW = "smartcam.OperatorView"
 # The README's screenshot: taken on every run, kept where the run keeps its state; with SMARTCAM_SCREENSHOT set
 # (e.g. docs/operator-view.png) it goes there instead, so a test run never changes a tracked file unasked.
 SCREENSHOT = Path(os.environ.get("SMARTCAM_SCREENSHOT") or REPO_ROOT / ".local-greengrass" / "operator-view.png")
@@ -38,8 +44,8 @@ def street(pipeline: Pipeline) -> Pipeline:
     camera = {"id": CAMERA, "source": {"type": "file", "path": str(VTEST), "fps": 10}, "width": 768,
               "height": 576, "loop": True}
     # extra replaces a component's e2e settings: start from them
-    extra = {name: dict(merges(pipeline.runtime.root, camera=camera).get(name, {})) for name in HEALTHY}
-    for name in HEALTHY:
+    extra = {name: dict(merges(pipeline.runtime.root, camera=camera).get(name, {})) for name in (*HEALTHY, VIEW)}
+    for name in (*HEALTHY, VIEW):
         extra[name]["metrics"] = {"intervalS": 2}
     for name in ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.EventTracker"):
         extra[name]["healthIntervalS"] = 2
@@ -108,5 +114,19 @@ def test_the_page_shows_the_live_frame_events_with_snapshots_health_and_metrics(
     opened.screenshot(path=str(SCREENSHOT), full_page=True)
     assert seen.errors == []  # no script error, nothing the Content-Security-Policy refused
     assert all(failure.startswith("404 ") and VANISHING.match(failure[4:]) for failure in seen.failed), seen.failed
+    wait_until(lambda: page_metrics(street)["PagesOpen"] >= 1 and page_metrics(street)["FramesServed"] >= 3,
+               WAIT_MS / 1000, "OperatorView's metrics of the page open")
+    assert page_metrics(street)["PageRequests"] >= page_metrics(street)["FramesServed"]
     final = street.operator.wait_final(request_id, timeout=240)
     assert final.state == "finished"
+
+
+def page_metrics(pipeline: Pipeline) -> dict[str, float]:
+    """OperatorView's metrics so far: the sum of each count, the highest PagesOpen."""
+    found: dict[str, float] = defaultdict(float)
+    for metric in read_metrics(RuntimePaths(pipeline.runtime.root).metrics_file):
+        datum = metric.request.metric_data
+        if {"name": "Component", "value": VIEW} in [d.model_dump() for d in datum.dimensions]:
+            name = datum.metric_name
+            found[name] = max(found[name], datum.value) if name == "PagesOpen" else found[name] + datum.value
+    return found

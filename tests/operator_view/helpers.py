@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from operator_view.page_usage import PAGE_ID_HEADER
 from smartcam.contracts import (
     Box,
     Detection,
@@ -106,3 +107,9 @@ def request(port: int, path: str, method: str = "GET", headers: dict[str, str] |
         return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
     finally:
         connection.close()
+
+
+def polled(port: int, page_id: str, *paths: str) -> None:
+    """``paths`` requested as the page polls them: with its page id."""
+    for path in paths:
+        assert request(port, path, headers={PAGE_ID_HEADER: page_id}).status == 200

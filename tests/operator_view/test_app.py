@@ -1,6 +1,6 @@
 """OperatorView on the fake nucleus: it subscribes to what the page shows and to nothing else, publishes
-nothing, serves what arrives, and moves its server when host, port or token change (keeping the last
-good configuration when a change is refused)."""
+its own metrics and nothing else, serves what arrives, and moves its server when host, port or token
+change (keeping the last good configuration when a change is refused)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from operator_view.app import OperatorViewApp
 from operator_view.settings import OperatorViewConfig
 from smartcam import topics
 from smartcam.config import LiveConfig
-from tests.operator_view.helpers import detections, event, health, request, write_frame
+from smartcam.contracts import MetricPut
+from tests.operator_view.helpers import detections, event, health, polled, request, write_frame
 from tests.operator_view.test_metric_series import put
 from tests.support.config_fuzz import recipe_defaults
 from tests.support.fake_nucleus import FakeNucleus
@@ -30,8 +31,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+THING = "view-thing-1"
+
+
 @pytest.fixture
-def nucleus() -> FakeNucleus:
+def nucleus(monkeypatch) -> FakeNucleus:
+    monkeypatch.setenv("AWS_IOT_THING_NAME", THING)
     return FakeNucleus({**copy.deepcopy(recipe_defaults("OperatorView")), "port": free_port()},
                        component="smartcam.OperatorView")
 
@@ -50,10 +55,44 @@ def port_of(app: OperatorViewApp) -> int:
     return int(app.address.rstrip("/").rsplit(":", 1)[1])
 
 
-def test_it_subscribes_to_what_the_page_shows_only_and_publishes_nothing(app, nucleus):
+def test_it_subscribes_to_what_the_page_shows_only_and_publishes_nothing_before_its_metrics(app, nucleus):
     assert sorted(nucleus.topic_handlers) == sorted([topics.DETECTIONS, topics.EVENTS, "smartcam/health/+",
                                                      topics.CLOUDWATCH_METRIC_PUT])
     assert not nucleus.client.publish_to_topic.called and not nucleus.client.publish_to_iot_core.called
+
+
+def own_metrics(nucleus: FakeNucleus) -> dict[str, list[MetricPut]]:
+    found: dict[str, list[MetricPut]] = {}
+    for message in nucleus.parsed(MetricPut, topics.CLOUDWATCH_METRIC_PUT):
+        found.setdefault(message.request.metric_data.metric_name, []).append(message)
+    return found
+
+
+def test_its_own_metrics_count_the_page_s_requests_frames_pages_open_and_errors(app, nucleus, ring):
+    frame = write_frame(ring)
+    nucleus.send(topics.DETECTIONS, detections(frame))
+    nucleus.send(topics.EVENTS, {"schema": "not an event"})
+    nucleus.send(topics.CLOUDWATCH_METRIC_PUT, {"request": "not a metric"})
+    port = port_of(app)
+    page_a, page_b = "a" * 32, "b" * 32
+    polled(port, page_a, "/api/live", "/api/state")
+    polled(port, page_b, "/api/state")
+    assert request(port, f"/api/cameras/cam0/frames/{frame.frame_id}.jpg").status == 200
+    assert request(port, f"/api/cameras/cam0/frames/{frame.frame_id}.jpg").status == 200  # kept: made once
+    app.own_metrics.publish()
+    assert not nucleus.client.publish_to_iot_core.called
+    assert {c.kwargs["topic"] for c in nucleus.client.publish_to_topic.call_args_list} == {
+        topics.CLOUDWATCH_METRIC_PUT}
+    metrics = own_metrics(nucleus)
+    value = {name: puts[0].request.metric_data.value for name, puts in metrics.items()}
+    assert value["PageRequests"] == 5 and value["FramesServed"] == 1 and value["PagesOpen"] == 2
+    assert value["Errors"] == 2  # the two messages that were not their contracts
+    encode = {d.value for d in metrics["LatencyP95"][0].request.metric_data.dimensions}
+    assert "frameEncode" in encode and metrics["LatencyP95"][0].request.metric_data.unit == "Milliseconds"
+    for puts in metrics.values():
+        dimensions = {d.name: d.value for d in puts[0].request.metric_data.dimensions}
+        assert dimensions["Component"] == "smartcam.OperatorView" and dimensions["Thing"] == THING
+        assert puts[0].request.namespace == "SmartCam"
 
 
 def test_what_arrives_on_local_pub_sub_is_on_the_page(app, nucleus, ring):

@@ -3,7 +3,8 @@
 Local pub/sub feeds the :class:`~operator_view.view_state.ViewState` (detections, events, health) and
 the metric series (what the components put on ``cloudwatch/metric/put``); the aiohttp server
 (:mod:`operator_view.server`) answers the page from them, from the frame ring and from EventTracker's
-snapshots. Nothing is published and nothing on the device is written.
+snapshots. Nothing on the device is written; the one thing published is this component's own metrics
+(:class:`smartcam.metrics.Metrics`, on ``cloudwatch/metric/put``, like every component's).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from operator_view.frame_source import FrameSource
 from operator_view.metric_series import MetricSeries
+from operator_view.page_usage import PageUsage
 from operator_view.server import Sources, build_app
 from operator_view.settings import OperatorViewConfig
 from operator_view.snapshot_files import SnapshotFiles
@@ -21,9 +23,11 @@ from operator_view.view_state import ViewState
 from operator_view.web_runner import WebRunner
 from smartcam import topics
 from smartcam.config import LiveConfig
-from smartcam.device import work_file
+from smartcam.device import thing_name, work_file
 from smartcam.frames import pipeline_frame_root
 from smartcam.ipc import Ipc
+from smartcam.metrics import Metrics
+from smartcam.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +42,18 @@ class OperatorViewApp:
         """``frame_root`` and ``snapshot_root`` are for tests; a component takes the pipeline's."""
         self._ipc = ipc
         self._config = config
+        # Counters for the metrics only: this component publishes no health and no status.
+        self.thing = thing_name()
+        self.telemetry = Telemetry(ipc, COMPONENT, self.thing)
+        self.own_metrics = Metrics(ipc, self.telemetry, self.thing, lambda: config.current.metrics)
+        self.usage = PageUsage(self.telemetry.counters, self.own_metrics.observe)
+        self.own_metrics.counter("PageRequests", "pageRequests")
+        self.own_metrics.counter("FramesServed", "framesServed")
+        self.own_metrics.level("PagesOpen", "Count", self.usage.pages_open)
+        invalid = lambda: self.telemetry.count("messagesInvalid")  # noqa: E731 - one counter, two feeds
         self.state = ViewState(max_fps=lambda: config.current.max_fps,
-                               recent_events=lambda: config.current.recent_events)
-        self.metrics = MetricSeries(points=lambda: config.current.metric_points)
+                               recent_events=lambda: config.current.recent_events, on_invalid=invalid)
+        self.metrics = MetricSeries(points=lambda: config.current.metric_points, on_invalid=invalid)
         root = snapshot_root if snapshot_root is not None else work_file(
             SNAPSHOTS_ENV, "{kernel:rootPath}/work/smartcam.EventTracker/snapshots")
         self._sources = Sources(
@@ -49,6 +62,7 @@ class OperatorViewApp:
             snapshots=SnapshotFiles(root),
             metrics=self.metrics.snapshot,
             config=lambda: config.current,
+            usage=self.usage,
         )
         self._lock = threading.Lock()
         self._server: WebRunner | None = None
@@ -66,8 +80,10 @@ class OperatorViewApp:
         self._ipc.subscribe(topics.CLOUDWATCH_METRIC_PUT, self.metrics.on_metric)
         with self._lock:
             self._server = self._serve(self._config.current)
+        self.own_metrics.start()
 
     def stop(self) -> None:
+        self.own_metrics.stop()
         with self._lock:
             if self._server is not None:
                 self._server.stop()

@@ -21,8 +21,11 @@ HIDDEN_DIMENSIONS = frozenset({"Thing"})
 
 
 class MetricSeries:
-    def __init__(self, points: Callable[[], int], clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, points: Callable[[], int], clock: Callable[[], float] = time.time,
+                 on_invalid: Callable[[], None] = lambda: None) -> None:
+        """``on_invalid`` is told of every message that is not a MetricPut."""
         self._points = points
+        self._on_invalid = on_invalid
         self._clock = clock
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str], tuple[str | None, deque[tuple[float, float]]]] = {}
@@ -35,6 +38,7 @@ class MetricSeries:
         except ContractError:
             with self._lock:
                 self.refused += 1
+            self._on_invalid()
             return
         datum = put.request.metric_data
         dimensions = ", ".join(f"{d.name}={d.value}" for d in datum.dimensions if d.name not in HIDDEN_DIMENSIONS)

@@ -7,6 +7,7 @@
   page sets; without it the page is the login page and the API answers 401. Without a token (loopback
   only, see settings): the Host header must name loopback, so a web page elsewhere cannot read this
   one through DNS rebinding.
+- Every request is counted for OperatorView's own metrics (:mod:`operator_view.page_usage`).
 - Every response: a strict Content-Security-Policy (only this server's own scripts, styles and
   images), no framing, no sniffing, no referrer, no caching (frames and snapshots, whose URLs name
   one picture, may be cached by the browser).
@@ -26,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from operator_view.frame_source import FrameSource
+from operator_view.page_usage import PAGE_ID_HEADER, PageUsage
 from operator_view.settings import OperatorViewConfig
 from operator_view.snapshot_files import SnapshotFiles
 from operator_view.view_state import ViewState, camera_json, event_json, health_json
@@ -58,13 +60,15 @@ def _asset(name: str) -> bytes:
 
 @dataclass(frozen=True)
 class Sources:
-    """What the server reads: the view state, the frame ring, the snapshots, the metrics and settings."""
+    """What the server reads: the view state, the frame ring, the snapshots, the metrics and settings; and
+    where it tells how it is used."""
 
     state: ViewState
     frames: FrameSource
     snapshots: SnapshotFiles
     metrics: Callable[[], list[dict[str, Any]]]
     config: Callable[[], OperatorViewConfig]
+    usage: PageUsage
 
 
 def host_is_loopback(host_header: str | None) -> bool:
@@ -101,6 +105,16 @@ class _Page:
 
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        self._sources.usage.request()
+        try:
+            return await self._checked(request, handler)
+        except web.HTTPException:
+            raise
+        except Exception:
+            self._sources.usage.failed()
+            raise
+
+    async def _checked(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method not in READ_METHODS:
             raise web.HTTPMethodNotAllowed(request.method, sorted(READ_METHODS), text="read-only\n")
         if request.query_string:
@@ -111,6 +125,7 @@ class _Page:
             if request.path == "/":
                 return web.Response(body=self._login, content_type="text/html")
             raise web.HTTPUnauthorized(text="token required\n")
+        self._sources.usage.seen(request.headers.get(PAGE_ID_HEADER))
         return await handler(request)
 
     async def page(self, request: web.Request) -> web.Response:
@@ -134,9 +149,11 @@ class _Page:
             raise web.HTTPNotFound(text="not the frame this camera offers now\n")
         cached = self._frame_cache.get(camera_id)
         if cached is None or cached[0] != frame_id:
+            started = time.perf_counter()
             jpeg = self._sources.frames.jpeg(offered.frame)
             if jpeg is None:
                 raise web.HTTPNotFound(text="the frame is no longer in the ring\n")
+            self._sources.usage.frame_made((time.perf_counter() - started) * 1000.0)
             cached = self._frame_cache[camera_id] = (frame_id, jpeg)
         return _picture(cached[1])
 

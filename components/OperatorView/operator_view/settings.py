@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 
 from smartcam.config import ComponentConfig
+from smartcam.metrics import MetricsSettings
 
 MIN_TOKEN_CHARS = 32
 # URL-safe characters only: what `secrets.token_urlsafe` makes, and nothing a header or cookie must escape.
@@ -47,6 +48,7 @@ class OperatorViewConfig(ComponentConfig):
     metric_points: Annotated[int, Field(ge=10, le=1000)] = Field(
         120, description="Points kept per metric series for its chart (in memory only)."
     )
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description=MetricsSettings.__doc__)
 
     @field_validator("host")
     @classmethod

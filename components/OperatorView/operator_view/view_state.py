@@ -39,8 +39,10 @@ def _boxes(detections: Detections) -> list[list[Any]]:
 
 class ViewState:
     def __init__(self, *, max_fps: Callable[[], float], recent_events: Callable[[], int],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, on_invalid: Callable[[], None] = lambda: None) -> None:
+        """``on_invalid`` is told of every message refused for not being its contract."""
         self._max_fps = max_fps
+        self._on_invalid = on_invalid
         self._recent_events = recent_events
         self._clock = clock
         self._lock = threading.Lock()
@@ -124,6 +126,7 @@ class ViewState:
         except ContractError:
             with self._lock:
                 self._refuse(what)
+            self._on_invalid()
             return None
 
     def _refuse(self, what: str) -> None:

@@ -9,6 +9,8 @@ let maxFps = 2;
 let lastEvents = "";
 let lastHealth = "";
 
+// This page's random id on every poll: the device counts the pages open (its PagesOpen metric).
+const PAGE_ID = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const visible = () => document.visibilityState === "visible";
 const clock = (epochSeconds) => new Date(epochSeconds * 1000).toLocaleTimeString();
@@ -21,7 +23,7 @@ function element(tag, className, text) {
 }
 
 async function getJson(url) {
-  const response = await fetch(url, { cache: "no-store", credentials: "same-origin" });
+  const response = await fetch(url, { cache: "no-store", credentials: "same-origin", headers: { "X-Page-Id": PAGE_ID } });
   if (response.status === 401) {
     location.reload(); // the token changed: the login page again
     throw new Error("token refused");
