@@ -193,6 +193,26 @@ def test_a_capture_that_ended_before_the_restart_keeps_its_own_end(tmp_path: Pat
     assert final.accounting == FrameAccounting(stored=1, no_detections=1)
 
 
+def test_a_final_status_the_nucleus_did_not_take_is_sent_by_the_next_run(tmp_path: Path, monkeypatch):
+    """The component stops mid-capture and the nucleus is already gone: the final status cannot be
+    published, so the journal keeps the capture and the next run sends it (seen in e2e: a daemon kill)."""
+    rig = Rig(tmp_path / "journal.sqlite3", within=3600)
+    capture, ids = rig.capture("stopping", 1, requested=60)
+    rig.ledger.tally([(ids[0], "stored")])
+
+    def gone(*_: object, **__: object) -> None:
+        raise ConnectionError("the nucleus closed the connection")
+
+    monkeypatch.setattr(rig.nucleus.ipc, "publish_iot", gone)
+    rig.ledger.end(capture, "finished", "component stopping after 1 frames of 60", 1)
+    assert [row.request_id for row in rig.journal.captures()] == ["stopping"]  # kept: not delivered
+    monkeypatch.undo()
+    rig.restart()
+    finals = [s for s in rig.finals("stopping") if s.accounting == FrameAccounting(stored=1)]
+    assert [(s.state, s.reason) for s in finals][-1] == ("finished", "component stopping after 1 frames of 60")
+    assert rig.journal.captures() == []  # delivered this time: nothing left to follow
+
+
 def test_a_restart_with_everything_receipted_reports_at_once(tmp_path: Path):
     rig = Rig(tmp_path / "journal.sqlite3", within=3600)
     _, ids = rig.capture("all", 1, requested=None)

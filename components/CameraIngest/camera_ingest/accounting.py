@@ -195,13 +195,16 @@ class CaptureLedger:
             if final:
                 del self._captures[capture]
         if final:
-            self._status.send(
+            delivered = self._status.send(
                 "error" if state == "error" else "finished",
                 request_id=record.request_id, camera_id=record.camera_id, reason=reason,
                 frames_captured=record.frames_captured, frames_requested=record.frames_requested,
                 frames_gated=record.frames_gated, accounting=record.accounting(),
             )
-            self._journal.forget_capture(capture)
+            if delivered:
+                self._journal.forget_capture(capture)
+            else:  # e.g. the nucleus went away as the component stopped: the journal keeps the capture
+                log.warning("final status of capture %s not delivered: the next run sends it", record.request_id)
         elif announce:
             self._status.send(
                 "progress",

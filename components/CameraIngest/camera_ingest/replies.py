@@ -42,7 +42,9 @@ class CaptureReplies:
         frames_requested: int | None = None,
         frames_gated: int | None = None,
         accounting: FrameAccounting | None = None,
-    ) -> CaptureStatus:
+    ) -> bool:
+        """Publish the status locally and to IoT Core; True when both took it (a failure is logged and
+        counted: the caller of a final status keeps it to send again)."""
         if reason is not None and len(reason) > MAX_REASON:
             reason = reason[: MAX_REASON - 3] + "..."
         status = CaptureStatus(state=state, request_id=request_id, camera_id=camera_id, reason=reason,
@@ -55,10 +57,12 @@ class CaptureReplies:
         log_level = logging.WARNING if state in ("rejected", "error") else logging.INFO
         log.log(log_level, "capture %s %s on %s: %s", request_id, state, camera_id, reason or "")
         targets = ((self._ipc.publish, topics.LOCAL_CAPTURE_STATUS), (self._ipc.publish_iot, self.iot_topic))
+        delivered = True
         for publish, topic in targets:
             try:
                 publish(topic, status)
-            except Exception as exc:  # noqa: BLE001 - e.g. IoT Core offline; the status is logged above
+            except Exception as exc:  # noqa: BLE001 - e.g. the nucleus is going away; the status is logged above
                 self._counters.add("statusPublishFailures")
                 log.warning("could not publish capture status on %s: %s", topic, exc)
-        return status
+                delivered = False
+        return delivered
