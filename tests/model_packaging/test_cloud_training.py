@@ -8,10 +8,9 @@ import shutil
 import tarfile
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 from botocore.response import StreamingBody
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
 from model_packaging import cloud_cli
 from model_packaging.__main__ import COMMANDS
@@ -29,16 +28,6 @@ TRAINING_ARN = f"arn:aws:sagemaker:eu-west-1:123456789012:training-job/{JOB}"
 ARTIFACT = f"s3://{BUCKET}/smartcam/training/output/{JOB}/output/model.tar.gz"
 IMAGE = "685385470294.dkr.ecr.eu-west-1.amazonaws.com/object-detection:1"
 NOW = datetime(2026, 12, 6, tzinfo=UTC)
-
-
-@pytest.fixture
-def aws():
-    session = boto3.Session(region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test")
-    sagemaker, s3 = session.client("sagemaker"), session.client("s3")
-    with Stubber(sagemaker) as sagemaker_stub, Stubber(s3) as s3_stub:
-        yield {"clients": lambda region: (sagemaker, s3), "sagemaker": sagemaker_stub, "s3": s3_stub}
-        sagemaker_stub.assert_no_pending_responses()
-        s3_stub.assert_no_pending_responses()
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ import io
 import json
 import re
 
-import boto3
 import pytest
 from botocore.response import StreamingBody
-from botocore.stub import Stubber
 
 from model_packaging import cloud_cli
 from model_packaging.aws_inputs import InputError, sagemaker_model
@@ -23,16 +21,6 @@ JOB = "smartcam-label-test"
 def input_manifest(count: int) -> str:
     return "".join(json.dumps({"source-ref": f"s3://smartcam-snapshots-eu-west-1-123456789012/captures/cam-1/cam0/"
                                              f"2026-12-06/f{i}.jpg"}) + "\n" for i in range(count))
-
-
-@pytest.fixture
-def aws():
-    session = boto3.Session(region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test")
-    sagemaker, s3 = session.client("sagemaker"), session.client("s3")
-    with Stubber(sagemaker) as sagemaker_stub, Stubber(s3) as s3_stub:
-        yield {"clients": lambda region: (sagemaker, s3), "sagemaker": sagemaker_stub, "s3": s3_stub}
-        sagemaker_stub.assert_no_pending_responses()
-        s3_stub.assert_no_pending_responses()
 
 
 def argv(*extra):
