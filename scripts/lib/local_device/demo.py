@@ -56,7 +56,7 @@ VTEST_FRAMES = 795
 # every 10 s instead of every minute, so a run of the video shows a few rounds.
 METRICS_INTERVAL_S = 10
 METRICS_COMPONENTS = ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.EventTracker",
-                      "smartcam.DynamoWriter")
+                      "smartcam.DynamoWriter", "smartcam.OperatorView")
 OTHER_CAMERA_FRAMES = 100
 # What the tracker watches on vtest.avi (coordinates 0..1 from the top left): the lawn below the
 # walkway, and a line across the walkway ("in" = walking left to right, as seen in the picture).
