@@ -20,7 +20,6 @@ raised: the capture goes on and the frames are followed in memory for this run.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sqlite3
 import threading
@@ -28,6 +27,8 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from smartcam.durable import rollback
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +244,4 @@ class Journal:
                 raise
 
     def _rollback(self) -> None:
-        with contextlib.suppress(sqlite3.Error):  # e.g. SQLite already rolled back after a full disk
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+        rollback(self._db, "journal")

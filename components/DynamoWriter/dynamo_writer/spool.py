@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dynamo_writer.items import SpoolItem
+from smartcam.durable import rollback
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +162,7 @@ class Spool:
                 raise
 
     def _rollback(self) -> None:
-        if not self._db.in_transaction:
-            return
-        try:
-            self._db.execute("ROLLBACK")
-        except sqlite3.OperationalError:  # SQLite may have rolled back already (disk full, I/O error)
-            log.warning("rollback of the spool transaction failed", exc_info=True)
+        rollback(self._db, "spool")
 
     def _put(self, items: Sequence[SpoolItem], max_items: int, max_bytes: int,  # noqa: PLR0917
              policy: OverflowPolicy, frame: FrameKey | None, summarized: bool) -> Admission:

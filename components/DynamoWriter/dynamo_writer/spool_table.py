@@ -6,7 +6,6 @@ serializes the writers. Each write is one transaction (:meth:`SpoolTable._write`
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 import time
@@ -15,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dynamo_writer.spool import open_spool_db
-
-log = logging.getLogger(__name__)
+from smartcam.durable import rollback
 
 
 class SpoolTable:
@@ -51,9 +49,4 @@ class SpoolTable:
         return int(changed)
 
     def _rollback(self) -> None:
-        if not self._db.in_transaction:
-            return
-        try:
-            self._db.execute("ROLLBACK")
-        except sqlite3.OperationalError:  # SQLite may have rolled back already (disk full, I/O error)
-            log.warning("rollback of the %s transaction failed", self._what, exc_info=True)
+        rollback(self._db, self._what)

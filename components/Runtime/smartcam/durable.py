@@ -11,7 +11,6 @@ counted in :meth:`DurableDb.problem` (for the health messages), never raised.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sqlite3
 import threading
@@ -23,6 +22,17 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Statements = Sequence[tuple[str, Sequence[tuple[object, ...]]]]
+
+
+def rollback(db: sqlite3.Connection, what: str) -> None:
+    """End ``db``'s open transaction, if any, after a failed write. SQLite may have rolled it back
+    already (a full disk, an I/O error): a failing ROLLBACK is logged, never raised."""
+    if not db.in_transaction:
+        return
+    try:
+        db.execute("ROLLBACK")
+    except sqlite3.Error:
+        log.warning("rollback of the %s transaction failed", what, exc_info=True)
 
 
 class DurableDb:
@@ -105,6 +115,4 @@ class DurableDb:
             self._db.close()
 
     def _rollback(self) -> None:
-        with contextlib.suppress(sqlite3.Error):  # e.g. SQLite already rolled back after a full disk
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+        rollback(self._db, self.what)
