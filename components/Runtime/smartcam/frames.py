@@ -529,8 +529,8 @@ class FrameReader:
 
     def jpeg(self, ref: FrameRef, *, quality: int | None = None) -> bytes:
         """The frame as JPEG bytes, at ``quality`` or else the camera's (jpegQuality, kept in the ring)."""
-        pixels = self.copy(ref)
-        return encode_jpeg(pixels, self.jpeg_quality(ref) if quality is None else quality)
+        chosen = self.jpeg_quality(ref) if quality is None else quality
+        return self.read(ref, lambda pixels: encode_jpeg(pixels, chosen))  # encoded in place: no copy first
 
     def jpeg_quality(self, ref: FrameRef) -> int:
         """The JPEG quality the frame's camera is configured with (CameraIngest's jpegQuality)."""
@@ -546,14 +546,12 @@ class FrameReader:
             raise FrameOutsideRoot(f"frame {ref.frame_id}: camera {ref.camera_id} is outside the frame root")
         name = ring_file_name(ref.width, ref.height, ref.format)
         key = (ref.camera_id, name)
-        expired = FrameExpired(f"frame {ref.frame_id} expired: camera {ref.camera_id} has no ring of "
-                               f"{ref.width}x{ref.height} frames any more")
         try:
             info = os.stat(os.path.join(folder, name), follow_symlinks=False)
         except FileNotFoundError:
             with self._lock:
                 self._rings.pop(key, None)
-            raise expired from None
+            raise self._no_ring(ref) from None
         with self._lock:
             cached = self._rings.get(key)
         if cached is not None and cached.identity == (info.st_dev, info.st_ino):
@@ -561,12 +559,12 @@ class FrameReader:
         try:
             folder_fd = _open_folder(folder)
         except FileNotFoundError:
-            raise expired from None
+            raise self._no_ring(ref) from None
         try:
             ring = _open_ring_file(folder_fd, name, writable=False, max_bytes=self.max_ring_bytes,
                                    what=f"frame {ref.frame_id}: ring file {folder}/{name}")
         except FileNotFoundError:
-            raise expired from None
+            raise self._no_ring(ref) from None
         finally:
             os.close(folder_fd)
         with self._lock:
@@ -576,6 +574,11 @@ class FrameReader:
                 del self._rings[stale]
             self._rings[key] = ring
         return ring
+
+    @staticmethod
+    def _no_ring(ref: FrameRef) -> FrameExpired:
+        return FrameExpired(f"frame {ref.frame_id} expired: camera {ref.camera_id} has no ring of "
+                            f"{ref.width}x{ref.height} frames any more")
 
     @staticmethod
     def _check(ref: FrameRef, header: FileHeader) -> None:
