@@ -207,6 +207,9 @@ def run_rate(operator: Operator, stored: StoredTimes, store: Any, thing: str, *,
     cpu_before = cpu_seconds(processes)
     operator.capture("cam0", frames, rate, request_id)
     final = operator.wait_final(request_id, timeout=seconds * 4 + 120)
+    if not final.frames_captured:
+        raise SystemExit(f"capture {request_id} at {rate:g} fps captured nothing: {final.state} "
+                         f"{final.model_dump_json(exclude_none=True)}")
     # Then until no confirmation arrived for 5 s (reports come every REPORT_INTERVAL_S).
     count, changed = -1, time.monotonic()
     while time.monotonic() - changed < 5.0:
@@ -315,7 +318,8 @@ def bench_deployment(args: argparse.Namespace, rates: list[float]) -> Path:
               "height": 480, "loop": True, "motion": {"enabled": False}}
     # The ring is on tmpfs (/dev/shm) as on a device, private to the benchmark's runtime: both derive it.
     merges = pipeline_merges(camera=camera, pending_per_camera=1)
-    merges["smartcam.CameraIngest"]["limits"] = {"maxFps": max(rates)}
+    merges["smartcam.CameraIngest"]["limits"] = {"maxFps": max(rates),
+                                                  "maxFrames": max(2, round(max(rates) * args.seconds))}
     merges["smartcam.SsdInference"].update(backend=args.backend, threads=args.threads,
                                            iotSummary={"includeEmpty": False})
     merges["smartcam.DynamoWriter"]["reportIntervalS"] = REPORT_INTERVAL_S
