@@ -93,6 +93,66 @@ def test_image_folder_in_name_order_and_unreadable_files_skipped(tmp_path: Path)
     assert np.array_equal(got[3], expected)
 
 
+def test_a_looping_folder_decodes_each_image_once_and_again_when_its_file_changes(tmp_path: Path, monkeypatch):
+    folder = make_folder(tmp_path / "imgs", count=2, size=(80, 60))
+    decoded: list[str] = []
+    real_imread = cv2.imread
+
+    def counting_imread(path: str, flags: int = cv2.IMREAD_COLOR):
+        decoded.append(Path(path).name)
+        return real_imread(path, flags)
+
+    monkeypatch.setattr("camera_ingest.sources.cv2.imread", counting_imread)
+    source = open_source(camera({"type": "folder", "path": str(folder), "fps": 240}, loop=True))
+    source.open()
+    first = grab_n(source, 6)
+    assert decoded == ["img-000.jpg", "img-001.jpg"]
+    assert first[2] is first[0] and first[3] is first[1]
+    with pytest.raises(ValueError):  # a stage that drew on a replayed frame would alter the replay
+        first[0][0, 0] = 0
+
+    replacement = np.full((60, 80, 3), 200, np.uint8)
+    cv2.imwrite(str(folder / "img-001.jpg"), replacement)
+    again = grab_n(source, 2)
+    assert decoded[-1] == "img-001.jpg" and len(decoded) == 3
+    assert np.array_equal(again[1], real_imread(str(folder / "img-001.jpg")))
+
+    source.close()
+    source.open()
+    grab_n(source, 1)
+    assert len(decoded) == 4  # a new start reads the folder afresh
+
+
+def test_a_folder_too_large_to_keep_decoded_is_decoded_on_every_pass(tmp_path: Path, monkeypatch):
+    folder = make_folder(tmp_path / "imgs", count=3, size=(80, 60))
+    monkeypatch.setattr("camera_ingest.sources.FOLDER_DECODED_CACHE_BYTES", 80 * 60 * 3 * 2)
+    decoded: list[str] = []
+    real_imread = cv2.imread
+
+    def counting_imread(path: str, flags: int = cv2.IMREAD_COLOR):
+        decoded.append(Path(path).name)
+        return real_imread(path, flags)
+
+    monkeypatch.setattr("camera_ingest.sources.cv2.imread", counting_imread)
+    source = open_source(camera({"type": "folder", "path": str(folder), "fps": 240}, loop=True))
+    source.open()
+    images = grab_n(source, 6)
+    assert decoded == ["img-000.jpg", "img-001.jpg", "img-002.jpg", "img-002.jpg"]
+    assert np.array_equal(images[2], images[5])
+
+
+def test_a_folder_image_deleted_during_a_replay_is_skipped(tmp_path: Path):
+    folder = make_folder(tmp_path / "imgs", count=2, size=(80, 60))
+    source = open_source(camera({"type": "folder", "path": str(folder), "fps": 240}, loop=True))
+    source.open()
+    grab_n(source, 2)
+    (folder / "img-000.jpg").unlink()
+    source.grab()
+    assert source.retrieve() is None
+    source.grab()
+    assert source.retrieve() is not None
+
+
 def test_empty_or_missing_folder_is_unavailable(tmp_path: Path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SourceUnavailable, match="no images"):

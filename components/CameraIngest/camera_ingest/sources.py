@@ -24,6 +24,9 @@ from camera_ingest.settings import CameraSettings, FileSource, FolderSource, Str
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+# A looping folder replays the same few images: each is decoded once and kept (read-only) while the
+# decoded images of the folder fit this; beyond it the rest are decoded on every pass.
+FOLDER_DECODED_CACHE_BYTES = 64 * 1024 * 1024
 VideoCaptureFactory = Callable[..., Any]  # cv2.VideoCapture or a test double with the same methods
 
 
@@ -194,6 +197,7 @@ class FolderImageSource:
         self._pacer = _Pacer(camera.source.fps, clock=clock, sleep=sleep)
         self._files: list[Path] = []
         self._index = -1
+        self._decoded = _DecodedImages(FOLDER_DECODED_CACHE_BYTES)
 
     def describe(self) -> str:
         return str(self._folder)
@@ -205,6 +209,7 @@ class FolderImageSource:
         if not self._files:
             raise SourceUnavailable(f"camera {self.camera_id}: no images in {self._folder}")
         self._index = -1
+        self._decoded.clear()
         self._pacer.reset()
 
     def grab(self) -> None:
@@ -221,14 +226,61 @@ class FolderImageSource:
         if not 0 <= self._index < len(self._files):
             return None
         path = self._files[self._index]
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        try:
+            stamp = _stamp(path)
+        except OSError as exc:
+            log.warning("camera %s: %s cannot be read (%s), skipped", self.camera_id, path.name, exc)
+            return None
+        image = self._decoded.get(path, stamp)
         if image is None:
-            log.warning("camera %s: %s is not a readable image, skipped", self.camera_id, path.name)
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                log.warning("camera %s: %s is not a readable image, skipped", self.camera_id, path.name)
+                return None
+            self._decoded.keep(path, stamp, image)
         return image
 
     def close(self) -> None:
         self._files = []
         self._index = -1
+        self._decoded.clear()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """What tells a replaced or rewritten image file from the one decoded before."""
+    status = path.stat()
+    return status.st_mtime_ns, status.st_size
+
+
+class _DecodedImages:
+    """Decoded images of a folder by file, while they fit ``limit_bytes``. Each is made read-only when kept,
+    so a stage that tried to draw on a frame it was handed would fail loudly instead of altering the replay."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self._limit = limit_bytes
+        self._images: dict[Path, tuple[tuple[int, int], np.ndarray]] = {}
+        self._bytes = 0
+
+    def get(self, path: Path, stamp: tuple[int, int]) -> np.ndarray | None:
+        kept = self._images.get(path)
+        if kept is None:
+            return None
+        if kept[0] != stamp:
+            self._bytes -= kept[1].nbytes
+            del self._images[path]
+            return None
+        return kept[1]
+
+    def keep(self, path: Path, stamp: tuple[int, int], image: np.ndarray) -> None:
+        if self._bytes + image.nbytes > self._limit:
+            return
+        image.flags.writeable = False
+        self._images[path] = (stamp, image)
+        self._bytes += image.nbytes
+
+    def clear(self) -> None:
+        self._images.clear()
+        self._bytes = 0
 
 
 def open_source(
