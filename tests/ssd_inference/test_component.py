@@ -468,3 +468,97 @@ def test_status_min_interval_s_rate_limits_the_status_from_the_start_and_after_a
         assert app._telemetry.counters["messagesInvalid"] == 4
     finally:
         app.stop()
+
+
+def test_streams_infer_frames_at_once_and_publish_them_in_the_order_taken(env):
+    """Two copies of the model: the first frame's inference is slow, the second's fast, so the second
+    finishes first; both ran at once, and the detections still go out first, second, third..."""
+    gg, ring, tmp = env
+    lock = threading.Lock()
+    running, most_at_once, calls = [0], [0], [0]
+
+    class UnevenBackend(FakeBackend):
+        def run(self, tensor):
+            with lock:
+                calls[0] += 1
+                slow = calls[0] == 1
+                running[0] += 1
+                most_at_once[0] = max(most_at_once[0], running[0])
+            time.sleep(0.4 if slow else 0.02)
+            with lock:
+                running[0] -= 1
+            return super().run(tensor)
+
+    gg.configuration["streams"] = 2
+    gg.configuration["dropPolicy"] = {"pendingPerCamera": 8}
+    factories = {"onnxruntime": lambda bundle, threads: UnevenBackend("onnxruntime", bundle, threads)}
+    ring = FrameRing(tmp / "frames", "cam1", capacity=64)
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    try:
+        assert app.engine is not None and app.engine.streams == 2
+        assert len(FakeBackend.calls) == 2  # two copies loaded
+        frames = [write_frame(ring) for _ in range(5)]
+        for frame in frames:
+            send_frame(gg, frame)
+        detections_for(gg, frames[-1])
+        served = [m["frame"]["frame_id"] for m in gg.on("smartcam/detections")]
+        assert served == [f.frame_id for f in frames]
+        assert most_at_once[0] == 2
+        gg.update(healthIntervalS=0.2)
+        wait_until(lambda: any("x 2 streams" in m["detail"] for m in gg.on("smartcam/health/smartcam.SsdInference")))
+    finally:
+        app.stop()
+
+
+def test_a_stream_that_fails_refuses_its_frame_and_the_others_go_on_in_order(env):
+    gg, ring, tmp = env
+    lock = threading.Lock()
+    calls = [0]
+
+    class SecondCallFails(FakeBackend):
+        def run(self, tensor):
+            with lock:
+                calls[0] += 1
+                this = calls[0]
+            if this == 2:
+                raise RuntimeError("the runtime broke on this frame")
+            time.sleep(0.05)
+            return super().run(tensor)
+
+    gg.configuration["streams"] = 2
+    gg.configuration["dropPolicy"] = {"pendingPerCamera": 8}
+    factories = {"onnxruntime": lambda bundle, threads: SecondCallFails("onnxruntime", bundle, threads)}
+    ring = FrameRing(tmp / "frames", "cam1", capacity=64)
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    try:
+        frames = [write_frame(ring) for _ in range(4)]
+        for frame in frames:
+            send_frame(gg, frame)
+        detections_for(gg, frames[-1])
+        served = [m["frame"]["frame_id"] for m in gg.on("smartcam/detections")]
+        assert served == [frames[0].frame_id, frames[2].frame_id, frames[3].frame_id]
+
+        def refused_receipt():
+            return [r for m in gg.on("smartcam/receipts") for r in m.get("receipts", [])
+                    if r["frame_id"] == frames[1].frame_id and r["outcome"] == "refused"]
+        wait_until(refused_receipt)
+        assert "the runtime broke on this frame" in refused_receipt()[0]["detail"]
+    finally:
+        app.stop()
+
+
+def test_a_streams_change_reloads_with_that_many_copies_and_closes_the_old_ones(env):
+    gg, ring, tmp = env
+    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES))
+    try:
+        first = app.engine
+        assert first is not None and first.streams == 1
+        gg.update(streams=3)
+        wait_until(lambda: app.engine is not first)
+        assert app.engine.streams == 3 and first.backend.closed
+        frame = write_frame(ring)
+        send_frame(gg, frame)
+        assert detections_for(gg, frame).frame == frame
+    finally:
+        app.stop()
+    assert all(b.closed for b in (app.engine.backend, *app.engine.more))

@@ -9,6 +9,7 @@ the component's OpenCV preprocessing is allowed IoU >= 0.85, |score difference| 
 import json
 import os
 import platform
+import threading
 import time
 
 import cv2
@@ -121,6 +122,36 @@ def test_detections_match_the_upstream_graph(engines, model, expected, image):
             assert ours.label == theirs["label"]
             assert iou(ours, theirs["box"]) >= 0.85, name
             assert abs(ours.score - theirs["score"]) <= 0.05, name
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_streams_of_one_model_infer_at_once_each_as_alone(model, backend):
+    """Two copies run from two threads at once, each on its own image, many times: every result is the
+    one that image gives alone (the copies share no buffers, whatever the runtime)."""
+    if backend not in available_backends(model.bundle):
+        pytest.skip(f"{backend} is not installed here")
+    images = ["grace_hopper.jpg", "astronaut.png"]
+    tensors = [model.preprocess(decode_image((IMAGES / image).read_bytes())) for image in images]
+    engine = Engine.start(model, backend, 1, fall_back=False, streams=2)
+    try:
+        assert engine.streams == 2 and engine.more[0] is not engine.backend
+        alone = [detect(engine, tensor) for tensor in tensors]
+        assert alone[0] != alone[1]
+        results: list[list] = [[], []]
+
+        def run(index: int) -> None:
+            for _ in range(15):
+                results[index].append(detect(engine, tensors[index]))
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for index in range(2):
+            assert results[index] == [alone[index]] * 15, images[index]
+    finally:
+        engine.close()
 
 
 def test_grace_hopper_is_a_person_on_every_backend(engines, model):

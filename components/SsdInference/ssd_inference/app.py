@@ -1,10 +1,11 @@
 """smartcam.SsdInference: frame references in, detections out. This module schedules the work.
 
 Threads: the IPC executor parses frame messages and hands them to :class:`PendingFrames` (never
-blocks); one worker thread owns the model (infer, postprocess, backend reloads, health), so the
-runtime is never used concurrently. While it infers one frame, a prefetch thread reads, decodes and
+blocks); one worker thread owns the model (infer, postprocess, backend reloads, health), so a copy
+of the runtime is never used concurrently. While it infers one frame, a prefetch thread reads, decodes and
 preprocesses the next pending one, and a delivery thread publishes the one before (and writes its
-annotated copy), in order. What is done to a frame is :class:`~ssd_inference.frame_path.FramePath`;
+annotated copy), in order. With ``streams`` > 1 the worker prepares frames itself and hands each to a
+stream thread, up to one per copy of the model, and concludes them in the order it took them. What is done to a frame is :class:`~ssd_inference.frame_path.FramePath`;
 loading the model is :class:`~ssd_inference.model_loader.ModelLoader`; counters, health and status
 are :class:`smartcam.telemetry.Telemetry`.
 
@@ -20,8 +21,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,7 @@ from ssd_inference.frame_path import FramePath, FrameRefused, Inferred, Prepared
 from ssd_inference.iot_summary import summarize
 from ssd_inference.model_loader import ModelLoader
 from ssd_inference.pending import Dropped, PendingFrames
-from ssd_inference.settings import SsdInferenceConfig
+from ssd_inference.settings import MAX_STREAMS, SsdInferenceConfig
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,8 @@ class SsdInferenceApp:
         self._worker: threading.Thread | None = None
         self._prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssd-prefetch")
         self._delivery = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssd-delivery")
+        # With more than one stream the model runs here, one thread per copy in use (made when first needed).
+        self._streams = ThreadPoolExecutor(max_workers=MAX_STREAMS, thread_name_prefix="ssd-stream")
         self._last_infer_s = self._last_prepare_s = 0.0
         self._next_health = 0.0
         self._dropped_reported = 0
@@ -130,6 +134,7 @@ class SsdInferenceApp:
         if self._worker is not None:
             self._worker.join(timeout=10)
         self._prefetch.shutdown(wait=True, cancel_futures=True)
+        self._streams.shutdown(wait=True)
         self._delivery.shutdown(wait=True)  # what was inferred is still published
         self._outbox.stop()
         self._receipts.stop()  # sends the receipts still batched
@@ -172,7 +177,7 @@ class SsdInferenceApp:
 
     def _on_config_change(self, old: SsdInferenceConfig, new: SsdInferenceConfig) -> None:
         self._apply_config(new)
-        if (old.backend, old.threads) != (new.backend, new.threads):
+        if (old.backend, old.threads, old.streams) != (new.backend, new.threads, new.streams):
             self._reload.set()
             self._pending.wake()
 
@@ -233,12 +238,46 @@ class SsdInferenceApp:
         if self._path is None:
             self._no_model(frame)
             return
+        engine = self._models.engine
+        if engine is not None and engine.streams > 1:
+            self._handle_streams(frame, engine.streams)
+            return
         prepared = self._prepare(frame)
         while prepared is not None:
             ahead = self._prefetch.submit(self._prepare_next, time.monotonic() + self._last_infer_s) \
                 if self._burst_may_go_on() else None
             self._infer(prepared)
             prepared = ahead.result() if ahead is not None else None
+
+    def _handle_streams(self, frame: FrameRef, streams: int) -> None:
+        """Like :meth:`_handle` with ``streams`` copies of the model: up to that many frames infer at once
+        on the stream threads while this thread prepares the next; each frame is concluded (and handed to the
+        delivery thread) in the order it was taken, whichever stream finishes first. A burst ends as in
+        :meth:`_handle`, after every frame in flight is concluded, so a reload never closes a copy in use."""
+        path = self._path
+        if path is None:
+            self._no_model(frame)
+            return
+        in_flight: deque[tuple[Prepared, Future[Inferred]]] = deque()
+        next_frame: FrameRef | None = frame
+        while True:
+            prepared = self._prepare(next_frame) if next_frame is not None else None
+            if prepared is not None:
+                running = self._streams.submit(path.infer, prepared)
+                running.add_done_callback(lambda _: self._pending.wake())
+                in_flight.append((prepared, running))
+            while in_flight and (in_flight[0][1].done() or len(in_flight) >= streams):
+                done, running = in_flight.popleft()
+                self._conclude(done, path, running.result)
+            if not in_flight:
+                return
+            if not self._burst_may_go_on():
+                while in_flight:
+                    done, running = in_flight.popleft()
+                    self._conclude(done, path, running.result)
+                return
+            # A new frame, or None once a stream finished (its done callback wakes this wait).
+            next_frame = self._pending.get(timeout=max(0.001, self._last_infer_s))
 
     def _prepare_next(self, model_free_at: float) -> Prepared | None:
         take_at = model_free_at - self._last_prepare_s
@@ -269,13 +308,18 @@ class SsdInferenceApp:
         return prepared
 
     def _infer(self, prepared: Prepared) -> None:
-        frame = prepared.frame
         path = self._path
         if path is None:
-            self._no_model(frame)
+            self._no_model(prepared.frame)
             return
+        self._conclude(prepared, path, lambda: path.infer(prepared))
+
+    def _conclude(self, prepared: Prepared, path: FramePath, inference: Callable[[], Inferred]) -> None:
+        """What ``inference`` (``path`` running the model on ``prepared``, or the result of having run it)
+        gives: detections handed to the delivery thread, or the frame's receipt."""
+        frame = prepared.frame
         try:
-            inferred = path.infer(prepared)
+            inferred = inference()
         except FrameRefused as refused:
             self._refuse(frame, refused)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,9 +88,23 @@ class Found:
 
 @dataclass
 class Engine:
+    """``backend`` and, for more streams, ``more`` copies of it: :meth:`infer` may be called from as many
+    threads at once as there are copies, each call on a copy no other call is using."""
+
     model: PreparedModel
     backend: Backend
     warnings: list[str] = field(default_factory=list)  # e.g. the chosen backend failed, another serves
+    more: list[Backend] = field(default_factory=list)
+    _free: queue.SimpleQueue[Backend] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._free = queue.SimpleQueue()
+        for backend in (self.backend, *self.more):
+            self._free.put(backend)
+
+    @property
+    def streams(self) -> int:
+        return 1 + len(self.more)
 
     @property
     def backend_name(self) -> str:
@@ -116,9 +131,11 @@ class Engine:
         factories: dict[str, BackendFactory] | None = None,
         *,
         fall_back: bool = True,
+        streams: int = 1,
     ) -> Engine:
         """Load ``choice`` (``auto``: the best backend here); if it fails and ``fall_back``, the next
-        one that works. EngineError when none does."""
+        one that works; then ``streams`` - 1 more copies of the one that loaded (a copy that fails to load
+        leaves fewer streams, with a warning). EngineError when no backend loads."""
         try:
             candidates = resolve_backend(choice, model.bundle, factories)
         except BackendError as exc:
@@ -138,14 +155,19 @@ class Engine:
                 log.error("backend %s unusable: %s", name, exc)
                 failures.append(str(exc))
                 continue
-            return cls(model, backend, failures)
+            more = _more_copies(name, model, threads, factories, count=streams - 1, warnings=failures)
+            return cls(model, backend, failures, more)
         raise EngineError("no backend could load the model: " + "; ".join(failures))
 
     def preprocess(self, rgb: np.ndarray) -> np.ndarray:
         return self.model.preprocess(rgb)
 
     def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
-        return self.backend.run(tensor)
+        backend = self._free.get()
+        try:
+            return backend.run(tensor)
+        finally:
+            self._free.put(backend)
 
     def postprocess(self, outputs: dict[str, np.ndarray], selection: Selection) -> Found:
         """The model's outputs decoded down to the tracking threshold; the results selected from them
@@ -157,4 +179,18 @@ class Engine:
         return Found(name_detections(results, labels), name_detections(weak, labels))
 
     def close(self) -> None:
-        self.backend.close()
+        for backend in (self.backend, *self.more):
+            backend.close()
+
+
+def _more_copies(name: str, model: PreparedModel, threads: int, factories: dict[str, BackendFactory] | None, *,
+                 count: int, warnings: list[str]) -> list[Backend]:
+    copies: list[Backend] = []
+    for _ in range(count):
+        try:
+            copies.append(load_backend(name, model.bundle, threads, factories))
+        except (BackendError, ModelError) as exc:
+            log.error("backend %s: another stream could not load: %s", name, exc)
+            warnings.append(f"only {1 + len(copies)} of {1 + count} streams of {name} loaded: {exc}")
+            break
+    return copies

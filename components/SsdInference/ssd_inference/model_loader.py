@@ -20,14 +20,15 @@ log = logging.getLogger(__name__)
 MODEL_RETRY_S = 30.0  # an unusable model folder is re-checked this often
 
 
-def inference_threads(configured: int, cores: int | None = None) -> int:
+def inference_threads(configured: int, cores: int | None = None, streams: int = 1) -> int:
     """``threads`` as configured, or for 0 the cores this process may use (its CPU affinity: a container's
-    or a cgroup's cpuset counts) minus one for capture, IPC and the writer, at least 1."""
+    or a cgroup's cpuset counts) minus one for capture, IPC and the writer, shared among ``streams``
+    copies of the model, at least 1 each."""
     if configured > 0:
         return configured
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores - 1)
+    return max(1, (cores - 1) // streams)
 
 
 class ModelLoader:
@@ -51,8 +52,9 @@ class ModelLoader:
         self._next_retry = time.monotonic() + MODEL_RETRY_S
         try:
             self._model = self._model or PreparedModel.load(self._model_dir or model_dir_from_env())
-            self.engine = Engine.start(self._model, config.backend, inference_threads(config.threads),
-                                       self._factories)
+            self.engine = Engine.start(self._model, config.backend,
+                                       inference_threads(config.threads, streams=config.streams), self._factories,
+                                       streams=config.streams)
         except EngineError as exc:
             self._model = None
             self.problem = str(exc)
@@ -62,8 +64,8 @@ class ModelLoader:
         for warning in self.engine.warnings:
             self._status.report("backendFallback", f"{warning}; serving with {self.engine.serving}")
         bundle = self._model.bundle
-        log.info("model %s %s ready on %s (%d threads)", bundle.name, bundle.version, self.engine.serving,
-                 self.engine.backend.threads)
+        log.info("model %s %s ready on %s (%d threads, %d streams)", bundle.name, bundle.version,
+                 self.engine.serving, self.engine.backend.threads, self.engine.streams)
         return True
 
     def reload(self, config: SsdInferenceConfig) -> bool:
@@ -72,14 +74,16 @@ class ModelLoader:
         if self._model is None or self.engine is None:
             return False  # loading from scratch applies the new settings anyway
         try:
-            engine = Engine.start(self._model, config.backend, inference_threads(config.threads), self._factories,
-                                  fall_back=False)
+            engine = Engine.start(self._model, config.backend,
+                                  inference_threads(config.threads, streams=config.streams), self._factories,
+                                  fall_back=False, streams=config.streams)
         except EngineError as exc:
             self._status.report("backendReloadFailed", f"{exc}; still serving with {self.engine.serving}")
             return False
         old, self.engine = self.engine, engine
         old.close()
-        log.info("backend reloaded: %s with %d threads", engine.serving, engine.backend.threads)
+        log.info("backend reloaded: %s with %d threads, %d streams", engine.serving, engine.backend.threads,
+                 engine.streams)
         return True
 
     def health(self, config: SsdInferenceConfig) -> tuple[HealthState, str]:
@@ -88,8 +92,10 @@ class ModelLoader:
             return "errored", f"model unusable: {self.problem}"
         bundle = self.engine.model.bundle
         chosen = config.backend in ("auto", self.engine.backend_name, self.engine.backend_variant)
-        threads = self.engine.backend.threads
+        threads, streams = self.engine.backend.threads, self.engine.streams
         detail = f"{bundle.name} {bundle.version} on {self.engine.serving}, {threads} thread{'s' * (threads > 1)}"
+        if streams > 1:
+            detail += f" x {streams} streams"
         return ("ok", detail) if chosen else ("degraded", f"{detail} (configured: {config.backend})")
 
     def close(self) -> None:
