@@ -761,11 +761,35 @@ class TuningResult(StampedResult[PipelineMachine]):
     tuned_is_faster: bool
 
 
+# streams ---------------------------------------------------------------------------------------------
+class StreamsShape(ResultPart):
+    threads: int
+    streams: int
+    repeat_fps: list[float]
+    fps: float  # median of the repeats
+    cpu_ms_per_frame: float
+
+
+class StreamsRun(ResultPart):
+    backend: str
+    variant: str  # the build that ran (dlr-avx512), or the backend
+    cores: int
+    one_copy: StreamsShape
+    copies: StreamsShape
+    copies_vs_one_copy: float  # fps ratio
+
+
+class StreamsResult(StampedResult[PipelineMachine]):
+    seconds: float
+    repeats: int
+    runs: list[StreamsRun]
+
+
 # by benchmark name (benchmarks.NAMES); a variant's file, "pipeline-threads1.json", is read as its benchmark's
 RESULT_MODELS: dict[str, type[BenchResult]] = {
     "ipc": IpcResult, "capture": CaptureResult, "inference": InferenceResult, "writer": WriterResult,
     "events": EventsResult, "pipeline": PipelineResult, "tracking": TrackingResult, "cameras": CamerasResult,
     "operator_view": OperatorViewResult,
-    "tuning": TuningResult,
+    "tuning": TuningResult, "streams": StreamsResult,
 }
 

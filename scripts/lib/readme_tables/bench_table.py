@@ -22,6 +22,7 @@ from benchmarks.results import (
     OperatorViewResult,
     PipelineResult,
     TrackingResult,
+    StreamsResult,
     TuningResult,
     WriterResult,
 )
@@ -113,6 +114,14 @@ def bench_tuning(data: TuningResult) -> list[BenchRow]:
              "repeat medians",
              f"{run.untuned.median_ms:.2f} ms / {run.tuned.median_ms:.2f} ms = {run.tuned_vs_untuned:.2f}{TIMES}, "
              f"tuned faster in {run.tuned_wins_repeats}/{run.repeats}", target) for run in data.runs]
+
+
+def bench_streams(data: StreamsResult) -> list[BenchRow]:
+    return [(f"{run.variant}, model alone on {run.cores} cores: 1 copy x {run.cores} threads / {run.cores} copies x 1 "
+             "thread (streams), median fps",
+             f"{run.one_copy.fps:.1f} / {run.copies.fps:.1f} fps = {run.copies_vs_one_copy:.2f}{TIMES}; "
+             f"CPU {run.one_copy.cpu_ms_per_frame:.1f} / {run.copies.cpu_ms_per_frame:.1f} ms per frame", "")
+            for run in data.runs]
 
 
 def bench_writer(data: WriterResult) -> list[BenchRow]:
@@ -326,7 +335,7 @@ BENCH_READERS: dict[str, Callable[[str], tuple[BenchResult, list[BenchRow]]]] = 
     "events": _reader(EventsResult, bench_events), "pipeline": _reader(PipelineResult, bench_pipeline),
     "tracking": _reader(TrackingResult, bench_tracking), "cameras": _reader(CamerasResult, bench_cameras),
     "operator_view": _reader(OperatorViewResult, bench_operator_view),
-    "tuning": _reader(TuningResult, bench_tuning),
+    "tuning": _reader(TuningResult, bench_tuning), "streams": _reader(StreamsResult, bench_streams),
 }
 BENCH_ORDER = NAMES
 
