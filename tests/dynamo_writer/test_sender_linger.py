@@ -7,6 +7,7 @@ started and how many items it carried.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -89,7 +90,7 @@ def play(tmp_path: Any, clock: FakeTime, arrivals: list[list[float]], client: Fa
 
 
 def gaps(requests: list[tuple[float, int]]) -> list[float]:
-    return [b[0] - a[0] for a, b in zip(requests, requests[1:], strict=False)]
+    return [b[0] - a[0] for a, b in itertools.pairwise(requests)]
 
 
 def test_items_15_ms_apart_share_requests_at_least_the_interval_apart(tmp_path, clock):
