@@ -74,7 +74,7 @@ class DynamoWriterConfig(ComponentConfig):
     flush_interval_s: Annotated[float, Field(gt=0, le=300)] = Field(
         1.0,
         description="Longest wait in s of a partial batch while another batch is in flight (an idle sender "
-        "sends at once).",
+        "sends at once, minRequestIntervalS permitting).",
     )
     min_request_interval_s: Annotated[float, Field(ge=0, le=60)] = Field(
         0.05, description="Least seconds between the starts of two BatchWriteItem requests when the second "
