@@ -60,6 +60,7 @@ def well_formed_updates() -> st.SearchStrategy[Update]:
         "region": [None, "us-east-1", "us-gov-west-1", "cn-north-1"],
         "batchSize": [1, 25],
         "flushIntervalS": [1e-6, 0.05, 300],
+        "minRequestIntervalS": [0, 0.05, 60],
         "senderThreads": [1, 8],
         "maxSpoolItems": [1, 100_000_000],
         "maxSpoolMB": [1e-6, 1_000_000],

@@ -182,7 +182,7 @@ def test_while_a_batch_is_in_flight_the_next_full_batch_goes_at_once(aws_env, ta
     spool = Spool(tmp_path / "spool.sqlite3")
     expected = spool_frames(spool, frames(60))
     client = Nesting(make_client(config(tableName=table)))
-    sender = make_sender(spool, table, lambda _cfg: client, flushIntervalS=300.0)
+    sender = make_sender(spool, table, lambda _cfg: client, flushIntervalS=300.0, minRequestIntervalS=0)
     client.sender = sender
     assert sender.step() == 0.0
     assert client.nested == [0.0]  # the nested step sent without waiting for flushIntervalS
@@ -447,7 +447,7 @@ def test_same_frames_sent_twice_are_one_item_each(aws_env, table, tmp_path):
 def test_an_idle_sender_sends_a_partial_batch_at_once_a_busy_one_lets_it_fill(aws_env, table, tmp_path):
     spool = Spool(tmp_path / "spool.sqlite3")
     first = spool_frames(spool, frames(2))
-    sender = make_sender(spool, table, make_client, flushIntervalS=300.0)
+    sender = make_sender(spool, table, make_client, flushIntervalS=300.0, minRequestIntervalS=0)
     assert sender.step() == 0.0  # nothing in flight: sent now, not in 300 s
     assert_stored_as_spooled(aws_env.client(), table, first)
     assert spool.depth()[0] == 0

@@ -43,6 +43,7 @@ def test_the_recipe_defaults_are_the_settings_defaults():
 @pytest.mark.parametrize(("path", "bounds"), [
     (("batchSize",), {"ge": 1, "le": 25, "integer": True}),
     (("flushIntervalS",), {"gt": 0, "le": 300}),
+    (("minRequestIntervalS",), {"ge": 0, "le": 60}),
     (("senderThreads",), {"ge": 1, "le": 8, "integer": True}),
     (("maxSpoolItems",), {"ge": 1, "le": 100_000_000, "integer": True}),
     (("maxSpoolMB",), {"gt": 0, "le": 1_000_000}),

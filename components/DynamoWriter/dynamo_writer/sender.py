@@ -6,6 +6,10 @@ again later: harmless, because its key is deterministic and PutItem replaces the
 Throttling, UnprocessedItems, network and credential errors are retried forever with exponential
 backoff and jitter; an item DynamoDB refuses with ValidationException is isolated (sent alone) and
 then moved to the spool's ``rejected`` table, counted, so one bad item cannot block the rest.
+
+A partial batch goes when nothing is in flight (else it fills for up to ``flushIntervalS``), but not
+sooner than ``minRequestIntervalS`` after the previous request began: items coming faster than that
+share a request, items further apart go at once.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class Sender:
         # Several batches may be in flight (senderThreads): a row is claimed by one batch at a time.
         self._claim_lock = threading.Lock()
         self._inflight: set[int] = set()
+        self._last_request_at = float("-inf")  # monotonic start of the latest BatchWriteItem
         self._client_lock = threading.Lock()
         cfg = settings()
         self._backoff = Backoff(cfg.backoff_base_s, cfg.backoff_max_s)
@@ -127,13 +132,12 @@ class Sender:
                 return _idle(cfg.flush_interval_s)
             if rows[0].seq <= self._isolate_until_seq:
                 rows = rows[:1]
-            elif len(rows) < cfg.batch_size and not force and inflight:
-                # Like Nagle: with nothing in flight a partial batch goes at once (latency); while a
-                # batch is in flight the next one fills for up to flush_interval_s (throughput).
-                age = time.time() - rows[0].enqueued_at
-                if age < cfg.flush_interval_s:
-                    return _idle(cfg.flush_interval_s - age)
+            elif len(rows) < cfg.batch_size and not force:
+                wait = self._partial_batch_wait(rows[0], bool(inflight), cfg)
+                if wait > 0:
+                    return _idle(wait)
             inflight.update(r.seq for r in rows)
+            self._last_request_at = time.monotonic()
         # Read again now that the rows are claimed: a row spooled after a configuration change (a new
         # tableName, say) then goes out under the new configuration, never under the one read above.
         cfg = self._settings()
@@ -146,6 +150,18 @@ class Sender:
             return self._backoff.next_delay()
         self._backoff.reset()
         return 0.0
+
+    def _partial_batch_wait(self, oldest: SpooledItem, busy: bool, cfg: DynamoWriterConfig) -> float:
+        """How much longer a partial batch fills before it goes (0 or less: now)."""
+        # Like Nagle: with nothing in flight a partial batch goes at once (latency); while a batch is in
+        # flight the next one fills for up to flush_interval_s (throughput).
+        fill = cfg.flush_interval_s - (time.time() - oldest.enqueued_at) if busy else 0.0
+        if self._backoff.attempt:
+            return fill  # a retry waits for its backoff only
+        # A fast stream would otherwise go one item per request (each a signed HTTP call and two spool
+        # commits): a partial batch lingers until min_request_interval_s after the previous request began.
+        linger = cfg.min_request_interval_s - (time.monotonic() - self._last_request_at)
+        return max(fill, linger)
 
     def send(self, rows: list[SpooledItem], cfg: DynamoWriterConfig) -> Outcome:
         rows = _distinct(rows)

@@ -74,7 +74,14 @@ class DynamoWriterConfig(ComponentConfig):
     flush_interval_s: Annotated[float, Field(gt=0, le=300)] = Field(
         1.0,
         description="Longest wait in s of a partial batch while another batch is in flight (an idle sender "
-        "sends at once).",
+        "sends at once, minRequestIntervalS permitting).",
+    )
+    min_request_interval_s: Annotated[float, Field(ge=0, le=60)] = Field(
+        0.05, description="Least seconds between the starts of two BatchWriteItem requests when the second "
+        "carries a partial batch: it waits for the rest of this interval, filling meanwhile (a full batch, a "
+        "retry after a failure or an item sent alone after a refused batch goes at once), so a fast stream of "
+        "detections goes several items per request; items further apart than this are sent without waiting. "
+        "0: a partial batch goes as soon as nothing is in flight.",
     )
     sender_threads: Annotated[int, Field(ge=1, le=8)] = Field(
         2, description="Batches in flight to DynamoDB at once (read at start): a round trip takes tens of ms "
