@@ -3,7 +3,8 @@
 
 # The order they run in: cheapest first (tracking needs no runtime), the three that run the whole pipeline last
 # (cameras after inference, whose result names the fastest build it also runs).
-NAMES = ["tracking", "ipc", "capture", "inference", "streams", "writer", "events", "pipeline", "cameras", "operator_view"]
+NAMES = ["tracking", "ipc", "capture", "inference", "streams", "writer", "events", "pipeline", "cameras",
+         "operator_view"]
 # Further runs of a benchmark with other settings (each writes its own result files).
 VARIANTS: dict[str, list[list[str]]] = {
     # One inference thread leaves a core to capture, IPC and the writer: the other side of the trade-off.

@@ -80,10 +80,10 @@ def in_child(backend: str, threads: int, streams: int, seconds: float) -> dict[s
 
 
 def shape(samples: list[dict[str, float | str | None]], threads: int, streams: int) -> StreamsShape:
-    return StreamsShape(threads=threads, streams=streams,
-                        repeat_fps=[round(float(s["fps"] or 0), 1) for s in samples],
-                        fps=round(statistics.median(float(s["fps"] or 0) for s in samples), 1),
-                        cpu_ms_per_frame=round(statistics.median(float(s["cpu_ms_per_frame"] or 0) for s in samples), 2))
+    fps = [float(s["fps"] or 0) for s in samples]
+    cpu = [float(s["cpu_ms_per_frame"] or 0) for s in samples]
+    return StreamsShape(threads=threads, streams=streams, repeat_fps=[round(f, 1) for f in fps],
+                        fps=round(statistics.median(fps), 1), cpu_ms_per_frame=round(statistics.median(cpu), 2))
 
 
 def bench_backend(backend: str, cores: int, seconds: float, repeats: int) -> StreamsRun:

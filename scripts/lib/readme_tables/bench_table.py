@@ -21,8 +21,8 @@ from benchmarks.results import (
     IpcResult,
     OperatorViewResult,
     PipelineResult,
-    TrackingResult,
     StreamsResult,
+    TrackingResult,
     TuningResult,
     WriterResult,
 )
