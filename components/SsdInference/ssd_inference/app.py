@@ -5,7 +5,8 @@ blocks); one worker thread owns the model (infer, postprocess, backend reloads, 
 of the runtime is never used concurrently. While it infers one frame, a prefetch thread reads, decodes and
 preprocesses the next pending one, and a delivery thread publishes the one before (and writes its
 annotated copy), in order. With ``streams`` > 1 the worker prepares frames itself and hands each to a
-stream thread, up to one per copy of the model, and concludes them in the order it took them. What is done to a frame is :class:`~ssd_inference.frame_path.FramePath`;
+stream thread, up to one per copy of the model, and concludes them in the order it took them.
+What is done to a frame is :class:`~ssd_inference.frame_path.FramePath`;
 loading the model is :class:`~ssd_inference.model_loader.ModelLoader`; counters, health and status
 are :class:`smartcam.telemetry.Telemetry`.
 
