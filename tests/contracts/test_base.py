@@ -14,14 +14,27 @@ from smartcam.contracts import (
     Box,
     CaptureStatus,
     ContractError,
+    Detections,
     FrameRef,
     Health,
     Normalization,
     SpoolDepth,
+    WriterReport,
     parse,
 )
 from smartcam.contracts.base import MAX_COUNT, describe_problems, reason
-from tests.contracts.messages import AT, frame, health, refusal, spool_depth, status
+from tests.contracts.messages import (
+    AT,
+    box,
+    detection,
+    detections,
+    frame,
+    health,
+    refusal,
+    spool_depth,
+    status,
+    writer_report,
+)
 
 
 def padded(data: dict[str, Any], size: int) -> str:
@@ -215,6 +228,21 @@ def test_the_bytes_are_compact_json():
     assert parse(Health, health()).to_bytes() == (
         b'{"schema":"smartcam.health/1","component":"smartcam.SsdInference","state":"ok","counters":{},'
         b'"at":1764900000.5}')
+
+
+@pytest.mark.parametrize(("model", "data"), [
+    (Health, health()),
+    (Detections, detections(detections=[detection(label="Ä人", score=1e-05,
+                                                  box=box(x1=5e-324, x2=0.30000000000000004))],
+                            latency={"queue_ms": 1e13, "read_ms": 0.0, "preprocess_ms": 2.5, "infer_ms": 11.0,
+                                     "postprocess_ms": 123456.789})),
+    (WriterReport, writer_report()),  # states its nulls
+], ids=["health", "detections", "writer-report"])
+def test_the_bytes_hold_exactly_the_message(model, data):
+    # pydantic's encoder writes them; a number must come back the same float, a label the same text
+    parsed = parse(model, data)
+    assert json.loads(parsed.to_bytes()) == parsed.to_message()
+    assert parse(model, parsed.to_bytes()) == parsed
 
 
 # --- the shared field types ----------------------------------------------------------------------------
