@@ -13,6 +13,7 @@ from ssd_inference.decoders import (
     to_detections,
 )
 from ssd_inference.decoders.base import Candidates
+from ssd_inference.decoders import nms
 from ssd_inference.decoders.nms import class_aware_nms, suppressed_by
 from ssd_inference.decoders.tf_od_api import anchors_to_center, decode_boxes
 from tests.ssd_inference.helpers import encode_boxes, grid_anchors, raw_outputs
@@ -144,9 +145,15 @@ def brute_force_nms(boxes, scores, classes, iou_threshold, max_keep):
 FRAMES = {"normalized": (1.0, 0.0), "pixels": (300.0, 0.0), "negative": (300.0, -300.0)}
 
 
+# All pairs' IoUs at once (a frame's few candidates), or one kept box at a time (beyond MATRIX_MAX_PAIRS).
+PAIRS = {"matrix": nms.MATRIX_MAX_PAIRS, "one-at-a-time": 0}
+
+
+@pytest.mark.parametrize("pairs", PAIRS)
 @pytest.mark.parametrize("frame", FRAMES)
 @pytest.mark.parametrize("seed, iou_threshold", list(itertools.product(range(8), (0.3, 0.5, 0.7))))
-def test_class_aware_nms_matches_brute_force(seed, iou_threshold, frame):
+def test_class_aware_nms_matches_brute_force(seed, iou_threshold, frame, pairs, monkeypatch):
+    monkeypatch.setattr(nms, "MATRIX_MAX_PAIRS", PAIRS[pairs])
     rng = np.random.default_rng(seed)
     n = 60
     x1y1 = rng.uniform(0, 0.7, (n, 2))
@@ -238,6 +245,18 @@ def test_results_are_the_same_whether_decoded_down_to_the_tracking_threshold_or_
         np.testing.assert_array_equal(ours, theirs)
     weak = select_weak(decoder.decode(outputs, selection.decode_threshold), selection, after)
     assert len(weak) > 0 and np.all((weak.scores >= 0.1) & (weak.scores < 0.5))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_suppressed_by_is_the_same_for_all_pairs_at_once_or_one_kept_box_at_a_time(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    corners = rng.uniform(0, 0.6, (50, 2))
+    boxes = np.concatenate([corners, corners + rng.uniform(0.05, 0.4, (50, 2))], axis=1).astype(np.float32)
+    classes = rng.integers(0, 2, 50)
+    at_once = suppressed_by(boxes[10:], classes[10:], boxes[:10], classes[:10], 0.3)
+    monkeypatch.setattr(nms, "MATRIX_MAX_PAIRS", 0)
+    one_at_a_time = suppressed_by(boxes[10:], classes[10:], boxes[:10], classes[:10], 0.3)
+    assert 0 < at_once.sum() < 40 and at_once.tolist() == one_at_a_time.tolist()
 
 
 def test_suppressed_by_looks_only_at_the_same_class_above_the_threshold():

@@ -109,8 +109,10 @@ def test_candidates_whose_arrays_disagree_in_length_are_an_error_not_cut_short()
                            np.zeros(1, np.int64))
     with pytest.raises(ValueError, match="zip"):
         to_detections(two_boxes, ("person",))
-    with pytest.raises(ValueError, match="zip"):
+    with pytest.raises(ValueError, match="2 kept boxes but 1 class ids"):
         suppressed_by(two_boxes.boxes, np.zeros(2, np.int64), two_boxes.boxes, np.zeros(1, np.int64), 0.5)
+    with pytest.raises(ValueError, match="2 boxes but 1 class ids"):
+        suppressed_by(two_boxes.boxes, np.zeros(1, np.int64), two_boxes.boxes, np.zeros(2, np.int64), 0.5)
 
 
 def test_a_missing_output_error_names_the_outputs_the_model_has():
