@@ -8,12 +8,12 @@ from ssd_inference.decoders import (
     Selection,
     build_decoder,
     foreground_labels,
+    nms,
     select,
     select_weak,
     to_detections,
 )
 from ssd_inference.decoders.base import Candidates
-from ssd_inference.decoders import nms
 from ssd_inference.decoders.nms import class_aware_nms, suppressed_by
 from ssd_inference.decoders.tf_od_api import anchors_to_center, decode_boxes
 from tests.ssd_inference.helpers import encode_boxes, grid_anchors, raw_outputs
