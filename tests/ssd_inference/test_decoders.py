@@ -11,6 +11,7 @@ from ssd_inference.decoders import (
     nms,
     select,
     select_weak,
+    select_with_weak,
     to_detections,
 )
 from ssd_inference.decoders.base import Candidates
@@ -214,6 +215,33 @@ def test_weak_detections_lie_between_the_thresholds_and_survive_nms_beside_the_r
     assert select_weak(scene, Selection(0.5, 0.45, 10, frozenset({1}), tracking_score_threshold=0.1),
                        select(scene, Selection(0.5, 0.45, 10, frozenset({1})))).class_ids.tolist() == [1]
     assert len(select_weak(scene, Selection(0.5, 0.45, 2, tracking_score_threshold=0.1), results)) == 2  # top-k
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_both_selections_at_once_are_each_selection_on_its_own(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 40))
+    corners = rng.uniform(-0.1, 0.8, (n, 2))
+    boxes = np.concatenate([corners, corners + rng.uniform(0.0, 0.4, (n, 2))], axis=1).astype(np.float32)
+    candidates = Candidates(boxes, rng.uniform(0.05, 1.0, n).astype(np.float32), rng.integers(0, 3, n))
+    selection = Selection(float(rng.choice([0.3, 0.5, 0.8])), float(rng.choice([0.3, 0.45, 0.7])),
+                          int(rng.integers(1, 20)), rng.choice([None, frozenset({0, 2})]),
+                          float(rng.choice([0.0, 0.01])), (0.1, 0.2, None)[seed % 3])
+    results, weak = select_with_weak(candidates, selection)
+    assert seed != 0 or (len(results) > 0 and len(weak) > 0)  # the comparison is not of empty arrays only
+    alone = select(candidates, selection)
+    for together, separately in ((results, alone), (weak, select_weak(candidates, selection, alone))):
+        for ours, theirs in zip((together.boxes, together.scores, together.class_ids),
+                                (separately.boxes, separately.scores, separately.class_ids), strict=True):
+            np.testing.assert_array_equal(ours, theirs)
+            assert ours.dtype == theirs.dtype
+
+
+def test_both_selections_at_once_of_the_weak_scene():
+    selection = Selection(0.5, 0.45, 10, tracking_score_threshold=0.1)
+    results, weak = select_with_weak(weak_scene(), selection)
+    assert results.scores.tolist() == pytest.approx([0.9])
+    assert weak.scores.tolist() == pytest.approx([0.35, 0.2, 0.15])
 
 
 @pytest.mark.parametrize("tracking", [None, 0.5, 0.7])

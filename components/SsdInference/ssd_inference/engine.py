@@ -20,8 +20,7 @@ from ssd_inference.decoders import (
     Selection,
     build_decoder,
     foreground_labels,
-    select,
-    select_weak,
+    select_with_weak,
 )
 from ssd_inference.decoders import to_detections as name_detections
 from ssd_inference.model_bundle import ModelBundle, ModelError, load_model_bundle
@@ -173,8 +172,7 @@ class Engine:
         """The model's outputs decoded down to the tracking threshold; the results selected from them
         exactly as if decoded at the score threshold, and the weak detections below it."""
         decoded = self.model.decoder.decode(outputs, selection.decode_threshold)
-        results = select(decoded, selection)
-        weak = select_weak(decoded, selection, results)
+        results, weak = select_with_weak(decoded, selection)
         labels = self.model.labels
         return Found(name_detections(results, labels), name_detections(weak, labels))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -78,6 +79,14 @@ class FramePath:
         self.selection = selection
         self.reader = FrameReader(frame_root)
 
+    @cached_property
+    def model_info(self) -> ModelInfo:
+        """What served, the same for every frame of this path: validated once, not per message (a model
+        it refuses still fails each frame in :meth:`finish`, as a message it cannot build)."""
+        bundle = self.engine.model.bundle
+        return ModelInfo(name=bundle.name, version=bundle.version, backend=self.engine.backend_name,
+                         variant=self.engine.backend_variant)
+
     def process(self, frame: FrameRef) -> Detections:
         """The whole path; FrameRefused for a frame that cannot be served."""
         return self.finish(self.infer(self.prepare(frame)))
@@ -121,13 +130,11 @@ class FramePath:
     def finish(self, inferred: Inferred) -> Detections:
         """The detections message, with the time each stage took."""
         prepared = inferred.prepared
-        bundle = self.engine.model.bundle
         return Detections(
             frame=prepared.frame,
             detections=inferred.detections,
             candidates=inferred.candidates or None,
-            model=ModelInfo(name=bundle.name, version=bundle.version, backend=self.engine.backend_name,
-                            variant=self.engine.backend_variant),
+            model=self.model_info,
             latency=StageLatency(queue_ms=prepared.queue_ms, read_ms=prepared.read_ms,
                                  preprocess_ms=prepared.preprocess_ms, infer_ms=inferred.infer_ms,
                                  postprocess_ms=inferred.postprocess_ms),

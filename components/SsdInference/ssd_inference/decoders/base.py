@@ -61,11 +61,7 @@ class Selection:
 
 def select(candidates: Candidates, selection: Selection) -> Candidates:
     """Score threshold, class allow-list, clipping, minimum area, class-aware NMS, top-k."""
-    found = _eligible(candidates, selection, candidates.scores >= selection.score_threshold)
-    kept = class_aware_nms(
-        found.boxes, found.scores, found.class_ids, selection.nms_iou_threshold, selection.max_detections
-    )
-    return found.take(kept)
+    return _suppress(_eligible(candidates, selection, candidates.scores >= selection.score_threshold), selection)
 
 
 def select_weak(candidates: Candidates, selection: Selection, results: Candidates) -> Candidates:
@@ -78,11 +74,34 @@ def select_weak(candidates: Candidates, selection: Selection, results: Candidate
         return Candidates.empty()
     scores = candidates.scores
     weak = _eligible(candidates, selection, (scores >= low) & (scores < selection.score_threshold))
+    return _weak_beside(weak, selection, results)
+
+
+def select_with_weak(candidates: Candidates, selection: Selection) -> tuple[Candidates, Candidates]:
+    """``select(candidates)`` and then ``select_weak`` beside it, the same arrays, with the allow-list,
+    clipping and minimum area worked out once for both (numpy costs per call with a frame's few boxes)."""
+    low = selection.tracking_score_threshold
+    if low is None or low >= selection.score_threshold:
+        return select(candidates, selection), Candidates.empty()
+    scores = candidates.scores
+    # elementwise and in order: the same boxes as each selection's own _eligible, split by score after it
+    eligible = _eligible(candidates, selection, scores >= low)
+    strong = eligible.scores >= selection.score_threshold
+    results = _suppress(eligible.take(np.flatnonzero(strong)), selection)
+    return results, _weak_beside(eligible.take(np.flatnonzero(~strong)), selection, results)
+
+
+def _suppress(found: Candidates, selection: Selection) -> Candidates:
+    kept = class_aware_nms(
+        found.boxes, found.scores, found.class_ids, selection.nms_iou_threshold, selection.max_detections
+    )
+    return found.take(kept)
+
+
+def _weak_beside(weak: Candidates, selection: Selection, results: Candidates) -> Candidates:
     clear = ~suppressed_by(weak.boxes, weak.class_ids, results.boxes, results.class_ids,
                            selection.nms_iou_threshold)
-    weak = weak.take(np.flatnonzero(clear))
-    return weak.take(class_aware_nms(weak.boxes, weak.scores, weak.class_ids, selection.nms_iou_threshold,
-                                     selection.max_detections))
+    return _suppress(weak.take(np.flatnonzero(clear)), selection)
 
 
 def _eligible(candidates: Candidates, selection: Selection, keep: np.ndarray) -> Candidates:
