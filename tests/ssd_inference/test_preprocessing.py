@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from smartcam.contracts import InputSpec
-from ssd_inference.preprocessing import FrameError, Preprocessor, decode_image, image_size, use_one_opencv_thread
+from ssd_inference.preprocessing import FrameError, Preprocessor, decode_image, image_size
 from tests.ssd_inference.helpers import REPO, jpeg_bytes
 
 IMAGES = REPO / "tests" / "model_packaging" / "images"
@@ -103,11 +103,3 @@ def test_per_channel_normalization_matches_the_formula():
     rgb = decode_image(jpeg_bytes())
     expected = (cv2.resize(rgb, (16, 16)).astype(np.float32) - [123.7, 116.3, 103.5]) / [58.4, 57.1, 57.4]
     np.testing.assert_allclose(Preprocessor(spec)(rgb)[0], expected, rtol=1e-5, atol=1e-5)
-
-
-def test_the_component_resizes_on_one_opencv_thread(monkeypatch):
-    # a second thread costs CPU the model needs and buys nothing: the resize overlaps the model anyway
-    asked: list[int] = []
-    monkeypatch.setattr(cv2, "setNumThreads", asked.append)
-    use_one_opencv_thread()
-    assert asked == [1]

@@ -87,14 +87,6 @@ def decode_image(
     raise FrameError(f"frame has {channels} channels, expected 1 (gray), 3 (color) or 4 (with alpha)")
 
 
-def use_one_opencv_thread() -> None:
-    """OpenCV splits a frame's resize over every core, costing ~40 % more CPU than one thread does it
-    (issue 15: 300 against 215 us for 640x480 to 300x300). The resize of frame n+1 already overlaps the
-    model's run of frame n, so the second thread buys no frame rate, only takes CPU from the model.
-    Process-wide: called once by the component's entry point."""
-    cv2.setNumThreads(1)
-
-
 @dataclass(frozen=True)
 class Preprocessor:
     """Builds the model input from an RGB image for one model's input spec."""

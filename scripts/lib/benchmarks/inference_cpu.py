@@ -2,7 +2,7 @@
 """CPU that smartcam.SsdInference spends per frame outside the model, step by step (issue 15).
 
     .venv/bin/python -m benchmarks.inference_cpu [--frames 300] [--repeats 5] [--engine dlr|fake]
-                                                 [--size 640x480] [--opencv-threads 1] [--out FILE]
+                                                 [--size 640x480] [--opencv-threads 0] [--out FILE]
 
 Runs, on one thread, every step the component takes for a frame, with the component's own objects: the
 frame message parsed as it arrives over IPC and admitted (ledger, pending frames), the ring slot read and
@@ -217,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--engine", choices=("dlr", "fake"), default="dlr")
     parser.add_argument("--size", default="640x480")
-    parser.add_argument("--opencv-threads", type=int, default=1,
-                        help="1: as the component runs (its main.py); 0: OpenCV's default, a thread per core")
+    parser.add_argument("--opencv-threads", type=int, default=0,
+                        help="0: OpenCV's default (a thread per core), as the component runs")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if args.opencv_threads:
