@@ -6,7 +6,6 @@ import pytest
 from PIL import Image
 
 from smartcam.contracts import InputSpec
-from ssd_inference import preprocessing
 from ssd_inference.preprocessing import FrameError, Preprocessor, decode_image, image_size
 from tests.ssd_inference.helpers import REPO, jpeg_bytes
 
@@ -104,26 +103,3 @@ def test_per_channel_normalization_matches_the_formula():
     rgb = decode_image(jpeg_bytes())
     expected = (cv2.resize(rgb, (16, 16)).astype(np.float32) - [123.7, 116.3, 103.5]) / [58.4, 57.1, 57.4]
     np.testing.assert_allclose(Preprocessor(spec)(rgb)[0], expected, rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("normalization", [
-    {"mean": [127.5] * 3, "std": [127.5] * 3},
-    {"mean": [123.7, 116.3, 103.5], "std": [58.4, 57.1, 57.4]},
-    None,
-], ids=["equal-channels", "per-channel", "none"])
-def test_the_tensor_of_every_level_is_the_normalization_formula_bit_for_bit(normalization):
-    # a frame is normalized through a table of its 256 levels: the very values the float32 formula gives
-    spec = InputSpec(shape=[1, 16, 16, 3], layout="NHWC", dtype="float32", normalization=normalization)
-    image = np.random.default_rng(3).integers(0, 256, (16, 16, 3), dtype=np.uint8)
-    image[0, :, :] = np.arange(16, dtype=np.uint8)[:, None]  # the extremes too
-    image[1, :, :] = 255 - np.arange(16, dtype=np.uint8)[:, None]
-    preprocessor = Preprocessor(spec)
-    tensor = preprocessor.tensor(image)
-    expected = preprocessing._normalized(image, spec)
-    assert tensor.dtype == np.float32 and tensor.shape == (1, 16, 16, 3)
-    np.testing.assert_array_equal(tensor[0], expected)
-    as_float = preprocessor.tensor(image.astype(np.float32))  # not 8-bit: the formula itself
-    np.testing.assert_array_equal(as_float, tensor)
-    if normalization is not None:
-        mean, std = np.asarray(normalization["mean"]), np.asarray(normalization["std"])
-        np.testing.assert_allclose(tensor[0], (image - mean) / std, rtol=1e-5, atol=1e-5)

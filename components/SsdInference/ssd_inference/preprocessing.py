@@ -4,7 +4,7 @@ for tools and tests; frames never pass through it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -93,15 +93,9 @@ class Preprocessor:
 
     spec: InputSpec
 
-    # Each of the 256 levels of each channel normalized once, by _normalized itself: the same float32 values,
-    # bit for bit, in one OpenCV pass over a frame instead of three numpy ones (issue 15).
-    _levels: np.ndarray = field(init=False, repr=False, compare=False)
-
     def __post_init__(self) -> None:
         if self.spec.channels != 3:
             raise ValueError(f"model input has {self.spec.channels} channels; only 3-channel models are supported")
-        every_level = np.repeat(np.arange(256, dtype=np.uint8).reshape(256, 1, 1), 3, axis=2)
-        object.__setattr__(self, "_levels", _normalized(every_level, self.spec))
 
     def resize(self, bgr: np.ndarray) -> np.ndarray:
         """A frame's BGR pixels, any size, read where they are (the ring's shared memory: never written)
@@ -125,28 +119,21 @@ class Preprocessor:
         return self.tensor(self.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)))
 
     def _normalize(self, image: np.ndarray) -> np.ndarray:
-        if image.dtype == np.uint8:
-            return cv2.LUT(image, self._levels)
-        return _normalized(image, self.spec)
-
-
-def _normalized(image: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """``image`` as float32, less the mean, times 1 / std. In place on one float32 buffer. Per-channel numpy
-    broadcasting over a last axis of 3 is ~15x slower than scalar ops, so equal channels use scalars and
-    others OpenCV's Scalar ops."""
-    norm = spec.normalization
-    mean = norm.mean if norm else [0.0]
-    std = norm.std if norm else [1.0]
-    out = np.empty(image.shape, np.float32)
-    np.copyto(out, image, casting="unsafe")
-    if len(set(mean)) == 1 and len(set(std)) == 1:
-        out -= np.float32(mean[0])
-        out *= np.float32(1.0 / std[0])
+        # In place on one float32 buffer. Per-channel numpy broadcasting over a last axis of 3 is
+        # ~15x slower than scalar ops, so equal channels use scalars and others OpenCV's Scalar ops.
+        norm = self.spec.normalization
+        mean = norm.mean if norm else [0.0]
+        std = norm.std if norm else [1.0]
+        out = np.empty(image.shape, np.float32)
+        np.copyto(out, image, casting="unsafe")
+        if len(set(mean)) == 1 and len(set(std)) == 1:
+            out -= np.float32(mean[0])
+            out *= np.float32(1.0 / std[0])
+            return out
+        channels = image.shape[2]
+        cv2.subtract(out, _scalar(mean, channels), dst=out)
+        cv2.multiply(out, _scalar([1.0 / v for v in std], channels), dst=out)
         return out
-    channels = image.shape[2]
-    cv2.subtract(out, _scalar(mean, channels), dst=out)
-    cv2.multiply(out, _scalar([1.0 / v for v in std], channels), dst=out)
-    return out
 
 
 def _scalar(values: list[float], channels: int) -> tuple[float, ...]:
