@@ -87,8 +87,8 @@ def select_with_weak(candidates: Candidates, selection: Selection) -> tuple[Cand
     # elementwise and in order: the same boxes as each selection's own _eligible, split by score after it
     eligible = _eligible(candidates, selection, scores >= low)
     strong = eligible.scores >= selection.score_threshold
-    results = _suppress(eligible.take(np.flatnonzero(strong)), selection)
-    return results, _weak_beside(eligible.take(np.flatnonzero(~strong)), selection, results)
+    results = _suppress(eligible.take(strong.nonzero()[0]), selection)
+    return results, _weak_beside(eligible.take((~strong).nonzero()[0]), selection, results)
 
 
 def _suppress(found: Candidates, selection: Selection) -> Candidates:
@@ -101,17 +101,17 @@ def _suppress(found: Candidates, selection: Selection) -> Candidates:
 def _weak_beside(weak: Candidates, selection: Selection, results: Candidates) -> Candidates:
     clear = ~suppressed_by(weak.boxes, weak.class_ids, results.boxes, results.class_ids,
                            selection.nms_iou_threshold)
-    return _suppress(weak.take(np.flatnonzero(clear)), selection)
+    return _suppress(weak.take(clear.nonzero()[0]), selection)
 
 
 def _eligible(candidates: Candidates, selection: Selection, keep: np.ndarray) -> Candidates:
     """Of the candidates ``keep`` marks: those of an allowed class, clipped to the frame, big enough."""
     if selection.allowed_class_ids is not None:
         keep &= np.isin(candidates.class_ids, np.fromiter(selection.allowed_class_ids, np.int64))
-    found = candidates.take(np.flatnonzero(keep))
+    found = candidates.take(keep.nonzero()[0])
     boxes = np.clip(found.boxes, 0.0, 1.0)
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    big_enough = np.flatnonzero((areas > 0) & (areas >= selection.min_box_area))
+    big_enough = ((areas > 0) & (areas >= selection.min_box_area)).nonzero()[0]
     return Candidates(boxes[big_enough], found.scores[big_enough], found.class_ids[big_enough])
 
 

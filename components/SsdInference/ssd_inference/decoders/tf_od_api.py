@@ -99,7 +99,8 @@ class TfOdApiDecoder:
                 raise DecoderError(
                     f"tf_od_api: background_class {self.background_class} outside {scores.shape[1]} classes"
                 )
-            scores = np.delete(scores, self.background_class, axis=1)
+            # the usual first column: a view, not np.delete's copy
+            scores = scores[:, 1:] if self.background_class == 0 else np.delete(scores, self.background_class, axis=1)
         anchor_idx, class_idx = np.nonzero(scores >= score_threshold)
         if anchor_idx.size == 0:
             return Candidates.empty()
