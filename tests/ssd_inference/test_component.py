@@ -422,6 +422,7 @@ def test_candidates_are_published_but_neither_summarised_nor_drawn(env):
     gg, ring, tmp = env
     out = tmp / "annotated"
     gg.configuration["annotatedOutput"] = {"enabled": True, "dir": str(out), "keepPerCamera": 10}
+    gg.configuration["iotSummary"] = {"minIntervalS": 0}  # both frames summarized
     app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES),
                     fake_factories("onnxruntime", "litert", backend=WeakDetectionsBackend))
     pixels = frame_pixels()

@@ -83,7 +83,7 @@ def summaries_once_summarized(gg: FakeNucleus, last: str) -> list[dict]:
 
 @pytest.mark.parametrize("include_empty", [False, True])
 def test_a_frame_without_detections_is_summarized_only_with_include_empty(component, include_empty: bool):
-    gg, send = component(iotSummary={"includeEmpty": include_empty})
+    gg, send = component(iotSummary={"includeEmpty": include_empty, "minIntervalS": 0})
     empty = send(0.95)
     found = send(0.5)
     summaries = summaries_once_summarized(gg, found)
@@ -102,3 +102,16 @@ def test_max_boxes_reaches_the_summary_the_component_sends(component):
     assert summary["labels"] == {"person": 1, "dog": 1} and summary["count"] == 2
     [(label, score, *box)] = summary["boxes"]
     assert (label, score) == ("person", 0.9) and box == pytest.approx(FakeBackend.PERSON_BOX, abs=1e-4)
+
+
+def test_a_camera_is_summarized_at_most_every_min_interval_s_and_the_next_summary_counts_the_frames_between(component):
+    gg, send = component(iotSummary={"minIntervalS": 3600})
+    first = send(0.5)
+    within = [send(0.5), send(0.5)]
+    summaries = summaries_once_summarized(gg, first)
+    assert [(s["frame_id"], s["frames"]) for s in summaries] == [(first, 1)]
+    gg.update(iotSummary={"minIntervalS": 0})
+    after = send(0.5)
+    summaries = summaries_once_summarized(gg, after)
+    assert [(s["frame_id"], s["frames"]) for s in summaries] == [(first, 1), (after, 3)]
+    assert not {s["frame_id"] for s in summaries} & set(within)

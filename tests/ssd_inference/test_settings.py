@@ -27,6 +27,8 @@ from tests.support.config_bounds import check_number_bounds, check_size_bounds
     (("dropPolicy", "pendingPerCamera"), {"ge": 1, "le": 64, "integer": True}),
     (("dropPolicy", "maxCameras"), {"ge": 1, "le": 1024, "integer": True}),
     (("iotSummary", "maxBoxes"), {"ge": 0, "le": 50, "integer": True}),
+    (("iotSummary", "minIntervalS"), {"ge": 0, "le": 3600}),
+    (("streams",), {"ge": 1, "le": 8, "integer": True}),
 ])
 def test_each_number_is_refused_just_beyond_its_bounds(path: tuple, bounds: dict[str, Any]):
     check_number_bounds(SsdInferenceConfig, {}, path, **bounds)

@@ -106,6 +106,7 @@ class SsdInferenceApp:
         self._dropped_reported = 0
         # Per camera: frames inferred since its last summary went out (only the delivery thread touches it).
         self._unsummarized: dict[str, int] = {}
+        self._summarized_at: dict[str, float] = {}  # per camera: monotonic time of its last summary
         self._apply_config(config.current)
         config.on_change(self._on_config_change)
         self._metrics = Metrics(ipc, self._telemetry, self._thing, lambda: config.current.metrics)
@@ -390,10 +391,15 @@ class SsdInferenceApp:
         summary_cfg = config.iot_summary
         if frame.camera_id not in self._unsummarized and len(self._unsummarized) >= config.drop_policy.max_cameras:
             self._unsummarized.clear()  # bounded like the pending frames; a count restarts at worst
+            self._summarized_at.clear()
         frames = self._unsummarized.get(frame.camera_id, 0) + 1
         self._unsummarized[frame.camera_id] = frames
-        if summary_cfg.enabled and (message.detections or summary_cfg.include_empty):
+        now = time.monotonic()
+        last = self._summarized_at.get(frame.camera_id)
+        due = last is None or now - last >= summary_cfg.min_interval_s
+        if summary_cfg.enabled and due and (message.detections or summary_cfg.include_empty):
             self._unsummarized[frame.camera_id] = 0
+            self._summarized_at[frame.camera_id] = now
             try:
                 self._ipc.publish_iot(topics.iot_detection_summary(self._thing),
                                       summarize(message, summary_cfg.max_boxes, frames), qos=0)
