@@ -70,7 +70,7 @@ def pipeline_merges(*, camera: dict[str, Any], annotated_dir: Path | None = None
     recipe's), so runtimes side by side on one machine do not compete for one port."""
     # A queue deep enough for a whole short capture: on a busy 2-core machine inference can fall
     # behind a 5 fps camera, and the default (keep only the newest frame) would drop frames.
-    inference: dict[str, Any] = {"iotSummary": {"includeEmpty": True},
+    inference: dict[str, Any] = {"iotSummary": {"includeEmpty": True, "minIntervalS": 0},
                                  "dropPolicy": {"pendingPerCamera": pending_per_camera}}
     if annotated_dir is not None:
         inference["annotatedOutput"] = {"enabled": True, "dir": str(annotated_dir), "keepPerCamera": 200}
