@@ -172,7 +172,7 @@ class SsdInferenceApp:
 
     def _on_config_change(self, old: SsdInferenceConfig, new: SsdInferenceConfig) -> None:
         self._apply_config(new)
-        if (old.backend, old.threads) != (new.backend, new.threads):
+        if (old.backend, old.threads, old.cpu_affinity) != (new.backend, new.threads, new.cpu_affinity):
             self._reload.set()
             self._pending.wake()
 
