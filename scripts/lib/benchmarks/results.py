@@ -415,11 +415,15 @@ class PipelineTargets(ResultPart):
 
 
 class PipelineResult(StampedResult[PipelineMachine]):
+    omitted_when_none = ("cpu_affinity",)
+
     model: StandaloneModel
     runs: list[PipelineRun]
     rss_mb_max: dict[str, float]  # by component
     targets: PipelineTargets
     notes: str
+    # cpuAffinity by component when the run pinned them (--pin-inference); None: where the OS put them
+    cpu_affinity: dict[str, list[int]] | None = None
 
 
 # tracking --------------------------------------------------------------------------------------------
