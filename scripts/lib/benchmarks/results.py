@@ -422,7 +422,8 @@ class PipelineResult(StampedResult[PipelineMachine]):
     rss_mb_max: dict[str, float]  # by component
     targets: PipelineTargets
     notes: str
-    # cpuAffinity by component when the run pinned them (--pin-inference); None: where the OS put them
+    # CPUs by process when the run pinned them (--pin-inference): the components by their cpuAffinity, the
+    # runtime's daemon and stand-ins by the benchmark. None: every process where the OS put it.
     cpu_affinity: dict[str, list[int]] | None = None
 
 
