@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from camera_ingest.motion import MotionSettings
 from smartcam.config import ComponentConfig
 from smartcam.contracts import Identifier
+from smartcam.cpu_affinity import ProcessConfig
 from smartcam.metrics import MetricsSettings
 
 ARTIFACT_DIR = Path(__file__).resolve().parent.parent
@@ -218,7 +219,7 @@ def _sample_camera() -> list[CameraSettings]:
     return [CameraSettings.model_validate(sample)]
 
 
-class CameraIngestConfig(ComponentConfig):
+class CameraIngestConfig(ProcessConfig):
     cameras: Annotated[list[CameraSettings], Field(min_length=1, max_length=32)] = Field(
         default_factory=_sample_camera,
         description="The cameras of this device (1..32, unique ids); capture commands can use only these.",

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from smartcam.config import ComponentConfig
+from smartcam.cpu_affinity import ProcessConfig
 from smartcam.metrics import MetricsSettings
 
 # DynamoDB's table-name rule; the region must look like one (us-east-1, cn-north-1, us-gov-west-1).
@@ -25,7 +25,7 @@ StoreMode = Literal["events", "detections", "both"]
 LabelAttributeName = Annotated[str, Field(min_length=1, max_length=127, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")]
 
 
-class DynamoWriterConfig(ComponentConfig):
+class DynamoWriterConfig(ProcessConfig):
     store: StoreMode = Field(
         "events", description="What is stored: events (one item per tracked object from smartcam.EventTracker, "
         "with its snapshot in S3; frames with detections are receipted summarized), detections (one item per "

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from event_tracker.zones import MAX_LINES, MAX_ZONES, CameraZones
 from smartcam.config import ComponentConfig
 from smartcam.contracts import MAX_PATH_POINTS, Identifier
+from smartcam.cpu_affinity import ProcessConfig
 from smartcam.geometry import MAX_POLYGON_POINTS
 from smartcam.metrics import MetricsSettings
 
@@ -160,7 +161,7 @@ class DataCaptureSettings(ComponentConfig):
         return int(self.max_pending_mb * 1024 * 1024)
 
 
-class EventTrackerConfig(ComponentConfig):
+class EventTrackerConfig(ProcessConfig):
     tracking: TrackingSettings = Field(
         default_factory=TrackingSettings, description="How detections become tracks (the same for every camera)."
     )

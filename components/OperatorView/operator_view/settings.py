@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from smartcam.config import ComponentConfig
+from smartcam.cpu_affinity import ProcessConfig
 from smartcam.metrics import MetricsSettings
 
 MIN_TOKEN_CHARS = 32
@@ -25,7 +25,7 @@ def is_loopback(host: str) -> bool:
     return ipaddress.ip_address(host).is_loopback
 
 
-class OperatorViewConfig(ComponentConfig):
+class OperatorViewConfig(ProcessConfig):
     host: Annotated[str, Field(min_length=2, max_length=45)] = Field(
         "127.0.0.1", description="IP address the page listens on (an address, not a name). Loopback by default: "
         "reach it through AWS IoT Secure Tunneling (docs/operator-view.md). Any other address needs `token`."

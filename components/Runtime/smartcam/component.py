@@ -1,8 +1,9 @@
 """The life of a component process, the same for every smartcam component.
 
 ``run_component`` connects the pieces in order: logging, IPC, configuration (waiting, ERRORED,
-while it is invalid), the component's own app, UpdateState RUNNING, then waits for SIGTERM from
-the nucleus and stops the app and the IPC connection cleanly.
+while it is invalid), the process's CPUs (``cpuAffinity``, followed on every change), the component's
+own app, UpdateState RUNNING, then waits for SIGTERM from the nucleus and stops the app and the IPC
+connection cleanly.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Literal, Protocol, TypeVar
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
 from smartcam.config import ComponentConfig, ConfigError, LiveConfig
+from smartcam.cpu_affinity import ProcessConfig, follow_cpu_affinity
 from smartcam.ipc import Ipc
 from smartcam.logs import setup_logging
 
@@ -58,6 +60,8 @@ def run_component(
         config = LiveConfig(ipc, config_model, on_error=config_error)
         if not config.wait_until_valid(stop):
             return 0
+        if issubclass(config_model, ProcessConfig):  # before the app starts its threads: they inherit the CPUs
+            follow_cpu_affinity(config)  # type: ignore[arg-type]
         try:
             app = app_factory(ipc, config)
             state = app.start() or "RUNNING"

@@ -179,7 +179,8 @@ class SsdInferenceApp:
 
     def _on_config_change(self, old: SsdInferenceConfig, new: SsdInferenceConfig) -> None:
         self._apply_config(new)
-        if (old.backend, old.threads, old.streams) != (new.backend, new.threads, new.streams):
+        if (old.backend, old.threads, old.streams, old.cpu_affinity) != (
+                new.backend, new.threads, new.streams, new.cpu_affinity):
             self._reload.set()
             self._pending.wake()
 

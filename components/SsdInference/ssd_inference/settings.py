@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from smartcam.config import ComponentConfig
+from smartcam.cpu_affinity import ProcessConfig
 from smartcam.metrics import MetricsSettings
 
 MAX_STREAMS = 8
@@ -75,7 +76,7 @@ class IotSummary(ComponentConfig):
     )
 
 
-class SsdInferenceConfig(ComponentConfig):
+class SsdInferenceConfig(ProcessConfig):
     score_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         0.5, description="Lowest score (0..1) of a reported detection."
     )

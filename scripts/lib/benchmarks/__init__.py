@@ -7,7 +7,8 @@ NAMES = ["tracking", "ipc", "capture", "inference", "streams", "writer", "events
          "operator_view"]
 # Further runs of a benchmark with other settings (each writes its own result files).
 VARIANTS: dict[str, list[list[str]]] = {
-    # One inference thread leaves a core to capture, IPC and the writer: the other side of the trade-off.
-    "pipeline": [["--threads", "1", "--out", "docs/bench/pipeline-threads1.json",
+    # One inference thread leaves a core to capture, IPC and the writer: the other side of the trade-off;
+    # with SsdInference alone on that core (cpuAffinity), nothing preempts the model.
+    "pipeline": [["--threads", "1", "--pin-inference", "--out", "docs/bench/pipeline-threads1.json",
                   "--plot", "docs/bench/pipeline-threads1.png"]],
 }

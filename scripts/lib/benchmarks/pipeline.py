@@ -2,6 +2,7 @@
 """Benchmark of the whole pipeline on the local Greengrass runtime, against the standalone model.
 
     .venv/bin/python scripts/bench.py pipeline [--rates 5,10,20,30,45,60,75,90] [--seconds 15] [--threads 2]
+                                               [--pin-inference]
                                                [--out docs/bench/pipeline.json] [--plot docs/bench/pipeline.png]
 
 1. Standalone model: the component's frame path (ssd_inference.frame_path) with the packaged model on
@@ -20,6 +21,10 @@
    - per-stage times from the items (latencyMs) and CPU ms per stored frame of every process, and the
      same outside the model (SsdInference's less the standalone model's CPU ms per frame);
    - RSS of each component's process (max over the run, psutil).
+--pin-inference deploys each component with a cpuAffinity: SsdInference on the last CPU this process may
+use, the other components on the others; once they run, the runtime's daemon and stand-ins go to the others
+too (a cloud service costs a device no CPU; pinned earlier, the components would inherit their mask). The
+placement goes into the result's cpu_affinity.
 Targets (issue 15): pipeline fps >= 95% of the standalone model's with 1 inference thread, >= 80% with 2
 or more; e2e p50 <= model latency + 15 ms at 10 fps. The highest rate is above the standalone model's fps
 with one thread, so the pipeline's own ceiling shows, not the input's.
@@ -37,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +68,8 @@ from ssd_inference.frame_path import FramePath, selection_for
 MODEL_DIR = REPO / "components" / "SsdModelStore" / "model"
 ROOT = REPO / ".local-greengrass" / "bench"
 COMPONENTS = ("smartcam.CameraIngest", "smartcam.SsdInference", "smartcam.DynamoWriter")
+# Placed on the CPUs SsdInference leaves by --pin-inference: every other component of the deployment.
+BESIDE_INFERENCE = ("smartcam.CameraIngest", "smartcam.DynamoWriter", "smartcam.EventTracker", "smartcam.OperatorView")
 REPORT_INTERVAL_S = 0.5
 TARGET_FPS_RATIO_ONE_THREAD = 0.95
 # More threads take the cores the other processes need too: with as many threads as cores, the standalone
@@ -290,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-frames", type=int, default=90)
     parser.add_argument("--backend", default="dlr", help="the component's choice here (auto = dlr on x86_64)")
     parser.add_argument("--threads", type=int, default=2, help="the component's inference threads")
+    parser.add_argument("--pin-inference", action="store_true",
+                        help="cpuAffinity: SsdInference on the last CPU, the other components on the others")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "pipeline.json")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "bench" / "pipeline.png")
     parser.add_argument("--standalone-only", action="store_true", help=argparse.SUPPRESS)
@@ -298,17 +308,41 @@ def main(argv: list[str] | None = None) -> int:
         print(measure_standalone_model(args.backend, args.threads, args.model_frames).model_dump_json())
         return 0
     rates = [float(r) for r in args.rates.split(",")]
+    if args.pin_inference and len(os.sched_getaffinity(0)) < 2:
+        parser.error("--pin-inference needs at least 2 CPUs")
 
     print("standalone model ...", flush=True)
     model = standalone_model(args.backend, args.threads, args.model_frames)
     print(model.model_dump_json(), flush=True)
-    runs, rss = measure_pipeline(args, rates, model.model_cpu_ms_per_frame)
-    result = summarize(model, runs, rss, argv if argv is not None else sys.argv[1:])
+    runs, rss, placed = measure_pipeline(args, rates, model.model_cpu_ms_per_frame)
+    result = summarize(model, runs, rss, argv if argv is not None else sys.argv[1:], placed or None)
     result.write(args.out)
     plot(result, args.plot)
     print(result.targets.model_dump_json(indent=2))
     print(f"wrote {args.out} and {args.plot}")
     return 0
+
+
+def inference_pinned(cpus: Iterable[int]) -> dict[str, list[int]]:
+    """cpuAffinity by component: SsdInference alone on the last of ``cpus`` (2 or more), the others on the rest.
+
+    The components inherit the runtime's CPUs, which are this process's: it starts the runtime."""
+    ordered = sorted(cpus)
+    return {"smartcam.SsdInference": ordered[-1:], **{name: ordered[:-1] for name in BESIDE_INFERENCE}}
+
+
+def pin_runtime_beside_inference(runtime: LocalRuntime) -> dict[str, list[int]]:
+    """The runtime's daemon and stand-ins, every thread, on the CPUs --pin-inference leaves the components
+    beside SsdInference; by role, the CPUs each got."""
+    cpus = inference_pinned(os.sched_getaffinity(0))["smartcam.CameraIngest"]
+    placed = {}
+    for role, process in runtime_processes(runtime, components=()).items():
+        with contextlib.suppress(psutil.Error):
+            for thread in process.threads():
+                with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+                    os.sched_setaffinity(thread.id, cpus)
+            placed[role] = cpus
+    return placed
 
 
 def bench_deployment(args: argparse.Namespace, rates: list[float]) -> Path:
@@ -323,19 +357,26 @@ def bench_deployment(args: argparse.Namespace, rates: list[float]) -> Path:
     merges["smartcam.SsdInference"].update(backend=args.backend, threads=args.threads,
                                            iotSummary={"includeEmpty": False})
     merges["smartcam.DynamoWriter"]["reportIntervalS"] = REPORT_INTERVAL_S
+    if args.pin_inference:
+        for component, cpus in inference_pinned(os.sched_getaffinity(0)).items():
+            merges.setdefault(component, {})["cpuAffinity"] = cpus
     return write_overlay(ROOT / "bench" / "deployment.json", merges, name="smartcam-bench")
 
 
-def measure_pipeline(args: argparse.Namespace, rates: list[float],
-                     model_cpu_ms: float | None) -> tuple[list[PipelineRun], dict[str, float]]:
+def measure_pipeline(args: argparse.Namespace, rates: list[float], model_cpu_ms: float | None
+                     ) -> tuple[list[PipelineRun], dict[str, float], dict[str, list[int]]]:
+    """The runs, the peak RSS by component, and the CPUs of each process --pin-inference placed (else {})."""
     runtime = LocalRuntime(ROOT, echo=lambda line: print(f"  {line}", flush=True))
     runtime.down()
     document = bench_deployment(args, rates)
     runs = []
+    placed: dict[str, list[int]] = {}
     operator = stored = None
     sampler = RssSampler(runtime)
     try:
         runtime.up(document)
+        if args.pin_inference:
+            placed = {**inference_pinned(os.sched_getaffinity(0)), **pin_runtime_beside_inference(runtime)}
         thing = runtime.thing_name()
         store = table(runtime.dynamodb_endpoint())
         operator = Operator(runtime)
@@ -359,11 +400,11 @@ def measure_pipeline(args: argparse.Namespace, rates: list[float],
             if connection is not None:
                 connection.close()
         runtime.down()
-    return runs, sampler.max_mb
+    return runs, sampler.max_mb, placed
 
 
 def summarize(model: StandaloneModel, runs: list[PipelineRun], rss: dict[str, float],
-              argv: list[str]) -> PipelineResult:
+              argv: list[str], cpu_affinity: dict[str, list[int]] | None = None) -> PipelineResult:
     at_10 = next((r for r in runs if r.input_fps == 10.0), None)
     best = max(r.pipeline_fps for r in runs)
     return PipelineResult(
@@ -374,6 +415,7 @@ def summarize(model: StandaloneModel, runs: list[PipelineRun], rss: dict[str, fl
         model=model,
         runs=runs,
         rss_mb_max={k: round(v, 1) for k, v in sorted(rss.items())},
+        cpu_affinity=cpu_affinity,
         targets=PipelineTargets(
             pipeline_fps_max=best,
             pipeline_fps_vs_model=best / model.fps,
@@ -385,7 +427,10 @@ def summarize(model: StandaloneModel, runs: list[PipelineRun], rss: dict[str, fl
               "/dev/shm folder, writer reports every 0.5 s (they carry the stored times). Inference keeps only "
               "the newest pending frame (its default), so an input faster than the model shows as dropped "
               "frames. Stored = DynamoDB accepted the item (writer report confirmed[].at). The stand-ins "
-              "run at nice 10, this observer too. The machine is shared, see loadavg_at_end.",
+              "run at nice 10, this observer too. The machine is shared, see loadavg_at_end."
+              + (" --pin-inference: each process on the CPUs in cpu_affinity (the components by their "
+                 "cpuAffinity, the runtime's daemon and stand-ins by the benchmark once they run)."
+                 if cpu_affinity else ""),
     )
 
 

@@ -415,11 +415,16 @@ class PipelineTargets(ResultPart):
 
 
 class PipelineResult(StampedResult[PipelineMachine]):
+    omitted_when_none = ("cpu_affinity",)
+
     model: StandaloneModel
     runs: list[PipelineRun]
     rss_mb_max: dict[str, float]  # by component
     targets: PipelineTargets
     notes: str
+    # CPUs by process when the run pinned them (--pin-inference): the components by their cpuAffinity, the
+    # runtime's daemon and stand-ins by the benchmark. None: every process where the OS put it.
+    cpu_affinity: dict[str, list[int]] | None = None
 
 
 # tracking --------------------------------------------------------------------------------------------

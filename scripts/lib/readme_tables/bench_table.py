@@ -236,6 +236,9 @@ def bench_pipeline(data: PipelineResult) -> list[BenchRow]:
                        f"{_fmt(sum(ours.values()), 'ms', 1)}: "
                        + ", ".join(f"{k.removeprefix('smartcam.')} {_fmt(v, 'ms', 1)}" for k, v in ours.items()),
                        f"{LE} 5 ms"))
+    if data.cpu_affinity:
+        rows += _rows(("CPUs per process (--pin-inference)",
+                       ", ".join(f"{k.removeprefix('smartcam.')} {v}" for k, v in data.cpu_affinity.items()), ""))
     if data.rss_mb_max:
         rows += _rows(("peak RSS per component",
                        ", ".join(f"{k} {_fmt(v, 'MB', 0)}" for k, v in data.rss_mb_max.items()), ""))
