@@ -10,5 +10,9 @@ VARIANTS: dict[str, list[list[str]]] = {
     # One inference thread leaves a core to capture, IPC and the writer: the other side of the trade-off;
     # with SsdInference alone on that core (cpuAffinity), nothing preempts the model.
     "pipeline": [["--threads", "1", "--pin-inference", "--out", "docs/bench/pipeline-threads1.json",
-                  "--plot", "docs/bench/pipeline-threads1.png"]],
+                  "--plot", "docs/bench/pipeline-threads1.png"],
+                 # The cores as two copies of the model, one thread each: frames in parallel, no thread waiting.
+                 ["--threads", "1", "--streams", "2", "--rates", "5,10,20,30,60,90,120,150",
+                  "--out", "docs/bench/pipeline-streams2.json",
+                  "--plot", "docs/bench/pipeline-streams2.png"]],
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of the whole pipeline on the local Greengrass runtime, against the standalone model.
 
-    .venv/bin/python scripts/bench.py pipeline [--rates 5,10,20,30,45,60,75,90] [--seconds 15] [--threads 2]
+    .venv/bin/python scripts/bench.py pipeline [--rates 5,10,20,30,45,60,75,90] [--seconds 15] [--threads 2] [--streams 1]
                                                [--pin-inference]
                                                [--out docs/bench/pipeline.json] [--plot docs/bench/pipeline.png]
 
@@ -78,22 +78,25 @@ TARGET_FPS_RATIO_MORE_THREADS = 0.80
 TARGET_LATENCY_MARGIN_MS = 15.0
 
 
-def target_fps_ratio(threads: int) -> float:
-    return TARGET_FPS_RATIO_ONE_THREAD if threads <= 1 else TARGET_FPS_RATIO_MORE_THREADS
+def target_fps_ratio(threads: int, streams: int = 1) -> float:
+    """By the model's threads in all: one leaves the other cores to the rest of the pipeline."""
+    return TARGET_FPS_RATIO_ONE_THREAD if threads * streams <= 1 else TARGET_FPS_RATIO_MORE_THREADS
 
 
-def standalone_model(backend: str, threads: int, frames: int) -> StandaloneModel:
+def standalone_model(backend: str, threads: int, frames: int, streams: int = 1) -> StandaloneModel:
     """Measured in a child process: a runtime's thread pool (TVM pins the calling thread to a core
     with one thread) must not shape this process or the runtime it starts afterwards."""
     command = [sys.executable, __file__, "--standalone-only", "--backend", backend, "--threads", str(threads),
-               "--model-frames", str(frames)]
+               "--streams", str(streams), "--model-frames", str(frames)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"standalone model measurement failed:\n{done.stderr[-2000:]}")
     return StandaloneModel.model_validate_json(done.stdout.strip().splitlines()[-1])
 
 
-def measure_standalone_model(backend: str, threads: int, frames: int) -> StandaloneModel:
+def measure_standalone_model(backend: str, threads: int, frames: int, streams: int = 1) -> StandaloneModel:
+    if streams > 1:
+        return measure_standalone_streams(backend, threads, frames, streams)
     people = copy_people(ROOT / "bench-camera")
     engine = Engine.start(PreparedModel.load(MODEL_DIR), backend, threads, fall_back=False)
     # The component's own frame path on the camera's frames (640x480 raw frames in a frame ring), without
@@ -287,7 +290,8 @@ def plot(result: PipelineResult, path: Path) -> None:
     ax.bar([n.removeprefix("smartcam.") for n in names], [result.rss_mb_max[n] for n in names])
     ax.set(ylabel="MB", title="Max RSS per component")
     fig.suptitle(f"smartcam pipeline on the local Greengrass runtime ({result.machine.cpus} CPUs, "
-                 f"{result.model.backend}, {result.model.threads} inference threads)")
+                 f"{result.model.backend}, {result.model.threads} inference threads"
+                 + (f" x {result.model.streams} streams" if result.model.streams else "") + ")")
     save_figure(fig, path)
 
 
@@ -298,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-frames", type=int, default=90)
     parser.add_argument("--backend", default="dlr", help="the component's choice here (auto = dlr on x86_64)")
     parser.add_argument("--threads", type=int, default=2, help="the component's inference threads")
+    parser.add_argument("--streams", type=int, default=1, help="the component's streams (copies of the model)")
     parser.add_argument("--pin-inference", action="store_true",
                         help="cpuAffinity: SsdInference on the last CPU, the other components on the others")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "pipeline.json")
@@ -305,14 +310,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--standalone-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.standalone_only:
-        print(measure_standalone_model(args.backend, args.threads, args.model_frames).model_dump_json())
+        print(measure_standalone_model(args.backend, args.threads, args.model_frames, args.streams).model_dump_json())
         return 0
     rates = [float(r) for r in args.rates.split(",")]
     if args.pin_inference and len(os.sched_getaffinity(0)) < 2:
         parser.error("--pin-inference needs at least 2 CPUs")
 
     print("standalone model ...", flush=True)
-    model = standalone_model(args.backend, args.threads, args.model_frames)
+    model = standalone_model(args.backend, args.threads, args.model_frames, args.streams)
     print(model.model_dump_json(), flush=True)
     runs, rss, placed = measure_pipeline(args, rates, model.model_cpu_ms_per_frame)
     result = summarize(model, runs, rss, argv if argv is not None else sys.argv[1:], placed or None)
@@ -321,6 +326,54 @@ def main(argv: list[str] | None = None) -> int:
     print(result.targets.model_dump_json(indent=2))
     print(f"wrote {args.out} and {args.plot}")
     return 0
+
+
+def measure_standalone_streams(backend: str, threads: int, frames: int, streams: int) -> StandaloneModel:
+    """Like :func:`measure_standalone_model` with ``streams`` copies of the model, each driven flat out by its
+    own thread (prepare + infer, as SsdInference's stream threads and worker share it). The model's CPU is the
+    process's over the run less the single-threaded Python around the model (read, preprocess, decode)."""
+    people = copy_people(ROOT / "bench-camera")
+    engine = Engine.start(PreparedModel.load(MODEL_DIR), backend, threads, fall_back=False, streams=streams)
+    with tempfile.TemporaryDirectory(prefix="bench-standalone-", dir=frame_base()) as ring_root:
+        path = FramePath(engine, Path(ring_root), selection_for(engine, score_threshold=0.5, nms_iou_threshold=0.45,
+                                                                max_detections=10, tracking_score_threshold=0.1))
+        ring = FrameRing(Path(ring_root), "standalone", capacity=16)
+        refs = [ring.write(cv2.imread(str(jpeg), cv2.IMREAD_COLOR), size=(640, 480), captured_at=time.time(),
+                           captured_monotonic_ns=time.monotonic_ns()) for jpeg in sorted(people.glob("*.jpg"))]
+        infers: list[Any] = []
+        lock = threading.Lock()
+
+        def run(index: int, count: int) -> None:
+            for i in range(count):
+                inferred = path.infer(path.prepare(refs[(i + index) % len(refs)]))
+                with lock:
+                    infers.append(inferred)
+
+        def in_threads(count: int) -> None:
+            workers = [threading.Thread(target=run, args=(i, count)) for i in range(streams)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+
+        try:
+            in_threads(len(refs) * 2)  # warm-up
+            infers.clear()
+            per_stream = max(1, frames // streams)
+            cpu_before, started = time.process_time(), time.perf_counter()
+            in_threads(per_stream)
+            elapsed, cpu_s = time.perf_counter() - started, time.process_time() - cpu_before
+        finally:
+            engine.close()
+    done = len(infers)
+    around_s = sum(i.prepared.read_ms + i.prepared.preprocess_ms + i.postprocess_ms for i in infers) / 1000
+    infer_ms = [i.infer_ms for i in infers]
+    return StandaloneModel(backend=engine.backend_name, threads=threads, frames=done, fps=done / elapsed,
+                           infer_ms_p50=statistics.median(infer_ms),
+                           preprocess_plus_infer_ms_p50=statistics.median(
+                               i.prepared.read_ms + i.prepared.preprocess_ms + i.infer_ms for i in infers),
+                           infer_ms_p99=percentile(infer_ms, 99),
+                           model_cpu_ms_per_frame=round((cpu_s - around_s) * 1000 / done, 2), streams=streams)
 
 
 def inference_pinned(cpus: Iterable[int]) -> dict[str, list[int]]:
@@ -354,7 +407,7 @@ def bench_deployment(args: argparse.Namespace, rates: list[float]) -> Path:
     merges = pipeline_merges(camera=camera, pending_per_camera=1)
     merges["smartcam.CameraIngest"]["limits"] = {"maxFps": max(rates),
                                                   "maxFrames": max(2, round(max(rates) * args.seconds))}
-    merges["smartcam.SsdInference"].update(backend=args.backend, threads=args.threads,
+    merges["smartcam.SsdInference"].update(backend=args.backend, threads=args.threads, streams=args.streams,
                                            iotSummary={"includeEmpty": False})
     merges["smartcam.DynamoWriter"]["reportIntervalS"] = REPORT_INTERVAL_S
     if args.pin_inference:
@@ -419,7 +472,7 @@ def summarize(model: StandaloneModel, runs: list[PipelineRun], rss: dict[str, fl
         targets=PipelineTargets(
             pipeline_fps_max=best,
             pipeline_fps_vs_model=best / model.fps,
-            pipeline_fps_vs_model_target=target_fps_ratio(model.threads),
+            pipeline_fps_vs_model_target=target_fps_ratio(model.threads, model.streams or 1),
             e2e_p50_ms_at_10fps=at_10.e2e_ms_p50 if at_10 else None,
             e2e_p50_target_ms=model.preprocess_plus_infer_ms_p50 + TARGET_LATENCY_MARGIN_MS,
         ),

@@ -372,7 +372,7 @@ class WriterResult(BenchResult):
 class StandaloneModel(ResultPart):
     """The model alone, measured in its own process (which prints this)."""
 
-    omitted_when_none = ("model_cpu_ms_per_frame",)
+    omitted_when_none = ("model_cpu_ms_per_frame", "streams")
 
     backend: str
     threads: int
@@ -382,6 +382,7 @@ class StandaloneModel(ResultPart):
     preprocess_plus_infer_ms_p50: float
     infer_ms_p99: float
     model_cpu_ms_per_frame: float | None = None  # process CPU time inside the backend's run, per frame
+    streams: int | None = None  # copies of the model run at once from as many threads (None: 1)
 
 
 class PipelineRun(ResultPart):

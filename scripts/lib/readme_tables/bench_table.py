@@ -213,7 +213,8 @@ def bench_pipeline(data: PipelineResult) -> list[BenchRow]:
     targets = data.targets
     model = data.model
     rows = _rows(
-        (f"standalone model ({model.backend}, {model.threads} threads)", _fmt(model.fps, "fps"), ""),
+        (f"standalone model ({model.backend}, {model.threads} threads"
+         + (f" x {model.streams} streams" if model.streams else "") + ")", _fmt(model.fps, "fps"), ""),
         ("pipeline throughput, max stored / standalone model",
          _pair(_fmt(targets.pipeline_fps_max, "fps"), f"{targets.pipeline_fps_vs_model:.0%}", "{} = {}"),
          f"{GE} {targets.pipeline_fps_vs_model_target:.0%}"),
