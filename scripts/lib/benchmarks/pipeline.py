@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark of the whole pipeline on the local Greengrass runtime, against the standalone model.
 
-    .venv/bin/python scripts/bench.py pipeline [--rates 5,10,20,30,45,60,75,90] [--seconds 15] [--threads 2] [--streams 1]
-                                               [--pin-inference]
+    .venv/bin/python scripts/bench.py pipeline [--rates 5,10,20,30,45,60,75,90] [--seconds 15] [--threads 2]
+                                               [--streams 1] [--pin-inference]
                                                [--out docs/bench/pipeline.json] [--plot docs/bench/pipeline.png]
 
 1. Standalone model: the component's frame path (ssd_inference.frame_path) with the packaged model on
