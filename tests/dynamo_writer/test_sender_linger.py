@@ -104,6 +104,22 @@ def test_items_15_ms_apart_share_requests_at_least_the_interval_apart(tmp_path, 
     assert len(requests) <= 14  # 0.585 s of items: at most one request per 50 ms, not 40
 
 
+def test_an_item_that_wakes_the_sender_while_it_lingers_does_not_make_it_read_the_batch(tmp_path, clock, monkeypatch):
+    peeks = []
+    real_peek = Spool.peek
+
+    def counting_peek(self: Spool, limit: int):
+        peeks.append(limit)
+        return real_peek(self, limit)
+
+    monkeypatch.setattr(Spool, "peek", counting_peek)
+    arrivals = [[n * 0.015] for n in range(40)]
+    requests = play(tmp_path, clock, arrivals)
+    assert sum(n for _, n in requests) == 40
+    # the batch is read when it goes (and once more when the spool is found empty), not on each of 40 wakes
+    assert len(peeks) <= len(requests) + 2
+
+
 def test_no_item_waits_longer_than_the_interval(tmp_path, clock):
     arrivals = [[n * 0.015] for n in range(40)]
     requests = play(tmp_path, clock, arrivals)

@@ -126,6 +126,8 @@ class Sender:
         self._backoff.base_s, self._backoff.max_s = cfg.backoff_base_s, cfg.backoff_max_s
         with self._claim_lock:
             inflight = self._inflight
+            if not force and (linger := self._linger_left(cfg, len(inflight))) > 0:
+                return _idle(linger)
             rows = [r for r in self._spool.peek(cfg.batch_size + len(inflight)) if r.seq not in inflight]
             rows = rows[:cfg.batch_size]
             if not rows:
@@ -150,6 +152,26 @@ class Sender:
             return self._backoff.next_delay()
         self._backoff.reset()
         return 0.0
+
+    def _linger_left(self, cfg: DynamoWriterConfig, inflight: int) -> float:
+        """How long a partial batch lingers, known from the spool's depth alone (0: read the batch and decide
+        there). The thread is woken by every new item: reading and decoding the batch each time cost more
+        than the requests saved (a flood of 5,000 items: 830 instead of 1,000 items/s through the spool)."""
+        if self._backoff.attempt or self._isolation_pending():
+            return 0.0
+        linger = cfg.min_request_interval_s - (time.monotonic() - self._last_request_at)
+        if linger <= 0 or self._spool.depth()[0] - inflight >= cfg.batch_size:
+            return 0.0
+        return linger
+
+    def _isolation_pending(self) -> bool:
+        if not self._isolate_until_seq:
+            return False
+        oldest = self._spool.oldest_seq()
+        if oldest is None or oldest > self._isolate_until_seq:
+            self._isolate_until_seq = 0  # every item of the refused batch is written or set aside
+            return False
+        return True
 
     def _partial_batch_wait(self, oldest: SpooledItem, busy: bool, cfg: DynamoWriterConfig) -> float:
         """How much longer a partial batch fills before it goes (0 or less: now)."""

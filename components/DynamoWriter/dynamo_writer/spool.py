@@ -284,6 +284,11 @@ class Spool:
             items, size = self._db.execute("SELECT items, bytes FROM depth WHERE id = 1").fetchone()
         return int(items), int(size)
 
+    def oldest_seq(self) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT seq FROM spool ORDER BY seq LIMIT 1").fetchone()
+        return None if row is None else int(row[0])
+
     def oldest_age_s(self) -> float | None:
         with self._lock:
             row = self._db.execute("SELECT enqueued_at FROM spool ORDER BY seq LIMIT 1").fetchone()

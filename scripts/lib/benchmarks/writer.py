@@ -76,7 +76,9 @@ def new_table(db: DynamoDBLocal) -> str:
 
 
 def settings(table: str) -> DynamoWriterConfig:
-    return DynamoWriterConfig.model_validate({"tableName": table, "flushIntervalS": 0.2, "backoffBaseS": 0.05})
+    # per-frame detections items: the writer stores only events by default
+    return DynamoWriterConfig.model_validate({"tableName": table, "store": "detections", "flushIntervalS": 0.2,
+                                              "backoffBaseS": 0.05})
 
 
 def count_items(db: DynamoDBLocal, table: str) -> int:
