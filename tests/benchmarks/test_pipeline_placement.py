@@ -9,7 +9,7 @@ from benchmarks.results import PipelineResult
 from readme_tables import bench_table
 from repo_layout import REPO_ROOT as ROOT
 
-COMMITTED = ROOT / "docs" / "bench" / "pipeline-threads1.json"
+COMMITTED = ROOT / "docs" / "bench" / "pipeline.json"
 
 
 def test_inference_gets_the_last_cpu_and_every_other_component_the_rest():
@@ -34,3 +34,10 @@ def test_a_pinned_run_records_its_placement_and_an_unpinned_one_reads_back_to_th
     rows = {measure: result for measure, result, _target in bench_table.bench_pipeline(again)}
     assert rows["CPUs per process (--pin-inference)"].startswith("SsdInference [1], CameraIngest [0]")
     assert "CPUs per process (--pin-inference)" not in {row[0] for row in bench_table.bench_pipeline(unpinned)}
+
+
+def test_the_throughput_target_follows_the_models_threads_in_all():
+    from benchmarks.pipeline import target_fps_ratio
+
+    assert target_fps_ratio(1) == 0.95
+    assert target_fps_ratio(2) == target_fps_ratio(1, 2) == 0.80  # two streams of one thread need both cores too
