@@ -93,8 +93,8 @@ def test_image_folder_in_name_order_and_unreadable_files_skipped(tmp_path: Path)
     assert np.array_equal(got[3], expected)
 
 
-def test_a_looping_folder_decodes_each_image_once_and_again_when_its_file_changes(tmp_path: Path, monkeypatch):
-    folder = make_folder(tmp_path / "imgs", count=2, size=(80, 60))
+def count_decodes(monkeypatch) -> list[str]:
+    """The names of the files the sources decode from now on, in order."""
     decoded: list[str] = []
     real_imread = cv2.imread
 
@@ -103,6 +103,13 @@ def test_a_looping_folder_decodes_each_image_once_and_again_when_its_file_change
         return real_imread(path, flags)
 
     monkeypatch.setattr("camera_ingest.sources.cv2.imread", counting_imread)
+    return decoded
+
+
+def test_a_looping_folder_decodes_each_image_once_and_again_when_its_file_changes(tmp_path: Path, monkeypatch):
+    folder = make_folder(tmp_path / "imgs", count=2, size=(80, 60))
+    real_imread = cv2.imread
+    decoded = count_decodes(monkeypatch)
     source = open_source(camera({"type": "folder", "path": str(folder), "fps": 240}, loop=True))
     source.open()
     first = grab_n(source, 6)
@@ -126,14 +133,7 @@ def test_a_looping_folder_decodes_each_image_once_and_again_when_its_file_change
 def test_a_folder_too_large_to_keep_decoded_is_decoded_on_every_pass(tmp_path: Path, monkeypatch):
     folder = make_folder(tmp_path / "imgs", count=3, size=(80, 60))
     monkeypatch.setattr("camera_ingest.sources.FOLDER_DECODED_CACHE_BYTES", 80 * 60 * 3 * 2)
-    decoded: list[str] = []
-    real_imread = cv2.imread
-
-    def counting_imread(path: str, flags: int = cv2.IMREAD_COLOR):
-        decoded.append(Path(path).name)
-        return real_imread(path, flags)
-
-    monkeypatch.setattr("camera_ingest.sources.cv2.imread", counting_imread)
+    decoded = count_decodes(monkeypatch)
     source = open_source(camera({"type": "folder", "path": str(folder), "fps": 240}, loop=True))
     source.open()
     images = grab_n(source, 6)

@@ -273,3 +273,16 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class FakeTime:
+    """The sender's clocks, moved by hand: ``time()`` (wall) and ``monotonic()``."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now

@@ -24,6 +24,7 @@ from local_greengrass.standins.dynamodb_local import DynamoDBLocal, free_port
 from smartcam.telemetry import Counters
 from tests.dynamo_writer.helpers import (
     DEVICE,
+    FakeTime,
     RecordingClient,
     assert_stored_as_spooled,
     clear_aws_env,
@@ -191,19 +192,6 @@ def test_while_a_batch_is_in_flight_the_next_full_batch_goes_at_once(aws_env, ta
     assert [len(batch) for batch in client.calls] == [25, 25, 10]
     assert sorted(sk for batch in client.calls for sk in batch) == sorted(sk for _, sk in expected)
     assert_stored_as_spooled(aws_env.client(), table, expected)
-
-
-class FakeTime:
-    """The sender's clocks, moved by hand: ``time()`` (wall) and ``monotonic()``."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 @pytest.mark.parametrize(("age", "wait"), [(0.25, 0.25), (0.5 - 0.0004, 0.001), (0.5, None), (0.75, None)])

@@ -20,21 +20,10 @@ from dynamo_writer.items import items_for
 from dynamo_writer.sender import Sender
 from dynamo_writer.spool import Spool
 from smartcam.telemetry import Counters
-from tests.dynamo_writer.helpers import DEVICE, config, frames
+from tests.dynamo_writer.helpers import DEVICE, FakeTime, config, frames
 
 START = 1000.0
 EPSILON = 1e-9
-
-
-class FakeTime:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 class FakeClient:

@@ -471,6 +471,15 @@ def test_status_min_interval_s_rate_limits_the_status_from_the_start_and_after_a
         app.stop()
 
 
+def start_streams(gg, tmp, backend_class, streams=2):
+    """The component with ``streams`` copies of ``backend_class`` and room for every frame sent (a deep queue)."""
+    gg.configuration["streams"] = streams
+    gg.configuration["dropPolicy"] = {"pendingPerCamera": 8}
+    factories = {"onnxruntime": lambda bundle, threads: backend_class("onnxruntime", bundle, threads)}
+    ring = FrameRing(tmp / "frames", "cam1", capacity=64)
+    return ring, start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+
+
 def test_streams_infer_frames_at_once_and_publish_them_in_the_order_taken(env):
     """Two copies of the model: the first frame's inference is slow, the second's fast, so the second
     finishes first; both ran at once, and the detections still go out first, second, third..."""
@@ -490,11 +499,7 @@ def test_streams_infer_frames_at_once_and_publish_them_in_the_order_taken(env):
                 running[0] -= 1
             return super().run(tensor)
 
-    gg.configuration["streams"] = 2
-    gg.configuration["dropPolicy"] = {"pendingPerCamera": 8}
-    factories = {"onnxruntime": lambda bundle, threads: UnevenBackend("onnxruntime", bundle, threads)}
-    ring = FrameRing(tmp / "frames", "cam1", capacity=64)
-    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    ring, app = start_streams(gg, tmp, UnevenBackend)
     try:
         assert app.engine is not None and app.engine.streams == 2
         assert len(FakeBackend.calls) == 2  # two copies loaded
@@ -526,11 +531,7 @@ def test_a_stream_that_fails_refuses_its_frame_and_the_others_go_on_in_order(env
             time.sleep(0.05)
             return super().run(tensor)
 
-    gg.configuration["streams"] = 2
-    gg.configuration["dropPolicy"] = {"pendingPerCamera": 8}
-    factories = {"onnxruntime": lambda bundle, threads: SecondCallFails("onnxruntime", bundle, threads)}
-    ring = FrameRing(tmp / "frames", "cam1", capacity=64)
-    app = start_app(gg, ring, write_model_dir(tmp / "model", runtimes=RUNTIMES), factories)
+    ring, app = start_streams(gg, tmp, SecondCallFails)
     try:
         frames = [write_frame(ring) for _ in range(4)]
         for frame in frames:

@@ -60,7 +60,7 @@ from local_device.video import copy_people
 from local_greengrass.standins.dynamodb_local import is_dynamodb_local
 from local_greengrass.standins.s3 import is_s3_server
 from repo_layout import REPO_ROOT as REPO
-from smartcam.contracts import WriterReport, parse
+from smartcam.contracts import FrameRef, WriterReport, parse
 from smartcam.frames import FrameRing, frame_base
 from ssd_inference.engine import Engine, PreparedModel
 from ssd_inference.frame_path import FramePath, selection_for
@@ -94,6 +94,16 @@ def standalone_model(backend: str, threads: int, frames: int, streams: int = 1) 
     return StandaloneModel.model_validate_json(done.stdout.strip().splitlines()[-1])
 
 
+def standalone_frames(engine: Engine, ring_root: Path, people: Path) -> tuple[FramePath, list[FrameRef]]:
+    """The component's frame path and the camera's photos as 640x480 raw frames in a ring under ``ring_root``."""
+    path = FramePath(engine, ring_root, selection_for(engine, score_threshold=0.5, nms_iou_threshold=0.45,
+                                                      max_detections=10, tracking_score_threshold=0.1))
+    ring = FrameRing(ring_root, "standalone", capacity=16)
+    refs = [ring.write(cv2.imread(str(jpeg), cv2.IMREAD_COLOR), size=(640, 480), captured_at=time.time(),
+                       captured_monotonic_ns=time.monotonic_ns()) for jpeg in sorted(people.glob("*.jpg"))]
+    return path, refs
+
+
 def measure_standalone_model(backend: str, threads: int, frames: int, streams: int = 1) -> StandaloneModel:
     if streams > 1:
         return measure_standalone_streams(backend, threads, frames, streams)
@@ -102,11 +112,7 @@ def measure_standalone_model(backend: str, threads: int, frames: int, streams: i
     # The component's own frame path on the camera's frames (640x480 raw frames in a frame ring), without
     # the pipeline around it: prepare (slot read + resize, preprocess) and infer, back to back.
     with tempfile.TemporaryDirectory(prefix="bench-standalone-", dir=frame_base()) as ring_root:
-        path = FramePath(engine, Path(ring_root), selection_for(engine, score_threshold=0.5, nms_iou_threshold=0.45,
-                                                                max_detections=10, tracking_score_threshold=0.1))
-        ring = FrameRing(Path(ring_root), "standalone", capacity=16)
-        refs = [ring.write(cv2.imread(str(jpeg), cv2.IMREAD_COLOR), size=(640, 480), captured_at=time.time(),
-                           captured_monotonic_ns=time.monotonic_ns()) for jpeg in sorted(people.glob("*.jpg"))]
+        path, refs = standalone_frames(engine, Path(ring_root), people)
         try:
             for ref in refs * 2:  # warm-up
                 path.infer(path.prepare(ref))
@@ -335,11 +341,7 @@ def measure_standalone_streams(backend: str, threads: int, frames: int, streams:
     people = copy_people(ROOT / "bench-camera")
     engine = Engine.start(PreparedModel.load(MODEL_DIR), backend, threads, fall_back=False, streams=streams)
     with tempfile.TemporaryDirectory(prefix="bench-standalone-", dir=frame_base()) as ring_root:
-        path = FramePath(engine, Path(ring_root), selection_for(engine, score_threshold=0.5, nms_iou_threshold=0.45,
-                                                                max_detections=10, tracking_score_threshold=0.1))
-        ring = FrameRing(Path(ring_root), "standalone", capacity=16)
-        refs = [ring.write(cv2.imread(str(jpeg), cv2.IMREAD_COLOR), size=(640, 480), captured_at=time.time(),
-                           captured_monotonic_ns=time.monotonic_ns()) for jpeg in sorted(people.glob("*.jpg"))]
+        path, refs = standalone_frames(engine, Path(ring_root), people)
         infers: list[Any] = []
         lock = threading.Lock()
 
