@@ -88,13 +88,15 @@ def echo(line: str) -> None:
 @dataclass(frozen=True)
 class Configuration:
     name: str
-    inference: dict[str, str]  # SsdInference settings merged into its defaults
+    inference: dict[str, str | int]  # SsdInference settings merged into its defaults
 
 
-def configurations(backends: list[str] | None = None) -> list[Configuration]:
-    """The defaults, then each of ``backends`` (default: the fastest fp32 build of the inference result)."""
+def configurations(backends: list[str] | None = None, streams: list[int] | None = None) -> list[Configuration]:
+    """The defaults, then each of ``backends`` (default: the fastest fp32 build of the inference result), then
+    the default backend as each of ``streams`` copies of the model (its threads shared among them)."""
     chosen = backends or [fastest_backend(REPO / "docs" / "bench" / "inference.json")]
-    return [Configuration("default", {}), *(Configuration(f"backend {b}", {"backend": b}) for b in chosen)]
+    return [Configuration("default", {}), *(Configuration(f"backend {b}", {"backend": b}) for b in chosen),
+            *(Configuration(f"streams {n}", {"streams": n}) for n in streams or [])]
 
 
 # one run: n cameras at once -----------------------------------------------------------------------
@@ -204,7 +206,8 @@ def measure(args: argparse.Namespace) -> Measured:
     clips = {start.camera: offset_clip(ROOT / "clips", start.offset_frame) for start in schedule}
     runtime = LocalRuntime(ROOT, echo=lambda line: echo(f"  {line}"))
     runtime.down()
-    chosen = configurations(args.backends.split(",") if args.backends else None)
+    chosen = configurations(args.backends.split(",") if args.backends else None,
+                            [int(n) for n in args.streams.split(",")] if args.streams else None)
     measured: list[CamerasConfiguration] = []
     try:
         runtime.up(deployment(clips, chosen[0]))
@@ -323,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20, help="seed of the cameras' start delays")
     parser.add_argument("--backends", default="",
                         help="backends to run after the defaults, comma-separated (default: the fastest fp32 build)")
+    parser.add_argument("--streams", default="",
+                        help="stream counts to run last with the default backend, comma-separated (e.g. 2)")
     parser.add_argument("--max-start-delay-s", type=float, default=1.0, help="start delays are below this")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "cameras.json")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "bench" / "cameras.png")

@@ -677,8 +677,8 @@ class CamerasRun(ResultPart):
 
 
 class CamerasConfiguration(ResultPart):
-    name: str  # "default", "backend <name>"
-    inference_settings: dict[str, str]  # merged into SsdInference's defaults
+    name: str  # "default", "backend <name>", "streams <n>"
+    inference_settings: dict[str, str | int]  # merged into SsdInference's defaults
     runs: list[CamerasRun]
 
 
