@@ -564,3 +564,30 @@ def test_a_streams_change_reloads_with_that_many_copies_and_closes_the_old_ones(
     finally:
         app.stop()
     assert all(b.closed for b in (app.engine.backend, *app.engine.more))
+
+
+def test_with_streams_a_configuration_change_applies_from_the_next_frame_even_mid_burst(env):
+    gg, ring, tmp = env
+    first_running, release = threading.Event(), threading.Event()
+
+    class HoldsTheFirst(FakeBackend):
+        def run(self, tensor):
+            if not first_running.is_set():
+                first_running.set()
+                release.wait(30)
+            return super().run(tensor)
+
+    ring, app = start_streams(gg, tmp, HoldsTheFirst)
+    try:
+        first = write_frame(ring)
+        send_frame(gg, first)
+        assert first_running.wait(30)
+        gg.update(scoreThreshold=0.95)  # above both fake detections: the next frame has none
+        second = write_frame(ring)
+        send_frame(gg, second)
+        release.set()
+        assert [d.label for d in detections_for(gg, first).detections] == ["person", "dog"]
+        assert detections_for(gg, second).detections == []
+    finally:
+        release.set()
+        app.stop()

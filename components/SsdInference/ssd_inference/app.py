@@ -255,32 +255,40 @@ class SsdInferenceApp:
     def _handle_streams(self, frame: FrameRef, streams: int) -> None:
         """Like :meth:`_handle` with ``streams`` copies of the model: up to that many frames infer at once
         on the stream threads while this thread prepares the next; each frame is concluded (and handed to the
-        delivery thread) in the order it was taken, whichever stream finishes first. A burst ends as in
-        :meth:`_handle`, after every frame in flight is concluded, so a reload never closes a copy in use."""
-        path = self._path
-        if path is None:
-            self._no_model(frame)
-            return
-        in_flight: deque[tuple[Prepared, Future[Inferred]]] = deque()
+        delivery thread) in the order it was taken, whichever stream finishes first. Each frame takes the frame
+        path in force when it goes to a stream (a configuration change applies from the next frame on, as in
+        :meth:`_handle`). A burst ends as in :meth:`_handle`, after every frame in flight is concluded, so a
+        reload never closes a copy in use."""
+        in_flight: deque[tuple[Prepared, FramePath, Future[Inferred]]] = deque()
         next_frame: FrameRef | None = frame
         while True:
-            prepared = self._prepare(next_frame) if next_frame is not None else None
-            if prepared is not None:
-                running = self._streams.submit(path.infer, prepared)
-                running.add_done_callback(lambda _: self._pending.wake())
-                in_flight.append((prepared, running))
-            while in_flight and (in_flight[0][1].done() or len(in_flight) >= streams):
-                done, running = in_flight.popleft()
+            if next_frame is not None:
+                self._submit_to_stream(next_frame, in_flight)
+            while in_flight and (in_flight[0][2].done() or len(in_flight) >= streams):
+                done, path, running = in_flight.popleft()
                 self._conclude(done, path, running.result)
             if not in_flight:
                 return
             if not self._burst_may_go_on():
                 while in_flight:
-                    done, running = in_flight.popleft()
+                    done, path, running = in_flight.popleft()
                     self._conclude(done, path, running.result)
                 return
             # A new frame, or None once a stream finished (its done callback wakes this wait).
             next_frame = self._pending.get(timeout=max(0.001, self._last_infer_s))
+
+    def _submit_to_stream(self, frame: FrameRef,
+                          in_flight: deque[tuple[Prepared, FramePath, Future[Inferred]]]) -> None:
+        path = self._path
+        if path is None:
+            self._no_model(frame)
+            return
+        prepared = self._prepare(frame)
+        if prepared is None:
+            return
+        running = self._streams.submit(path.infer, prepared)
+        running.add_done_callback(lambda _: self._pending.wake())
+        in_flight.append((prepared, path, running))
 
     def _prepare_next(self, model_free_at: float) -> Prepared | None:
         take_at = model_free_at - self._last_prepare_s
