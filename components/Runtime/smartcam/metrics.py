@@ -31,7 +31,7 @@ from pydantic import Field, field_validator
 
 from smartcam import topics
 from smartcam.config import ComponentConfig
-from smartcam.contracts.metrics import MAX_NAME, Dimension, MetricDatum, MetricPut, MetricRequest, Unit
+from smartcam.contracts.metrics import Dimension, MetricDatum, MetricPut, MetricRequest, Namespace, Unit
 from smartcam.ipc import Ipc
 from smartcam.telemetry import Telemetry
 
@@ -54,7 +54,7 @@ class MetricsSettings(ComponentConfig):
         60.0, description="Seconds between two rounds of metrics (each metric once a round); 0 turns them off. "
         "At least 1 when on."
     )
-    namespace: Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"^[^:]")] = Field(
+    namespace: Namespace = Field(
         "SmartCam", description="CloudWatch namespace of the metrics (not starting with `AWS/`): the "
         "`MetricsNamespace` of the thing group's `infrastructure/fleet.yaml` stack (default `SmartCam`), which the "
         "devices may put metrics in and its dashboard and alarms read."
@@ -65,13 +65,6 @@ class MetricsSettings(ComponentConfig):
     def _off_or_a_second(cls, value: float) -> float:
         if 0 < value < 1:
             raise ValueError("must be 0 (off) or at least 1")
-        return value
-
-    @field_validator("namespace")
-    @classmethod
-    def _not_reserved(cls, value: str) -> str:
-        if value.startswith("AWS/"):
-            raise ValueError("must not start with AWS/ (reserved for AWS services)")
         return value
 
 

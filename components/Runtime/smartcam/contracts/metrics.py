@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from smartcam.contracts.base import Contract, EpochSeconds
 
@@ -48,7 +48,16 @@ Unit = Literal[
 UNITS: tuple[str, ...] = Unit.__args__  # type: ignore[attr-defined]
 
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
-Namespace = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"^[^:]")]
+
+
+def _not_reserved(namespace: str) -> str:
+    if namespace.startswith("AWS/"):
+        raise ValueError("must not start with AWS/ (reserved for AWS services)")
+    return namespace
+
+
+# Also the type of the namespace setting (smartcam.metrics), so a deployment cannot name one the contract refuses.
+Namespace = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"^[^:]"), AfterValidator(_not_reserved)]
 
 
 class Dimension(Contract):
@@ -82,13 +91,6 @@ class MetricDatum(Contract):
 class MetricRequest(Contract):
     namespace: Namespace
     metric_data: MetricDatum = Field(alias="metricData")
-
-    @field_validator("namespace")
-    @classmethod
-    def _not_reserved(cls, namespace: str) -> str:
-        if namespace.startswith("AWS/"):
-            raise ValueError("must not start with AWS/ (reserved for AWS services)")
-        return namespace
 
 
 class MetricPut(Contract):
