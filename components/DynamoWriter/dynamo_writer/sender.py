@@ -154,9 +154,12 @@ class Sender:
         return 0.0
 
     def _linger_left(self, cfg: DynamoWriterConfig, inflight: int) -> float:
-        """How long a partial batch lingers, known from the spool's depth alone (0: read the batch and decide
-        there). The thread is woken by every new item: reading and decoding the batch each time cost more
-        than the requests saved (a flood of 5,000 items: 830 instead of 1,000 items/s through the spool)."""
+        """How long a partial batch lingers: a fast stream would otherwise go one item per request (each a
+        signed HTTP call and two spool commits), so it waits until min_request_interval_s after the previous
+        request began. Known from the spool's depth alone: the thread is woken by every new item, and reading
+        and decoding the batch each time cost more than the requests saved (a flood of 5,000 items: 830
+        instead of 1,000 items/s through the spool). A retry waits for its backoff only, an isolated item
+        goes at once."""
         if self._backoff.attempt or self._isolation_pending():
             return 0.0
         linger = cfg.min_request_interval_s - (time.monotonic() - self._last_request_at)
@@ -174,16 +177,11 @@ class Sender:
         return True
 
     def _partial_batch_wait(self, oldest: SpooledItem, busy: bool, cfg: DynamoWriterConfig) -> float:
-        """How much longer a partial batch fills before it goes (0 or less: now)."""
+        """How much longer a partial batch fills before it goes (0 or less: now); the linger of
+        min_request_interval_s was decided before the batch was read (:meth:`_linger_left`)."""
         # Like Nagle: with nothing in flight a partial batch goes at once (latency); while a batch is in
         # flight the next one fills for up to flush_interval_s (throughput).
-        fill = cfg.flush_interval_s - (time.time() - oldest.enqueued_at) if busy else 0.0
-        if self._backoff.attempt:
-            return fill  # a retry waits for its backoff only
-        # A fast stream would otherwise go one item per request (each a signed HTTP call and two spool
-        # commits): a partial batch lingers until min_request_interval_s after the previous request began.
-        linger = cfg.min_request_interval_s - (time.monotonic() - self._last_request_at)
-        return max(fill, linger)
+        return cfg.flush_interval_s - (time.time() - oldest.enqueued_at) if busy else 0.0
 
     def send(self, rows: list[SpooledItem], cfg: DynamoWriterConfig) -> Outcome:
         rows = _distinct(rows)
